@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """Deployments, the audit trail and the trust core's console side."""
+
+    name = "audit"
+    verbose_name = "Audit and evidence"

@@ -1,0 +1,1 @@
+"""Trust primitives that must run without Django: the daemon, the bundle and the CLIs use them directly."""

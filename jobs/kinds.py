@@ -1,0 +1,50 @@
+"""Built-in job kinds. Other apps register theirs from their own AppConfig.ready()."""
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from .registry import register
+
+HASH_CHUNK = 1 << 20
+
+
+def uploads_root() -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+def hash_artefact(ctx) -> None:
+    """SHA-384 of an uploaded artefact, in chunks, reporting progress. `throttle_ms` spares the disk of a
+    busy operator box by pausing between chunks."""
+    root = uploads_root().resolve()
+    path = (root / ctx.params["path"]).resolve()
+    if root not in path.parents:
+        raise ValueError("artefact path escapes the uploads folder")
+    throttle = max(0, int(ctx.params.get("throttle_ms", 0))) / 1000.0
+    chunk_size = int(ctx.params.get("chunk_bytes", HASH_CHUNK))
+    size = os.path.getsize(path)
+    hasher = hashlib.sha384()
+    done = 0
+    ctx.progress(0)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            hasher.update(chunk)
+            done += len(chunk)
+            ctx.progress(100 * done / size if size else 99)
+            if throttle:
+                time.sleep(throttle)
+    digest = hasher.hexdigest()
+    ctx.log(f"sha384:{digest} over {size} bytes")
+    ctx.add_result_file(
+        name=ctx.params.get("name") or path.name,
+        path=str(path.relative_to(root)),
+        size=size,
+        sha384=digest,
+    )
+
+
+def register_builtin_kinds() -> None:
+    register("hash_artefact", "Hash an uploaded artefact (SHA-384)", hash_artefact)

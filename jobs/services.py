@@ -1,0 +1,248 @@
+"""Writes for jobs: create, claim by conditional UPDATE, heartbeat, finish, sweep expired leases."""
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audit.services import audit_event_record
+
+from .models import Job, JobLogLine, JobResultFile, JobStatus, new_lease_token
+from .registry import get_kind
+
+logger = logging.getLogger(__name__)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lease_deadline():
+    return timezone.now() + timedelta(seconds=settings.OEM_JOB_LEASE_SECONDS)
+
+
+@transaction.atomic
+def job_create(*, kind: str, params: dict | None = None, deployment=None, created_by=None) -> Job:
+    """Create a job row and wake a worker once the row is committed (never before: it could not see it)."""
+    get_kind(kind)  # unknown kinds are refused here, not discovered by a worker later
+    job = Job.objects.create(
+        kind=kind,
+        params=params or {},
+        deployment=deployment,
+        created_by=created_by,
+        max_attempts=settings.OEM_JOB_MAX_ATTEMPTS,
+    )
+    audit_event_record(
+        action="job.create",
+        actor=created_by,
+        object_type="job",
+        object_id=job.pk,
+        deployment=deployment,
+        detail={"kind": kind},
+    )
+    transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
+    return job
+
+
+def job_enqueue(*, job_id: int) -> None:
+    """Send the wake-up message. Failure to reach the broker is logged; the sweeper will retry."""
+    from .tasks import run_job
+
+    try:
+        run_job.delay(job_id)
+    except Exception:
+        logger.exception("could not reach the broker for job %s; the sweeper will re-enqueue it", job_id)
+        return
+    Job.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+
+
+def job_claim(*, job_id: int, worker: str) -> UUID | None:
+    """Take the job if it is queued or its lease expired. Exactly one concurrent caller wins."""
+    now = timezone.now()
+    token = new_lease_token()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    with transaction.atomic():
+        won = (
+            Job.objects.filter(claimable, pk=job_id, attempts__lt=F("max_attempts")).update(
+                status=JobStatus.RUNNING,
+                lease_token=token,
+                lease_expires_at=_lease_deadline(),
+                worker=worker,
+                attempts=F("attempts") + 1,
+                started_at=now,
+                progress=0,
+                error="",
+            )
+            == 1
+        )
+        if not won:
+            return None
+        # Anything an earlier, interrupted attempt registered is discarded: results come from one attempt.
+        JobResultFile.objects.filter(job_id=job_id).delete()
+    return token
+
+
+def _held(job_id: int, token: UUID):
+    return Job.objects.filter(pk=job_id, lease_token=token, status=JobStatus.RUNNING)
+
+
+def job_heartbeat(*, job_id: int, token: UUID, progress: int | None = None) -> bool:
+    """Extend the lease (and record progress). False means the lease was lost: stop working."""
+    fields = {"lease_expires_at": _lease_deadline()}
+    if progress is not None:
+        fields["progress"] = max(0, min(100, int(progress)))
+    return _held(job_id, token).update(**fields) == 1
+
+
+def job_log(*, job_id: int, token: UUID, message: str) -> bool:
+    job = _held(job_id, token).only("attempts").first()
+    if job is None:
+        return False
+    JobLogLine.objects.create(job_id=job_id, attempt=job.attempts, message=message[:1000])
+    return True
+
+
+def job_add_result_file(*, job_id: int, token: UUID, name: str, path: str, size: int, sha384: str) -> bool:
+    with transaction.atomic():
+        if not _held(job_id, token).select_for_update().exists():
+            return False
+        JobResultFile.objects.create(job_id=job_id, name=name, path=path, size=size, sha384=sha384)
+    return True
+
+
+def job_succeed(*, job_id: int, token: UUID) -> bool:
+    with transaction.atomic():
+        done = (
+            _held(job_id, token).update(
+                status=JobStatus.SUCCEEDED,
+                progress=100,
+                finished_at=timezone.now(),
+                lease_token=None,
+                lease_expires_at=None,
+            )
+            == 1
+        )
+        if done:
+            job = Job.objects.get(pk=job_id)
+            audit_event_record(
+                action="job.succeed",
+                actor=job.created_by,
+                object_type="job",
+                object_id=job_id,
+                deployment=job.deployment,
+                detail={"kind": job.kind, "attempts": job.attempts},
+            )
+    return done
+
+
+def job_fail(*, job_id: int, token: UUID, error: str) -> bool:
+    with transaction.atomic():
+        done = (
+            _held(job_id, token).update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                error=error[:2000],
+                lease_token=None,
+                lease_expires_at=None,
+            )
+            == 1
+        )
+        if done:
+            job = Job.objects.get(pk=job_id)
+            audit_event_record(
+                action="job.fail",
+                actor=job.created_by,
+                outcome="error",
+                object_type="job",
+                object_id=job_id,
+                deployment=job.deployment,
+                detail={"kind": job.kind, "error": error[:200]},
+            )
+    return done
+
+
+def job_sweep() -> dict[str, int]:
+    """Periodic: requeue jobs whose worker vanished, fail those out of attempts, re-wake lost messages."""
+    now = timezone.now()
+    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    exhausted = expired.filter(attempts__gte=F("max_attempts")).update(
+        status=JobStatus.FAILED,
+        finished_at=now,
+        error="lease expired and no attempts remain (worker lost)",
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    requeue_ids = list(expired.filter(attempts__lt=F("max_attempts")).values_list("pk", flat=True))
+    stale_before = now - timedelta(seconds=settings.OEM_JOB_REQUEUE_QUEUED_AFTER_SECONDS)
+    requeue_ids += list(
+        Job.objects.filter(status=JobStatus.QUEUED)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before))
+        .values_list("pk", flat=True)
+    )
+    # Running jobs stay RUNNING with their expired lease: job_claim takes them over atomically, so a
+    # zombie worker that wakes up can no longer write (its token no longer matches).
+    for job_id in requeue_ids:
+        job_enqueue(job_id=job_id)
+    return {"requeued": len(requeue_ids), "failed": exhausted}
+
+
+@transaction.atomic
+def job_cancel(*, job: Job, actor) -> bool:
+    cancelled = (
+        Job.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None
+        )
+        == 1
+    )
+    if cancelled:
+        audit_event_record(
+            action="job.cancel",
+            actor=actor,
+            object_type="job",
+            object_id=job.pk,
+            deployment=job.deployment,
+            detail={"kind": job.kind},
+        )
+    return cancelled
+
+
+def _safe_name(name: str) -> str:
+    base = os.path.basename(name or "").strip().replace("\x00", "")
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in base)[:120]
+    return cleaned.lstrip(".") or "artefact"
+
+
+def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
+    """Store an upload under the data directory and start a job that hashes it. If the job cannot be
+    created, the stored file is removed: nothing is left half-registered."""
+    import uuid
+    from pathlib import Path
+
+    relative = Path("artefacts") / uuid.uuid4().hex / _safe_name(uploaded_file.name)
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(target, "xb") as handle:
+            for chunk in uploaded_file.chunks():
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return job_create(
+            kind="hash_artefact",
+            params={"path": str(relative), "name": _safe_name(uploaded_file.name)},
+            deployment=deployment,
+            created_by=user,
+        )
+    except BaseException:
+        target.unlink(missing_ok=True)
+        try:
+            target.parent.rmdir()
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,15 @@
+"""Thin Celery tasks: they take ids and call services."""
+
+from celery import shared_task
+
+from . import runner, services
+
+
+@shared_task(name="jobs.tasks.run_job", ignore_result=False)
+def run_job(job_id: int) -> str:
+    return runner.run_job(job_id=job_id)
+
+
+@shared_task(name="jobs.tasks.sweep_jobs")
+def sweep_jobs() -> dict:
+    return services.job_sweep()

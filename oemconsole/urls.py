@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from audit import api as audit_api
+from jobs import api as jobs_api
+
+from . import api, metrics, views
+
+api_v1 = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("me/", api.MeApi.as_view(), name="api-me"),
+    path("deployments/", audit_api.DeploymentListApi.as_view(), name="api-deployment-list"),
+    path("deployments/<int:pk>/", audit_api.DeploymentDetailApi.as_view(), name="api-deployment-detail"),
+    path("audit/events/", audit_api.AuditEventListApi.as_view(), name="api-audit-event-list"),
+    path("jobs/", jobs_api.JobListApi.as_view(), name="api-job-list"),
+    path("jobs/hash-artefact/", jobs_api.ArtefactHashCreateApi.as_view(), name="api-job-hash-artefact"),
+    path("jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job-detail"),
+    path("jobs/<int:pk>/cancel/", jobs_api.JobCancelApi.as_view(), name="api-job-cancel"),
+]
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
+    path("jobs/hash-artefact/", views.artefact_hash_start, name="job-hash-artefact"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+]

@@ -1,0 +1,170 @@
+"""Every API endpoint against every role: anonymous, wrong role and right role, declared as data."""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from jobs import services as job_services
+from jobs.models import Job
+from oemconsole.roles import ROLES
+from tests.factories import DeploymentFactory, user_with_role
+
+ALL = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    url: str  # formatted with {assigned}, {hidden}, {job}, {hidden_job}
+    allowed: frozenset[str]  # roles (assigned to the deployment) that succeed
+    ok: int = 200
+    denied: frozenset[int] = frozenset({403})
+    payload: str | None = None  # "upload" sends a file
+    unassigned_ok: frozenset[str] = field(default_factory=frozenset)  # roles that see hidden objects
+
+
+CASES = [
+    Case("me", "get", "/api/v1/me/", ALL),
+    Case("deployment list", "get", "/api/v1/deployments/", ALL),
+    Case("deployment detail (assigned)", "get", "/api/v1/deployments/{assigned}/", ALL),
+    Case(
+        "deployment detail (not assigned)",
+        "get",
+        "/api/v1/deployments/{hidden}/",
+        frozenset({"admin", "auditor"}),
+        denied=frozenset({404}),
+    ),
+    Case("audit events", "get", "/api/v1/audit/events/", frozenset({"admin", "auditor", "compliance"})),
+    Case("job list", "get", "/api/v1/jobs/", ALL),
+    Case("job detail (assigned deployment)", "get", "/api/v1/jobs/{job}/", ALL),
+    Case(
+        "job detail (other deployment)",
+        "get",
+        "/api/v1/jobs/{hidden_job}/",
+        frozenset({"admin", "auditor"}),
+        denied=frozenset({404}),
+    ),
+    Case(
+        "hash artefact",
+        "post",
+        "/api/v1/jobs/hash-artefact/",
+        frozenset({"admin", "compliance", "engineer", "product_owner"}),
+        ok=201,
+        payload="upload",
+    ),
+    Case("cancel job (not its creator)", "post", "/api/v1/jobs/{job}/cancel/", frozenset({"admin"})),
+]
+
+
+@pytest.fixture
+def world(db, monkeypatch):
+    monkeypatch.setattr(job_services, "job_enqueue", lambda *, job_id: None)
+    assigned, hidden = DeploymentFactory(), DeploymentFactory()
+    creator = user_with_role("engineer", deployments=[assigned])
+    job = Job.objects.create(kind="hash_artefact", deployment=assigned, created_by=creator)
+    hidden_job = Job.objects.create(kind="hash_artefact", deployment=hidden)
+    return {
+        "assigned": assigned.pk,
+        "hidden": hidden.pk,
+        "job": job.pk,
+        "hidden_job": hidden_job.pk,
+        "assigned_obj": assigned,
+    }
+
+
+def call(client: APIClient, case: Case, world: dict):
+    url = case.url.format(**world)
+    if case.payload == "upload":
+        return client.post(url, {"file": SimpleUploadedFile("a.txt", b"abc")}, format="multipart")
+    return getattr(client, case.method)(url)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_anonymous_is_refused(case, world):
+    response = call(APIClient(), case, world)
+    assert response.status_code == 401, response.content
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_exactly_what_it_is_allowed(case, role, world):
+    client = APIClient()
+    client.force_authenticate(user_with_role(role, deployments=[world["assigned_obj"]]))
+    response = call(client, case, world)
+    if role in case.allowed:
+        assert response.status_code == case.ok, response.content
+    else:
+        assert response.status_code in case.denied, response.content
+
+
+def test_user_without_any_role_sees_no_deployment(world):
+    client = APIClient()
+    client.force_authenticate(user_with_role(None))
+    assert client.get("/api/v1/deployments/").json()["results"] == []
+    assert client.get(f"/api/v1/deployments/{world['assigned']}/").status_code == 404
+
+
+def test_operator_lists_only_assigned_deployments(world):
+    client = APIClient()
+    client.force_authenticate(user_with_role("operator", deployments=[world["assigned_obj"]]))
+    names = [d["id"] for d in client.get("/api/v1/deployments/").json()["results"]]
+    assert names == [world["assigned"]]
+
+
+def test_creator_may_cancel_own_job(world):
+    client = APIClient()
+    client.force_authenticate(Job.objects.get(pk=world["job"]).created_by)
+    assert client.post(f"/api/v1/jobs/{world['job']}/cancel/").status_code == 200
+    assert client.post(f"/api/v1/jobs/{world['job']}/cancel/").status_code == 400
+
+
+def test_token_auth_works_and_bad_credentials_get_400(world):
+    from tests.factories import PASSWORD
+
+    user = user_with_role("engineer")
+    client = APIClient()
+    assert (
+        client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}).status_code == 400
+    )
+    token = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}).json()[
+        "token"
+    ]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/me/").json() == {"username": user.username, "roles": ["engineer"]}
+
+
+def test_session_post_without_csrf_token_is_refused(world):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user_with_role("engineer"))
+    response = client.post(
+        "/api/v1/jobs/hash-artefact/", {"file": SimpleUploadedFile("a", b"a")}, format="multipart"
+    )
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert (
+        not Job.objects.filter(kind="hash_artefact", created_by__username__startswith="user")
+        .exclude(pk__in=[world["job"], world["hidden_job"]])
+        .exists()
+    )
+
+
+def test_upload_without_file_is_a_400_and_creates_nothing(world):
+    client = APIClient()
+    client.force_authenticate(user_with_role("engineer"))
+    before = Job.objects.count()
+    assert client.post("/api/v1/jobs/hash-artefact/", {}, format="multipart").status_code == 400
+    assert Job.objects.count() == before
+
+
+def test_upload_naming_a_hidden_deployment_is_refused(world):
+    client = APIClient()
+    client.force_authenticate(user_with_role("engineer"))
+    response = client.post(
+        "/api/v1/jobs/hash-artefact/",
+        {"file": SimpleUploadedFile("a", b"a"), "deployment": world["hidden"]},
+        format="multipart",
+    )
+    assert response.status_code == 400

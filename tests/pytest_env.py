@@ -1,0 +1,11 @@
+"""Loaded with `-p` before Django is configured: every run gets its own data directory and test mode."""
+
+import os
+import tempfile
+
+os.environ.setdefault("OEM_ENV", "test")
+os.environ["OEM_DATA_DIR"] = os.environ.get("OEM_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="oem-test-")
+# Key derivation is deliberately slow in production; tests use the cheapest cost the code accepts.
+os.environ.setdefault("OEM_KDF_COST", "test")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls it makes around it are sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
