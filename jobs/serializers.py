@@ -7,12 +7,15 @@ class JobResultFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobResultFile
         fields = ["name", "path", "size", "sha384", "created_at"]
+        read_only_fields = fields
 
 
 class JobLogLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = JobLogLine
         fields = ["created_at", "attempt", "message"]
+        # Read-only also keeps the schema free of database-specific integer ranges (SQLite vs PostgreSQL).
+        read_only_fields = fields
 
 
 class JobSerializer(serializers.ModelSerializer):
