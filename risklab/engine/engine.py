@@ -1,0 +1,290 @@
+"""The simulation: one market path x one target series x one risk profile -> equity and execution stats.
+
+Execution model (documented in docs/paper_labs.md):
+- A new order is placed only when the strategy's target changes; its size is
+  ``target * position_fraction * leverage * equity / close`` minus the current holding, so between signals
+  the holding stays constant in units (buy-and-hold equity is exactly ``1 + f * (close_t / close_0 - 1)``).
+- Orders fill at the close of their arrival bar (market-on-close), at most ``participation * volume`` per
+  bar; the remainder keeps working on later bars. Orders delayed by latency fill at the worse of the
+  decision close and the arrival close.
+- Slippage per fill = ``slippage_bps * (1 + impact * sqrt(qty / volume)) + scenario spread_bps``.
+- Fees = ``fees_bps`` of traded notional. No funding or borrow cost is charged on leverage.
+- Protective exits (stop loss on the bar's low/high, daily loss limit and drawdown halt at the close)
+  liquidate in full, bypass the order-rate limit and pay slippage and fees like any fill.
+
+The per-bar state machine (stops, halts, partial fills) is path dependent, so it is one numba kernel
+with float64 accumulators; everything around it is NumPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from risklab.engine.profiles import RiskProfile
+from risklab.engine.scenarios import MarketPath
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+# Indices into the kernel's stats vector.
+REQUESTED, FILLED, SLIP_NOTIONAL, DECISION_NOTIONAL, TRADED_NOTIONAL, TRADES = 0, 1, 2, 3, 4, 5
+STOPS, DAILY_BREACHES, RATE_REJECTS, HALTS, EXPOSURE_SUM = 6, 7, 8, 9, 10
+# Return moments and drawdown are accumulated in the same pass: a second pass over a million bars in
+# NumPy costs more than the whole simulation.
+SUM_RETURN, SUM_RETURN_SQ, SUM_DOWNSIDE_SQ, MAX_DRAWDOWN = 11, 12, 13, 14
+_N_STATS = 15
+
+
+@dataclass(frozen=True)
+class ExecutionModel:
+    """Venue assumptions shared by every profile; recorded in the report's parameters."""
+
+    capital: float = 1.0  # quote currency (BTC for the sample): sets order size against real volume
+    participation: float = 0.10  # most of a bar's volume one order may take
+    impact: float = 10.0  # slippage multiplier per sqrt(order qty / bar volume)
+
+    def params(self) -> dict:
+        return {"capital": self.capital, "participation": self.participation, "impact": self.impact}
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    equity: np.ndarray  # per bar close, normalised to starting capital 1.0
+    returns: np.ndarray  # per bar, the first against the starting capital; 0 once equity is gone
+    stats: np.ndarray  # see the index constants above
+    bar_seconds: float
+
+
+@njit(cache=False)
+def _fill_cost(qty, volume, slip_rate, impact, spread_rate):
+    liquidity = np.sqrt(qty / volume) if volume > 0.0 else 1.0
+    return slip_rate * (1.0 + impact * liquidity) + spread_rate
+
+
+@njit(cache=False)
+def _simulate_kernel(
+    open_,
+    high,
+    low,
+    close,
+    volume,
+    target,
+    spread_bps,
+    delay,
+    timestamp,
+    capital,
+    scale,
+    stop_loss,
+    daily_loss_limit,
+    max_drawdown_halt,
+    tokens_per_bar,
+    token_cap,
+    fee_rate,
+    slip_rate,
+    impact,
+    participation,
+    equity_out,
+    returns_out,
+):
+    n = close.shape[0]
+    stats = np.zeros(_N_STATS)
+    cash = capital
+    units = 0.0
+    entry = 0.0
+    peak = capital
+    day_start = capital
+    next_day = (timestamp[0] // _NS_PER_DAY + 1) * _NS_PER_DAY  # compare, don't divide, per bar
+    previous_norm = 1.0
+    peak_norm = 1.0
+    halted = False
+    day_blocked = False
+    stopped_target = np.nan  # target that was stopped out; re-entry waits for a different one
+    tokens = token_cap
+    prev_target = 0.0
+    working = 0.0  # signed quantity still to fill
+    arrival = 0
+    decision = 0.0
+    stale = False
+
+    for i in range(n):
+        px_close = close[i]
+        tokens = min(token_cap, tokens + tokens_per_bar)
+        if timestamp[i] >= next_day:
+            next_day = (timestamp[i] // _NS_PER_DAY + 1) * _NS_PER_DAY
+            day_start = cash + units * close[i - 1]
+            day_blocked = False
+
+        # 1. Stop loss, triggered intrabar; a gap through the stop fills at the open.
+        if units != 0.0 and stop_loss < 1.0:
+            hit = False
+            if units > 0.0:
+                stop_px = entry * (1.0 - stop_loss)
+                if low[i] <= stop_px:
+                    hit = True
+                    base = min(open_[i], stop_px)
+            else:
+                stop_px = entry * (1.0 + stop_loss)
+                if high[i] >= stop_px:
+                    hit = True
+                    base = max(open_[i], stop_px)
+            if hit:
+                qty = abs(units)
+                side = -1.0 if units > 0.0 else 1.0
+                cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                fill_px = base * (1.0 + side * cost)
+                cash -= side * qty * fill_px + qty * fill_px * fee_rate
+                stats[REQUESTED] += qty
+                stats[FILLED] += qty
+                stats[SLIP_NOTIONAL] += qty * (fill_px - stop_px) * side
+                stats[DECISION_NOTIONAL] += qty * stop_px
+                stats[TRADED_NOTIONAL] += qty * fill_px
+                stats[TRADES] += 1.0
+                stats[STOPS] += 1.0
+                units = 0.0
+                working = 0.0
+                stopped_target = prev_target
+                prev_target = 0.0
+
+        # 2. A changed target places a new order that replaces whatever was still working.
+        t = target[i]
+        if i > 0 and t != target[i - 1]:
+            stopped_target = np.nan  # a fresh signal re-arms entries after a stop
+        if t != prev_target and not halted and not day_blocked:
+            if t != stopped_target:
+                equity_now = cash + units * px_close
+                desired = t * scale * equity_now / px_close if equity_now > 0.0 else 0.0
+                working = desired - units
+                arrival = i + delay[i]
+                decision = px_close
+                stale = delay[i] > 0
+                prev_target = t
+
+        # 3. Work the order once it has reached the venue.
+        if working != 0.0 and i >= arrival:
+            if tokens < 1.0:
+                stats[RATE_REJECTS] += 1.0
+            else:
+                tokens -= 1.0
+                side = 1.0 if working > 0.0 else -1.0
+                want = abs(working)
+                qty = min(want, participation * volume[i])
+                stats[REQUESTED] += want
+                if qty > 0.0:
+                    ref = decision if stale else px_close
+                    base = px_close
+                    if stale and (px_close - decision) * side < 0.0:
+                        base = decision  # latency never improves the price: the worse of the two
+                    cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                    fill_px = base * (1.0 + side * cost)
+                    cash -= side * qty * fill_px + qty * fill_px * fee_rate
+                    new_units = units + side * qty
+                    if units == 0.0 or (units > 0.0) != (new_units > 0.0):
+                        entry = fill_px
+                    elif abs(new_units) > abs(units):
+                        entry = (entry * abs(units) + fill_px * qty) / abs(new_units)
+                    units = new_units
+                    stats[FILLED] += qty
+                    stats[SLIP_NOTIONAL] += qty * (fill_px - ref) * side
+                    stats[DECISION_NOTIONAL] += qty * ref
+                    stats[TRADED_NOTIONAL] += qty * fill_px
+                    stats[TRADES] += 1.0
+                    working -= side * qty
+                    if abs(working) <= 1e-12 * max(abs(units), 1e-300):
+                        working = 0.0
+                    if abs(units) <= 1e-15:
+                        units = 0.0
+
+        # 4. Mark to market, then the limits that are judged on closing equity.
+        equity = cash + units * px_close
+        if equity > peak:
+            peak = equity
+        breach = 0
+        if not halted and equity <= peak * (1.0 - max_drawdown_halt):
+            breach = 2
+        elif not day_blocked and not halted and equity <= day_start * (1.0 - daily_loss_limit):
+            breach = 1
+        if breach > 0:
+            if units != 0.0:
+                qty = abs(units)
+                side = -1.0 if units > 0.0 else 1.0
+                cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                fill_px = px_close * (1.0 + side * cost)
+                cash -= side * qty * fill_px + qty * fill_px * fee_rate
+                stats[REQUESTED] += qty
+                stats[FILLED] += qty
+                stats[SLIP_NOTIONAL] += qty * (fill_px - px_close) * side
+                stats[DECISION_NOTIONAL] += qty * px_close
+                stats[TRADED_NOTIONAL] += qty * fill_px
+                stats[TRADES] += 1.0
+                units = 0.0
+            working = 0.0
+            prev_target = 0.0
+            if breach == 2:
+                halted = True
+                stats[HALTS] += 1.0
+            else:
+                day_blocked = True
+                stats[DAILY_BREACHES] += 1.0
+            equity = cash
+        if equity > 0.0:
+            stats[EXPOSURE_SUM] += abs(units * px_close) / equity
+        norm = equity / capital
+        equity_out[i] = norm
+        r = norm / previous_norm - 1.0 if previous_norm > 0.0 else 0.0
+        returns_out[i] = r
+        stats[SUM_RETURN] += r
+        stats[SUM_RETURN_SQ] += r * r
+        if r < 0.0:
+            stats[SUM_DOWNSIDE_SQ] += r * r
+        previous_norm = norm
+        if norm > peak_norm:
+            peak_norm = norm
+        drawdown = 1.0 - norm / peak_norm
+        if drawdown > stats[MAX_DRAWDOWN]:
+            stats[MAX_DRAWDOWN] = drawdown
+    return stats
+
+
+def simulate(
+    path: MarketPath, target: np.ndarray, profile: RiskProfile, execution: ExecutionModel | None = None
+) -> SimulationResult:
+    """Run one profile over one path for a precomputed target series (same length as the path)."""
+    execution = execution or ExecutionModel()
+    bars = path.bars
+    n = len(bars)
+    target = np.ascontiguousarray(target, dtype=np.float64)
+    if target.shape != (n,):
+        raise ValueError(f"target has shape {target.shape}, expected ({n},)")
+    if not np.all(np.isfinite(target)) or np.any(np.abs(target) > 1.0):
+        raise ValueError("target must be finite and within [-1, 1]")
+    # A token bucket holding one minute of orders: bursts up to the per-minute rate, refilled per bar.
+    tokens_per_bar = profile.max_order_rate_per_min * bars.bar_seconds / 60.0
+    equity = np.empty(n)
+    returns = np.empty(n)
+    stats = _simulate_kernel(
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        bars.volume,
+        target,
+        np.ascontiguousarray(path.spread_bps, dtype=np.float64),
+        np.ascontiguousarray(path.delay, dtype=np.int64),
+        bars.timestamp,
+        float(execution.capital),
+        float(profile.position_fraction * profile.leverage),
+        float(profile.stop_loss),
+        float(profile.daily_loss_limit),
+        float(profile.max_drawdown_halt),
+        float(tokens_per_bar),
+        float(max(profile.max_order_rate_per_min, 1.0)),
+        float(profile.fees_bps * 1e-4),
+        float(profile.slippage_bps * 1e-4),
+        float(execution.impact),
+        float(execution.participation),
+        equity,
+        returns,
+    )
+    return SimulationResult(equity=equity, returns=returns, stats=stats, bar_seconds=bars.bar_seconds)

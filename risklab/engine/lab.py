@@ -1,0 +1,310 @@
+"""A Paper Labs run: plan -> independent (profile x scenario) units -> assembled JSON + PDF report.
+
+The split exists for the console: one Celery task per unit, each taking and returning plain JSON-able
+dicts, then ``assemble`` on the gathered results. ``run_lab`` does the same thing inline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.trust.hashing import sha384_bytes, sha384_file
+from risklab.engine import ENGINE_VERSION, report_pdf
+from risklab.engine.data import SAMPLE_DATA, Bars, load_bars
+from risklab.engine.engine import ExecutionModel, simulate
+from risklab.engine.metrics import acceptance_checks, chart_series, combine_paths, path_metrics
+from risklab.engine.profiles import DEFAULT_CONFIG, PROFILE_NAMES, load_profiles, profile_from_mapping
+from risklab.engine.report_json import SCHEMA_ID, identity_bytes, report_bytes, write_files_atomically
+from risklab.engine.scenarios import SCENARIOS, ScenarioError, build_scenario
+from risklab.engine.strategies import STRATEGIES
+
+PLAN_SCHEMA = "oem/paper-labs-plan/v1"
+DEFAULT_SCENARIOS = tuple(SCENARIOS)
+
+Progress = Callable[[int, int, str], None]
+
+
+class LabError(ValueError):
+    """A lab that cannot run or assemble; one line."""
+
+
+@dataclass(frozen=True)
+class LabResult:
+    json_path: Path
+    pdf_path: Path
+    sha384s: dict[str, str]  # file name -> SHA-384 hex
+    verdict: str  # "pass" | "fail"
+    run_id: str
+
+
+def default_out_dir() -> Path:
+    return Path(os.environ.get("OEM_DATA_DIR", "./var")) / "reports" / "paper_labs"
+
+
+def _ts_iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _selection(kind: str, wanted, known) -> list[str]:
+    names = list(known) if wanted in (None, "all", ["all"], ("all",)) else list(wanted)
+    if isinstance(wanted, str) and wanted != "all":
+        names = [wanted]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise LabError(f"unknown {kind} {', '.join(unknown) or '(none)'} (choose from {', '.join(known)})")
+    return list(dict.fromkeys(names))
+
+
+def plan_tasks(
+    *,
+    profiles="all",
+    strategies="all",
+    scenarios="all",
+    data_paths=None,
+    seed: int = 0,
+    fees_bps: float | None = None,
+    slippage_bps: float | None = None,
+    config_path=None,
+    manual_overrides: dict | None = None,
+    execution: ExecutionModel | None = None,
+) -> dict:
+    """Validate everything up front and describe the lab as a JSON-able plan with one unit per
+    (profile, scenario). ``scenarios`` may be names or a mapping name -> parameter overrides."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise LabError(f"seed must be a non-negative integer, got {seed!r}")
+    profile_names = _selection("profile", profiles, PROFILE_NAMES)
+    strategy_names = _selection("strategy", strategies, STRATEGIES)
+    scenario_params = scenarios if isinstance(scenarios, dict) else None
+    scenario_names = _selection(
+        "scenario", list(scenario_params) if scenario_params else scenarios, SCENARIOS
+    )
+    config_path = Path(config_path) if config_path is not None else DEFAULT_CONFIG
+    loaded = load_profiles(config_path, manual_overrides=manual_overrides, names=profile_names)
+    profile_params = {name: p.with_costs(fees_bps, slippage_bps).params() for name, p in loaded.items()}
+    paths = [Path(p) for p in (data_paths or [SAMPLE_DATA])]
+    inputs = []
+    for path in paths:
+        bars = load_bars(path)  # validates now, so a bad file fails before any unit is queued
+        inputs.append(
+            {
+                "name": bars.name,
+                "path": str(path),
+                "sha384": bars.sha384,
+                "rows": len(bars),
+                "bar_seconds": bars.bar_seconds,
+                "first_timestamp": _ts_iso(int(bars.timestamp[0])),
+                "last_timestamp": _ts_iso(int(bars.timestamp[-1])),
+                "last_timestamp_ns": int(bars.timestamp[-1]),
+            }
+        )
+        for name in scenario_names:  # a bad scenario parameter must also fail before anything runs
+            build_scenario(name, bars, seed, (scenario_params or {}).get(name))
+    if len({i["name"] for i in inputs}) != len(inputs):
+        raise LabError("two data files share a file name; rename one so report rows stay unambiguous")
+    return {
+        "schema": PLAN_SCHEMA,
+        "engine_version": ENGINE_VERSION,
+        "seed": seed,
+        "config": {"name": config_path.name, "sha384": sha384_file(config_path)},
+        "inputs": inputs,
+        "profiles": profile_params,
+        "strategies": strategy_names,
+        "scenarios": {name: dict((scenario_params or {}).get(name) or {}) for name in scenario_names},
+        "execution": (execution or ExecutionModel()).params(),
+        "overrides": {"fees_bps": fees_bps, "slippage_bps": slippage_bps, "manual": manual_overrides or {}},
+        "units": [
+            {"unit_id": f"{profile}/{scenario}", "profile": profile, "scenario": scenario}
+            for profile in profile_names
+            for scenario in scenario_names
+        ],
+    }
+
+
+def _load_checked(entry: dict) -> Bars:
+    bars = load_bars(entry["path"])
+    if bars.sha384 != entry["sha384"]:
+        raise LabError(f"{entry['name']}: file changed since the lab was planned (SHA-384 differs)")
+    return bars
+
+
+def run_unit(plan: dict, unit: dict) -> dict:
+    """Simulate one (profile, scenario) for every dataset and strategy; returns a JSON-able dict."""
+    profile_name, scenario_name = unit["profile"], unit["scenario"]
+    profile = profile_from_mapping(
+        profile_name, {k: v for k, v in plan["profiles"][profile_name].items() if k != "name"}
+    )
+    execution = ExecutionModel(**plan["execution"])
+    rows, charts = [], []
+    for entry in plan["inputs"]:
+        bars = _load_checked(entry)
+        scenario = build_scenario(scenario_name, bars, plan["seed"], plan["scenarios"].get(scenario_name))
+        for strategy_name in plan["strategies"]:
+            strategy = STRATEGIES[strategy_name]
+            per_path, first_equity = [], None
+            for path in scenario.paths:
+                result = simulate(path, strategy(path.bars), profile, execution)
+                per_path.append(path_metrics(result, execution.capital))
+                if first_equity is None:
+                    first_equity = result.equity
+            metrics = combine_paths(per_path)
+            checks = acceptance_checks(metrics, profile.acceptance)
+            rows.append(
+                {
+                    "dataset": entry["name"],
+                    "strategy": strategy_name,
+                    "profile": profile_name,
+                    "scenario": scenario_name,
+                    "paths": len(scenario.paths),
+                    "metrics": metrics,
+                    "profile_params": profile.params(),
+                    "scenario_params": scenario.params,
+                    "acceptance": checks,
+                    "pass": all(check["pass"] for check in checks.values()),
+                }
+            )
+            charts.append(
+                {
+                    "dataset": entry["name"],
+                    "strategy": strategy_name,
+                    "profile": profile_name,
+                    "scenario": scenario_name,
+                    "path": scenario.paths[0].label,
+                    **chart_series(first_equity),
+                }
+            )
+    return {"unit_id": unit["unit_id"], "rows": rows, "charts": charts}
+
+
+def run_identity(plan: dict) -> tuple[str, str, str]:
+    """(run id, report date, date source), all derived from the plan, never from the wall clock.
+
+    The run id hashes parameters and input *hashes* (not paths), so the same data anywhere gives the
+    same report. The date is SOURCE_DATE_EPOCH when set (reproducible builds), else the UTC date of the
+    latest bar in the inputs.
+    """
+    identity = {key: plan[key] for key in ("engine_version", "seed", "config", "profiles", "strategies")}
+    identity["scenarios"] = plan["scenarios"]
+    identity["execution"] = plan["execution"]
+    identity["inputs"] = [{"name": i["name"], "sha384": i["sha384"]} for i in plan["inputs"]]
+    run_id = sha384_bytes(identity_bytes(identity))[:12]
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            day = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
+        except ValueError:
+            raise LabError(f"SOURCE_DATE_EPOCH={epoch!r} is not an integer") from None
+        return run_id, day.isoformat(), "SOURCE_DATE_EPOCH"
+    last = max(i["last_timestamp_ns"] for i in plan["inputs"])
+    return run_id, dt.datetime.fromtimestamp(last / 1e9, tz=dt.UTC).date().isoformat(), "data_last_timestamp"
+
+
+def build_report(plan: dict, unit_results: list[dict]) -> tuple[dict, list[dict]]:
+    """Order rows as the plan does (not as workers finished) and compute the verdicts."""
+    by_id = {result["unit_id"]: result for result in unit_results}
+    expected = [unit["unit_id"] for unit in plan["units"]]
+    missing = [unit_id for unit_id in expected if unit_id not in by_id]
+    extra = sorted(set(by_id) - set(expected))
+    if missing or extra:
+        raise LabError(
+            f"unit results do not match the plan (missing {missing or '-'}, unexpected {extra or '-'})"
+        )
+    rows = [row for unit_id in expected for row in by_id[unit_id]["rows"]]
+    charts = [chart for unit_id in expected for chart in by_id[unit_id]["charts"]]
+    profiles_summary = {}
+    for name in plan["profiles"]:
+        own = [row for row in rows if row["profile"] == name]
+        failed = sum(1 for row in own if not row["pass"])
+        profiles_summary[name] = {"rows": len(own), "failed": failed, "verdict": "fail" if failed else "pass"}
+    verdict = "pass" if rows and all(row["pass"] for row in rows) else "fail"
+    run_id, report_date, date_source = run_identity(plan)
+    report = {
+        "schema": SCHEMA_ID,
+        "run_id": run_id,
+        "report_date": report_date,
+        "date_source": date_source,
+        "engine_version": plan["engine_version"],
+        "seed": plan["seed"],
+        "inputs": [
+            {k: v for k, v in i.items() if k not in ("path", "last_timestamp_ns")} for i in plan["inputs"]
+        ],
+        "config": plan["config"],
+        "parameters": {
+            "profiles": plan["profiles"],
+            "strategies": plan["strategies"],
+            "scenarios": plan["scenarios"],
+            "execution": plan["execution"],
+            "overrides": plan["overrides"],
+        },
+        "rows": rows,
+        "summary": {
+            "profiles": profiles_summary,
+            "rows": len(rows),
+            "failed": sum(not r["pass"] for r in rows),
+        },
+        "verdict": verdict,
+    }
+    return report, charts
+
+
+def assemble(plan: dict, unit_results: list[dict], out_dir=None) -> LabResult:
+    """Write ``<out>/<date>-<run id>.json`` and ``.pdf`` together, or neither."""
+    report, charts = build_report(plan, unit_results)
+    json_data = report_bytes(report)
+    pdf_data = report_pdf.render_pdf(report, charts)
+    out = Path(out_dir) if out_dir is not None else default_out_dir()
+    stem = f"{report['report_date']}-{report['run_id']}"
+    json_path, pdf_path = out / f"{stem}.json", out / f"{stem}.pdf"
+    write_files_atomically([(json_path, json_data), (pdf_path, pdf_data)])
+    return LabResult(
+        json_path=json_path,
+        pdf_path=pdf_path,
+        sha384s={json_path.name: sha384_file(json_path), pdf_path.name: sha384_file(pdf_path)},
+        verdict=report["verdict"],
+        run_id=report["run_id"],
+    )
+
+
+def run_lab(
+    *,
+    profiles="all",
+    strategies="all",
+    scenarios="all",
+    data_paths=None,
+    seed: int = 0,
+    fees_bps: float | None = None,
+    slippage_bps: float | None = None,
+    out_dir=None,
+    progress: Progress | None = None,
+    config_path=None,
+    manual_overrides: dict | None = None,
+    execution: ExecutionModel | None = None,
+) -> LabResult:
+    """Plan, run every unit inline, assemble. Raises before writing anything on bad inputs."""
+    try:
+        plan = plan_tasks(
+            profiles=profiles,
+            strategies=strategies,
+            scenarios=scenarios,
+            data_paths=data_paths,
+            seed=seed,
+            fees_bps=fees_bps,
+            slippage_bps=slippage_bps,
+            config_path=config_path,
+            manual_overrides=manual_overrides,
+            execution=execution,
+        )
+    except ScenarioError as exc:
+        raise LabError(f"scenario {exc}") from None
+    total = len(plan["units"])
+    results = []
+    if progress:
+        progress(0, total, "planned")
+    for done, unit in enumerate(plan["units"], start=1):
+        results.append(run_unit(plan, unit))
+        if progress:
+            progress(done, total, unit["unit_id"])
+    return assemble(plan, results, out_dir)
