@@ -1,12 +1,21 @@
 """Deployment and audit-trail API; querysets come from permission-filtered selectors."""
 
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from . import selectors
+from .evidence import deployment_evidence
 from .models import Deployment
-from .serializers import AuditEventSerializer, DeploymentSerializer
+from .serializers import (
+    AuditEventSerializer,
+    DecisionLogSerializer,
+    DeploymentSerializer,
+    GateStatusSerializer,
+)
 
 
 class DeploymentListApi(generics.ListAPIView):
@@ -39,3 +48,53 @@ class AuditEventListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.audit_event_list_visible(user=self.request.user)
+
+
+class _DeploymentEvidenceApi(APIView):
+    def evidence(self, pk):
+        try:
+            deployment = selectors.deployment_get_visible(user=self.request.user, pk=pk)
+        except Deployment.DoesNotExist:
+            raise Http404 from None
+        return deployment_evidence(deployment)
+
+
+class DecisionLogApi(_DeploymentEvidenceApi):
+    @extend_schema(responses=DecisionLogSerializer)
+    def get(self, request, pk: int):
+        state = self.evidence(pk)
+        data = {
+            "verified": state.report.ok,
+            "problems": [vars(p) for p in state.report.problems],
+            "entries": [
+                {
+                    "log": e.log,
+                    "line": e.line,
+                    "line_hash": e.line_hash,
+                    "timestamp": e.timestamp,
+                    "stage": e.stage,
+                    "status": e.status,
+                    "signers": e.signers,
+                    "signer_kids": e.signer_kids,
+                    "entry": e.entry,
+                }
+                for e in state.report.entries
+            ],
+        }
+        return Response(DecisionLogSerializer(data).data)
+
+
+class GateStatusApi(_DeploymentEvidenceApi):
+    @extend_schema(responses=GateStatusSerializer)
+    def get(self, request, pk: int):
+        state = self.evidence(pk)
+        data = {
+            "verified": state.report.ok,
+            "gates": [
+                {"gate": g.gate, "passed": g.passed, "missing": g.missing} for g in state.gates.values()
+            ],
+            "require_demo_mode": state.runtime.require_demo_mode,
+            "compliance_confirmed": state.runtime.compliance_confirmed,
+            "config_sha384": state.config_sha384,
+        }
+        return Response(GateStatusSerializer(data).data)

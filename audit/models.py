@@ -1,5 +1,7 @@
 """Deployments and the append-only, hash-chained audit trail."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 
@@ -18,6 +20,9 @@ class Deployment(models.Model):
     # Changed only by a verified gate decision, never edited by hand (read-only in admin and API).
     stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.DEMO)
     description = models.TextField(blank=True)
+    # Where this deployment's evidence (decision logs, artefacts) lives, relative to OEM_DATA_DIR.
+    # Blank: the installation's own data directory, the one its daemon reads.
+    evidence_subdir = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -25,6 +30,35 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.stage})"
+
+    @property
+    def evidence_dir(self) -> Path:
+        root = Path(settings.OEM_DATA_DIR)
+        return root / self.evidence_subdir if self.evidence_subdir else root
+
+
+class DecisionEntry(models.Model):
+    """Display mirror of one verified decision-log line. The signed file is the truth; the reconcile
+    command reports and repairs any divergence."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="decision_entries")
+    log = models.CharField(max_length=20)
+    seq = models.PositiveIntegerField()
+    timestamp = models.DateTimeField()
+    stage = models.CharField(max_length=8)
+    status = models.CharField(max_length=20)
+    line_hash = models.CharField(max_length=104)
+    signers = models.JSONField(default=dict)  # role -> username
+    entry = models.JSONField()
+
+    class Meta:
+        ordering = ["timestamp", "log", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "log", "seq"], name="decision_entry_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.log}#{self.seq} {self.status}"
 
 
 class AuditChainHead(models.Model):

@@ -27,3 +27,41 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
+
+
+class ProblemSerializer(serializers.Serializer):
+    file = serializers.CharField()
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class DecisionEntrySerializer(serializers.Serializer):
+    log = serializers.CharField()
+    line = serializers.IntegerField()
+    line_hash = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    stage = serializers.CharField()
+    status = serializers.CharField()
+    signers = serializers.DictField(child=serializers.CharField())
+    signer_kids = serializers.DictField(child=serializers.CharField())
+    entry = serializers.DictField()
+
+
+class DecisionLogSerializer(serializers.Serializer):
+    verified = serializers.BooleanField()
+    problems = ProblemSerializer(many=True)
+    entries = DecisionEntrySerializer(many=True)
+
+
+class GateEvaluationSerializer(serializers.Serializer):
+    gate = serializers.CharField()
+    passed = serializers.BooleanField()
+    missing = serializers.ListField(child=serializers.CharField())
+
+
+class GateStatusSerializer(serializers.Serializer):
+    verified = serializers.BooleanField()
+    gates = GateEvaluationSerializer(many=True)
+    require_demo_mode = serializers.BooleanField()
+    compliance_confirmed = serializers.BooleanField()
+    config_sha384 = serializers.CharField(allow_null=True)

@@ -84,10 +84,17 @@ def stored_event_body(event: AuditEvent) -> dict:
 
 
 @transaction.atomic
-def deployment_create(*, name: str, customer: str, description: str = "", actor=None) -> Deployment:
+def deployment_create(
+    *, name: str, customer: str, description: str = "", local: bool = False, actor=None
+) -> Deployment:
+    """`local`: this is the installation the console runs on; its evidence is OEM_DATA_DIR itself, which
+    its daemon reads. Other deployments keep theirs under deployments/<id>/."""
     deployment = Deployment.objects.create(
         name=name, customer=customer, description=description, stage=Stage.DEMO
     )
+    if not local:
+        deployment.evidence_subdir = f"deployments/{deployment.pk}"
+        deployment.save(update_fields=["evidence_subdir"])
     audit_event_record(
         action="deployment.create",
         actor=actor,
@@ -124,3 +131,83 @@ def deployment_unassign_user(*, deployment: Deployment, user, actor=None) -> Non
         deployment=deployment,
         detail={"user": user.get_username()},
     )
+
+
+def signer_key_create(*, user, password: str):
+    """A new Ed25519 signer key for `user`, encrypted under the password they just re-entered. The
+    signer roles come from the user's groups at this moment (product_owner → owner, …)."""
+    from django.conf import settings
+
+    from audit.trust.keyring import KeyRing, roles_from_groups
+
+    if not user.check_password(password):
+        audit_event_record(
+            action="signing_key.create",
+            actor=user,
+            outcome="denied",
+            object_type="user",
+            object_id=user.pk,
+            detail={"reason": "wrong password"},
+        )
+        raise PermissionError("the password does not match this user")
+    roles = roles_from_groups(list(user.groups.values_list("name", flat=True)))
+    keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    record = keyring.create_signer_key(user.get_username(), roles, password)
+    audit_event_record(
+        action="signing_key.create",
+        actor=user,
+        object_type="signing_key",
+        object_id=record.kid,
+        detail={"roles": list(record.roles)},
+    )
+    return record
+
+
+@transaction.atomic
+def decision_log_reconcile(*, deployment: Deployment) -> list[str]:
+    """Make the display mirror equal the verified files; returns every divergence found (the file wins).
+    When the logs do not verify, the mirror is left as it was and the problems are returned instead."""
+    from audit.evidence import deployment_evidence
+
+    from .models import DecisionEntry
+
+    state = deployment_evidence(deployment)
+    if not state.report.ok:
+        return [f"decision logs do not verify: {problem}" for problem in state.report.problems]
+    divergences: list[str] = []
+    stored = {(e.log, e.seq): e for e in DecisionEntry.objects.filter(deployment=deployment)}
+    seen = set()
+    for verified in state.report.entries:
+        key = (verified.log, verified.entry["seq"])
+        seen.add(key)
+        row = stored.get(key)
+        if row is not None and row.line_hash == verified.line_hash:
+            continue
+        divergences.append(
+            f"{verified.log}#{key[1]}: {'missing from' if row is None else 'differs in'} the database mirror"
+        )
+        DecisionEntry.objects.update_or_create(
+            deployment=deployment,
+            log=verified.log,
+            seq=key[1],
+            defaults={
+                "timestamp": verified.timestamp,
+                "stage": verified.stage,
+                "status": verified.status,
+                "line_hash": verified.line_hash,
+                "signers": verified.signers,
+                "entry": verified.entry,
+            },
+        )
+    for key in set(stored) - seen:
+        divergences.append(f"{key[0]}#{key[1]}: in the database mirror but not in the file; removed")
+        stored[key].delete()
+    if divergences:
+        audit_event_record(
+            action="decision_log.reconcile",
+            deployment=deployment,
+            object_type="deployment",
+            object_id=deployment.pk,
+            detail={"divergences": len(divergences)},
+        )
+    return divergences

@@ -56,16 +56,22 @@ def run_job(*, job_id: int, worker: str | None = None) -> str:
         return "not-claimed"
     job = Job.objects.get(pk=job_id)
     ctx = JobContext(job=job, token=token)
+    kind = get_kind(job.kind)
     try:
-        handler = get_kind(job.kind).handler
         ctx.log(f"attempt {job.attempts} started on {job.worker}")
-        handler(ctx)
+        kind.handler(ctx)
     except LeaseLost:
         logger.warning("job %s: lease lost, stopping without finishing", job_id)
         return "lease-lost"
     except Exception as exc:  # a handler failure is the job's outcome, recorded, not a worker crash
         logger.exception("job %s failed", job_id)
-        services.job_fail(job_id=job_id, token=token, error=f"{type(exc).__name__}: {exc}")
-        return "failed"
-    services.job_succeed(job_id=job_id, token=token)
-    return "succeeded"
+        finished = services.job_fail(job_id=job_id, token=token, error=f"{type(exc).__name__}: {exc}")
+        outcome = "failed"
+    else:
+        finished = services.job_succeed(job_id=job_id, token=token)
+        outcome = "succeeded"
+    if not finished:
+        return "lease-lost"
+    if kind.on_finish is not None:
+        kind.on_finish(job_id)
+    return outcome

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 
 from .models import Job, JobLogLine, JobResultFile, JobStatus, new_lease_token
-from .registry import get_kind
+from .registry import get_kind, sweep_hooks
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,11 @@ def job_sweep() -> dict[str, int]:
     # zombie worker that wakes up can no longer write (its token no longer matches).
     for job_id in requeue_ids:
         job_enqueue(job_id=job_id)
-    return {"requeued": len(requeue_ids), "failed": exhausted}
+    result = {"requeued": len(requeue_ids), "failed": exhausted}
+    for hook in sweep_hooks():
+        for key, value in hook().items():
+            result[key] = result.get(key, 0) + value
+    return result
 
 
 @transaction.atomic

@@ -30,12 +30,15 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "jobs.change_job",
         "jobs.view_job",
         "auth.view_user",
+        "risklab.add_dataset",
+        "risklab.add_labrun",
+        "risklab.view_labrun",
     ),
-    COMPLIANCE: ("audit.view_auditevent", "jobs.add_job"),
-    ENGINEER: ("jobs.add_job",),
+    COMPLIANCE: ("audit.view_auditevent", "jobs.add_job", "risklab.add_labrun"),
+    ENGINEER: ("jobs.add_job", "risklab.add_dataset", "risklab.add_labrun"),
     PRODUCT_OWNER: ("jobs.add_job",),
     OPERATOR: (),
-    AUDITOR: ("audit.view_deployment", "audit.view_auditevent", "jobs.view_job"),
+    AUDITOR: ("audit.view_deployment", "audit.view_auditevent", "jobs.view_job", "risklab.view_labrun"),
 }
 
 

@@ -1,15 +1,19 @@
 """Console-level writes: the demo deployment and its users."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from audit.models import Deployment
-from audit.services import audit_event_record, deployment_assign_user, deployment_create
+from audit.services import audit_event_record, deployment_assign_user, deployment_create, signer_key_create
+from audit.trust.core_config import sign_file, signature_path
+from audit.trust.keyring import KeyRing, roles_from_groups
 
 from .roles import ADMIN, ROLES, sync_roles
 
@@ -21,6 +25,8 @@ DEMO_CUSTOMER = "Demo Customer"
 class SeedResult:
     created_users: dict[str, str | None]  # username -> generated password (None when from the environment)
     deployment_created: bool
+    signer_keys: list[str] = field(default_factory=list)
+    config_signed: bool = False
 
 
 @transaction.atomic
@@ -32,9 +38,10 @@ def demo_seed(*, password: str | None) -> SeedResult:
     deployment_created = deployment is None
     if deployment is None:
         deployment = deployment_create(
-            name=DEMO_DEPLOYMENT, customer=DEMO_CUSTOMER, description="Seeded demo installation."
+            name=DEMO_DEPLOYMENT, customer=DEMO_CUSTOMER, description="Seeded demo installation.", local=True
         )
     created: dict[str, str | None] = {}
+    signer_keys: list[str] = []
     for role in ROLES:
         user = User.objects.filter(username=role).first()
         if user is None:
@@ -53,4 +60,23 @@ def demo_seed(*, password: str | None) -> SeedResult:
         user.groups.add(Group.objects.get(name=role))
         if not user.has_perm("audit.view_deployment", deployment):
             deployment_assign_user(deployment=deployment, user=user)
-    return SeedResult(created_users=created, deployment_created=deployment_created)
+        signer_password = created.get(role) or password if role in created else None
+        if signer_password and roles_from_groups([role]):
+            signer_keys.append(signer_key_create(user=user, password=signer_password).kid)
+    return SeedResult(
+        created_users=created,
+        deployment_created=deployment_created,
+        signer_keys=signer_keys,
+        config_signed=_sign_config_once(),
+    )
+
+
+def _sign_config_once() -> bool:
+    """A fresh demo installation starts with its config signed under its own key; an existing signature,
+    valid or not, is never replaced here (re-signing is a deliberate `sign_config`)."""
+    config = Path(settings.OEM_CONFIG_PATH)
+    if not config.is_file() or signature_path(config).exists():
+        return False
+    sign_file(config, KeyRing.load(settings.OEM_DATA_DIR))
+    audit_event_record(action="config.sign", object_type="config", object_id=config.name)
+    return True

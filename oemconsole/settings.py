@@ -1,5 +1,6 @@
 """Core OEM console settings. Everything comes from the environment; defaults run offline on SQLite."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,8 @@ PRODUCTION = OEM_ENV == "production"
 
 _data_dir = Path(env_str("OEM_DATA_DIR", "var") or "var")
 OEM_DATA_DIR = (_data_dir if _data_dir.is_absolute() else BASE_DIR / _data_dir).resolve()
+# The trust-core CLIs read the variable themselves; give them the same absolute directory as Django.
+os.environ["OEM_DATA_DIR"] = str(OEM_DATA_DIR)
 
 _DEV_SECRET = "dev-insecure-core-oem-secret-key-not-for-production-use-0123456789"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY") or ""
@@ -158,6 +161,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "LabRunStatusEnum": "risklab.models.LabRunStatus",
+        "StageEnum": "audit.models.Stage",
+    },
 }
 
 # Celery: the broker only wakes workers; the Job row in the database is the truth.
@@ -168,6 +176,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Without this kombu writes its broadcast exchanges into the current directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = "django-db"
@@ -189,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
 OEM_JOB_LEASE_SECONDS = env_int("OEM_JOB_LEASE_SECONDS", 60)
 OEM_JOB_MAX_ATTEMPTS = env_int("OEM_JOB_MAX_ATTEMPTS", 3)
 OEM_JOB_REQUEUE_QUEUED_AFTER_SECONDS = env_int("OEM_JOB_REQUEUE_QUEUED_AFTER_SECONDS", 120)
+OEM_CONFIG_PATH = Path(env_str("OEM_CONFIG_PATH", str(BASE_DIR / "config" / "core.yaml")))
 OEM_METRICS_ROLES = env_list("OEM_METRICS_ROLES", ["admin", "auditor"])
 
 LOGGING = {

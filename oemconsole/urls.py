@@ -5,7 +5,10 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from audit import api as audit_api
+from audit import views as audit_views
 from jobs import api as jobs_api
+from risklab import api as risklab_api
+from risklab import views as risklab_views
 
 from . import api, metrics, views
 
@@ -15,10 +18,16 @@ api_v1 = [
     path("deployments/", audit_api.DeploymentListApi.as_view(), name="api-deployment-list"),
     path("deployments/<int:pk>/", audit_api.DeploymentDetailApi.as_view(), name="api-deployment-detail"),
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="api-audit-event-list"),
+    path("deployments/<int:pk>/decision-log/", audit_api.DecisionLogApi.as_view(), name="api-decision-log"),
+    path("deployments/<int:pk>/gates/", audit_api.GateStatusApi.as_view(), name="api-gate-status"),
     path("jobs/", jobs_api.JobListApi.as_view(), name="api-job-list"),
     path("jobs/hash-artefact/", jobs_api.ArtefactHashCreateApi.as_view(), name="api-job-hash-artefact"),
     path("jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job-detail"),
     path("jobs/<int:pk>/cancel/", jobs_api.JobCancelApi.as_view(), name="api-job-cancel"),
+    path("paper-labs/datasets/", risklab_api.DatasetListApi.as_view(), name="api-dataset-list"),
+    path("paper-labs/runs/", risklab_api.LabRunListApi.as_view(), name="api-lab-run-list"),
+    path("paper-labs/runs/start/", risklab_api.LabRunStartApi.as_view(), name="api-lab-run-start"),
+    path("paper-labs/runs/<int:pk>/", risklab_api.LabRunDetailApi.as_view(), name="api-lab-run-detail"),
 ]
 
 urlpatterns = [
@@ -26,8 +35,12 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/decisions/", audit_views.decision_log, name="decision-log"),
     path("jobs/hash-artefact/", views.artefact_hash_start, name="job-hash-artefact"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+    path("labs/", risklab_views.lab_list, name="lab-list"),
+    path("labs/<int:pk>/", risklab_views.lab_detail, name="lab-detail"),
+    path("labs/<int:pk>/report.<str:fmt>", risklab_views.lab_download, name="lab-download"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

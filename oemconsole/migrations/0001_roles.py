@@ -15,5 +15,6 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("audit", "0002_audit_chain_head"),
         ("jobs", "0001_initial"),
+        ("risklab", "0001_initial"),
     ]
     operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from jobs import services as job_services
 from jobs.models import Job
 from oemconsole.roles import ROLES
+from risklab.models import LabRun
 from tests.factories import DeploymentFactory, user_with_role
 
 ALL = frozenset(ROLES)
@@ -56,6 +57,40 @@ CASES = [
         payload="upload",
     ),
     Case("cancel job (not its creator)", "post", "/api/v1/jobs/{job}/cancel/", frozenset({"admin"})),
+    Case("decision log (assigned)", "get", "/api/v1/deployments/{assigned}/decision-log/", ALL),
+    Case(
+        "decision log (not assigned)",
+        "get",
+        "/api/v1/deployments/{hidden}/decision-log/",
+        frozenset({"admin", "auditor"}),
+        denied=frozenset({404}),
+    ),
+    Case("gate status (assigned)", "get", "/api/v1/deployments/{assigned}/gates/", ALL),
+    Case(
+        "gate status (not assigned)",
+        "get",
+        "/api/v1/deployments/{hidden}/gates/",
+        frozenset({"admin", "auditor"}),
+        denied=frozenset({404}),
+    ),
+    Case("paper labs datasets", "get", "/api/v1/paper-labs/datasets/", ALL),
+    Case("paper labs runs", "get", "/api/v1/paper-labs/runs/", ALL),
+    Case("paper labs run (assigned deployment)", "get", "/api/v1/paper-labs/runs/{lab_run}/", ALL),
+    Case(
+        "paper labs run (other deployment)",
+        "get",
+        "/api/v1/paper-labs/runs/{hidden_lab_run}/",
+        frozenset({"admin", "auditor"}),
+        denied=frozenset({404}),
+    ),
+    Case(
+        "paper labs start",
+        "post",
+        "/api/v1/paper-labs/runs/start/",
+        frozenset({"admin", "compliance", "engineer"}),
+        ok=201,
+        payload="lab",
+    ),
 ]
 
 
@@ -66,7 +101,11 @@ def world(db, monkeypatch):
     creator = user_with_role("engineer", deployments=[assigned])
     job = Job.objects.create(kind="hash_artefact", deployment=assigned, created_by=creator)
     hidden_job = Job.objects.create(kind="hash_artefact", deployment=hidden)
+    lab_run = LabRun.objects.create(plan={"units": []}, deployment=assigned, created_by=creator)
+    hidden_lab_run = LabRun.objects.create(plan={"units": []}, deployment=hidden)
     return {
+        "lab_run": lab_run.pk,
+        "hidden_lab_run": hidden_lab_run.pk,
         "assigned": assigned.pk,
         "hidden": hidden.pk,
         "job": job.pk,
@@ -79,6 +118,9 @@ def call(client: APIClient, case: Case, world: dict):
     url = case.url.format(**world)
     if case.payload == "upload":
         return client.post(url, {"file": SimpleUploadedFile("a.txt", b"abc")}, format="multipart")
+    if case.payload == "lab":
+        lab = {"profiles": ["balanced"], "scenarios": ["baseline"], "strategies": ["buy_and_hold"]}
+        return client.post(url, lab, format="json")
     return getattr(client, case.method)(url)
 
 

@@ -55,3 +55,14 @@ def test_generated_passwords_are_printed_once(db, monkeypatch, capsys):
     assert get_user_model().objects.get(username=lines[0].split()[2]).check_password(password)
     call_command("seed_demo")
     assert password not in capsys.readouterr().out
+
+
+def test_seed_demo_gives_each_signing_role_a_key_under_its_demo_password(seeded, settings):
+    from audit.trust.keyring import KeyRing
+
+    ring = KeyRing.load(settings.OEM_DATA_DIR)
+    owners = {record.owner: record.roles for record in ring.list_keys(purpose="signer")}
+    assert owners["product_owner"] == ("owner",)
+    assert owners["compliance"] == ("compliance",)
+    assert owners["engineer"] == ("engineer",)
+    ring.signer_for("compliance", "demo-password-for-tests", role="compliance")  # decrypts: right password

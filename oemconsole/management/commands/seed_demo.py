@@ -16,5 +16,9 @@ class Command(BaseCommand):
             shown = generated if generated else "(from OEM_DEMO_PASSWORD)"
             # Printed once, at creation; never stored in clear anywhere.
             self.stdout.write(f"created user {username:<14} password {shown}")
+        for kid in result.signer_keys:
+            self.stdout.write(f"created signer key {kid}")
+        if result.config_signed:
+            self.stdout.write("signed the core config with this installation's config key")
         if not result.created_users and not result.deployment_created:
             self.stdout.write("demo data already present; nothing changed")

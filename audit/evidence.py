@@ -1,0 +1,46 @@
+"""The console's reads of the signed evidence: one call into the trust core's verifier and gates, the same
+code path the commands and the daemon use. Nothing here decides anything on its own."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from audit.trust import paths as trust_paths
+from audit.trust.gates import GateEvaluation, RuntimeState, evaluate_all, runtime_state
+from audit.trust.hashing import sha384_file
+from audit.trust.keyring import KeyRing, KeyRingError
+from audit.trust.verifier import Problem, VerificationReport, verify_decision_logs
+
+from .models import Deployment
+
+
+def core_config_path() -> Path:
+    return Path(settings.OEM_CONFIG_PATH)
+
+
+def decision_log_paths(deployment: Deployment) -> list[Path]:
+    return [trust_paths.decision_log_path(name, deployment.evidence_dir) for name in trust_paths.LOG_NAMES]
+
+
+@dataclass(frozen=True)
+class EvidenceState:
+    report: VerificationReport
+    gates: dict[str, GateEvaluation]
+    runtime: RuntimeState
+    config_sha384: str | None
+
+
+def deployment_evidence(deployment: Deployment) -> EvidenceState:
+    try:
+        keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    except KeyRingError as exc:
+        report = VerificationReport(False, (Problem("keys/keyring.json", 0, str(exc)),), ())
+    else:
+        report = verify_decision_logs(
+            decision_log_paths(deployment), keyring, data_dir=deployment.evidence_dir
+        )
+    config = core_config_path()
+    config_sha384 = sha384_file(config) if config.is_file() else None
+    context = {"config_sha384": config_sha384} if config_sha384 else None
+    return EvidenceState(report, evaluate_all(report, context), runtime_state(report), config_sha384)

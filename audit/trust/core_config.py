@@ -1,0 +1,181 @@
+"""Integrity and validity of config/core.yaml (and .env): schema, profile rules, HMAC signature, hashes.
+
+The signature file `<file>.sig` is one JSON line {"file", "sha384", "signature"}, where the signature is
+HMAC-SHA384 by the current `config` key over
+signing_input("oem/config/v1", {"file": <name>, "sha384": <hex>}).
+The file is read once; hashes, signature check and parsing all use those same bytes, so what was checked is
+what runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from audit.trust import paths
+from audit.trust.canonical import DOMAIN_CONFIG, StrictJSONError, canonical_bytes, signing_input, strict_loads
+from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.hashing import sha256_bytes, sha384_bytes
+from audit.trust.keyring import KeyRing, KeyRingError
+from audit.trust.signatures import SignatureError
+
+PROFILES = ("demo", "paper", "live")
+
+
+class ConfigError(ValueError):
+    """The config is unusable. One-line reason."""
+
+
+@dataclass(frozen=True)
+class ConfigValidation:
+    path: Path
+    profile: str
+    sha256: str
+    sha384: str
+    signed_by: str  # kid of the config key that signed it
+    config: dict[str, Any]
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(data: bytes) -> Any:
+    try:
+        return yaml.load(data, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())[:200]}") from exc
+
+
+def signature_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sig")
+
+
+def _signed_payload(path: Path, sha384: str) -> dict[str, str]:
+    return {"file": path.name, "sha384": sha384}
+
+
+def sign_file(path: Path | str, keyring: KeyRing) -> Path:
+    """Write `<path>.sig` with the current `config` key (created on first use)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    digest = sha384_bytes(data)
+    payload = _signed_payload(path, digest)
+    doc = {**payload, "signature": keyring.hmac_signer("config").sign(DOMAIN_CONFIG, payload)}
+    target = signature_path(path)
+    atomic_write_bytes(target, canonical_bytes(doc) + b"\n")
+    return target
+
+
+def verify_file_signature(path: Path, data: bytes, keyring: KeyRing) -> str:
+    """Check `<path>.sig` against `data` (the bytes already read). Returns the signing kid."""
+    sig_path = signature_path(path)
+    if not sig_path.exists():
+        raise ConfigError(f"{path.name} is unsigned: {sig_path.name} is missing")
+    try:
+        doc = strict_loads(sig_path.read_bytes())
+    except StrictJSONError as exc:
+        raise ConfigError(f"{sig_path.name} is malformed: {exc}") from exc
+    if not isinstance(doc, dict) or set(doc) != {"file", "sha384", "signature"}:
+        raise ConfigError(f"{sig_path.name} has an unexpected structure")
+    if doc["file"] != path.name:
+        raise ConfigError(f"{sig_path.name} was made for {doc['file']!r}, not {path.name}")
+    digest = sha384_bytes(data)
+    if doc["sha384"] != digest:
+        raise ConfigError(f"{path.name} was modified after signing (sha384 mismatch)")
+    try:
+        record = keyring.verify(
+            doc["signature"], signing_input(DOMAIN_CONFIG, _signed_payload(path, digest)), purpose="config"
+        )
+    except (SignatureError, KeyRingError) as exc:
+        raise ConfigError(f"{sig_path.name}: {exc}") from exc
+    return record.kid
+
+
+def _schema_errors(config: Any, schema_path: Path) -> str | None:
+    import jsonschema
+
+    try:
+        schema = strict_loads(schema_path.read_bytes())
+    except (OSError, StrictJSONError) as exc:
+        raise ConfigError(f"cannot load schema {schema_path}: {exc}") from exc
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"schema error at {where}: {' '.join(error.message.split())[:200]}"
+
+
+def check_profile(config: dict[str, Any], profile: str) -> None:
+    """Rules JSON Schema cannot express: cross-references and what each stage may do."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} (expected demo, paper or live)")
+    selected = config["profiles"].get(profile)
+    if selected is None:
+        raise ConfigError(f"profile {profile} is not defined in the config")
+    if selected["risk_profile"] not in config["risk_profiles"]:
+        raise ConfigError(f"profile {profile} uses undefined risk profile {selected['risk_profile']!r}")
+    venues = config["venues"]
+    for venue in selected["venues"]:
+        if venue not in venues:
+            raise ConfigError(f"profile {profile} uses undefined venue {venue!r}")
+        if profile != "live" and venues[venue]["kind"] != "paper":
+            raise ConfigError(f"profile {profile} may only use paper venues, not {venue!r}")
+    if profile != "live" and selected["allow_real_orders"]:
+        raise ConfigError(f"profile {profile} must not allow real orders")
+    routing = config["routing"]
+    for venue in [*routing["default"], *(v for vs in routing.get("symbols", {}).values() for v in vs)]:
+        if venue not in venues:
+            raise ConfigError(f"routing uses undefined venue {venue!r}")
+
+
+def validate_config(
+    path: Path | str | None,
+    profile: str,
+    *,
+    keyring: KeyRing | None = None,
+    schema_path: Path | str | None = None,
+    env_path: Path | str | None = None,
+) -> ConfigValidation:
+    """Signature, schema and profile checks; returns both hashes of the exact bytes checked."""
+    path = Path(path) if path else paths.DEFAULT_CONFIG_PATH
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} (expected demo, paper or live)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        keyring = keyring or KeyRing.load()
+    except KeyRingError as exc:
+        raise ConfigError(str(exc)) from exc
+    kid = verify_file_signature(path, data, keyring)
+    if env_path is not None:
+        env_path = Path(env_path)
+        try:
+            env_data = env_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {env_path}: {exc.strerror}") from exc
+        verify_file_signature(env_path, env_data, keyring)
+    config = parse_yaml(data)
+    error = _schema_errors(config, Path(schema_path) if schema_path else paths.CORE_CONFIG_SCHEMA_PATH)
+    if error:
+        raise ConfigError(error)
+    check_profile(config, profile)
+    return ConfigValidation(path, profile, sha256_bytes(data), sha384_bytes(data), kid, config)

@@ -1,0 +1,310 @@
+"""Decision logs: hash-chained, Ed25519-signed JSONL with a signed checkpoint, appended atomically.
+
+Line format: the RFC 8785 canonical JSON of the whole entry (signatures included), then `\n`.
+- `seq` counts from 1; `prev_hash` is `sha384:<hex>` of the previous line's bytes (without `\n`), and the
+  first line's is the genesis value bound to the log name, so lines cannot be reordered, dropped or moved
+  between logs.
+- Each role signs signing_input("oem/decision-log/v2", {"entry": <entry without signatures>, "log": <name>,
+  "role": <role>}): a signature lifted onto another entry, role or log does not verify.
+- `<log>.checkpoint.json` holds {log, count, head} HMAC-signed with the `audit` key; it is what catches a
+  truncated tail (the chain alone cannot: a shorter chain is still a valid chain).
+
+STATUS_RULES is the one table of what each status requires; the verifier and the gates both read it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from audit.trust import paths
+from audit.trust.canonical import (
+    DOMAIN_CHECKPOINT,
+    DOMAIN_DECISION_LOG,
+    StrictJSONError,
+    canonical_bytes,
+    domain_prefix,
+    signing_input,
+    strict_loads,
+)
+from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
+from audit.trust.hashing import sha384_bytes, sha384_file
+from audit.trust.keyring import KeyRing, format_time, utc_now
+from audit.trust.signatures import Ed25519Signer, HmacSigner
+
+FLAG_DEMO_MODE = "StrategyContext.require_demo_mode"
+FLAG_COMPLIANCE = "runtime.compliance_confirmed"
+DEFAULT_RUNTIME_FLAGS = {FLAG_DEMO_MODE: True, FLAG_COMPLIANCE: False}
+
+LOG_STAGE = {"demo": "demo", "paper": "paper", "live_execution": "live"}
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    stage: str | None  # None: allowed in any log
+    signer_roles: tuple[str, ...]  # every one must sign, each by a different person and key
+    runtime_flags: Mapping[str, bool]  # values the entry must record
+    requires_earlier: str | None  # a verified entry with this status must exist earlier (any log)
+
+
+# From the plan's "Bramki decyzyjne": demo checklists are signed by engineer + product owner; paper and live
+# decisions need the owner AND compliance. `revoked` re-locks the runtime and needs only the owner.
+STATUS_RULES: dict[str, StatusRule] = {
+    "demo_ready": StatusRule(
+        "demo", ("engineer", "owner"), {FLAG_DEMO_MODE: True, FLAG_COMPLIANCE: False}, None
+    ),
+    "paper_ready": StatusRule("paper", ("compliance", "owner"), {FLAG_COMPLIANCE: False}, "demo_ready"),
+    "live_ready": StatusRule(
+        "live", ("compliance", "owner"), {FLAG_DEMO_MODE: False, FLAG_COMPLIANCE: True}, "paper_ready"
+    ),
+    "revoked": StatusRule(None, ("owner",), {FLAG_DEMO_MODE: True, FLAG_COMPLIANCE: False}, None),
+}
+
+
+class DecisionLogError(ValueError):
+    """An append was refused or a log file cannot be used. One-line message; nothing was written."""
+
+
+def log_name_of(log_path: Path) -> str:
+    return Path(log_path).name.removesuffix(".jsonl")
+
+
+def genesis_hash(log_name: str) -> str:
+    """prev_hash of a log's first entry: bound to the log name so logs cannot be swapped wholesale."""
+    return "sha384:" + sha384_bytes(domain_prefix(DOMAIN_DECISION_LOG) + b"genesis\x00" + log_name.encode())
+
+
+def line_hash(line: bytes) -> str:
+    return "sha384:" + sha384_bytes(line)
+
+
+def unsigned_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "signatures"}
+
+
+def entry_signing_input(entry: Mapping[str, Any], log_name: str, role: str) -> bytes:
+    """Bytes a role signs: binds the entry to its log and to the role the signer acts in."""
+    return signing_input(DOMAIN_DECISION_LOG, {"entry": unsigned_entry(entry), "log": log_name, "role": role})
+
+
+def artefact_file(path: str | Path, data_dir: Path | None = None) -> dict[str, str]:
+    """A file artefact {path, sha384}; the path is stored relative to the data dir when it lies inside it."""
+    base = (data_dir or paths.data_dir()).resolve()
+    resolved = Path(path).resolve()
+    if not resolved.is_file():
+        raise DecisionLogError(f"artefact file {path} does not exist")
+    try:
+        stored = resolved.relative_to(base).as_posix()
+    except ValueError:
+        stored = str(resolved)
+    return {"path": stored, "sha384": sha384_file(resolved)}
+
+
+def resolve_artefact_path(stored: str, data_dir: Path) -> Path:
+    candidate = Path(stored)
+    return candidate if candidate.is_absolute() else data_dir / candidate
+
+
+# ---- checkpoint ---------------------------------------------------------------------------------------
+def checkpoint_payload(log_name: str, count: int, head: str) -> dict[str, Any]:
+    return {"log": log_name, "count": count, "head": head}
+
+
+def write_checkpoint(log_path: Path, count: int, head: str, signer: HmacSigner) -> None:
+    payload = checkpoint_payload(log_name_of(log_path), count, head)
+    doc = {**payload, "signature": signer.sign(DOMAIN_CHECKPOINT, payload)}
+    atomic_write_bytes(paths.checkpoint_path(log_path), canonical_bytes(doc) + b"\n")
+
+
+def read_checkpoint(log_path: Path) -> dict[str, Any] | None:
+    """The checkpoint document (structure checked, signature not), or None when there is none."""
+    path = paths.checkpoint_path(log_path)
+    if not path.exists():
+        return None
+    doc = strict_loads(path.read_bytes())
+    if (
+        not isinstance(doc, dict)
+        or set(doc) != {"log", "count", "head", "signature"}
+        or type(doc["count"]) is not int
+        or not isinstance(doc["head"], str)
+        or not isinstance(doc["signature"], str)
+    ):
+        raise StrictJSONError("checkpoint has an unexpected structure")
+    return doc
+
+
+# ---- append -------------------------------------------------------------------------------------------
+def build_entry(
+    *,
+    seq: int,
+    prev_hash: str,
+    stage: str,
+    status: str,
+    artefacts: Mapping[str, Any],
+    runtime_flags: Mapping[str, bool],
+    timestamp: datetime | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "timestamp": format_time(timestamp or utc_now()),
+        "stage": stage,
+        "status": status,
+        "artefacts": dict(artefacts),
+        "runtime_flags": {**DEFAULT_RUNTIME_FLAGS, **runtime_flags},
+    }
+    if note is not None:
+        entry["note"] = note
+    return entry
+
+
+def sign_entry(entry: dict[str, Any], log_name: str, signers: Mapping[str, Ed25519Signer]) -> dict[str, Any]:
+    signatures = {
+        role: signer.sign_bytes(entry_signing_input(entry, log_name, role))
+        for role, signer in signers.items()
+    }
+    return {**unsigned_entry(entry), "signatures": signatures}
+
+
+def append_entry(
+    log_path: Path | str,
+    *,
+    status: str,
+    artefacts: Mapping[str, Any],
+    runtime_flags: Mapping[str, bool],
+    signers: Mapping[str, Ed25519Signer],
+    keyring: KeyRing,
+    data_dir: Path | None = None,
+    timestamp: datetime | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Sign and append one entry, or raise DecisionLogError having written nothing.
+
+    Under an exclusive lock: the current logs must verify (strictly), the new entry must verify as it would
+    be read back (schema, signatures, roles, stage order, artefacts), then the whole line is written with one
+    write + fsync and the checkpoint is replaced atomically.
+    """
+    from audit.trust.verifier import verify_decision_logs_with_pending  # verifier imports this module
+
+    log_path = Path(log_path)
+    base = data_dir or paths.data_dir()
+    name = log_name_of(log_path)
+    if name not in LOG_STAGE:
+        raise DecisionLogError(f"unknown decision log {name!r} (expected one of {', '.join(LOG_STAGE)})")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(log_path.with_name(f".{name}.lock")):
+        _recover_interrupted_append(log_path, keyring, base)
+        report, count, head = _current_state(log_path, keyring, base)
+        entry = build_entry(
+            seq=count + 1,
+            prev_hash=head,
+            stage=LOG_STAGE[name],
+            status=status,
+            artefacts=artefacts,
+            runtime_flags=runtime_flags,
+            timestamp=timestamp,
+            note=note,
+        )
+        signed = sign_entry(entry, name, signers)
+        line = canonical_bytes(signed)
+        candidate = verify_decision_logs_with_pending(log_path, line, keyring, data_dir=base)
+        if not candidate.ok:
+            raise DecisionLogError(f"refusing to append: {candidate.problems[0]}")
+        _append_line(log_path, line)
+        write_checkpoint(log_path, count + 1, line_hash(line), keyring.hmac_signer("audit"))
+        return signed
+
+
+def recover_interrupted_append(
+    log_path: Path | str, keyring: KeyRing, data_dir: Path | None = None
+) -> str | None:
+    """Finish or undo an append that crashed between its two writes; returns what was done, or None.
+
+    An append writes the line, then the checkpoint. So after a crash either (a) a partial last line without
+    newline follows lines the checkpoint covers - it was never acknowledged and is cut off; or (b) one whole
+    line more than the checkpoint covers - it is kept only if the log including it verifies, then the
+    checkpoint is re-signed. Anything else is left alone for the verifier to report.
+    """
+    log_path = Path(log_path)
+    with exclusive_lock(log_path.with_name(f".{log_name_of(log_path)}.lock")):
+        return _recover_interrupted_append(log_path, keyring, data_dir or paths.data_dir())
+
+
+def _recover_interrupted_append(log_path: Path, keyring: KeyRing, base: Path) -> str | None:
+    from audit.trust.verifier import verify_log_content
+
+    if not log_path.exists():
+        return None
+    data = log_path.read_bytes()
+    try:
+        checkpoint = read_checkpoint(log_path)
+    except (StrictJSONError, OSError):
+        return None
+    count, head = (
+        (0, genesis_hash(log_name_of(log_path)))
+        if checkpoint is None
+        else (
+            checkpoint["count"],
+            checkpoint["head"],
+        )
+    )
+    if checkpoint is not None:
+        payload = checkpoint_payload(checkpoint["log"], count, head)
+        try:
+            keyring.verify(
+                checkpoint["signature"], signing_input(DOMAIN_CHECKPOINT, payload), purpose="audit"
+            )
+        except ValueError:
+            return None
+    complete = data[: data.rfind(b"\n") + 1]
+    lines = complete.split(b"\n")[:-1]
+    covered = (
+        len(lines) == count
+        and (line_hash(lines[-1]) if lines else genesis_hash(log_name_of(log_path))) == head
+    )
+    if complete != data and covered:
+        with open(log_path, "r+b") as handle:  # (a) cut the unacknowledged partial line
+            handle.truncate(len(complete))
+            handle.flush()
+            os.fsync(handle.fileno())
+        return f"removed an incomplete last line ({len(data) - len(complete)} bytes)"
+    if complete == data and len(lines) == count + 1:
+        before = lines[-2] if count else None
+        if (line_hash(before) if before is not None else genesis_hash(log_name_of(log_path))) != head:
+            return None
+        if not verify_log_content(log_path, data, keyring, data_dir=base).ok:
+            return None
+        write_checkpoint(log_path, count + 1, line_hash(lines[-1]), keyring.hmac_signer("audit"))  # (b)
+        return "re-sealed the checkpoint over a completely written last entry"
+    return None
+
+
+def _current_state(log_path: Path, keyring: KeyRing, base: Path):
+    from audit.trust.verifier import verify_decision_logs
+
+    report = verify_decision_logs([log_path], keyring, data_dir=base)
+    if not report.ok:
+        raise DecisionLogError(f"refusing to append to a log that does not verify: {report.problems[0]}")
+    entries = report.logs.get(log_name_of(log_path), [])
+    head = entries[-1].line_hash if entries else genesis_hash(log_name_of(log_path))
+    return report, len(entries), head
+
+
+def _append_line(log_path: Path, line: bytes) -> None:
+    data = line + b"\n"
+    is_new = not log_path.exists()
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if is_new:
+        fsync_dir(log_path.parent)

@@ -1,0 +1,37 @@
+"""Paper Labs reads, filtered to what the user may see."""
+
+from django.db.models import Q, QuerySet
+
+from audit.selectors import deployment_list_visible
+
+from .models import Dataset, LabRun
+
+
+def dataset_list_visible(*, user) -> QuerySet[Dataset]:
+    # Datasets are shared market data, not customer data: any signed-in role may pick one.
+    return Dataset.objects.all() if user.is_authenticated else Dataset.objects.none()
+
+
+def lab_run_list_visible(*, user) -> QuerySet[LabRun]:
+    if not user.is_authenticated:
+        return LabRun.objects.none()
+    runs = LabRun.objects.select_related("deployment", "created_by", "assemble_job")
+    if user.has_perm("risklab.view_labrun"):
+        return runs
+    visible = deployment_list_visible(user=user).values("pk")
+    return runs.filter(Q(created_by=user) | Q(deployment__in=visible))
+
+
+def lab_run_get_visible(*, user, pk) -> LabRun:
+    return lab_run_list_visible(user=user).get(pk=pk)
+
+
+def lab_run_progress(lab_run: LabRun) -> int:
+    """0–100 over the unit jobs plus the assembly, so the bar only fills when the report exists."""
+    progresses = list(lab_run.units.values_list("job__progress", flat=True))
+    if not progresses:
+        return 0
+    units = sum(progresses) / len(progresses)
+    if lab_run.status == "succeeded":
+        return 100
+    return int(units * 0.95)

@@ -1,0 +1,122 @@
+"""Paper Labs pages: launch a lab, follow its progress, read and download its report."""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+
+from audit.models import Deployment
+from audit.selectors import deployment_get_visible, deployment_list_visible
+from audit.trust.canonical import strict_loads
+from audit.trust.hashing import sha384_file
+from risklab.engine.data import MarketDataError
+from risklab.engine.lab import LabError, plan_tasks
+from risklab.engine.profiles import PROFILE_NAMES, ProfileError
+from risklab.engine.scenarios import SCENARIOS, ScenarioError
+from risklab.engine.strategies import STRATEGIES
+
+from . import selectors, services
+from .charts import sparkline_svg
+from .models import LabRun
+
+
+@login_required
+def lab_list(request):
+    user = request.user
+    if request.method == "POST":
+        return _lab_start(request)
+    runs = list(selectors.lab_run_list_visible(user=user)[:30])
+    for run in runs:
+        run.progress = selectors.lab_run_progress(run)
+    return render(
+        request,
+        "risklab/lab_list.html",
+        {
+            "runs": runs,
+            "datasets": selectors.dataset_list_visible(user=user),
+            "deployments": deployment_list_visible(user=user),
+            "profiles": PROFILE_NAMES,
+            "scenarios": list(SCENARIOS),
+            "strategies": list(STRATEGIES),
+            "can_start": user.has_perm("risklab.add_labrun"),
+        },
+    )
+
+
+def _lab_start(request):
+    if not request.user.has_perm("risklab.add_labrun"):
+        raise PermissionDenied
+    post = request.POST
+    dataset_ids = post.getlist("dataset")
+    datasets = list(selectors.dataset_list_visible(user=request.user).filter(pk__in=dataset_ids))
+    deployment = None
+    try:
+        if post.get("deployment"):
+            deployment = deployment_get_visible(user=request.user, pk=int(post["deployment"]))
+        seed = int(post.get("seed") or 0)
+        plan = plan_tasks(
+            profiles=post.getlist("profile") or "all",
+            strategies=post.getlist("strategy") or "all",
+            scenarios=post.getlist("scenario") or "all",
+            data_paths=[d.path for d in datasets] or None,
+            seed=seed,
+        )
+    except (ValueError, Deployment.DoesNotExist) as exc:
+        messages.error(request, f"Cannot start the lab: {exc}")
+        return redirect("lab-list")
+    except (MarketDataError, ProfileError, ScenarioError, LabError) as exc:
+        messages.error(request, f"Cannot start the lab: {exc}")
+        return redirect("lab-list")
+    lab_run = services.lab_run_start(plan=plan, user=request.user, deployment=deployment)
+    return redirect("lab-detail", pk=lab_run.pk)
+
+
+def _visible_run(request, pk) -> LabRun:
+    try:
+        return selectors.lab_run_get_visible(user=request.user, pk=pk)
+    except LabRun.DoesNotExist:
+        raise Http404("no such lab run") from None
+
+
+@login_required
+def lab_detail(request, pk: int):
+    run = _visible_run(request, pk)
+    report, charts = None, []
+    if run.status == "succeeded":
+        report = strict_loads(Path(run.json_path).read_bytes())
+        for result in services.gathered_unit_results(run):
+            for chart in result["charts"]:
+                charts.append(
+                    {
+                        **{k: chart[k] for k in ("dataset", "strategy", "profile", "scenario")},
+                        "equity_svg": sparkline_svg(chart["equity"]),
+                        "drawdown_svg": sparkline_svg(chart["drawdown"], invert=True),
+                    }
+                )
+    return render(
+        request,
+        "risklab/lab_detail.html",
+        {
+            "run": run,
+            "progress": selectors.lab_run_progress(run),
+            "units": run.units.select_related("job"),
+            "report": report,
+            "charts": charts,
+        },
+    )
+
+
+@login_required
+def lab_download(request, pk: int, fmt: str):
+    run = _visible_run(request, pk)
+    if run.status != "succeeded" or fmt not in {"json", "pdf"}:
+        raise Http404("no report")
+    path = Path(run.json_path if fmt == "json" else run.pdf_path)
+    recorded = run.json_sha384 if fmt == "json" else run.pdf_sha384
+    if not path.is_file() or sha384_file(path) != recorded:
+        # Evidence that no longer matches its recorded hash is never served as if it did.
+        return HttpResponse("the report file no longer matches its recorded SHA-384", status=409)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

@@ -1,0 +1,121 @@
+"""Test helpers: honest appends, and an attacker's toolbox that writes lines bypassing every check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from audit.trust.canonical import canonical_bytes
+from audit.trust.decision_log import (
+    LOG_STAGE,
+    append_entry,
+    build_entry,
+    genesis_hash,
+    line_hash,
+    log_name_of,
+    sign_entry,
+    write_checkpoint,
+)
+from audit.trust.keyring import KeyRing
+from audit.trust.verifier import verify_decision_logs
+from tests.audit.conftest import password
+
+DEMO_FLAGS = {"StrategyContext.require_demo_mode": True, "runtime.compliance_confirmed": False}
+PAPER_FLAGS = {"StrategyContext.require_demo_mode": False, "runtime.compliance_confirmed": False}
+LIVE_FLAGS = {"StrategyContext.require_demo_mode": False, "runtime.compliance_confirmed": True}
+STATUS_FLAGS = {
+    "demo_ready": DEMO_FLAGS,
+    "paper_ready": PAPER_FLAGS,
+    "live_ready": LIVE_FLAGS,
+    "revoked": DEMO_FLAGS,
+}
+STATUS_SIGNERS = {
+    "demo_ready": {"owner": "alice", "engineer": "bob"},
+    "paper_ready": {"owner": "alice", "compliance": "carol"},
+    "live_ready": {"owner": "alice", "compliance": "carol"},
+    "revoked": {"owner": "alice"},
+}
+
+
+def signers(keyring: KeyRing, roles_to_users: dict[str, str]):
+    return {
+        role: keyring.signer_for(user, password(user), role=role) for role, user in roles_to_users.items()
+    }
+
+
+def append(keyring, data_dir, log: str, status: str, artefacts=None, flags=None, who=None, note=None):
+    """Honest append through the real API."""
+    return append_entry(
+        data_dir / "audit" / "decision_logs" / f"{log}.jsonl",
+        status=status,
+        artefacts=artefacts or {},
+        runtime_flags=flags or STATUS_FLAGS[status],
+        signers=signers(keyring, who or STATUS_SIGNERS[status]),
+        keyring=keyring,
+        data_dir=data_dir,
+        note=note,
+    )
+
+
+def verify(keyring, data_dir, logs=None):
+    paths = None if logs is None else [data_dir / "audit" / "decision_logs" / f"{n}.jsonl" for n in logs]
+    return verify_decision_logs(paths, keyring, data_dir=data_dir)
+
+
+def read_lines(log_path: Path) -> list[bytes]:
+    return log_path.read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(log_path: Path, lines: list[bytes], keyring: KeyRing | None = None) -> None:
+    """Write lines; with a key ring, also re-sign the checkpoint (an attacker holding the audit HMAC key)."""
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines))
+    if keyring is not None:
+        head = line_hash(lines[-1]) if lines else genesis_hash(log_name_of(log_path))
+        write_checkpoint(log_path, len(lines), head, keyring.hmac_signer("audit"))
+
+
+def rechain(log_path: Path, entries: list[dict[str, Any]], keyring: KeyRing) -> list[bytes]:
+    """Recompute seq/prev_hash for entries as given (signatures untouched) and re-sign the checkpoint."""
+    prev = genesis_hash(log_name_of(log_path))
+    lines = []
+    for seq, entry in enumerate(entries, 1):
+        entry = {**entry, "seq": seq, "prev_hash": prev}
+        line = canonical_bytes(entry)
+        lines.append(line)
+        prev = line_hash(line)
+    write_lines(log_path, lines, keyring)
+    return lines
+
+
+def forge_append(
+    log_path: Path,
+    keyring: KeyRing,
+    status: str,
+    signer_objects: dict,
+    *,
+    artefacts=None,
+    flags=None,
+    timestamp: datetime | None = None,
+    sign_for_log: str | None = None,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """Append a correctly chained line with the given signers, skipping every check append_entry makes."""
+    lines = read_lines(log_path) if log_path.exists() else []
+    name = log_name_of(log_path)
+    entry = build_entry(
+        seq=len(lines) + 1,
+        prev_hash=line_hash(lines[-1]) if lines else genesis_hash(name),
+        stage=stage or LOG_STAGE[name],
+        status=status,
+        artefacts=artefacts or {},
+        runtime_flags=flags or STATUS_FLAGS[status],
+        timestamp=timestamp,
+    )
+    signed = sign_entry(entry, sign_for_log or name, signer_objects)
+    write_lines(log_path, [*lines, canonical_bytes(signed)], keyring)
+    return signed
+
+
+def reasons(report) -> str:
+    return "\n".join(str(p) for p in report.problems)

@@ -1,0 +1,137 @@
+"""Paper Labs through the console's job system: fan-out, gathering, one report, recovery."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from django.utils import timezone
+
+from audit.trust.hashing import sha384_file
+from jobs import runner
+from jobs import services as job_services
+from jobs.models import Job, JobStatus
+from risklab import services
+from risklab.engine.data import SAMPLE_DATA, MarketDataError
+from risklab.engine.lab import plan_tasks, run_lab
+from risklab.models import LabRun, LabRunStatus
+
+SELECTION = {
+    "profiles": ["balanced"],
+    "scenarios": ["baseline", "flash_crash"],
+    "strategies": ["buy_and_hold"],
+}
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(settings, tmp_path):
+    settings.OEM_DATA_DIR = tmp_path / "data"
+
+
+@pytest.fixture
+def no_broker(monkeypatch):
+    monkeypatch.setattr(job_services, "job_enqueue", lambda *, job_id: None)
+
+
+def run_queued(kind: str) -> list[str]:
+    return [
+        runner.run_job(job_id=j.pk, worker="test") for j in Job.objects.filter(kind=kind, status="queued")
+    ]
+
+
+def test_registering_a_dataset_records_its_hash_rows_and_span(db):
+    dataset = services.dataset_register(path=SAMPLE_DATA)
+    assert dataset.sha384 == sha384_file(SAMPLE_DATA)
+    assert dataset.rows > 1000
+    assert dataset.first_timestamp < dataset.last_timestamp
+    assert services.dataset_register(path=SAMPLE_DATA).pk == dataset.pk  # idempotent
+
+
+def test_registering_bad_data_names_file_row_and_rule_and_writes_nothing(db, tmp_path):
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "timestamp": [1, 2],
+                "open": [1.0, 1.0],
+                "high": [0.5, 1.0],
+                "low": [0.9, 1.0],
+                "close": [1.0, 1.0],
+                "volume": [1.0, 1.0],
+            }
+        ),
+        bad,
+    )
+    with pytest.raises(MarketDataError) as error:
+        services.dataset_register(path=bad)
+    assert "bad.parquet" in str(error.value) and "row 0" in str(error.value)
+    from risklab.models import Dataset
+
+    assert not Dataset.objects.exists()
+
+
+def test_a_fanned_out_lab_gives_the_same_report_as_an_inline_run(db, no_broker, tmp_path):
+    plan = plan_tasks(**SELECTION, seed=7)
+    lab_run = services.lab_run_start(plan=plan)
+    assert run_queued(services.UNIT_KIND) == ["succeeded", "succeeded"]
+    lab_run.refresh_from_db()
+    assert lab_run.status == LabRunStatus.ASSEMBLING
+    assert run_queued(services.ASSEMBLE_KIND) == ["succeeded"]
+    lab_run.refresh_from_db()
+    assert lab_run.status == LabRunStatus.SUCCEEDED
+    assert sha384_file(lab_run.json_path) == lab_run.json_sha384
+    inline = run_lab(
+        profiles=SELECTION["profiles"],
+        scenarios=SELECTION["scenarios"],
+        strategies=SELECTION["strategies"],
+        seed=7,
+        out_dir=tmp_path,
+    )
+    assert inline.json_path.read_bytes() == Path(lab_run.json_path).read_bytes()
+    assert inline.pdf_path.read_bytes() == Path(lab_run.pdf_path).read_bytes()
+
+
+def test_a_lab_whose_worker_died_mid_unit_completes_once_with_no_partial_report(db, no_broker):
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    dead_job = lab_run.units.first().job
+    # What a SIGKILLed worker leaves behind: a running job holding a lease, and no result.
+    assert job_services.job_claim(job_id=dead_job.pk, worker="killed") is not None
+    run_queued(services.UNIT_KIND)
+    lab_run.refresh_from_db()
+    assert lab_run.status == LabRunStatus.RUNNING and not lab_run.json_path
+    assert not services.reports_dir().exists()
+
+    Job.objects.filter(pk=dead_job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert job_services.job_sweep()["requeued"] == 1
+    assert runner.run_job(job_id=dead_job.pk, worker="second") == "succeeded"
+    run_queued(services.ASSEMBLE_KIND)
+    job_services.job_sweep()  # a later sweep must not assemble twice
+    lab_run.refresh_from_db()
+    assert lab_run.status == LabRunStatus.SUCCEEDED
+    assert Job.objects.filter(kind=services.ASSEMBLE_KIND).count() == 1
+    assert Job.objects.get(pk=dead_job.pk).attempts == 2
+
+
+def test_a_failed_unit_fails_the_run_and_writes_no_report(db, no_broker):
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    broken = lab_run.units.first().job
+    LabRun.objects.filter(pk=lab_run.pk).update(
+        plan={**lab_run.plan, "inputs": [{**lab_run.plan["inputs"][0], "sha384": "0" * 96}]}
+    )  # the data "changed" after planning
+    assert runner.run_job(job_id=broken.pk, worker="w") == "failed"
+    lab_run.refresh_from_db()
+    assert lab_run.status == LabRunStatus.FAILED
+    assert not Job.objects.filter(kind=services.ASSEMBLE_KIND).exists()
+    assert "changed since the lab was planned" in Job.objects.get(pk=broken.pk).error
+
+
+def test_the_sweeper_assembles_a_run_whose_last_worker_died_before_its_hook(db, no_broker):
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    for unit in lab_run.units.all():  # succeed without the finish hook, as if killed right after
+        token = job_services.job_claim(job_id=unit.job_id, worker="w")
+        ctx = runner.JobContext(job=Job.objects.get(pk=unit.job_id), token=token)
+        services.run_unit_job(ctx)
+        job_services.job_succeed(job_id=unit.job_id, token=token)
+    assert job_services.job_sweep()["lab_runs_advanced"] == 1
+    assert Job.objects.filter(kind=services.ASSEMBLE_KIND, status=JobStatus.QUEUED).count() == 1
