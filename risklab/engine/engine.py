@@ -58,7 +58,7 @@ class SimulationResult:
 
 
 @njit(cache=False)
-def _fill_cost(qty, volume, slip_rate, impact, spread_rate):
+def fill_cost(qty, volume, slip_rate, impact, spread_rate):
     liquidity = np.sqrt(qty / volume) if volume > 0.0 else 1.0
     return slip_rate * (1.0 + impact * liquidity) + spread_rate
 
@@ -132,7 +132,7 @@ def _simulate_kernel(
             if hit:
                 qty = abs(units)
                 side = -1.0 if units > 0.0 else 1.0
-                cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = base * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
                 stats[REQUESTED] += qty
@@ -176,7 +176,7 @@ def _simulate_kernel(
                     base = px_close
                     if stale and (px_close - decision) * side < 0.0:
                         base = decision  # latency never improves the price: the worse of the two
-                    cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                    cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                     fill_px = base * (1.0 + side * cost)
                     cash -= side * qty * fill_px + qty * fill_px * fee_rate
                     new_units = units + side * qty
@@ -209,7 +209,7 @@ def _simulate_kernel(
             if units != 0.0:
                 qty = abs(units)
                 side = -1.0 if units > 0.0 else 1.0
-                cost = _fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = px_close * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
                 stats[REQUESTED] += qty

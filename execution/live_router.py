@@ -1,0 +1,514 @@
+"""The live router: risk check, journal, venue choice, retries, fallback and ambiguity resolution.
+
+Rules it never breaks:
+- an order is journaled (NEW) before any venue sees it, and every later state change is journaled before
+  the call that caused it returns;
+- a client order id is routed once: a duplicate submit returns the existing order;
+- after an AMBIGUOUS outcome (``VenueTimeout``: maybe placed) the router asks that venue about that client
+  order id BEFORE sending it anywhere again. Found: adopt the venue's state. Not found: it was never placed,
+  retry. No answer: the order is parked as unresolved and is never resubmitted until ``reconcile()`` gets
+  an answer. So a fill is never duplicated by a retry or a fallback;
+- venues whose circuit breaker is open are skipped (the next in the symbol's preference list is used).
+
+Every decision is emitted as a ``RouterEvent`` to the injected sink (metrics, logs, the gRPC telemetry
+stream). Time comes only from the injected clock, so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from execution.core.clock import Clock, SystemClock
+from execution.core.journal import Journal, ReplayReport
+from execution.core.orders import (
+    DuplicateClientOrderId,
+    Order,
+    OrderStatus,
+    OrderStore,
+)
+from execution.core.risk import RiskEngine, TradingState
+from execution.venues.base import (
+    OrderNotFound,
+    Venue,
+    VenueError,
+    VenueOrderState,
+    VenueRejected,
+    VenueTimeout,
+    VenueUnavailable,
+)
+
+
+class CircuitState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Closed -> open after ``failure_threshold`` consecutive failures; open -> half-open after
+    ``cooldown_s``; half-open lets probes through: a success closes it, a failure re-opens it."""
+
+    def __init__(self, *, failure_threshold: int = 3, cooldown_s: float = 30.0, clock: Clock) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be >= 1")
+        self.failure_threshold = failure_threshold
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self._state = CircuitState.CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+
+    @property
+    def state(self) -> CircuitState:
+        if self._state is CircuitState.OPEN and self.clock.now() - self._opened_at >= self.cooldown_s:
+            self._state = CircuitState.HALF_OPEN
+        return self._state
+
+    def allow(self) -> bool:
+        return self.state is not CircuitState.OPEN
+
+    def record_success(self) -> None:
+        self._failures = 0
+        self._state = CircuitState.CLOSED
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        if self.state is CircuitState.HALF_OPEN or self._failures >= self.failure_threshold:
+            self._state = CircuitState.OPEN
+            self._opened_at = self.clock.now()
+
+
+@dataclass(frozen=True)
+class RouterEvent:
+    """One routing decision. ``kind`` values: submitted, duplicate, risk_reject, venue_error, venue_reject,
+    ambiguous, resolved, unresolved, fallback, circuit, fill, terminal, cancel, cancel_failed, kill_switch,
+    disconnect, restored. ``data`` holds kind-specific fields (latency_s, stage, reason, state, ...)."""
+
+    kind: str
+    ts: float
+    client_order_id: str = ""
+    venue: str = ""
+    data: dict = field(default_factory=dict)
+
+
+EventSink = Callable[[RouterEvent], None]
+
+
+def _no_sink(event: RouterEvent) -> None:
+    return None
+
+
+@dataclass
+class RouteResult:
+    order: Order | None
+    accepted: bool
+    duplicate: bool = False
+    reason: str = ""
+    message: str = ""
+
+
+class RoutingTable:
+    """Per-symbol venue preference lists (``routing`` section of config/core.yaml)."""
+
+    def __init__(self, default: list[str], symbols: dict[str, list[str]] | None = None) -> None:
+        if not default:
+            raise ValueError("routing: the default venue list is empty")
+        self.default = list(default)
+        self.symbols = {k: list(v) for k, v in (symbols or {}).items()}
+
+    @classmethod
+    def from_config(cls, config: dict, *, profile: str | None = None) -> RoutingTable:
+        """Read ``routing``; with ``profile`` (demo/paper/live) keep only venues that profile allows."""
+        routing = config.get("routing")
+        if not isinstance(routing, dict) or not isinstance(routing.get("default"), list):
+            raise ValueError("config: routing.default must be a list of venue names")
+        known = set((config.get("venues") or {}).keys())
+        allowed = set(config["profiles"][profile]["venues"]) if profile else known
+        table = cls(routing["default"], routing.get("symbols") or {})
+        for name in [*table.default, *(v for vs in table.symbols.values() for v in vs)]:
+            if name not in known:
+                raise ValueError(f"config: routing names unknown venue {name!r}")
+        table.default = [v for v in table.default if v in allowed]
+        table.symbols = {s: [v for v in vs if v in allowed] for s, vs in table.symbols.items()}
+        if not table.default:
+            raise ValueError(f"config: no routing.default venue is allowed in profile {profile}")
+        return table
+
+    def venues_for(self, symbol: str) -> list[str]:
+        return self.symbols.get(symbol) or self.default
+
+
+class LiveRouter:
+    def __init__(
+        self,
+        venues: dict[str, Venue],
+        routing: RoutingTable,
+        *,
+        risk: RiskEngine | None = None,
+        journal: Journal | None = None,
+        clock: Clock | None = None,
+        sink: EventSink | None = None,
+        retries: int = 1,
+        retry_backoff_s: float = 0.05,
+        max_backoff_s: float = 1.0,
+        breaker_threshold: int = 3,
+        breaker_cooldown_s: float = 30.0,
+        cancel_on_disconnect: bool = True,
+    ) -> None:
+        self.venues = dict(venues)
+        self.routing = routing
+        self.risk = risk
+        self.journal = journal
+        self.clock = clock or SystemClock()
+        self.sink = sink or _no_sink
+        self.retries = retries
+        self.retry_backoff_s = retry_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.cancel_on_disconnect_enabled = cancel_on_disconnect
+        self.breakers = {
+            name: CircuitBreaker(
+                failure_threshold=breaker_threshold, cooldown_s=breaker_cooldown_s, clock=self.clock
+            )
+            for name in self.venues
+        }
+        self._circuit_seen = {name: CircuitState.CLOSED for name in self.venues}
+        self.store = OrderStore()
+        self._open: dict[str, Order] = {}
+        self._unresolved: dict[str, str] = {}  # client order id -> venue that may hold it
+        self._finished: set[str] = set()
+
+    # -- events / journal ----------------------------------------------------------------------------------
+    def _emit(self, kind: str, order: Order | None = None, venue: str = "", **data) -> None:
+        cid = order.client_order_id if order is not None else ""
+        self.sink(RouterEvent(kind, self.clock.now(), cid, venue, data))
+
+    def _record(self, event: str, order: Order) -> None:
+        """Journal the order's new state (durably) before anyone is told about it."""
+        if self.journal is not None:
+            self.journal.append(event, order, self.clock.now())
+        if order.is_open:
+            self._open[order.client_order_id] = order
+        elif order.client_order_id not in self._finished:
+            self._finished.add(order.client_order_id)
+            self._open.pop(order.client_order_id, None)
+            self._unresolved.pop(order.client_order_id, None)
+            self._emit("terminal", order, order.venue or "", status=str(order.status), reason=order.reason)
+
+    def _breaker_event(self, name: str) -> None:
+        state = self.breakers[name].state
+        if state is not self._circuit_seen[name]:
+            self._circuit_seen[name] = state
+            self._emit("circuit", None, name, state=str(state))
+
+    # -- queries -------------------------------------------------------------------------------------------
+    def get(self, client_order_id: str) -> Order | None:
+        return self.store.get(client_order_id)
+
+    def open_orders(self) -> list[Order]:
+        return list(self._open.values())
+
+    def unresolved(self) -> dict[str, str]:
+        return dict(self._unresolved)
+
+    def venue_health(self) -> dict[str, dict]:
+        out = {}
+        for name, venue in self.venues.items():
+            try:
+                health = venue.health()
+                up, detail = health.up, health.detail
+            except Exception as exc:  # noqa: BLE001 - a health probe must never take the router down
+                up, detail = False, f"health probe failed: {exc}"
+            out[name] = {"up": up, "detail": detail, "circuit": str(self.breakers[name].state)}
+        return out
+
+    def _pending(self, symbol: str) -> float:
+        return sum(o.side.sign * o.remaining for o in self._open.values() if o.symbol == symbol)
+
+    # -- submit --------------------------------------------------------------------------------------------
+    def submit(self, order: Order) -> RouteResult:
+        existing = self.store.get(order.client_order_id)
+        if existing is not None:
+            if not existing.same_intent(order):
+                raise DuplicateClientOrderId(
+                    f"client_order_id {order.client_order_id} already used for a different order"
+                )
+            self._emit("duplicate", existing, existing.venue or "", status=str(existing.status))
+            return RouteResult(existing, existing.status is not OrderStatus.REJECTED, duplicate=True)
+        now = self.clock.now()
+        order.created_ts = order.updated_ts = now
+        if self.risk is not None:
+            decision = self.risk.check_new(order, pending=self._pending(order.symbol))
+            if not decision.allowed:
+                self.store.add(order)
+                order.transition(OrderStatus.REJECTED, ts=now, reason=str(decision.reason))
+                self._record("risk_reject", order)
+                self._emit("risk_reject", order, reason=str(decision.reason), message=decision.message)
+                return RouteResult(order, False, reason=str(decision.reason), message=decision.message)
+        self.store.add(order)
+        self._record("new", order)
+        return self._route(order)
+
+    def _route(self, order: Order, *, skip: tuple[str, ...] = ()) -> RouteResult:
+        names = [n for n in self.routing.venues_for(order.symbol) if n not in skip]
+        tried: list[str] = []
+        last = "NO_VENUE"
+        for name in names:
+            venue = self.venues.get(name)
+            if venue is None:
+                continue
+            breaker = self.breakers[name]
+            self._breaker_event(name)  # reports open -> half-open once the cool-down has passed
+            if not breaker.allow():
+                self._emit("circuit_skip", order, name, state=str(breaker.state))
+                continue
+            if tried:
+                self._emit("fallback", order, name, from_venue=tried[-1], reason=last)
+            tried.append(name)
+            for attempt in range(self.retries + 1):
+                started = self.clock.now()
+                try:
+                    state = venue.submit(order)
+                except VenueUnavailable as exc:
+                    breaker.record_failure()
+                    self._breaker_event(name)
+                    last = f"UNAVAILABLE:{exc.code}" if exc.code else "UNAVAILABLE"
+                    self._emit(
+                        "venue_error", order, name, error="unavailable", code=exc.code, message=str(exc)
+                    )
+                    if attempt < self.retries and breaker.allow():
+                        delay = (
+                            exc.retry_after
+                            if exc.retry_after is not None
+                            else self.retry_backoff_s * 2**attempt
+                        )
+                        self.clock.sleep(min(delay, self.max_backoff_s))
+                        continue
+                    break
+                except VenueRejected as exc:
+                    breaker.record_success()
+                    self._breaker_event(name)
+                    order.venue = name
+                    reason = f"VENUE_REJECTED:{exc.code}" if exc.code else "VENUE_REJECTED"
+                    order.transition(OrderStatus.REJECTED, ts=self.clock.now(), reason=reason)
+                    self._record("venue_reject", order)
+                    self._emit("venue_reject", order, name, reason=reason, message=str(exc))
+                    return RouteResult(order, False, reason=reason, message=str(exc))
+                except VenueTimeout as exc:
+                    breaker.record_failure()
+                    self._breaker_event(name)
+                    self._emit(
+                        "ambiguous", order, name, message=str(exc), latency_s=self.clock.now() - started
+                    )
+                    outcome = self._resolve(order, name)
+                    if outcome == "found":
+                        return RouteResult(order, True)
+                    if outcome == "unknown":
+                        return RouteResult(order, True, reason="AMBIGUOUS", message=str(exc))
+                    last = "TIMEOUT_NOT_PLACED"
+                    continue  # definitely not placed: retrying with the same client order id is safe
+                else:
+                    breaker.record_success()
+                    self._breaker_event(name)
+                    self._emit("submitted", order, name, stage="submit", latency_s=self.clock.now() - started)
+                    self._apply(order, state, "ack")
+                    return RouteResult(order, True)
+        order.transition(OrderStatus.REJECTED, ts=self.clock.now(), reason="NO_VENUE_AVAILABLE")
+        self._record("no_venue", order)
+        self._emit("venue_reject", order, reason="NO_VENUE_AVAILABLE", last=last, tried=tried)
+        return RouteResult(order, False, reason="NO_VENUE_AVAILABLE", message=f"all venues failed ({last})")
+
+    def _resolve(self, order: Order, name: str) -> str:
+        """After a timeout: ask the venue. 'found' | 'not_found' | 'unknown' (parked, never resubmitted)."""
+        venue = self.venues[name]
+        started = self.clock.now()
+        try:
+            state = venue.query_order(order.client_order_id, order.symbol)
+        except OrderNotFound:
+            self._emit("resolved", order, name, outcome="not_found", latency_s=self.clock.now() - started)
+            return "not_found"
+        except VenueError as exc:
+            order.venue = name
+            self._unresolved[order.client_order_id] = name
+            self._record("ambiguous", order)
+            self._emit("unresolved", order, name, message=str(exc))
+            return "unknown"
+        self._emit("resolved", order, name, outcome="found", latency_s=self.clock.now() - started)
+        self._apply(order, state, "resolved")
+        return "found"
+
+    def _apply(self, order: Order, state: VenueOrderState, event: str) -> bool:
+        """Adopt a venue's view of the order (new fills, ack, cancel). Journals once if anything changed."""
+        changed = False
+        if order.venue != state.venue or order.venue_order_id != state.venue_order_id:
+            order.venue, order.venue_order_id = state.venue, state.venue_order_id
+            changed = True
+        for fill in state.fills:
+            if order.status.terminal:
+                break
+            if order.apply_fill(fill):
+                changed = True
+                if self.risk is not None:
+                    self.risk.on_fill(order.symbol, order.side, fill.qty, fill.price, fill.fee)
+                self._emit("fill", order, fill.venue, qty=fill.qty, price=fill.price, fill_id=fill.fill_id)
+        now = self.clock.now()
+        if order.status is OrderStatus.NEW and state.status in (
+            OrderStatus.ACKED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+        ):
+            order.transition(OrderStatus.ACKED, ts=now)
+            changed = True
+        if order.is_open and state.status is OrderStatus.CANCELLED:
+            order.transition(OrderStatus.CANCELLED, ts=now, reason=state.reason or "CANCELLED_AT_VENUE")
+            changed = True
+        elif order.status is OrderStatus.NEW and state.status is OrderStatus.REJECTED:
+            order.transition(OrderStatus.REJECTED, ts=now, reason=state.reason or "VENUE_REJECTED")
+            changed = True
+        if changed:
+            self._unresolved.pop(order.client_order_id, None)
+            self._record(event, order)
+        return changed
+
+    # -- follow-up: fills, ambiguity, restart --------------------------------------------------------------
+    def poll(self) -> int:
+        """Query every open, placed order at its venue and adopt new fills/status. Returns orders changed."""
+        changed = 0
+        for order in list(self._open.values()):
+            if order.venue is None or order.client_order_id in self._unresolved:
+                continue
+            try:
+                state = self.venues[order.venue].query_order(order.client_order_id, order.symbol)
+            except OrderNotFound:
+                self._emit("venue_error", order, order.venue, error="not_found_on_poll")
+                continue
+            except VenueError as exc:
+                self._emit("venue_error", order, order.venue, error="poll_failed", message=str(exc))
+                continue
+            changed += self._apply(order, state, "poll")
+        return changed
+
+    def reconcile(self) -> int:
+        """Retry resolution of parked ambiguous orders. Returns how many were resolved."""
+        resolved = 0
+        for cid, name in list(self._unresolved.items()):
+            order = self.store.get(cid)
+            if order is None or not order.is_open:
+                self._unresolved.pop(cid, None)
+                continue
+            try:
+                state = self.venues[name].query_order(cid, order.symbol)
+            except OrderNotFound:
+                self._unresolved.pop(cid, None)
+                resolved += 1
+                self._emit("resolved", order, name, outcome="not_found")
+                order.venue = None
+                self._route(order)
+                continue
+            except VenueError:
+                continue
+            self._unresolved.pop(cid, None)
+            resolved += 1
+            self._emit("resolved", order, name, outcome="found")
+            self._apply(order, state, "resolved")
+        return resolved
+
+    def restore(self, report: ReplayReport) -> dict[str, int]:
+        """Rebuild from a journal replay and reconcile every open order with the venues.
+
+        An order with a known venue is queried there. An order journaled NEW without a venue (crash between
+        journaling and the venue's answer) is looked for at every venue in its preference list; if none has
+        it, it was never placed and is cancelled locally (reason NOT_PLACED_BEFORE_RESTART) rather than sent
+        again behind the strategy's back.
+        """
+        counts = {"orders": 0, "open": 0, "reconciled": 0, "cancelled": 0, "unresolved": 0}
+        for order in report.orders.values():
+            self.store.add(order)
+            counts["orders"] += 1
+            if self.risk is not None:
+                for fill in order.fills:
+                    self.risk.on_fill(order.symbol, order.side, fill.qty, fill.price, fill.fee)
+            if order.is_open:
+                self._open[order.client_order_id] = order
+                counts["open"] += 1
+            else:
+                self._finished.add(order.client_order_id)
+        for order in list(self._open.values()):
+            candidates = [order.venue] if order.venue else self.routing.venues_for(order.symbol)
+            found = False
+            unreachable = False
+            for name in candidates:
+                venue = self.venues.get(name)
+                if venue is None:
+                    unreachable = True
+                    continue
+                try:
+                    state = venue.query_order(order.client_order_id, order.symbol)
+                except OrderNotFound:
+                    continue
+                except VenueError:
+                    unreachable = True
+                    continue
+                self._apply(order, state, "restored")
+                found = True
+                counts["reconciled"] += 1
+                break
+            if found:
+                continue
+            if unreachable:
+                self._unresolved[order.client_order_id] = order.venue or candidates[0]
+                counts["unresolved"] += 1
+                continue
+            reason = "NOT_PLACED_BEFORE_RESTART" if order.venue is None else "UNKNOWN_AT_VENUE_AFTER_RESTART"
+            order.transition(OrderStatus.CANCELLED, ts=self.clock.now(), reason=reason)
+            self._record("restored", order)
+            counts["cancelled"] += 1
+        self._emit("restored", None, **counts)
+        return counts
+
+    # -- cancels, kill switch, disconnect ------------------------------------------------------------------
+    def cancel(self, client_order_id: str, *, reason: str = "USER_CANCEL") -> RouteResult:
+        order = self.store.get(client_order_id)
+        if order is None:
+            return RouteResult(None, False, reason="UNKNOWN_ORDER", message=f"no order {client_order_id}")
+        if not order.is_open:
+            return RouteResult(order, False, reason=f"ALREADY_{order.status}", message="order is not open")
+        if self.risk is not None:
+            self.risk.check_cancel(order)
+        names = [order.venue] if order.venue else self.routing.venues_for(order.symbol)
+        for name in names:
+            try:
+                state = self.venues[name].cancel(client_order_id, order.symbol)
+            except OrderNotFound:
+                continue
+            except VenueError as exc:
+                self._emit("cancel_failed", order, name, message=str(exc))
+                return RouteResult(order, False, reason="VENUE_UNAVAILABLE", message=str(exc))
+            state.reason = state.reason or reason
+            self._apply(order, state, "cancel")
+            self._emit("cancel", order, name, status=str(order.status))
+            return RouteResult(order, order.status is OrderStatus.CANCELLED, reason=reason)
+        # No venue holds it: it was never placed (or already gone); cancel locally.
+        order.transition(OrderStatus.CANCELLED, ts=self.clock.now(), reason=reason)
+        self._record("cancel", order)
+        self._emit("cancel", order, status=str(order.status))
+        return RouteResult(order, True, reason=reason)
+
+    def kill_switch(self, reason: str = "KILL_SWITCH") -> list[RouteResult]:
+        """Halt first (no new orders can slip in), then cancel every open order."""
+        if self.risk is not None:
+            self.risk.set_state(TradingState.HALTED, reason)
+        self._emit("kill_switch", None, reason=reason, open=len(self._open))
+        return [self.cancel(o.client_order_id, reason=reason) for o in list(self._open.values())]
+
+    def on_operator_disconnect(self, owner: str) -> list[RouteResult]:
+        """Cancel-on-disconnect: the gRPC server calls this when an operator's stream drops."""
+        if not self.cancel_on_disconnect_enabled:
+            return []
+        mine = [o for o in self._open.values() if o.owner == owner]
+        self._emit("disconnect", None, owner=owner, open=len(mine))
+        return [self.cancel(o.client_order_id, reason="CANCEL_ON_DISCONNECT") for o in mine]
+
+    def disconnect_handler(self, owner: str) -> Callable[[], list[RouteResult]]:
+        return lambda: self.on_operator_disconnect(owner)

@@ -1,0 +1,190 @@
+import random
+from collections import Counter
+
+import pytest
+
+from execution.core.orders import OrderStatus
+from execution.core.risk import TradingState
+from execution.live_router import CircuitBreaker, CircuitState, RoutingTable
+from risklab.engine.profiles import load_config
+from tests.execution.helpers import SYMBOL, loose_risk, make_order, paper, router_for
+
+
+def test_primary_timeout_after_send_is_resolved_by_query_without_duplicate_fill(clock):
+    primary = paper("primary", clock, scripted=["timeout"])
+    backup = paper("backup", clock)
+    events = []
+    router = router_for([primary, backup], clock, events=events)
+    result = router.submit(make_order(1, qty=10.0))
+    assert result.accepted and result.order.status is OrderStatus.FILLED
+    assert result.order.venue == "primary"
+    assert len(primary.ledger) == 1 and backup.ledger == []
+    kinds = [e.kind for e in events]
+    assert kinds.index("ambiguous") < kinds.index("resolved")
+    assert "fallback" not in kinds
+
+
+def test_primary_down_falls_back_within_one_timeout(clock):
+    primary = paper("primary", clock, down=True)
+    backup = paper("backup", clock)
+    events = []
+    router = router_for([primary, backup], clock, events=events, retries=1, retry_backoff_s=0.05)
+    start = clock.now()
+    result = router.submit(make_order(1))
+    assert result.accepted and result.order.venue == "backup"
+    assert clock.now() - start < 0.5  # the paper venue's configured timeout (config venues.paper.timeout_ms)
+    assert any(e.kind == "fallback" and e.venue == "backup" for e in events)
+
+
+def test_duplicate_submit_returns_the_existing_order(clock):
+    venue = paper("p", clock)
+    router = router_for([venue], clock)
+    first = router.submit(make_order(7))
+    again = router.submit(make_order(7))
+    assert again.duplicate and again.order is first.order
+    assert len(venue.ledger) == 1
+
+
+def test_ambiguous_without_answer_is_parked_and_never_resubmitted(clock):
+    primary = paper("primary", clock, scripted=["timeout"], query_unavailable_rate=1.0)
+    backup = paper("backup", clock)
+    router = router_for([primary, backup], clock)
+    result = router.submit(make_order(1))
+    assert result.reason == "AMBIGUOUS" and result.order.status is OrderStatus.NEW
+    assert backup.ledger == []
+    primary.faults.query_unavailable_rate = 0.0
+    assert router.reconcile() == 1
+    assert result.order.status is OrderStatus.FILLED and len(primary.ledger) == 1 and backup.ledger == []
+
+
+def test_circuit_breaker_opens_after_n_failures_and_half_opens_after_cooldown(clock):
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=10.0, clock=clock)
+    for _ in range(2):
+        breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN and not breaker.allow()
+    clock.advance(9.9)
+    assert breaker.state is CircuitState.OPEN
+    clock.advance(0.1)
+    assert breaker.state is CircuitState.HALF_OPEN and breaker.allow()
+    breaker.record_failure()  # a failed probe re-opens at once
+    assert breaker.state is CircuitState.OPEN
+    clock.advance(10.0)
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED
+
+
+def test_router_skips_open_circuit_and_probes_after_cooldown(clock):
+    primary = paper("primary", clock, down=True)
+    backup = paper("backup", clock)
+    events = []
+    router = router_for(
+        [primary, backup], clock, events=events, retries=0, breaker_threshold=2, breaker_cooldown_s=5
+    )
+    for n in range(3):
+        assert router.submit(make_order(n)).order.venue == "backup"
+    assert router.breakers["primary"].state is CircuitState.OPEN
+    assert any(e.kind == "circuit_skip" for e in events)
+    primary.faults.down = False
+    clock.advance(5)
+    assert router.breakers["primary"].state is CircuitState.HALF_OPEN
+    assert router.submit(make_order(10)).order.venue == "primary"
+    assert router.breakers["primary"].state is CircuitState.CLOSED
+    assert [e.data["state"] for e in events if e.kind == "circuit"] == ["open", "half_open", "closed"]
+
+
+def test_thousand_orders_with_thirty_percent_faults_end_exactly_once_and_fills_reconcile(clock):
+    faults = dict(
+        unavailable_rate=0.08, reject_rate=0.05, timeout_after_send_rate=0.09, partial_fill_rate=0.08
+    )
+    primary = paper("primary", clock, seed=11, **faults)
+    backup = paper("backup", clock, seed=12, **faults)
+    events = []
+    router = router_for(
+        [primary, backup],
+        clock,
+        risk=loose_risk(clock),
+        events=events,
+        breaker_threshold=50,
+        breaker_cooldown_s=1,
+    )
+    rng = random.Random(5)
+    orders = []
+    for n in range(1000):
+        order = make_order(n, qty=round(rng.uniform(1, 1500), 3), side=rng.choice(["buy", "sell"]))
+        orders.append(router.submit(order).order)
+        clock.advance(0.01)
+        if n % 50 == 49:  # some orders are cancelled while still working
+            for open_order in router.open_orders()[:2]:
+                router.cancel(open_order.client_order_id)
+    for _ in range(20):  # new bars let the partial fills complete
+        for venue in (primary, backup):
+            venue.on_bar(SYMBOL, 0.05, 10_000.0)
+        router.poll()
+        router.reconcile()
+        if not router.open_orders():
+            break
+    assert router.open_orders() == [] and router.unresolved() == {}
+    terminal = Counter(e.client_order_id for e in events if e.kind == "terminal")
+    assert len(terminal) == 1000 and set(terminal.values()) == {1}
+    statuses = Counter(o.status for o in orders)
+    assert set(statuses) <= {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED}
+    assert statuses[OrderStatus.FILLED] > 700 and statuses[OrderStatus.REJECTED] > 10
+    venue_fills = primary.ledger + backup.ledger
+    assert len({(f.venue, f.fill_id) for f in venue_fills}) == len(venue_fills)
+    assert sum(o.filled_qty for o in orders) == pytest.approx(sum(f.qty for f in venue_fills), rel=1e-12)
+    by_order = Counter()
+    for fill in venue_fills:
+        by_order[fill.venue_order_id] += fill.qty
+    for order in orders:
+        if order.filled_qty:
+            assert by_order[order.venue_order_id] == pytest.approx(order.filled_qty)
+    kinds = Counter(e.kind for e in events)
+    assert kinds["ambiguous"] > 0 and kinds["fallback"] > 0 and kinds["venue_reject"] > 0
+
+
+def test_kill_switch_cancels_all_and_halts(clock):
+    venue = paper("p", clock)
+    risk = loose_risk(clock)
+    router = router_for([venue], clock, risk=risk)
+    for n in range(3):
+        router.submit(make_order(n, qty=5.0, type="limit", limit_price=0.049))  # rests: close is 0.05
+    assert len(router.open_orders()) == 3
+    results = router.kill_switch("operator pressed stop")
+    assert all(r.accepted for r in results) and router.open_orders() == []
+    assert risk.state is TradingState.HALTED
+    denied = router.submit(make_order(99))
+    assert not denied.accepted and denied.reason == "HALTED"
+
+
+def test_cancel_on_disconnect_cancels_only_that_operators_orders(clock):
+    venue = paper("p", clock)
+    router = router_for([venue], clock)
+    mine = router.submit(make_order(1, type="limit", limit_price=0.049, owner="alice")).order
+    theirs = router.submit(make_order(2, type="limit", limit_price=0.049, owner="bob")).order
+    router.disconnect_handler("alice")()
+    assert mine.status is OrderStatus.CANCELLED and mine.reason == "CANCEL_ON_DISCONNECT"
+    assert theirs.status is OrderStatus.ACKED
+
+
+def test_routing_table_reads_core_yaml_preferences():
+    config = load_config()
+    table = RoutingTable.from_config(config)
+    assert table.venues_for("ETH/BTC") == ["binance", "paper"]
+    assert table.venues_for("LTC/BTC") == ["paper"]
+    paper_only = RoutingTable.from_config(config, profile="paper")
+    assert paper_only.venues_for("ETH/BTC") == ["paper"]
+
+
+def test_paper_venue_is_deterministic_for_a_seed(clock):
+    def run():
+        venue = paper("p", clock, seed=3, partial_fill_rate=0.5)
+        router = router_for([venue], clock)
+        for n in range(50):
+            router.submit(make_order(n, qty=700.0))
+        venue.on_bar(SYMBOL, 0.051, 10_000.0)
+        router.poll()
+        return [(f.fill_id, f.qty, f.price) for f in venue.ledger]
+
+    assert run() == run()
