@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: strict decision-log verification vs raw Ed25519 verification of the same signatures.
 
-Generates a signed, chained demo log (default 100,000 entries, 2 signatures each: owner + engineer) in a
+Generates a signed, chained demo log (default 100,000 entries, 2 signatures each: owner + compliance) in a
 temporary data dir, then times (a) audit.trust.verifier.verify_decision_logs on it - the real strict path,
 including loading the key ring, reading the file and checking the checkpoint - and (b) cryptography's raw
 Ed25519 verify of exactly the same (key, signature, message) triples. Goal: ratio (a)/(b) in entries/s >= 0.8.
@@ -44,8 +44,8 @@ def generate(data_dir: Path, count: int):
     os.environ.setdefault("OEM_KDF_COST", "10")  # key creation only; verification cost is unaffected
     ring = KeyRing.load(data_dir)
     ring.create_signer_key("alice", ["owner"], "pw-alice")
-    ring.create_signer_key("bob", ["engineer"], "pw-bob")
-    signers = {"engineer": ring.signer_for("bob", "pw-bob"), "owner": ring.signer_for("alice", "pw-alice")}
+    ring.create_signer_key("carol", ["compliance"], "pw-carol")
+    signers = {"compliance": ring.signer_for("carol", "pw-carol"), "owner": ring.signer_for("alice", "pw-alice")}
     private = {role: s._private_key for role, s in signers.items()}
     public = {role: p.public_key() for role, p in private.items()}
     log_path = data_dir / "audit" / "decision_logs" / "demo.jsonl"

@@ -51,11 +51,13 @@ class StatusRule:
     requires_earlier: str | None  # a verified entry with this status must exist earlier (any log)
 
 
-# From the plan's "Bramki decyzyjne": demo checklists are signed by engineer + product owner; paper and live
+# Every promotion decision is signed by the product owner AND a compliance officer (two people); the
+# engineer's and owner's work on the stage-1 demo checklist is carried by the signed checklist artefact.
+# From the plan's "Bramki decyzyjne": paper and live
 # decisions need the owner AND compliance. `revoked` re-locks the runtime and needs only the owner.
 STATUS_RULES: dict[str, StatusRule] = {
     "demo_ready": StatusRule(
-        "demo", ("engineer", "owner"), {FLAG_DEMO_MODE: True, FLAG_COMPLIANCE: False}, None
+        "demo", ("compliance", "owner"), {FLAG_DEMO_MODE: True, FLAG_COMPLIANCE: False}, None
     ),
     "paper_ready": StatusRule("paper", ("compliance", "owner"), {FLAG_COMPLIANCE: False}, "demo_ready"),
     "live_ready": StatusRule(

@@ -31,7 +31,7 @@ STATUS_FLAGS = {
     "revoked": DEMO_FLAGS,
 }
 STATUS_SIGNERS = {
-    "demo_ready": {"owner": "alice", "engineer": "bob"},
+    "demo_ready": {"owner": "alice", "compliance": "carol"},
     "paper_ready": {"owner": "alice", "compliance": "carol"},
     "live_ready": {"owner": "alice", "compliance": "carol"},
     "revoked": {"owner": "alice"},

@@ -60,7 +60,7 @@ def test_update_then_verify_strict(people, data_dir, capsys):
     report.write_text("{}\n")
     extra = ["--artefact", "config_hash=sha384:" + "a" * 96, "--artefact", f"smoke_demo_report=@{report}"]
     code = _update(
-        people, logs / "demo.jsonl", "demo", "demo_ready", [("owner", "alice"), ("engineer", "bob")], extra
+        people, logs / "demo.jsonl", "demo", "demo_ready", [("owner", "alice"), ("compliance", "carol")], extra
     )
     assert code == 0, capsys.readouterr().err
     assert verify_decision_log_main(["--strict"]) == 0
@@ -74,7 +74,7 @@ def test_update_with_wrong_password_writes_nothing(people, data_dir, capsys):
     pw = people / "bad.pw"
     pw.write_text("pw-alice\nwrong\n")
     argv = ["update", "--log", str(logs / "demo.jsonl"), "--stage", "demo", "--status", "demo_ready"]
-    argv += ["--signer", "owner=alice", "--signer", "engineer=bob", "--password-file", str(pw)]
+    argv += ["--signer", "owner=alice", "--signer", "compliance=carol", "--password-file", str(pw)]
     assert verify_decision_log_main(argv) == 1
     assert "wrong password" in capsys.readouterr().err
     assert not (logs / "demo.jsonl").exists()
@@ -82,7 +82,7 @@ def test_update_with_wrong_password_writes_nothing(people, data_dir, capsys):
 
 def test_verify_prints_one_line_per_problem(people, data_dir, capsys):
     logs = data_dir / "audit" / "decision_logs"
-    pairs = [("owner", "alice"), ("engineer", "bob")]
+    pairs = [("owner", "alice"), ("compliance", "carol")]
     for _ in range(3):
         assert _update(people, logs / "demo.jsonl", "demo", "demo_ready", pairs) == 0
     lines = read_lines(logs / "demo.jsonl")
@@ -96,7 +96,7 @@ def test_verify_prints_one_line_per_problem(people, data_dir, capsys):
 
 def test_update_refuses_broken_log(people, data_dir, capsys):
     logs = data_dir / "audit" / "decision_logs"
-    pairs = [("owner", "alice"), ("engineer", "bob")]
+    pairs = [("owner", "alice"), ("compliance", "carol")]
     assert _update(people, logs / "demo.jsonl", "demo", "demo_ready", pairs) == 0
     (logs / "demo.jsonl").write_bytes(
         (logs / "demo.jsonl").read_bytes().replace(b"demo_ready", b"demo_reaDy")

@@ -31,7 +31,7 @@ def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, dep
     page = client.get(f"/deployments/{deployment.pk}/decisions/").content.decode()
     assert "Verified: the strict verifier passed on 1 entry" in page
     assert "alice — approved as product owner" in page
-    assert "bob — performed as engineer" in page
+    assert "carol — approved as compliance officer" in page
     assert "smoke_demo_report" in page  # demo_exit still misses its smoke report
 
 
@@ -54,7 +54,7 @@ def test_api_lists_verified_entries_with_signers(client, deployment, demo_ready)
     body = client.get(f"/api/v1/deployments/{deployment.pk}/decision-log/").json()
     assert body["verified"] is True
     assert [e["status"] for e in body["entries"]] == ["demo_ready"]
-    assert body["entries"][0]["signers"] == {"engineer": "bob", "owner": "alice"}
+    assert body["entries"][0]["signers"] == {"compliance": "carol", "owner": "alice"}
 
 
 def test_decision_log_of_a_hidden_deployment_is_404_on_page_and_api(client, deployment, demo_ready):

@@ -194,8 +194,8 @@ def test_signature_by_retired_key_after_retirement_fails(keyring, data_dir, demo
     record = keyring.active_key("signer", owner="alice")
     keyring.retire_key(record.kid)
     stolen = Ed25519Signer(record.kid, decrypt_private_key(record, password("alice")))
-    bob = signers(keyring, {"engineer": "bob"})["engineer"]
-    forge_append(demo_log, keyring, "demo_ready", {"owner": stolen, "engineer": bob}, timestamp=utc_now())
+    carol = signers(keyring, {"compliance": "carol"})["compliance"]
+    forge_append(demo_log, keyring, "demo_ready", {"owner": stolen, "compliance": carol}, timestamp=utc_now())
     report = verify(keyring, data_dir, ["demo"])
     assert [p.line for p in report.problems] == [4]
     assert "was not valid at the entry's timestamp" in reasons(report)
@@ -203,15 +203,15 @@ def test_signature_by_retired_key_after_retirement_fails(keyring, data_dir, demo
 
 def test_signature_by_unknown_key_fails(keyring, data_dir, logs_dir):
     mallory = Ed25519Signer("signer-mallory-00000000", Ed25519PrivateKey.generate())
-    bob = signers(keyring, {"engineer": "bob"})["engineer"]
-    forge_append(logs_dir / "demo.jsonl", keyring, "demo_ready", {"owner": mallory, "engineer": bob})
+    carol = signers(keyring, {"compliance": "carol"})["compliance"]
+    forge_append(logs_dir / "demo.jsonl", keyring, "demo_ready", {"owner": mallory, "compliance": carol})
     assert "unknown key id signer-mallory-00000000" in reasons(verify(keyring, data_dir, ["demo"]))
 
 
 def test_signer_without_the_role_fails(keyring, data_dir, logs_dir):
-    bob = signers(keyring, {"engineer": "bob"})["engineer"]
-    carol = keyring.signer_for("carol", password("carol"))  # compliance, signing as owner
-    forge_append(logs_dir / "demo.jsonl", keyring, "demo_ready", {"owner": carol, "engineer": bob})
+    carol = signers(keyring, {"compliance": "carol"})["compliance"]
+    bob = keyring.signer_for("bob", password("bob"))  # an engineer, signing as owner
+    forge_append(logs_dir / "demo.jsonl", keyring, "demo_ready", {"owner": bob, "compliance": carol})
     assert "does not hold the role owner" in reasons(verify(keyring, data_dir, ["demo"]))
 
 
@@ -290,7 +290,7 @@ def test_appending_to_broken_log_is_refused_and_file_unchanged(keyring, data_dir
 
 
 def test_backdated_entry_is_rejected(keyring, data_dir, demo_log):
-    who = signers(keyring, {"owner": "alice", "engineer": "bob"})
+    who = signers(keyring, {"owner": "alice", "compliance": "carol"})
     forge_append(demo_log, keyring, "demo_ready", who, timestamp=utc_now() - timedelta(seconds=1))
     assert "timestamp earlier than the previous entry" in reasons(verify(keyring, data_dir, ["demo"]))
 
@@ -345,9 +345,9 @@ def test_recovery_never_reseals_a_forged_extra_line(keyring, data_dir, demo_log)
     import audit.trust.decision_log as decision_log
 
     mallory = Ed25519Signer("signer-mallory-00000000", Ed25519PrivateKey.generate())
-    bob = signers(keyring, {"engineer": "bob"})["engineer"]
+    carol = signers(keyring, {"compliance": "carol"})["compliance"]
     checkpoint = demo_log.with_name("demo.checkpoint.json").read_bytes()
-    forge_append(demo_log, keyring, "demo_ready", {"owner": mallory, "engineer": bob})
+    forge_append(demo_log, keyring, "demo_ready", {"owner": mallory, "compliance": carol})
     demo_log.with_name("demo.checkpoint.json").write_bytes(checkpoint)  # as if the checkpoint write was lost
     assert decision_log.recover_interrupted_append(demo_log, keyring, data_dir) is None
     assert not verify(keyring, data_dir, ["demo"]).ok
