@@ -45,7 +45,10 @@ def generate(data_dir: Path, count: int):
     ring = KeyRing.load(data_dir)
     ring.create_signer_key("alice", ["owner"], "pw-alice")
     ring.create_signer_key("carol", ["compliance"], "pw-carol")
-    signers = {"compliance": ring.signer_for("carol", "pw-carol"), "owner": ring.signer_for("alice", "pw-alice")}
+    signers = {
+        "compliance": ring.signer_for("carol", "pw-carol"),
+        "owner": ring.signer_for("alice", "pw-alice"),
+    }
     private = {role: s._private_key for role, s in signers.items()}
     public = {role: p.public_key() for role, p in private.items()}
     log_path = data_dir / "audit" / "decision_logs" / "demo.jsonl"

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Benchmark: verify_license (full path) vs raw Ed25519 verify of the same signed message.
+
+Builds, in a temporary directory, a fake physical machine tree, a key ring, a fingerprint record, a license
+signed with the development vendor key and a signed CRL of `--revoked` other serials. Then times:
+  (a) verify_license(license_bytes, ...) - strict parse, shape checks, signature (RFC 8785 canonical bytes +
+      Ed25519), fingerprint match, dates, stage, revocation against the CRL (parsed once, as the daemon does),
+      clock high-water check;
+  (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
+  (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message).
+
+Usage: python bench/license_verify.py [--seconds S] [--revoked N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input  # noqa: E402
+from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
+from licensing.core.crl import build_crl, parse_crl  # noqa: E402
+from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
+from licensing.core.license_file import build_license_body, load_vendor_signer, sign_license  # noqa: E402
+from licensing.core.verify import verify_license  # noqa: E402
+
+
+def fake_machine(root: Path) -> None:
+    files = {
+        "etc/machine-id": "0123456789abcdef0123456789abcdef\n",
+        "proc/cpuinfo": "processor: 0\nvendor_id: GenuineIntel\nmodel name: Xeon\nflags: fpu sse avx2\n",
+        "proc/self/mounts": "/dev/sda1 / ext4 rw 0 0\n",
+        "sys/class/net/eno1/address": "3c:ec:ef:12:34:56\n",
+        "sys/class/net/eno1/addr_assign_type": "0\n",
+        "sys/block/sda/device/serial": "WD-123456\n",
+        "sys/class/tpm/tpm0/pubek": "ek-public-area\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (root / "sys/class/net/eno1/device").mkdir(parents=True)
+    (root / "sys/block/sda/sda1").mkdir(parents=True)
+
+
+def rate(fn: Callable[[], object], seconds: float) -> tuple[float, int]:
+    for _ in range(200):  # warm-up
+        fn()
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(200):
+            fn()
+        count += 200
+    return count / elapsed, count
+
+
+def machine_info() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from cryptography import __version__ as crypto_version
+
+    return (
+        f"machine: {platform.system()} {platform.release()} {platform.machine()}, CPU {cpu} "
+        f"({os.cpu_count()} logical), Python {platform.python_version()}, cryptography {crypto_version}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--revoked", type=int, default=100, help="other serials listed in the CRL")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="oem-bench-license-") as tmp:
+        os.environ.setdefault("OEM_KDF_COST", "10")
+        root = Path(tmp) / "machine"
+        fake_machine(root)
+        keyring = KeyRing.load(Path(tmp) / "var")
+        now = utc_now()
+        record = build_fingerprint(SystemProbe(root), keyring=keyring, now=now)
+        signer = load_vendor_signer()
+        lic = sign_license(
+            build_license_body(
+                serial=args.revoked + 1,
+                customer="Bench Customer",
+                components=record["components"],
+                issued_at=now,
+                not_before=now - timedelta(days=1),
+                expires_at=now + timedelta(days=365),
+                stages=["demo", "paper", "live"],
+                features=["paper-labs", "smart-routing"],
+            ),
+            signer,
+        )
+        license_bytes = lic.to_bytes()
+        revoked = [
+            {"serial": s, "reason": "bench", "revoked_at": format_time(now)}
+            for s in range(1, args.revoked + 1)
+        ]
+        crl_bytes = canonical_bytes(build_crl(revoked, number=1, issued_at=now, signer=signer))
+        crl = parse_crl(crl_bytes)
+        mark = now - timedelta(minutes=1)
+
+        def full() -> None:
+            status = verify_license(
+                license_bytes,
+                fingerprint_record=record,
+                now=now,
+                stage="paper",
+                revoked_serials=crl,
+                high_water=mark,
+            )
+            assert status.valid, status.reasons
+
+        def full_with_crl_bytes() -> None:
+            status = verify_license(
+                license_bytes,
+                fingerprint_record=record,
+                now=now,
+                stage="paper",
+                revoked_serials=crl_bytes,
+                high_water=mark,
+            )
+            assert status.valid, status.reasons
+
+        message = signing_input(DOMAIN_LICENSE, lic.body)
+        raw_signature = base64.b64decode(lic.signature.split(":")[2])
+        public_key = signer._private_key.public_key()
+
+        def raw() -> None:
+            public_key.verify(raw_signature, message)
+
+        full_rate, full_n = rate(full, args.seconds)
+        crl_rate, crl_n = rate(full_with_crl_bytes, args.seconds)
+        raw_rate, raw_n = rate(raw, args.seconds)
+
+    print(machine_info())
+    print(
+        f"license: {len(license_bytes)} bytes, {len(record['components'])} components; "
+        f"CRL: {args.revoked} serials"
+    )
+    print(f"verify_license (CRL parsed once):      {full_rate:10.0f} verifications/s  ({full_n} runs)")
+    print(f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs)")
+    print(f"raw Ed25519 verify, same message:      {raw_rate:10.0f} verifications/s  ({raw_n} runs)")
+    print(f"ratio full/raw: {full_rate / raw_rate:.2f}   ratio full+CRL-bytes/raw: {crl_rate / raw_rate:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The license document (schema: docs/schemas/license_v1.json): build, sign, parse, QR form, vendor key.
+
+A license is canonical JSON signed with Ed25519 over signing_input("oem/license/v1", body), where body is the
+document without its `signature` field. Parsing is strict and checks every field's shape; the cryptographic
+and policy checks live in `licensing.core.verify.verify_license`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
+
+from audit.trust.canonical import (
+    DOMAIN_LICENSE,
+    StrictJSONError,
+    canonical_bytes,
+    domain_prefix,
+    fast_canonical_bytes,
+    strict_loads,
+)
+from audit.trust.keyring import format_time, parse_time
+from audit.trust.signatures import ALG_ED25519, Ed25519Signer
+from licensing.core import qr
+from licensing.core.fingerprint import FingerprintError, check_components
+from licensing.core.trusted_keys import TRUSTED
+
+LICENSE_FORMAT = "oem-license/1"
+QR_PREFIX = "OEMLIC1:"
+STAGES = ("demo", "paper", "live")
+SIGNING_KEY_ENV = "OEM_LICENSE_SIGNING_KEY_FILE"
+SIGNING_KEY_PASSWORD_ENV = "OEM_LICENSE_SIGNING_KEY_PASSWORD_FILE"  # noqa: S105 - an env variable name
+DEV_SIGNING_KEY_FILE = Path(__file__).resolve().parents[1] / "dev_vendor_key" / "license_dev_ed25519.pem"
+MAX_LICENSE_BYTES = 64 * 1024
+
+_FIELDS = (
+    "format",
+    "serial",
+    "customer",
+    "device",
+    "edition",
+    "features",
+    "stages",
+    "issued_at",
+    "not_before",
+    "expires_at",
+    "max_activations",
+    "request_digest",
+    "signature",
+)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_DIGEST = re.compile(r"^sha384:[0-9a-f]{96}$")
+
+
+class LicenseError(ValueError):
+    """A license document is malformed or cannot be signed. One-line message."""
+
+
+@dataclass(frozen=True)
+class License:
+    serial: int
+    customer: str
+    components: dict[str, str]
+    allow_virtual: bool
+    edition: str
+    features: tuple[str, ...]
+    stages: tuple[str, ...]
+    issued_at: datetime
+    not_before: datetime
+    expires_at: datetime
+    max_activations: int
+    request_digest: str | None
+    signature: str
+    document: dict[str, Any]  # the parsed document exactly as signed (with the signature)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return license_body(self.document)
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(self.document) + b"\n"
+
+    def signed_message(self) -> bytes:
+        """signing_input("oem/license/v1", body), via the trust core's fast JCS encoder.
+
+        parse_license admits only ASCII keys, strings without lone surrogates, ints < 2**53, bools, null,
+        lists and objects: values for which fast_canonical_bytes equals RFC 8785 (a test checks it). Were
+        they ever to differ, the signature (made over rfc8785 bytes) would fail: closed, never open.
+        """
+        return domain_prefix(DOMAIN_LICENSE) + fast_canonical_bytes(self.body)
+
+
+def license_body(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "signature"}
+
+
+def _time(doc: dict[str, Any], name: str) -> datetime:
+    try:
+        return parse_time(doc[name])
+    except (ValueError, TypeError) as exc:
+        raise LicenseError(f"license {name} is not a UTC timestamp") from exc
+
+
+def _check_str(value: Any, name: str, max_len: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise LicenseError(f"license {name} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def _check_int(value: Any, name: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise LicenseError(f"license {name} must be an integer in {low}..{high}")
+    return value
+
+
+def check_stages(stages: Any) -> tuple[str, ...]:
+    if not isinstance(stages, list | tuple) or not stages or any(s not in STAGES for s in stages):
+        raise LicenseError(f"license stages must be a non-empty subset of {', '.join(STAGES)}")
+    ordered = tuple(s for s in STAGES if s in stages)
+    if len(ordered) != len(stages):
+        raise LicenseError("license stages must not repeat")
+    return ordered
+
+
+def check_features(features: Any) -> tuple[str, ...]:
+    if not isinstance(features, list | tuple) or any(
+        not isinstance(f, str) or not _NAME.match(f) for f in features
+    ):
+        raise LicenseError("license features must be names of [a-z0-9_.-]")
+    if len(set(features)) != len(features):
+        raise LicenseError("license features must not repeat")
+    return tuple(sorted(features))
+
+
+def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
+    """Strict parse of a license document (bytes, text or already decoded object). Raises LicenseError."""
+    if isinstance(data, License):
+        return data
+    if isinstance(data, bytes | bytearray | str):
+        if len(data) > MAX_LICENSE_BYTES:
+            raise LicenseError("license file is too large")
+        try:
+            doc = strict_loads(data)
+        except StrictJSONError as exc:
+            raise LicenseError(f"license is not strict JSON: {exc}") from None
+    else:
+        doc = data
+    if not isinstance(doc, dict):
+        raise LicenseError("license is not a JSON object")
+    if set(doc) != set(_FIELDS):
+        missing, extra = sorted(set(_FIELDS) - set(doc)), sorted(set(doc) - set(_FIELDS))
+        raise LicenseError(
+            f"license fields differ from the schema (missing {missing}, unexpected {extra[:5]})"
+        )
+    if doc["format"] != LICENSE_FORMAT:
+        raise LicenseError(f"unknown license format {str(doc['format'])[:40]!r}")
+    device = doc["device"]
+    if not isinstance(device, dict) or set(device) != {"components", "allow_virtual"}:
+        raise LicenseError("license device must hold components and allow_virtual")
+    try:
+        check_components(device["components"])
+    except FingerprintError as exc:
+        raise LicenseError(f"license device: {exc}") from None
+    if not isinstance(device["allow_virtual"], bool):
+        raise LicenseError("license device.allow_virtual must be true or false")
+    stages = check_stages(doc["stages"])
+    if list(stages) != doc["stages"]:
+        raise LicenseError("license stages must be listed in stage order")
+    features = check_features(doc["features"])
+    if list(features) != doc["features"]:
+        raise LicenseError("license features must be sorted")
+    if doc["request_digest"] is not None and not (
+        isinstance(doc["request_digest"], str) and _DIGEST.match(doc["request_digest"])
+    ):
+        raise LicenseError("license request_digest must be sha384:<hex> or null")
+    if not isinstance(doc["signature"], str):
+        raise LicenseError("license signature must be a string")
+    issued_at, not_before, expires_at = (_time(doc, n) for n in ("issued_at", "not_before", "expires_at"))
+    if expires_at <= not_before:
+        raise LicenseError("license expires_at must be after not_before")
+    return License(
+        serial=_check_int(doc["serial"], "serial", 1, 2**53 - 1),
+        customer=_check_str(doc["customer"], "customer"),
+        components=dict(device["components"]),
+        allow_virtual=device["allow_virtual"],
+        edition=_check_str(doc["edition"], "edition", 64),
+        features=features,
+        stages=stages,
+        issued_at=issued_at,
+        not_before=not_before,
+        expires_at=expires_at,
+        max_activations=_check_int(doc["max_activations"], "max_activations", 1, 1000),
+        request_digest=doc["request_digest"],
+        signature=doc["signature"],
+        document=doc,
+    )
+
+
+def build_license_body(
+    *,
+    serial: int,
+    customer: str,
+    components: dict[str, str],
+    issued_at: datetime,
+    not_before: datetime,
+    expires_at: datetime,
+    stages: list[str] | tuple[str, ...],
+    edition: str = "standard",
+    features: list[str] | tuple[str, ...] = (),
+    max_activations: int = 1,
+    allow_virtual: bool = False,
+    request_digest: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "format": LICENSE_FORMAT,
+        "serial": serial,
+        "customer": customer,
+        "device": {"components": dict(components), "allow_virtual": allow_virtual},
+        "edition": edition,
+        "features": sorted(features),
+        "stages": list(check_stages(list(stages))),
+        "issued_at": format_time(issued_at),
+        "not_before": format_time(not_before),
+        "expires_at": format_time(expires_at),
+        "max_activations": max_activations,
+        "request_digest": request_digest,
+    }
+
+
+def sign_license(body: dict[str, Any], signer: Ed25519Signer) -> License:
+    """Sign a body from build_license_body and return the parsed (hence shape-checked) license."""
+    document = {**license_body(body), "signature": signer.sign(DOMAIN_LICENSE, license_body(body))}
+    return parse_license(document)
+
+
+# ---- QR form ---------------------------------------------------------------------------------------------
+def to_qr_text(lic: License | dict[str, Any]) -> str:
+    """QR text: "OEMLIC1:" + base64url(canonical JSON), ~1.4 kB for five components (a version ~27 QR)."""
+    document = lic.document if isinstance(lic, License) else lic
+    return qr.encode_text(QR_PREFIX, canonical_bytes(document))
+
+
+def from_qr_text(text: str) -> License:
+    try:
+        return parse_license(qr.decode_text(QR_PREFIX, text))
+    except qr.QrError as exc:
+        raise LicenseError(str(exc)) from None
+
+
+def write_license_qr_png(lic: License, path: Path) -> None:
+    qr.write_png(to_qr_text(lic), path)
+
+
+def read_license_qr_png(path: Path) -> License:
+    try:
+        return from_qr_text(qr.read_png(path))
+    except qr.QrError as exc:
+        raise LicenseError(str(exc)) from None
+
+
+# ---- vendor signing key ----------------------------------------------------------------------------------
+def public_key_b64(private_key: Ed25519PrivateKey) -> str:
+    return base64.b64encode(private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
+def signing_key_path() -> Path:
+    return Path(os.environ.get(SIGNING_KEY_ENV) or DEV_SIGNING_KEY_FILE)
+
+
+def load_vendor_signer(
+    path: str | os.PathLike[str] | None = None, *, trusted_keys: dict[str, tuple[str, str, str]] = TRUSTED
+) -> Ed25519Signer:
+    """The vendor license signer: PKCS8 PEM from `path`, else $OEM_LICENSE_SIGNING_KEY_FILE, else the dev key.
+
+    The kid is the trusted key whose public key matches; a key the product would not trust is refused, so
+    nobody issues licenses that no installation can verify. An encrypted PEM takes its password from the
+    file named by $OEM_LICENSE_SIGNING_KEY_PASSWORD_FILE.
+    """
+    key_path = Path(path) if path is not None else signing_key_path()
+    password = None
+    if os.environ.get(SIGNING_KEY_PASSWORD_ENV):
+        try:
+            password = Path(os.environ[SIGNING_KEY_PASSWORD_ENV]).read_bytes().strip()
+        except OSError as exc:
+            raise LicenseError(f"cannot read {SIGNING_KEY_PASSWORD_ENV}: {exc.strerror}") from None
+    try:
+        private_key = load_pem_private_key(key_path.read_bytes(), password=password)
+    except OSError as exc:
+        raise LicenseError(f"cannot read license signing key {key_path}: {exc.strerror}") from None
+    except (ValueError, TypeError) as exc:
+        raise LicenseError(f"license signing key {key_path} is not a usable PKCS8 PEM: {exc}") from None
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise LicenseError(f"license signing key {key_path} is not an Ed25519 key")
+    public = public_key_b64(private_key)
+    for kid, (algorithm, key_b64, _kind) in trusted_keys.items():
+        if algorithm == ALG_ED25519 and key_b64 == public:
+            return Ed25519Signer(kid, private_key)
+    raise LicenseError(f"license signing key {key_path} is not among the product's trusted license keys")
