@@ -185,12 +185,63 @@ def append_entry(
     timestamp: datetime | None = None,
     note: str | None = None,
 ) -> dict[str, Any]:
-    """Sign and append one entry, or raise DecisionLogError having written nothing.
+    """Sign and append one entry, or raise DecisionLogError having written nothing (all signers present)."""
+    entry = prepare_entry(
+        log_path,
+        status=status,
+        artefacts=artefacts,
+        runtime_flags=runtime_flags,
+        keyring=keyring,
+        data_dir=data_dir,
+        timestamp=timestamp,
+        note=note,
+    )
+    return append_signed_entry(
+        log_path, sign_entry(entry, log_name_of(Path(log_path)), signers), keyring=keyring, data_dir=data_dir
+    )
 
-    Under an exclusive lock: the current logs must verify (strictly), the new entry must verify as it would
-    be read back (schema, signatures, roles, stage order, artefacts), then the whole line is written with one
-    write + fsync and the checkpoint is replaced atomically.
-    """
+
+def prepare_entry(
+    log_path: Path | str,
+    *,
+    status: str,
+    artefacts: Mapping[str, Any],
+    runtime_flags: Mapping[str, bool],
+    keyring: KeyRing,
+    data_dir: Path | None = None,
+    timestamp: datetime | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The unsigned next entry of a log that verifies now: seq, prev_hash and timestamp are fixed here, so
+    signers in different sessions (the console's two-person decisions) all sign the same bytes."""
+    log_path = Path(log_path)
+    base = data_dir or paths.data_dir()
+    name = log_name_of(log_path)
+    if name not in LOG_STAGE:
+        raise DecisionLogError(f"unknown decision log {name!r} (expected one of {', '.join(LOG_STAGE)})")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(log_path.with_name(f".{name}.lock")):
+        _recover_interrupted_append(log_path, keyring, base)
+        _report, count, head = _current_state(log_path, keyring, base)
+        return build_entry(
+            seq=count + 1,
+            prev_hash=head,
+            stage=LOG_STAGE[name],
+            status=status,
+            artefacts=artefacts,
+            runtime_flags=runtime_flags,
+            timestamp=timestamp,
+            note=note,
+        )
+
+
+def append_signed_entry(
+    log_path: Path | str, signed: Mapping[str, Any], *, keyring: KeyRing, data_dir: Path | None = None
+) -> dict[str, Any]:
+    """Append an entry whose signatures were collected beforehand, or raise DecisionLogError having written
+    nothing. Under an exclusive lock: the current logs must verify, the entry must still be the next one
+    (its seq and prev_hash match the head), and it must verify as it will be read back (schema, signatures,
+    roles, stage order, artefacts); then one write + fsync and the checkpoint is replaced atomically."""
     from audit.trust.verifier import verify_decision_logs_with_pending  # verifier imports this module
 
     log_path = Path(log_path)
@@ -201,25 +252,19 @@ def append_entry(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(log_path.with_name(f".{name}.lock")):
         _recover_interrupted_append(log_path, keyring, base)
-        report, count, head = _current_state(log_path, keyring, base)
-        entry = build_entry(
-            seq=count + 1,
-            prev_hash=head,
-            stage=LOG_STAGE[name],
-            status=status,
-            artefacts=artefacts,
-            runtime_flags=runtime_flags,
-            timestamp=timestamp,
-            note=note,
-        )
-        signed = sign_entry(entry, name, signers)
-        line = canonical_bytes(signed)
+        _report, count, head = _current_state(log_path, keyring, base)
+        if signed.get("seq") != count + 1 or signed.get("prev_hash") != head:
+            raise DecisionLogError(
+                f"the {name} log changed since this entry was prepared (now {count} entries); "
+                "prepare it again"
+            )
+        line = canonical_bytes(dict(signed))
         candidate = verify_decision_logs_with_pending(log_path, line, keyring, data_dir=base)
         if not candidate.ok:
             raise DecisionLogError(f"refusing to append: {candidate.problems[0]}")
         _append_line(log_path, line)
         write_checkpoint(log_path, count + 1, line_hash(line), keyring.hmac_signer("audit"))
-        return signed
+        return dict(signed)
 
 
 def recover_interrupted_append(
