@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
 
     name = "audit"
     verbose_name = "Audit and evidence"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the receivers

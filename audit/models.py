@@ -105,3 +105,119 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit events are append-only")
+
+
+class Checklist(models.Model):
+    """One runbook checklist (audit/runbooks/data) being worked through for one deployment. `version` pins
+    the exact checklist definition every signature on it is bound to."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="checklists")
+    checklist_id = models.CharField(max_length=64)
+    runbook_id = models.CharField(max_length=64)
+    gate = models.CharField(max_length=16, blank=True)
+    version = models.CharField(max_length=104)
+    created_at = models.DateTimeField(auto_now_add=True)
+    exported_path = models.CharField(max_length=1000, blank=True)
+    exported_sha384 = models.CharField(max_length=96, blank=True)
+
+    class Meta:
+        ordering = ["deployment", "checklist_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "checklist_id", "version"], name="checklist_unique_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checklist_id} for {self.deployment.name}"
+
+
+class StepAttachment(models.Model):
+    """An artefact attached to a step: a file hashed with SHA-384 on arrival, or a recorded value (a config
+    hash, a CI run id). A newer attachment of the same name supersedes the older one."""
+
+    checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="attachments")
+    step_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    path = models.CharField(max_length=1000, blank=True)  # relative to the deployment's evidence dir
+    sha384 = models.CharField(max_length=96, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    value = models.CharField(max_length=500, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha384[:12] or self.value})"
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.path)
+
+
+class SignatureMeaning(models.TextChoices):
+    PERFORMED = "performed", "Performed"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+
+
+class StepSignature(models.Model):
+    """An electronic signature (21 CFR Part 11 style): who, printed name, when, meaning and reason are all
+    inside the Ed25519-signed payload, which also binds the step, the checklist version and the artefact
+    hashes. A signature is never edited; when its evidence changes it is voided, visibly."""
+
+    checklist = models.ForeignKey(Checklist, on_delete=models.PROTECT, related_name="signatures")
+    step_id = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20)
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=12, choices=SignatureMeaning.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    signed_at = models.DateTimeField()
+    payload = models.JSONField()
+    kid = models.CharField(max_length=100)
+    signature = models.CharField(max_length=200)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} {self.meaning} {self.step_id}"
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None
+
+
+class DecisionProposal(models.Model):
+    """A gate decision being signed: the unsigned entry is fixed when proposed (seq, prev_hash, time), each
+    required signer adds their signature over those exact bytes, and the last one appends it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPENDED = "appended", "Appended"
+        STALE = "stale", "Stale"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="decision_proposals")
+    gate = models.CharField(max_length=16)
+    log = models.CharField(max_length=20)
+    entry = models.JSONField()
+    signatures = models.JSONField(default=dict)  # role -> signature string
+    signers = models.JSONField(default=dict)  # role -> username
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.gate} proposal #{self.pk} ({self.status})"

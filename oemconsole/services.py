@@ -13,7 +13,7 @@ from django.db import transaction
 from audit.models import Deployment
 from audit.services import audit_event_record, deployment_assign_user, deployment_create, signer_key_create
 from audit.trust.core_config import sign_file, signature_path
-from audit.trust.keyring import KeyRing, roles_from_groups
+from audit.trust.keyring import KeyRing
 
 from .roles import ADMIN, ROLES, sync_roles
 
@@ -61,7 +61,7 @@ def demo_seed(*, password: str | None) -> SeedResult:
         if not user.has_perm("audit.view_deployment", deployment):
             deployment_assign_user(deployment=deployment, user=user)
         signer_password = created.get(role) or password if role in created else None
-        if signer_password and roles_from_groups([role]):
+        if signer_password:
             signer_keys.append(signer_key_create(user=user, password=signer_password).kid)
     return SeedResult(
         created_users=created,

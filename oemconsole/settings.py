@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "guardian",
     "django_celery_results",
+    "axes",
     "audit",
     "jobs",
     "licensing",
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "oemconsole.urls"
@@ -96,9 +98,20 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: counts failed passwords (logins and signature re-entries) and locks the account after 5.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
+AXES_FAILURE_LIMIT = env_int("OEM_LOCKOUT_FAILURES", 5)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# The lockout protects the account (signatures are per person), not a client address: the per-username
+# parameter is deliberate, and rotating addresses cannot bypass it.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_COOLOFF_TIME = None  # locked until an admin unlocks (`manage.py axes_reset_username NAME`)
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous object permissions, ever.
 GUARDIAN_RAISE_403 = False
 

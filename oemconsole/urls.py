@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from audit import api as audit_api
 from audit import views as audit_views
+from audit import views_checklists as checklist_views
 from jobs import api as jobs_api
 from risklab import api as risklab_api
 from risklab import views as risklab_views
@@ -36,6 +37,42 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/decisions/", audit_views.decision_log, name="decision-log"),
+    path("deployments/<int:pk>/gates/<str:gate>/", checklist_views.gate_page, name="gate"),
+    path(
+        "deployments/<int:pk>/gates/<str:gate>/propose/",
+        checklist_views.gate_propose_view,
+        name="gate-propose",
+    ),
+    path(
+        "deployments/<int:pk>/gates/<str:gate>/proposals/<int:proposal_id>/sign/",
+        checklist_views.gate_sign_view,
+        name="gate-sign",
+    ),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/",
+        checklist_views.checklist_page,
+        name="checklist",
+    ),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/steps/<str:step_id>/attach/",
+        checklist_views.checklist_attach_view,
+        name="checklist-attach",
+    ),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/steps/<str:step_id>/sign/",
+        checklist_views.checklist_sign_view,
+        name="checklist-sign",
+    ),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/export/",
+        checklist_views.checklist_export_view,
+        name="checklist-export",
+    ),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/signed.<str:fmt>",
+        checklist_views.checklist_download,
+        name="checklist-download",
+    ),
     path("jobs/hash-artefact/", views.artefact_hash_start, name="job-hash-artefact"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("labs/", risklab_views.lab_list, name="lab-list"),

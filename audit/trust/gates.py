@@ -171,7 +171,24 @@ def evaluate_gate(
     revocations = [e for e in report.entries if e.status == "revoked" and e.timestamp > entry.timestamp]
     if revocations:
         missing.append(f"revoked after approval by {revocations[-1].file}:{revocations[-1].line}")
-    artefacts = entry.entry["artefacts"]
+    missing.extend(evidence_missing(gate, entry.entry["artefacts"]))
+    for role in gate.signer_roles:
+        if role not in entry.signers:
+            missing.append(f"signature by role {role}")
+    flags = entry.entry["runtime_flags"]
+    for flag, required in gate.runtime_flags.items():
+        if flags.get(flag) is not required:
+            missing.append(f"runtime flag {flag} must be {str(required).lower()}")
+    expected_config = (context or {}).get("config_sha384")
+    if expected_config and entry.entry["artefacts"].get("config_hash") != f"sha384:{expected_config}":
+        missing.append("config_hash in the decision entry does not match the current config/core.yaml")
+    return GateEvaluation(name, not missing, missing, entry)
+
+
+def evidence_missing(gate: Gate, artefacts: Mapping[str, Any]) -> list[str]:
+    """What a gate's deciding entry would lack with these artefacts: the same rule for a recorded entry
+    (evaluate_gate) and for one the console is about to propose (proposal_missing)."""
+    missing: list[str] = []
     for artefact in gate.artefacts:
         value = artefacts.get(artefact.name)
         if value in (None, ""):
@@ -183,17 +200,20 @@ def evaluate_gate(
             missing.append(
                 f"signed checklist {checklist} (artefact checklist_{checklist} as a file reference)"
             )
-    for role in gate.signer_roles:
-        if role not in entry.signers:
-            missing.append(f"signature by role {role}")
-    flags = entry.entry["runtime_flags"]
-    for flag, required in gate.runtime_flags.items():
-        if flags.get(flag) is not required:
-            missing.append(f"runtime flag {flag} must be {str(required).lower()}")
-    expected_config = (context or {}).get("config_sha384")
-    if expected_config and artefacts.get("config_hash") != f"sha384:{expected_config}":
-        missing.append("config_hash in the decision entry does not match the current config/core.yaml")
-    return GateEvaluation(name, not missing, missing, entry)
+    return missing
+
+
+def proposal_missing(name: str, artefacts: Mapping[str, Any], report: VerificationReport) -> list[str]:
+    """Everything that stops a new deciding entry for gate `name` from being proposed now."""
+    gate = GATES.get(name)
+    if gate is None:
+        return [f"unknown gate {name!r}"]
+    if not report.ok:
+        return [f"decision logs do not verify: {p}" for p in report.problems]
+    missing: list[str] = []
+    if gate.prerequisite and not evaluate_gate(gate.prerequisite, report).passed:
+        missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
+    return missing + evidence_missing(gate, artefacts)
 
 
 def evaluate_all(

@@ -405,7 +405,9 @@ class KeyRing:
             raise KeyRingError(f"invalid username {username!r}")
         roles = tuple(sorted(set(roles)))
         unknown = set(roles) - SIGNER_ROLES
-        if not roles or unknown:
+        if unknown:
+            # No roles at all is allowed: such a key signs checklist steps (e-signatures) but never counts
+            # for a decision-log role, which the verifier checks against these roles.
             raise KeyRingError(f"signer roles must be among {sorted(SIGNER_ROLES)}, got {list(roles)}")
         moment = now or utc_now()
         kid = f"signer-{username}-{secrets.token_hex(4)}"

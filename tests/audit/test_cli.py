@@ -60,7 +60,12 @@ def test_update_then_verify_strict(people, data_dir, capsys):
     report.write_text("{}\n")
     extra = ["--artefact", "config_hash=sha384:" + "a" * 96, "--artefact", f"smoke_demo_report=@{report}"]
     code = _update(
-        people, logs / "demo.jsonl", "demo", "demo_ready", [("owner", "alice"), ("compliance", "carol")], extra
+        people,
+        logs / "demo.jsonl",
+        "demo",
+        "demo_ready",
+        [("owner", "alice"), ("compliance", "carol")],
+        extra,
     )
     assert code == 0, capsys.readouterr().err
     assert verify_decision_log_main(["--strict"]) == 0

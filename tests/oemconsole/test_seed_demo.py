@@ -57,7 +57,7 @@ def test_generated_passwords_are_printed_once(db, monkeypatch, capsys):
     assert password not in capsys.readouterr().out
 
 
-def test_seed_demo_gives_each_signing_role_a_key_under_its_demo_password(seeded, settings):
+def test_seed_demo_gives_every_user_a_key_under_its_demo_password(seeded, settings):
     from audit.trust.keyring import KeyRing
 
     ring = KeyRing.load(settings.OEM_DATA_DIR)
@@ -65,4 +65,5 @@ def test_seed_demo_gives_each_signing_role_a_key_under_its_demo_password(seeded,
     assert owners["product_owner"] == ("owner",)
     assert owners["compliance"] == ("compliance",)
     assert owners["engineer"] == ("engineer",)
+    assert owners["operator"] == ()  # signs checklist steps, never counts for a decision-log role
     ring.signer_for("compliance", "demo-password-for-tests", role="compliance")  # decrypts: right password

@@ -1,0 +1,315 @@
+"""Checklists signed in the console: attachments hashed on arrival, electronic signatures bound to the exact
+step, checklist version and artefact hashes, the two-person rule, and voiding when evidence changes."""
+
+import os
+import uuid
+from datetime import UTC
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
+from audit.runbooks.model import checklist as checklist_definition
+from audit.runbooks.model import version as checklist_version
+from audit.trust.canonical import DOMAIN_ESIG, signing_input
+from audit.trust.fsutil import fsync_dir
+from audit.trust.hashing import sha384_bytes
+from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError
+
+from .trail import audit_event_record
+
+ESIG_SCHEMA = "oem/esig/v1"
+
+
+class SignatureRefused(Exception):
+    """A signature or attachment that must not happen; the message is shown to the user as is."""
+
+
+def _iso(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _roles_of(user) -> set[str]:
+    return set(user.groups.values_list("name", flat=True))
+
+
+def printed_name(user) -> str:
+    return user.get_full_name().strip() or user.get_username()
+
+
+@transaction.atomic
+def checklist_open(*, deployment: Deployment, checklist_id: str, user) -> Checklist:
+    """The deployment's instance of the current definition of a checklist (created on first use)."""
+    definition = checklist_definition(checklist_id)
+    instance, created = Checklist.objects.get_or_create(
+        deployment=deployment,
+        checklist_id=checklist_id,
+        version=checklist_version(definition),
+        defaults={"runbook_id": definition.runbook, "gate": definition.gate or ""},
+    )
+    if created:
+        audit_event_record(
+            action="checklist.open",
+            actor=user,
+            deployment=deployment,
+            object_type="checklist",
+            object_id=instance.pk,
+            detail={"checklist": checklist_id, "version": instance.version},
+        )
+    return instance
+
+
+def current_attachments(
+    checklist: Checklist, step_id: str | None = None
+) -> dict[tuple[str, str], StepAttachment]:
+    rows = checklist.attachments.filter(superseded_at__isnull=True)
+    if step_id is not None:
+        rows = rows.filter(step_id=step_id)
+    return {(a.step_id, a.name): a for a in rows}
+
+
+def _store_upload(deployment: Deployment, checklist: Checklist, name: str, uploaded) -> tuple[str, str, int]:
+    """Write the upload under the evidence dir, hashing as it goes; returns (relative path, sha384, size)."""
+    import hashlib
+
+    relative = (
+        Path("audit")
+        / "artefacts"
+        / checklist.checklist_id
+        / uuid.uuid4().hex
+        / f"{name}{Path(uploaded.name).suffix[:16]}"
+    )
+    target = deployment.evidence_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    hasher, size = hashlib.sha384(), 0
+    with open(target, "xb") as handle:
+        for chunk in uploaded.chunks():
+            hasher.update(chunk)
+            size += len(chunk)
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_dir(target.parent)
+    return str(relative), hasher.hexdigest(), size
+
+
+def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, uploaded=None, value: str = ""):
+    """Attach a file (hashed on arrival) or a value to a step. Replacing evidence of a signed step voids its
+    signatures, visibly, and so re-opens the gate."""
+    definition = checklist_definition(checklist.checklist_id)
+    step = definition.step(step_id)
+    spec = next((a for a in step.artefacts if a.name == name), None)
+    if spec is None:
+        raise SignatureRefused(f"step {step_id} has no artefact named {name}")
+    if spec.hash and uploaded is None:
+        raise SignatureRefused(f"{name} is a file artefact: upload the file")
+    if not spec.hash and not value.strip():
+        raise SignatureRefused(f"{name} needs a value")
+    stored = _store_upload(checklist.deployment, checklist, name, uploaded) if uploaded is not None else None
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            previous = checklist.attachments.filter(step_id=step_id, name=name, superseded_at__isnull=True)
+            replaced = list(previous.values_list("sha384", "value"))
+            previous.update(superseded_at=now)
+            attachment = StepAttachment.objects.create(
+                checklist=checklist,
+                step_id=step_id,
+                name=name,
+                uploaded_by=user,
+                path=stored[0] if stored else "",
+                sha384=stored[1] if stored else "",
+                size=stored[2] if stored else None,
+                value="" if stored else value.strip()[:500],
+                original_name=(uploaded.name[:255] if uploaded is not None else ""),
+            )
+            audit_event_record(
+                action="checklist.attach",
+                actor=user,
+                deployment=checklist.deployment,
+                object_type="checklist",
+                object_id=checklist.pk,
+                detail={
+                    "step": step_id,
+                    "artefact": name,
+                    "sha384": attachment.sha384,
+                    "value": attachment.value,
+                    "replaced": bool(replaced),
+                },
+            )
+            if replaced:
+                _void_step(checklist, step_id, user, f"artefact {name} replaced after signing")
+            _void_exports(checklist)
+    except BaseException:
+        if stored:
+            (checklist.deployment.evidence_dir / stored[0]).unlink(missing_ok=True)
+        raise
+    return attachment
+
+
+def _void_step(checklist: Checklist, step_id: str, user, reason: str) -> None:
+    active = checklist.signatures.filter(step_id=step_id, voided_at__isnull=True)
+    for signature in active:
+        audit_event_record(
+            action="esign.void",
+            actor=user,
+            outcome="void",
+            deployment=checklist.deployment,
+            object_type="signature",
+            object_id=signature.pk,
+            detail={"step": step_id, "signer": signature.user.get_username(), "reason": reason},
+        )
+    active.update(voided_at=timezone.now(), void_reason=reason)
+
+
+def _void_exports(checklist: Checklist) -> None:
+    if checklist.exported_path:
+        Checklist.objects.filter(pk=checklist.pk).update(exported_path="", exported_sha384="")
+        checklist.exported_path = checklist.exported_sha384 = ""
+
+
+def gate_signers(deployment: Deployment, gate: str) -> dict[int, set[str]]:
+    """user id -> console roles they signed in on this gate (active signatures only)."""
+    signed: dict[int, set[str]] = {}
+    rows = StepSignature.objects.filter(
+        checklist__deployment=deployment, checklist__gate=gate, voided_at__isnull=True
+    )
+    for user_id, role in rows.values_list("user_id", "role"):
+        signed.setdefault(user_id, set()).add(role)
+    return signed
+
+
+def esign_payload(
+    *, checklist: Checklist, step, attachments, user, role: str, meaning: str, reason: str, signed_at
+) -> dict:
+    deployment = checklist.deployment
+    return {
+        "schema": ESIG_SCHEMA,
+        "deployment": {"id": deployment.pk, "name": deployment.name},
+        "gate": checklist.gate or None,
+        "runbook": checklist.runbook_id,
+        "checklist": checklist.checklist_id,
+        "version": checklist.version,
+        "step": {"id": step.id, "text": step.step, "acceptance": step.acceptance},
+        "artefacts": [
+            {"name": a.name, "sha384": a.sha384 or None, "path": a.path or None, "value": a.value or None}
+            for a in sorted(attachments, key=lambda a: a.name)
+        ],
+        "signer": {"username": user.get_username(), "printed_name": printed_name(user), "role": role},
+        "meaning": meaning,
+        "reason": reason,
+        "signed_at": _iso(signed_at),
+    }
+
+
+def step_sign(
+    *,
+    checklist: Checklist,
+    step_id: str,
+    user,
+    password: str,
+    meaning: str,
+    reason: str = "",
+    request=None,
+    keyring: KeyRing | None = None,
+) -> StepSignature:
+    """Sign one step. Every refusal is audited and writes nothing else."""
+    definition = checklist_definition(checklist.checklist_id)
+
+    def refuse(message: str, **detail):
+        audit_event_record(
+            action="esign.refused",
+            actor=user,
+            outcome="denied",
+            deployment=checklist.deployment,
+            object_type="checklist",
+            object_id=checklist.pk,
+            detail={"step": step_id, "reason": message, **detail},
+        )
+        return SignatureRefused(message)
+
+    try:
+        step = definition.step(step_id)
+    except KeyError:
+        raise refuse(f"no step {step_id}") from None
+    if checklist.version != checklist_version(definition):
+        raise refuse("this checklist's definition changed; open the current version to sign")
+    role = step.responsible
+    if role not in _roles_of(user):
+        raise refuse(f"this step is signed by the {role} role")
+    if meaning not in SignatureMeaning.values:
+        raise refuse("choose what your signature means: performed, reviewed or approved")
+    other_roles = gate_signers(checklist.deployment, checklist.gate).get(user.pk, set()) - {role}
+    if checklist.gate and other_roles:
+        raise refuse(f"two-person rule: you already signed this gate as {', '.join(sorted(other_roles))}")
+    if checklist.signatures.filter(step_id=step_id, voided_at__isnull=True).exists():
+        raise refuse("this step is already signed")
+    attachments = current_attachments(checklist, step_id)
+    missing = [a.name for a in step.artefacts if (step_id, a.name) not in attachments]
+    if missing:
+        raise refuse(f"attach {', '.join(missing)} before signing")
+    # Re-authentication inside the session; failures count towards the account lockout.
+    if authenticate(request=request, username=user.get_username(), password=password) is None:
+        raise refuse("wrong password: nothing was signed")
+    keyring = keyring or KeyRing.load(settings.OEM_DATA_DIR)
+    try:
+        signer = keyring.signer_for(user.get_username(), password)
+    except KeyRingError as exc:
+        raise refuse(f"no usable signing key: {exc}") from None
+    signed_at = timezone.now()
+    payload = esign_payload(
+        checklist=checklist,
+        step=step,
+        attachments=attachments.values(),
+        user=user,
+        role=role,
+        meaning=meaning,
+        reason=reason.strip()[:500],
+        signed_at=signed_at,
+    )
+    signature = signer.sign(DOMAIN_ESIG, payload)
+    with transaction.atomic():
+        # Re-check under the transaction: a concurrent signature or attachment wins, this one is refused.
+        if checklist.signatures.select_for_update().filter(step_id=step_id, voided_at__isnull=True).exists():
+            raise refuse("this step is already signed")
+        if {(a.name, a.sha384, a.value) for a in current_attachments(checklist, step_id).values()} != {
+            (a.name, a.sha384, a.value) for a in attachments.values()
+        }:
+            raise refuse("an artefact changed while you were signing; review and sign again")
+        row = StepSignature.objects.create(
+            checklist=checklist,
+            step_id=step_id,
+            user=user,
+            role=role,
+            printed_name=payload["signer"]["printed_name"],
+            meaning=meaning,
+            reason=payload["reason"],
+            signed_at=signed_at,
+            payload=payload,
+            kid=signer.kid,
+            signature=signature,
+        )
+        audit_event_record(
+            action="esign.sign",
+            actor=user,
+            deployment=checklist.deployment,
+            object_type="signature",
+            object_id=row.pk,
+            detail={
+                "checklist": checklist.checklist_id,
+                "step": step_id,
+                "role": role,
+                "meaning": meaning,
+                "kid": signer.kid,
+                "payload_sha384": sha384_bytes(signing_input(DOMAIN_ESIG, payload)),
+            },
+        )
+        _void_exports(checklist)
+    return row
+
+
+def signer_role_of(console_role: str) -> str | None:
+    return GROUP_TO_SIGNER_ROLE.get(console_role)

@@ -1,0 +1,58 @@
+"""Deployment writes: creation and per-user access (object permissions)."""
+
+from django.db import transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from audit.models import Deployment, Stage
+
+from .trail import audit_event_record
+
+
+@transaction.atomic
+def deployment_create(
+    *, name: str, customer: str, description: str = "", local: bool = False, actor=None
+) -> Deployment:
+    """`local`: this is the installation the console runs on; its evidence is OEM_DATA_DIR itself, which
+    its daemon reads. Other deployments keep theirs under deployments/<id>/."""
+    deployment = Deployment.objects.create(
+        name=name, customer=customer, description=description, stage=Stage.DEMO
+    )
+    if not local:
+        deployment.evidence_subdir = f"deployments/{deployment.pk}"
+        deployment.save(update_fields=["evidence_subdir"])
+    audit_event_record(
+        action="deployment.create",
+        actor=actor,
+        object_type="deployment",
+        object_id=deployment.pk,
+        deployment=deployment,
+        detail={"name": name, "customer": customer},
+    )
+    return deployment
+
+
+@transaction.atomic
+def deployment_assign_user(*, deployment: Deployment, user, actor=None) -> None:
+    """Grant one user access to one deployment (object permission, not a global one)."""
+    assign_perm("audit.view_deployment", user, deployment)
+    audit_event_record(
+        action="deployment.assign",
+        actor=actor,
+        object_type="deployment",
+        object_id=deployment.pk,
+        deployment=deployment,
+        detail={"user": user.get_username()},
+    )
+
+
+@transaction.atomic
+def deployment_unassign_user(*, deployment: Deployment, user, actor=None) -> None:
+    remove_perm("audit.view_deployment", user, deployment)
+    audit_event_record(
+        action="deployment.unassign",
+        actor=actor,
+        object_type="deployment",
+        object_id=deployment.pk,
+        deployment=deployment,
+        detail={"user": user.get_username()},
+    )

@@ -1,0 +1,331 @@
+"""Closing a gate from the console: export the signed checklists, propose the decision entry when nothing is
+missing, collect the owner's and compliance's signatures, append, then run the strict verifier."""
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import Checklist, DecisionProposal, Deployment, Stage
+from audit.runbooks.model import checklist as checklist_definition
+from audit.runbooks.model import load_runbooks
+from audit.runbooks.pdf import render_checklist_pdf
+from audit.trust import paths as trust_paths
+from audit.trust.decision_log import (
+    DEFAULT_RUNTIME_FLAGS,
+    STATUS_RULES,
+    DecisionLogError,
+    append_signed_entry,
+    entry_signing_input,
+    prepare_entry,
+)
+from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.gates import GATES, proposal_missing
+from audit.trust.hashing import sha384_bytes
+from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError
+
+from .checklists import SignatureRefused, _iso, current_attachments
+from .decisions import decision_log_reconcile
+from .trail import audit_event_record
+
+SIGNED_CHECKLIST_SCHEMA = "oem/signed-checklist/v1"
+STAGE_AFTER_GATE = {"demo_exit": Stage.PAPER, "live_go": Stage.LIVE}
+
+
+def gate_checklist_ids(gate: str) -> list[str]:
+    """Every checklist whose work feeds this gate: the gate's own and those of runbooks serving it."""
+    ids = list(GATES[gate].checklists)
+    for runbook in load_runbooks().values():
+        ids += [c.id for c in runbook.checklists if c.gate == gate]
+    return list(dict.fromkeys(ids))
+
+
+def current_checklist(deployment: Deployment, checklist_id: str) -> Checklist | None:
+    from audit.runbooks.model import version
+
+    return Checklist.objects.filter(
+        deployment=deployment, checklist_id=checklist_id, version=version(checklist_definition(checklist_id))
+    ).first()
+
+
+def checklist_complete(checklist: Checklist) -> bool:
+    signed = set(checklist.signatures.filter(voided_at__isnull=True).values_list("step_id", flat=True))
+    return all(step.id in signed for step in checklist_definition(checklist.checklist_id).steps)
+
+
+def checklist_document(checklist: Checklist) -> dict:
+    definition = checklist_definition(checklist.checklist_id)
+    attachments = current_attachments(checklist)
+    signatures = list(checklist.signatures.select_related("user"))
+    return {
+        "schema": SIGNED_CHECKLIST_SCHEMA,
+        "deployment": checklist.deployment.name,
+        "gate": checklist.gate or None,
+        "runbook": checklist.runbook_id,
+        "checklist": checklist.checklist_id,
+        "version": checklist.version,
+        "steps": [
+            {
+                "id": step.id,
+                "step": step.step,
+                "responsible": step.responsible,
+                "acceptance": step.acceptance,
+                "artefacts": [
+                    {
+                        "name": a.name,
+                        "path": a.path or None,
+                        "sha384": a.sha384 or None,
+                        "value": a.value or None,
+                    }
+                    for (step_id, _), a in sorted(attachments.items())
+                    if step_id == step.id
+                ],
+                "signatures": [
+                    {
+                        "username": s.user.get_username(),
+                        "printed_name": s.printed_name,
+                        "role": s.role,
+                        "meaning": s.meaning,
+                        "reason": s.reason,
+                        "signed_at": _iso(s.signed_at),
+                        "kid": s.kid,
+                        "signature": s.signature,
+                        "void": {"at": _iso(s.voided_at), "reason": s.void_reason} if s.voided_at else None,
+                    }
+                    for s in signatures
+                    if s.step_id == step.id
+                ],
+            }
+            for step in definition.steps
+        ],
+        "exported_at": _iso(timezone.now()),
+    }
+
+
+def checklist_export(*, checklist: Checklist, user) -> Checklist:
+    """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir."""
+    if not checklist_complete(checklist):
+        raise SignatureRefused("every step must be signed before the checklist can be exported")
+    document = checklist_document(checklist)
+    data = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=True).encode() + b"\n"
+    relative = (
+        Path("audit") / "artefacts" / (checklist.gate or "none") / f"checklist_{checklist.checklist_id}.json"
+    )
+    target = checklist.deployment.evidence_dir / relative
+    atomic_write_bytes(target, data)
+    atomic_write_bytes(
+        target.with_suffix(".pdf"), render_checklist_pdf({**document, "sha384": sha384_bytes(data)})
+    )
+    with transaction.atomic():
+        Checklist.objects.filter(pk=checklist.pk).update(
+            exported_path=str(relative), exported_sha384=sha384_bytes(data)
+        )
+        audit_event_record(
+            action="checklist.export",
+            actor=user,
+            deployment=checklist.deployment,
+            object_type="checklist",
+            object_id=checklist.pk,
+            detail={"path": str(relative), "sha384": sha384_bytes(data)},
+        )
+    checklist.refresh_from_db()
+    return checklist
+
+
+def gate_artefacts(deployment: Deployment, gate: str) -> dict:
+    """The artefacts a decision for this gate would record, gathered from the signed checklists."""
+    names = {a.name: a.file for a in GATES[gate].artefacts}
+    artefacts: dict = {}
+    for checklist_id in gate_checklist_ids(gate):
+        checklist = current_checklist(deployment, checklist_id)
+        if checklist is None:
+            continue
+        for (_, name), attachment in current_attachments(checklist).items():
+            if name in names and checklist_complete(checklist):
+                if attachment.is_file:
+                    artefacts[name] = {"path": attachment.path, "sha384": attachment.sha384}
+                else:
+                    artefacts[name] = attachment.value
+        if checklist_id in GATES[gate].checklists and checklist.exported_path:
+            artefacts[f"checklist_{checklist_id}"] = {
+                "path": checklist.exported_path,
+                "sha384": checklist.exported_sha384,
+            }
+    return artefacts
+
+
+def decision_missing(deployment: Deployment, gate: str) -> list[str]:
+    from audit.evidence import deployment_evidence
+
+    state = deployment_evidence(deployment)
+    artefacts = gate_artefacts(deployment, gate)
+    missing = proposal_missing(gate, artefacts, state.report)
+    config_hash = artefacts.get("config_hash")
+    if state.config_sha384 and config_hash and config_hash != f"sha384:{state.config_sha384}":
+        missing.append("the recorded config_hash is not the hash of the current config/core.yaml")
+    return missing
+
+
+def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProposal:
+    missing = decision_missing(deployment, gate)
+    if missing:
+        audit_event_record(
+            action="gate.propose",
+            actor=user,
+            outcome="denied",
+            deployment=deployment,
+            object_type="gate",
+            object_id=gate,
+            detail={"missing": missing[:20]},
+        )
+        raise SignatureRefused("the gate cannot be closed yet: " + "; ".join(missing))
+    definition = GATES[gate]
+    flags = {**DEFAULT_RUNTIME_FLAGS, **STATUS_RULES[definition.status].runtime_flags}
+    keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    try:
+        entry = prepare_entry(
+            trust_paths.decision_log_path(definition.log, deployment.evidence_dir),
+            status=definition.status,
+            artefacts=gate_artefacts(deployment, gate),
+            runtime_flags=flags,
+            keyring=keyring,
+            data_dir=deployment.evidence_dir,
+        )
+    except DecisionLogError as exc:
+        raise SignatureRefused(str(exc)) from None
+    with transaction.atomic():
+        DecisionProposal.objects.filter(
+            deployment=deployment, gate=gate, status=DecisionProposal.Status.OPEN
+        ).update(
+            status=DecisionProposal.Status.STALE,
+            closed_at=timezone.now(),
+            note="superseded by a newer proposal",
+        )
+        proposal = DecisionProposal.objects.create(
+            deployment=deployment, gate=gate, log=definition.log, entry=entry, created_by=user
+        )
+        audit_event_record(
+            action="gate.propose",
+            actor=user,
+            deployment=deployment,
+            object_type="decision_proposal",
+            object_id=proposal.pk,
+            detail={"gate": gate, "seq": entry["seq"]},
+        )
+    return proposal
+
+
+def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
+    """Add this user's signature; the last required signature appends the entry and runs the verifier."""
+    deployment = proposal.deployment
+
+    def refuse(message: str):
+        audit_event_record(
+            action="gate.sign_refused",
+            actor=user,
+            outcome="denied",
+            deployment=deployment,
+            object_type="decision_proposal",
+            object_id=proposal.pk,
+            detail={"reason": message},
+        )
+        return SignatureRefused(message)
+
+    if proposal.status != DecisionProposal.Status.OPEN:
+        raise refuse(f"this proposal is {proposal.status}; propose the decision again")
+    required = STATUS_RULES[proposal.entry["status"]].signer_roles
+    candidates = [
+        GROUP_TO_SIGNER_ROLE[g]
+        for g in user.groups.values_list("name", flat=True)
+        if g in GROUP_TO_SIGNER_ROLE
+    ]
+    open_roles = [r for r in required if r in candidates and r not in proposal.signatures]
+    if user.get_username() in proposal.signers.values():
+        raise refuse("two-person rule: you already signed this decision")
+    if not open_roles:
+        raise refuse(
+            f"this decision is signed by {' and '.join(required)}; your roles cannot add a signature"
+        )
+    role = open_roles[0]
+    if authenticate(request=request, username=user.get_username(), password=password) is None:
+        raise refuse("wrong password: nothing was signed")
+    keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    try:
+        signer = keyring.signer_for(user.get_username(), password, role=role)
+    except KeyRingError as exc:
+        raise refuse(f"no usable signing key: {exc}") from None
+    signature = signer.sign_bytes(entry_signing_input(proposal.entry, proposal.log, role))
+    with transaction.atomic():
+        locked = DecisionProposal.objects.select_for_update().get(pk=proposal.pk)
+        if locked.status != DecisionProposal.Status.OPEN or role in locked.signatures:
+            raise refuse("someone signed this role first; reload the page")
+        locked.signatures = {**locked.signatures, role: signature}
+        locked.signers = {**locked.signers, role: user.get_username()}
+        locked.save(update_fields=["signatures", "signers"])
+        audit_event_record(
+            action="gate.sign",
+            actor=user,
+            deployment=deployment,
+            object_type="decision_proposal",
+            object_id=proposal.pk,
+            detail={"role": role, "kid": signer.kid, "gate": proposal.gate},
+        )
+    proposal.refresh_from_db()
+    if all(r in proposal.signatures for r in required):
+        _append(proposal, keyring, user)
+    return proposal
+
+
+def _append(proposal: DecisionProposal, keyring: KeyRing, user) -> None:
+    from audit.evidence import deployment_evidence
+
+    deployment = proposal.deployment
+    log_path = trust_paths.decision_log_path(proposal.log, deployment.evidence_dir)
+    try:
+        append_signed_entry(
+            log_path,
+            {**proposal.entry, "signatures": proposal.signatures},
+            keyring=keyring,
+            data_dir=deployment.evidence_dir,
+        )
+    except DecisionLogError as exc:
+        DecisionProposal.objects.filter(pk=proposal.pk).update(
+            status=DecisionProposal.Status.STALE, closed_at=timezone.now(), note=str(exc)[:300]
+        )
+        audit_event_record(
+            action="gate.decision",
+            actor=user,
+            outcome="error",
+            deployment=deployment,
+            object_type="decision_proposal",
+            object_id=proposal.pk,
+            detail={"error": str(exc)[:300]},
+        )
+        raise SignatureRefused(f"the decision was not appended: {exc}") from None
+    state = deployment_evidence(deployment)
+    passed = state.gates[proposal.gate].passed
+    with transaction.atomic():
+        DecisionProposal.objects.filter(pk=proposal.pk).update(
+            status=DecisionProposal.Status.APPENDED, closed_at=timezone.now()
+        )
+        new_stage = STAGE_AFTER_GATE.get(proposal.gate)
+        if passed and new_stage:
+            Deployment.objects.filter(pk=deployment.pk).update(stage=new_stage)
+        audit_event_record(
+            action="gate.decision",
+            actor=user,
+            outcome="ok" if state.report.ok else "error",
+            deployment=deployment,
+            object_type="gate",
+            object_id=proposal.gate,
+            detail={
+                "status": proposal.entry["status"],
+                "seq": proposal.entry["seq"],
+                "verified": state.report.ok,
+                "gate_passed": passed,
+            },
+        )
+    decision_log_reconcile(deployment=deployment)

@@ -1,0 +1,205 @@
+"""Checklists signed in the console and gates closed by signed decisions (service level)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import RequestFactory
+
+from audit.models import AuditEvent, DecisionProposal, Deployment, StepSignature
+from audit.services import (
+    SignatureRefused,
+    checklist_attach,
+    checklist_export,
+    checklist_open,
+    decision_propose,
+    decision_sign,
+    signer_key_create,
+    step_sign,
+)
+from audit.trust.hashing import sha384_file
+from audit.trust.verifier import verify_decision_logs
+from tests.factories import PASSWORD, user_with_role
+
+ENGINEER_STEPS = [
+    "validate_config",
+    "smoke_demo",
+    "metrics_service",
+    "installer_acceptance",
+    "verify_demo_log",
+]
+
+
+@pytest.fixture
+def env(db, settings, data_dir):
+    settings.OEM_DATA_DIR = data_dir
+    deployment = Deployment.objects.create(name="acme", customer="ACME")
+    people = {}
+    for role in ("engineer", "product_owner", "compliance", "operator"):
+        user = user_with_role(role, deployments=[deployment], first_name=role.title(), last_name="Person")
+        signer_key_create(user=user, password=PASSWORD)
+        people[role] = user
+    return deployment, people, settings
+
+
+def request():
+    return RequestFactory().post("/")
+
+
+def sign(checklist, step, user, password=PASSWORD, meaning="performed"):
+    return step_sign(
+        checklist=checklist,
+        step_id=step,
+        user=user,
+        password=password,
+        meaning=meaning,
+        reason="",
+        request=request(),
+    )
+
+
+def attach_demo_evidence(checklist, engineer, settings):
+    config_hash = "sha384:" + sha384_file(settings.OEM_CONFIG_PATH)
+    checklist_attach(
+        checklist=checklist, step_id="validate_config", name="config_hash", user=engineer, value=config_hash
+    )
+    checklist_attach(
+        checklist=checklist,
+        step_id="validate_config",
+        name="config_signature",
+        user=engineer,
+        value="hmac-sha384:config-1:abc",
+    )
+    checklist_attach(
+        checklist=checklist,
+        step_id="smoke_demo",
+        name="smoke_demo_report",
+        user=engineer,
+        uploaded=SimpleUploadedFile("smoke.jsonl", b'{"ok": true}\n'),
+    )
+    checklist_attach(
+        checklist=checklist,
+        step_id="metrics_service",
+        name="metrics_demo_log",
+        user=engineer,
+        uploaded=SimpleUploadedFile("metrics.jsonl", b'{"m": 1}\n'),
+    )
+    checklist_attach(
+        checklist=checklist,
+        step_id="installer_acceptance",
+        name="ci_run",
+        user=engineer,
+        value="github_actions_oem_packaging.yml#1 abc123",
+    )
+
+
+def complete_demo_checklist(deployment, people, settings):
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    attach_demo_evidence(checklist, people["engineer"], settings)
+    for step in ENGINEER_STEPS:
+        sign(checklist, step, people["engineer"])
+    sign(checklist, "product_owner_approval", people["product_owner"], meaning="approved")
+    return checklist
+
+
+def test_full_demo_exit_writes_a_verified_demo_ready_entry(env):
+    deployment, people, settings = env
+    checklist = complete_demo_checklist(deployment, people, settings)
+    checklist_export(checklist=checklist, user=people["engineer"])
+    proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
+    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    proposal.refresh_from_db()
+    assert proposal.status == DecisionProposal.Status.APPENDED
+    report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
+    assert report.ok, report.problems
+    assert [e.status for e in report.entries] == ["demo_ready"]
+    assert report.entries[0].signers == {
+        "owner": people["product_owner"].username,
+        "compliance": people["compliance"].username,
+    }
+    deployment.refresh_from_db()
+    assert deployment.stage == "paper"
+
+
+def test_an_operator_cannot_sign_an_engineer_step(env):
+    deployment, people, settings = env
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    with pytest.raises(SignatureRefused, match="signed by the engineer role"):
+        sign(checklist, "verify_demo_log", people["operator"])
+    assert not StepSignature.objects.exists()
+    assert AuditEvent.objects.filter(action="esign.refused", outcome="denied").exists()
+
+
+def test_a_wrong_password_signs_nothing(env):
+    deployment, people, settings = env
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    with pytest.raises(SignatureRefused, match="wrong password"):
+        sign(checklist, "verify_demo_log", people["engineer"], password="not it")
+    assert not StepSignature.objects.exists()
+
+
+def test_five_wrong_passwords_lock_the_account_and_raise_an_audit_event(env):
+    deployment, people, settings = env
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    for _ in range(5):
+        with pytest.raises(SignatureRefused):
+            sign(checklist, "verify_demo_log", people["engineer"], password="not it")
+    with pytest.raises(SignatureRefused, match="wrong password"):  # locked: even the right one fails now
+        sign(checklist, "verify_demo_log", people["engineer"])
+    assert AuditEvent.objects.filter(action="auth.locked_out", actor=people["engineer"].username).exists()
+    assert not StepSignature.objects.exists()
+
+
+def test_the_same_person_cannot_sign_two_roles_on_one_gate(env):
+    deployment, people, settings = env
+    both = people["engineer"]
+    from django.contrib.auth.models import Group
+
+    both.groups.add(Group.objects.get(name="product_owner"))
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=both)
+    sign(checklist, "verify_demo_log", both)
+    with pytest.raises(SignatureRefused, match="two-person rule"):
+        sign(checklist, "product_owner_approval", both, meaning="approved")
+
+
+def test_a_signature_needs_its_artefacts_attached_first(env):
+    deployment, people, settings = env
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    with pytest.raises(SignatureRefused, match="attach smoke_demo_report"):
+        sign(checklist, "smoke_demo", people["engineer"])
+
+
+def test_replacing_an_artefact_after_signing_voids_the_signature_and_reopens_the_gate(env):
+    deployment, people, settings = env
+    checklist = complete_demo_checklist(deployment, people, settings)
+    checklist_export(checklist=checklist, user=people["engineer"])
+    assert decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    checklist_attach(
+        checklist=checklist,
+        step_id="smoke_demo",
+        name="smoke_demo_report",
+        user=people["engineer"],
+        uploaded=SimpleUploadedFile("smoke.jsonl", b'{"ok": false}\n'),
+    )
+    voided = StepSignature.objects.get(step_id="smoke_demo")
+    assert voided.is_void and "replaced after signing" in voided.void_reason
+    checklist.refresh_from_db()
+    assert checklist.exported_path == ""
+    with pytest.raises(SignatureRefused, match="cannot be closed yet"):
+        decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+
+
+def test_a_gate_with_missing_evidence_cannot_be_proposed_and_says_what_is_missing(env):
+    deployment, people, settings = env
+    with pytest.raises(SignatureRefused) as refused:
+        decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    assert "smoke_demo_report" in str(refused.value) and "checklist demo_stage1" in str(refused.value)
+
+
+def test_one_person_cannot_sign_a_decision_twice(env):
+    deployment, people, settings = env
+    checklist = complete_demo_checklist(deployment, people, settings)
+    checklist_export(checklist=checklist, user=people["engineer"])
+    proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    with pytest.raises(SignatureRefused, match="already signed"):
+        decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
