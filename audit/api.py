@@ -3,6 +3,7 @@
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,8 @@ from .serializers import (
     DecisionLogSerializer,
     DeploymentSerializer,
     GateStatusSerializer,
+    StepSignatureSerializer,
+    StepSignRequestSerializer,
 )
 
 
@@ -98,3 +101,33 @@ class GateStatusApi(_DeploymentEvidenceApi):
             "config_sha384": state.config_sha384,
         }
         return Response(GateStatusSerializer(data).data)
+
+
+class StepSignApi(APIView):
+    """Sign a checklist step: the password is re-entered; refusals are 403 with the reason, and audited."""
+
+    @extend_schema(request=StepSignRequestSerializer, responses={201: StepSignatureSerializer})
+    def post(self, request, pk: int, checklist_id: str, step_id: str):
+        from .runbooks_access import open_checklist_or_404
+        from .services import SignatureRefused, step_sign
+
+        payload = StepSignRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            deployment = selectors.deployment_get_visible(user=request.user, pk=pk)
+        except Deployment.DoesNotExist:
+            raise Http404 from None
+        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
+        try:
+            signature = step_sign(
+                checklist=checklist,
+                step_id=step_id,
+                user=request.user,
+                password=payload.validated_data["password"],
+                meaning=payload.validated_data["meaning"],
+                reason=payload.validated_data.get("reason", ""),
+                request=request._request,
+            )
+        except SignatureRefused as exc:
+            raise PermissionDenied(str(exc)) from None
+        return Response(StepSignatureSerializer(signature).data, status=201)

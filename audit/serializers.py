@@ -65,3 +65,20 @@ class GateStatusSerializer(serializers.Serializer):
     require_demo_mode = serializers.BooleanField()
     compliance_confirmed = serializers.BooleanField()
     config_sha384 = serializers.CharField(allow_null=True)
+
+
+class StepSignRequestSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, trim_whitespace=False)
+    meaning = serializers.ChoiceField(choices=["performed", "reviewed", "approved"])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class StepSignatureSerializer(serializers.Serializer):
+    step_id = serializers.CharField()
+    printed_name = serializers.CharField()
+    role = serializers.CharField()
+    meaning = serializers.CharField()
+    reason = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    kid = serializers.CharField()
+    signature = serializers.CharField()

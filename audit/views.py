@@ -57,3 +57,58 @@ def decision_log(request, pk: int):
         "audit/decision_log.html",
         {"deployment": deployment, "state": state, "timeline": timeline, "gates": gates},
     )
+
+
+def _audit_trail_or_403(request):
+    from django.core.exceptions import PermissionDenied
+
+    from .selectors import audit_event_list_visible
+
+    if not request.user.has_perm("audit.view_auditevent"):
+        raise PermissionDenied
+    events = audit_event_list_visible(user=request.user)
+    if request.GET.get("action"):
+        events = events.filter(action__startswith=request.GET["action"])
+    if request.GET.get("actor"):
+        events = events.filter(actor=request.GET["actor"])
+    if request.GET.get("outcome"):
+        events = events.filter(outcome=request.GET["outcome"])
+    return events
+
+
+@login_required
+def audit_trail(request):
+    from django.core.paginator import Paginator
+
+    from .services import audit_trail_problems
+
+    events = _audit_trail_or_403(request)
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "audit/trail.html",
+        {"page": page, "filters": request.GET, "problems": audit_trail_problems()},
+    )
+
+
+@login_required
+def audit_trail_export(request):
+    """JSONL, oldest first, exactly the hashed bodies plus their hashes: re-verifiable outside the console."""
+    import json
+
+    from django.http import StreamingHttpResponse
+
+    from .services import audit_event_record, stored_event_body
+
+    events = _audit_trail_or_403(request).order_by("seq")
+    audit_event_record(
+        action="audit.export", actor=request.user, detail={"filters": dict(request.GET.items())}
+    )
+
+    def lines():
+        for event in events.iterator(chunk_size=500):
+            yield json.dumps({**stored_event_body(event), "hash": event.hash}, sort_keys=True) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    response["Content-Disposition"] = 'attachment; filename="audit_trail.jsonl"'
+    return response

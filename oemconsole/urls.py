@@ -21,6 +21,11 @@ api_v1 = [
     path("audit/events/", audit_api.AuditEventListApi.as_view(), name="api-audit-event-list"),
     path("deployments/<int:pk>/decision-log/", audit_api.DecisionLogApi.as_view(), name="api-decision-log"),
     path("deployments/<int:pk>/gates/", audit_api.GateStatusApi.as_view(), name="api-gate-status"),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/steps/<str:step_id>/sign/",
+        audit_api.StepSignApi.as_view(),
+        name="api-step-sign",
+    ),
     path("jobs/", jobs_api.JobListApi.as_view(), name="api-job-list"),
     path("jobs/hash-artefact/", jobs_api.ArtefactHashCreateApi.as_view(), name="api-job-hash-artefact"),
     path("jobs/<int:pk>/", jobs_api.JobDetailApi.as_view(), name="api-job-detail"),
@@ -37,6 +42,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/decisions/", audit_views.decision_log, name="decision-log"),
+    path("audit/", audit_views.audit_trail, name="audit-trail"),
+    path("audit/export.jsonl", audit_views.audit_trail_export, name="audit-trail-export"),
     path("deployments/<int:pk>/gates/<str:gate>/", checklist_views.gate_page, name="gate"),
     path(
         "deployments/<int:pk>/gates/<str:gate>/propose/",

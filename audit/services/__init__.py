@@ -5,7 +5,7 @@ from .decisions import decision_log_reconcile
 from .deployments import deployment_assign_user, deployment_create, deployment_unassign_user
 from .gate_decisions import checklist_export, decision_propose, decision_sign
 from .keys import signer_key_create
-from .trail import audit_event_record, stored_event_body
+from .trail import audit_event_record, audit_trail_problems, stored_event_body
 
 __all__ = [
     "SignatureRefused",
@@ -16,6 +16,7 @@ __all__ = [
     "decision_sign",
     "step_sign",
     "audit_event_record",
+    "audit_trail_problems",
     "decision_log_reconcile",
     "deployment_assign_user",
     "deployment_create",

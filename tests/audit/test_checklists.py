@@ -103,7 +103,10 @@ def complete_demo_checklist(deployment, people, settings):
 def test_full_demo_exit_writes_a_verified_demo_ready_entry(env):
     deployment, people, settings = env
     checklist = complete_demo_checklist(deployment, people, settings)
-    checklist_export(checklist=checklist, user=people["engineer"])
+    checklist = checklist_export(checklist=checklist, user=people["engineer"])
+    exported = deployment.evidence_dir / checklist.exported_path
+    assert sha384_file(exported) == checklist.exported_sha384
+    assert exported.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
     decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
     decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())

@@ -1,0 +1,138 @@
+"""The whole demo exit in a real browser: the engineer attaches and signs, the product owner signs, then
+compliance and the owner sign the decision; the written log passes the strict verifier."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from audit.models import Deployment
+from audit.services import signer_key_create
+from audit.trust.hashing import sha384_file
+from tests.factories import PASSWORD, user_with_role
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def team(settings, tmp_path):
+    settings.OEM_DATA_DIR = tmp_path / "data"
+    deployment = Deployment.objects.create(name="acme-demo", customer="ACME")
+    people = {}
+    for role, name in (
+        ("engineer", "Erin Engineer"),
+        ("product_owner", "Olga Owner"),
+        ("compliance", "Carl Compliance"),
+        ("operator", "Otto Operator"),
+    ):
+        first, last = name.split()
+        people[role] = user_with_role(role, deployments=[deployment], first_name=first, last_name=last)
+        signer_key_create(user=people[role], password=PASSWORD)
+    return deployment, people
+
+
+def log_in(page: Page, live_server, user):
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def sign_step(page: Page, step: str, meaning: str = "performed"):
+    page.get_by_label(f"meaning for {step}").select_option(meaning)
+    page.get_by_label(f"password for {step}").fill(PASSWORD)
+    page.get_by_test_id(f"step-{step}").get_by_role("button", name="Sign step").click()
+    expect(page.get_by_test_id(f"step-{step}").get_by_test_id("signature")).to_contain_text("Signed by")
+
+
+def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, settings, tmp_path):
+    deployment, people = team
+    smoke = tmp_path / "smoke_demo.jsonl"
+    smoke.write_text('{"cycles": 1, "orders": 12, "ok": true}\n')
+    metrics = tmp_path / "metrics_demo.jsonl"
+    metrics.write_text('{"oem_orders_total": 12}\n')
+    checklist_url = f"{live_server.url}/deployments/{deployment.pk}/checklists/demo_stage1/"
+    gate_url = f"{live_server.url}/deployments/{deployment.pk}/gates/demo_exit/"
+
+    log_in(page, live_server, people["engineer"])
+    page.goto(checklist_url)
+    page.get_by_label("value for config_hash").fill("sha384:" + sha384_file(settings.OEM_CONFIG_PATH))
+    page.get_by_test_id("step-validate_config").get_by_role("button", name="Attach").first.click()
+    page.get_by_label("value for config_signature").fill("hmac-sha384:config-1:demo")
+    page.get_by_test_id("step-validate_config").get_by_role("button", name="Attach").click()
+    page.get_by_label("file for smoke_demo_report").set_input_files(str(smoke))
+    page.get_by_test_id("step-smoke_demo").get_by_role("button", name="Attach").click()
+    expect(page.get_by_test_id("sha-smoke_demo_report")).to_have_text("sha384:" + sha384_file(smoke))
+    page.get_by_label("file for metrics_demo_log").set_input_files(str(metrics))
+    page.get_by_test_id("step-metrics_service").get_by_role("button", name="Attach").click()
+    page.get_by_label("value for ci_run").fill("github_actions_oem_packaging.yml#41 3f2a9c1")
+    page.get_by_test_id("step-installer_acceptance").get_by_role("button", name="Attach").click()
+    for step in (
+        "validate_config",
+        "smoke_demo",
+        "metrics_service",
+        "installer_acceptance",
+        "verify_demo_log",
+    ):
+        sign_step(page, step)
+    expect(page.get_by_test_id("step-validate_config")).to_contain_text("Signed by Erin Engineer")
+
+    log_in(page, live_server, people["product_owner"])
+    page.goto(checklist_url)
+    sign_step(page, "product_owner_approval", "approved")
+    page.get_by_role("button", name="Export signed checklist").click()
+    expect(page.get_by_text("Signed checklist: JSON")).to_be_visible()
+
+    log_in(page, live_server, people["compliance"])
+    page.goto(gate_url)
+    page.get_by_role("button", name="Propose the demo_ready decision").click()
+    page.get_by_label("decision password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign decision").click()
+    expect(page.get_by_test_id("proposal")).to_contain_text("compliance")
+
+    log_in(page, live_server, people["product_owner"])
+    page.goto(gate_url)
+    page.get_by_label("decision password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign decision").click()
+
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/decisions/")
+    expect(page.get_by_test_id("verification")).to_contain_text("Verified")
+    expect(page.get_by_test_id("entry-demo_ready")).to_contain_text("approved as product owner")
+    expect(page.get_by_test_id("entry-demo_ready")).to_contain_text("approved as compliance officer")
+
+    log = Path(settings.OEM_DATA_DIR) / "audit" / "decision_logs" / "demo.jsonl"
+    verified = subprocess.run(
+        [sys.executable, "manage.py", "verify_decision_log", "--strict", "--log", str(log)],
+        cwd=ROOT,
+        env={**os.environ, "OEM_DATA_DIR": str(settings.OEM_DATA_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, live_server, team):
+    deployment, people = team
+    log_in(page, live_server, people["operator"])
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/checklists/demo_stage1/")
+    expect(page.get_by_role("button", name="Sign step")).to_have_count(0)
+    api = page.request.post(
+        f"{live_server.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
+        data={"password": PASSWORD, "meaning": "performed"},
+    )
+    assert api.status == 403  # the session is real, the CSRF token is missing: refused before anything runs
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    api = page.request.post(
+        f"{live_server.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
+        data={"password": PASSWORD, "meaning": "performed"},
+        headers={"X-CSRFToken": csrf, "Referer": live_server.url + "/"},
+    )
+    assert api.status == 403
+    assert "signed by the engineer role" in api.json()["detail"]
