@@ -85,6 +85,7 @@ urlpatterns = [
     path("labs/", risklab_views.lab_list, name="lab-list"),
     path("labs/<int:pk>/", risklab_views.lab_detail, name="lab-detail"),
     path("labs/<int:pk>/report.<str:fmt>", risklab_views.lab_download, name="lab-download"),
+    path("labs/<int:pk>/attach/", risklab_views.lab_attach, name="lab-attach"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -210,3 +210,45 @@ def lab_run_sweep() -> dict:
     ).values_list("assemble_job_id", flat=True):
         on_assemble_finished(job_id)
     return {"lab_runs_advanced": advanced}
+
+
+PAPER_LABS_ARTEFACTS = ("paper_labs_report_json", "paper_labs_report_pdf")
+
+
+def lab_report_attach(*, lab_run: LabRun, checklist_id: str, user) -> list:
+    """Attach a finished run's JSON and PDF to the checklist step that asks for Paper Labs reports; the files
+    are copied into the deployment's evidence and hashed again on arrival (they must still match the run)."""
+    from django.core.files import File
+
+    from audit.runbooks.model import checklist as checklist_definition
+    from audit.services import SignatureRefused, checklist_attach, checklist_open
+
+    if lab_run.status != LabRunStatus.SUCCEEDED or lab_run.deployment is None:
+        raise SignatureRefused("only a finished lab run of a deployment can be attached")
+    definition = checklist_definition(checklist_id)
+    step = next(
+        (s for s in definition.steps if {a.name for a in s.artefacts} >= set(PAPER_LABS_ARTEFACTS)), None
+    )
+    if step is None:
+        raise SignatureRefused(f"checklist {checklist_id} has no step for Paper Labs reports")
+    if step.responsible not in set(user.groups.values_list("name", flat=True)):
+        raise SignatureRefused(f"this step's evidence is attached by the {step.responsible} role")
+    checklist = checklist_open(deployment=lab_run.deployment, checklist_id=checklist_id, user=user)
+    attached = []
+    for name, path, recorded in (
+        ("paper_labs_report_json", lab_run.json_path, lab_run.json_sha384),
+        ("paper_labs_report_pdf", lab_run.pdf_path, lab_run.pdf_sha384),
+    ):
+        if sha384_file(path) != recorded:
+            raise SignatureRefused(f"{Path(path).name} no longer matches the hash recorded for this run")
+        with open(path, "rb") as handle:
+            attached.append(
+                checklist_attach(
+                    checklist=checklist,
+                    step_id=step.id,
+                    name=name,
+                    user=user,
+                    uploaded=File(handle, name=Path(path).name),
+                )
+            )
+    return attached

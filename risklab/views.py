@@ -120,3 +120,21 @@ def lab_download(request, pk: int, fmt: str):
         # Evidence that no longer matches its recorded hash is never served as if it did.
         return HttpResponse("the report file no longer matches its recorded SHA-384", status=409)
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+def lab_attach(request, pk: int):
+    from audit.services import SignatureRefused
+
+    if request.method != "POST":
+        raise Http404
+    run = _visible_run(request, pk)
+    try:
+        services.lab_report_attach(
+            lab_run=run, checklist_id=request.POST.get("checklist", ""), user=request.user
+        )
+    except (SignatureRefused, ValueError) as exc:
+        messages.error(request, f"Not attached: {exc}")
+        return redirect("lab-detail", pk=pk)
+    messages.success(request, "Report attached to the checklist.")
+    return redirect("checklist", pk=run.deployment_id, checklist_id=request.POST["checklist"])

@@ -35,6 +35,7 @@ artefacts or acceptance makes earlier signatures refer to an older version.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,8 +181,20 @@ class Runbook:
 
 # ---- loading -------------------------------------------------------------------------------------------
 def load_runbooks(data_dir: Path | str = DATA_DIR) -> dict[str, Runbook]:
-    """Every `*.yaml` in data_dir, by runbook id (sorted). Raises RunbookError on the first problem."""
-    data_dir = Path(data_dir)
+    """Every `*.yaml` in data_dir, by runbook id (sorted). Raises RunbookError on the first problem.
+
+    The committed data is parsed once per process (it is code, not state); other directories every time."""
+    if Path(data_dir) == DATA_DIR:
+        return dict(_committed_runbooks())
+    return _load_runbooks(Path(data_dir))
+
+
+@functools.cache
+def _committed_runbooks() -> dict[str, Runbook]:
+    return _load_runbooks(DATA_DIR)
+
+
+def _load_runbooks(data_dir: Path) -> dict[str, Runbook]:
     files = sorted(data_dir.glob("*.yaml"))
     if not files:
         raise RunbookError(f"{data_dir}: no runbook files (*.yaml)")

@@ -206,3 +206,58 @@ def test_one_person_cannot_sign_a_decision_twice(env):
     decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
     with pytest.raises(SignatureRefused, match="already signed"):
         decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+
+
+def close_gate(deployment, people, gate):
+    proposal = decision_propose(deployment=deployment, gate=gate, user=people["compliance"])
+    decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
+    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    proposal.refresh_from_db()
+    assert proposal.status == DecisionProposal.Status.APPENDED, proposal.note
+
+
+def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(env):
+    deployment, people, settings = env
+    admin = user_with_role("admin", first_name="Ada", last_name="Admin")
+    signer_key_create(user=admin, password=PASSWORD)
+    checklist_export(checklist=complete_demo_checklist(deployment, people, settings), user=people["engineer"])
+    close_gate(deployment, people, "demo_exit")
+
+    engineer = people["engineer"]
+    paper = checklist_open(deployment=deployment, checklist_id="paper_trading", user=engineer)
+
+    def upload(step, name, data, user=engineer):
+        checklist_attach(
+            checklist=paper,
+            step_id=step,
+            name=name,
+            user=user,
+            uploaded=SimpleUploadedFile(f"{name}.bin", data),
+        )
+
+    def value(step, name, text):
+        checklist_attach(checklist=paper, step_id=step, name=name, user=engineer, value=text)
+
+    value("paper_config", "config_hash", "sha384:" + sha384_file(settings.OEM_CONFIG_PATH))
+    upload("paper_license", "paper_license", b'{"serial": 1}', user=admin)
+    upload("paper_labs_reports", "paper_labs_report_json", b'{"verdict": "pass"}')
+    upload("paper_labs_reports", "paper_labs_report_pdf", b"%PDF-1.4 report")
+    value("bundle_fingerprint", "bundle_fingerprint", "sha384:" + "b" * 96)
+    upload("paper_smoke", "paper_smoke_report", b"# paper smoke: ok\n")
+    value("paper_smoke", "ci_run", "github_actions_paper_smoke.yml#7 abc")
+    for step in ("paper_config", "paper_labs_reports", "bundle_fingerprint", "paper_smoke"):
+        sign(paper, step, engineer)
+    sign(paper, "paper_license", admin)
+    sign(paper, "compliance_acceptance", people["compliance"], meaning="reviewed")
+    sign(paper, "product_owner_approval", people["product_owner"], meaning="approved")
+    checklist_export(checklist=paper, user=people["compliance"])
+    close_gate(deployment, people, "paper_exit")
+
+    report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
+    assert report.ok, report.problems
+    assert [e.status for e in report.entries] == ["demo_ready", "paper_ready"]
+    paper_entry = report.logs["paper"][0].entry
+    assert paper_entry["runtime_flags"]["runtime.compliance_confirmed"] is False
+    assert paper_entry["artefacts"]["paper_labs_report_pdf"]["sha384"] == sha384_file(
+        deployment.evidence_dir / paper_entry["artefacts"]["paper_labs_report_pdf"]["path"]
+    )

@@ -135,3 +135,38 @@ def test_the_sweeper_assembles_a_run_whose_last_worker_died_before_its_hook(db, 
         job_services.job_succeed(job_id=unit.job_id, token=token)
     assert job_services.job_sweep()["lab_runs_advanced"] == 1
     assert Job.objects.filter(kind=services.ASSEMBLE_KIND, status=JobStatus.QUEUED).count() == 1
+
+
+def test_a_finished_report_is_attached_to_the_paper_checklist_with_its_hashes(db, no_broker, settings):
+    from audit.models import Deployment, StepAttachment
+    from tests.factories import user_with_role
+
+    deployment = Deployment.objects.create(name="paper-desk", customer="ACME")
+    engineer = user_with_role("engineer", deployments=[deployment])
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
+    run_queued(services.UNIT_KIND)
+    run_queued(services.ASSEMBLE_KIND)
+    lab_run.refresh_from_db()
+    services.lab_report_attach(lab_run=lab_run, checklist_id="paper_trading", user=engineer)
+    attached = {a.name: a.sha384 for a in StepAttachment.objects.filter(superseded_at__isnull=True)}
+    assert attached == {
+        "paper_labs_report_json": lab_run.json_sha384,
+        "paper_labs_report_pdf": lab_run.pdf_sha384,
+    }
+
+
+def test_a_report_changed_on_disk_is_not_attached(db, no_broker):
+    from audit.models import Deployment, StepAttachment
+    from audit.services import SignatureRefused
+    from tests.factories import user_with_role
+
+    deployment = Deployment.objects.create(name="paper-desk", customer="ACME")
+    engineer = user_with_role("engineer", deployments=[deployment])
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
+    run_queued(services.UNIT_KIND)
+    run_queued(services.ASSEMBLE_KIND)
+    lab_run.refresh_from_db()
+    Path(lab_run.json_path).write_text("{}")
+    with pytest.raises(SignatureRefused, match="no longer matches"):
+        services.lab_report_attach(lab_run=lab_run, checklist_id="paper_trading", user=engineer)
+    assert not StepAttachment.objects.exists()
