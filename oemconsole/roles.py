@@ -33,12 +33,28 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "risklab.add_dataset",
         "risklab.add_labrun",
         "risklab.view_labrun",
+        # Licensing: no model-level view: an admin sees only the customers they manage (guardian).
+        "licensing.add_customer",
+        "licensing.change_customer",
+        "licensing.add_licenserequest",
+        "licensing.change_licenserequest",
+        "licensing.add_license",
+        "licensing.change_license",
     ),
     COMPLIANCE: ("audit.view_auditevent", "jobs.add_job", "risklab.add_labrun"),
     ENGINEER: ("jobs.add_job", "risklab.add_dataset", "risklab.add_labrun"),
     PRODUCT_OWNER: ("jobs.add_job",),
     OPERATOR: (),
-    AUDITOR: ("audit.view_deployment", "audit.view_auditevent", "jobs.view_job", "risklab.view_labrun"),
+    AUDITOR: (
+        "audit.view_deployment",
+        "audit.view_auditevent",
+        "jobs.view_job",
+        "risklab.view_labrun",
+        "licensing.view_customer",
+        "licensing.view_device",
+        "licensing.view_licenserequest",
+        "licensing.view_license",
+    ),
 }
 
 

@@ -8,12 +8,14 @@ from audit import api as audit_api
 from audit import views as audit_views
 from audit import views_checklists as checklist_views
 from jobs import api as jobs_api
+from licensing import urls as licensing_urls
 from risklab import api as risklab_api
 from risklab import views as risklab_views
 
 from . import api, metrics, views
 
 api_v1 = [
+    path("licensing/", include(licensing_urls.api_urlpatterns)),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("me/", api.MeApi.as_view(), name="api-me"),
     path("deployments/", audit_api.DeploymentListApi.as_view(), name="api-deployment-list"),
@@ -86,6 +88,7 @@ urlpatterns = [
     path("labs/<int:pk>/", risklab_views.lab_detail, name="lab-detail"),
     path("labs/<int:pk>/report.<str:fmt>", risklab_views.lab_download, name="lab-download"),
     path("labs/<int:pk>/attach/", risklab_views.lab_attach, name="lab-attach"),
+    path("licensing/", include(licensing_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
