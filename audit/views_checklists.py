@@ -87,6 +87,12 @@ def checklist_page(request, pk: int, checklist_id: str):
     )
 
 
+def may_attach(user, checklist_id: str, step_id: str) -> bool:
+    """The step's responsible role attaches its evidence; admins may too (they do not sign it)."""
+    roles = set(user.groups.values_list("name", flat=True))
+    return _definition(checklist_id).step(step_id).responsible in roles or "admin" in roles
+
+
 def _back(pk, checklist_id):
     return redirect("checklist", pk=pk, checklist_id=checklist_id)
 
@@ -100,8 +106,7 @@ def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
         step = _definition(checklist_id).step(step_id)
     except KeyError:
         raise Http404("no such step") from None
-    roles = set(request.user.groups.values_list("name", flat=True))
-    if step.responsible not in roles and "admin" not in roles:
+    if not may_attach(request.user, checklist_id, step_id):
         messages.error(request, f"Only the {step.responsible} role attaches evidence to this step.")
         return _back(pk, checklist_id)
     instance = checklist_open(deployment=deployment, checklist_id=checklist_id, user=request.user)

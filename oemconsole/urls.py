@@ -83,6 +83,11 @@ urlpatterns = [
         name="checklist-download",
     ),
     path("jobs/hash-artefact/", views.artefact_hash_start, name="job-hash-artefact"),
+    path(
+        "deployments/<int:pk>/checklists/<str:checklist_id>/steps/<str:step_id>/pick-job-result/",
+        views.checklist_pick_job_result,
+        name="checklist-pick-job-result",
+    ),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("labs/", risklab_views.lab_list, name="lab-list"),
     path("labs/<int:pk>/", risklab_views.lab_detail, name="lab-detail"),

@@ -1,5 +1,8 @@
 """Console pages. Thin: selectors for reads, services for writes."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -9,9 +12,10 @@ from django.views.decorators.http import require_POST
 
 from audit.models import Deployment
 from audit.selectors import audit_event_recent_for_dashboard, deployment_get_visible, deployment_list_visible
+from audit.trust.hashing import sha384_file
 from jobs import selectors as job_selectors
 from jobs import services as job_services
-from jobs.models import Job
+from jobs.models import Job, JobResultFile, JobStatus
 
 
 @login_required
@@ -74,3 +78,67 @@ def artefact_hash_start(request):
             return redirect("dashboard")
     job = job_services.artefact_hash_start(uploaded_file=uploaded, user=request.user, deployment=deployment)
     return redirect("job-detail", pk=job.pk)
+
+
+def _result_file_path(result) -> Path:
+    path = Path(result.path)
+    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+
+
+@login_required
+def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str):
+    """Attach a file a finished job produced (a hashed upload, a report) instead of uploading it again. The
+    file is hashed again on arrival and must still match the hash its job recorded."""
+    from django.core.files import File
+
+    from audit.runbooks_access import open_checklist_or_404
+    from audit.services import SignatureRefused, checklist_attach
+    from audit.views_checklists import may_attach
+
+    try:
+        deployment = deployment_get_visible(user=request.user, pk=pk)
+    except Deployment.DoesNotExist:
+        raise Http404("no such deployment") from None
+    name = request.GET.get("name") or request.POST.get("name", "")
+    results = JobResultFile.objects.filter(
+        job__in=job_selectors.job_list_visible(user=request.user), job__status=JobStatus.SUCCEEDED
+    ).select_related("job")
+    if request.method == "POST":
+        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
+        result = results.filter(pk=request.POST.get("result")).first()
+        if result is None:
+            raise Http404("no such job result")
+        path = _result_file_path(result)
+        try:
+            may_attach(request.user, checklist_id, step_id)
+        except KeyError:
+            raise Http404("no such step") from None
+        try:
+            if not may_attach(request.user, checklist_id, step_id):
+                raise SignatureRefused("your role does not attach evidence to this step")
+            if not path.is_file() or sha384_file(path) != result.sha384:
+                raise SignatureRefused(f"{result.name} no longer matches the SHA-384 its job recorded")
+            with open(path, "rb") as handle:
+                checklist_attach(
+                    checklist=checklist,
+                    step_id=step_id,
+                    name=name,
+                    user=request.user,
+                    uploaded=File(handle, name=result.name),
+                )
+        except SignatureRefused as exc:
+            messages.error(request, f"Not attached: {exc}")
+        else:
+            messages.success(request, f"Attached {result.name} from job {result.job_id}.")
+        return redirect("checklist", pk=pk, checklist_id=checklist_id)
+    return render(
+        request,
+        "oemconsole/pick_job_result.html",
+        {
+            "deployment": deployment,
+            "checklist_id": checklist_id,
+            "step_id": step_id,
+            "name": name,
+            "results": results.order_by("-created_at")[:100],
+        },
+    )

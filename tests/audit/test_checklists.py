@@ -261,3 +261,28 @@ def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(e
     assert paper_entry["artefacts"]["paper_labs_report_pdf"]["sha384"] == sha384_file(
         deployment.evidence_dir / paper_entry["artefacts"]["paper_labs_report_pdf"]["path"]
     )
+
+
+def test_a_hashed_upload_job_result_is_picked_as_step_evidence(env, client, monkeypatch):
+    from jobs import runner
+    from jobs import services as job_services
+
+    deployment, people, settings = env
+    monkeypatch.setattr(job_services, "job_enqueue", lambda *, job_id: None)
+    engineer = people["engineer"]
+    job = job_services.artefact_hash_start(
+        uploaded_file=SimpleUploadedFile("smoke.jsonl", b'{"ok": true}\n'), user=engineer
+    )
+    assert runner.run_job(job_id=job.pk, worker="t") == "succeeded"
+    result = job.result_files.get()
+    client.force_login(engineer)
+    url = f"/deployments/{deployment.pk}/checklists/demo_stage1/steps/smoke_demo/pick-job-result/"
+    assert "smoke.jsonl" in client.get(url + "?name=smoke_demo_report").content.decode()
+    client.post(url, {"name": "smoke_demo_report", "result": result.pk})
+    from audit.models import StepAttachment
+
+    attached = StepAttachment.objects.get(name="smoke_demo_report")
+    assert attached.sha384 == result.sha384
+    client.force_login(people["operator"])
+    client.post(url, {"name": "smoke_demo_report", "result": result.pk})  # not the operator's job: 404
+    assert StepAttachment.objects.filter(name="smoke_demo_report").count() == 1
