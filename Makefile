@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium schema clean
+.PHONY: help venv migrate seed run test lint format chromium promtool schema clean
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat (http://127.0.0.1:8000)"
@@ -37,6 +37,11 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus for promtool (alert rules are checked with it)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -49,7 +54,7 @@ format: venv
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn
 
-test: venv chromium lint
+test: venv chromium promtool lint
 	bash scripts/run_tests.sh
 
 clean:

@@ -122,6 +122,20 @@ def _schema_errors(config: Any, schema_path: Path) -> str | None:
     return f"schema error at {where}: {' '.join(error.message.split())[:200]}"
 
 
+def load_config(path: Path | str, schema_path: Path | None = None) -> dict[str, Any]:
+    """Parse and schema-check a config without its signature: for tools that only read it (exporting alert
+    rules, planning a lab). Whatever starts trading uses validate_config, which also checks the signature."""
+    path = Path(path)
+    try:
+        config = parse_yaml(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    problem = _schema_errors(config, Path(schema_path) if schema_path else paths.CORE_CONFIG_SCHEMA_PATH)
+    if problem:
+        raise ConfigError(f"{path.name}: {problem}")
+    return config
+
+
 def check_profile(config: dict[str, Any], profile: str) -> None:
     """Rules JSON Schema cannot express: cross-references and what each stage may do."""
     if profile not in PROFILES:
