@@ -37,7 +37,7 @@ from audit.trust.canonical import (
     domain_prefix,
     strict_loads,
 )
-from audit.trust.fsutil import exclusive_lock, fsync_dir
+from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
@@ -85,6 +85,47 @@ def device_digest(components: dict[str, str]) -> str:
 
 def _signed_body(entry: dict[str, Any], name: str) -> dict[str, Any]:
     return {"registry": name, "entry": {k: v for k, v in entry.items() if k != "signature"}}
+
+
+def checkpoint_path(path: Path) -> Path:
+    return path.with_name(path.name.replace(".jsonl", "") + ".checkpoint.json")
+
+
+def _checkpoint_body(name: str, count: int, head: str) -> dict[str, Any]:
+    return {"registry": name, "checkpoint": {"count": count, "head": head}}
+
+
+def _check_checkpoint(
+    path: Path, state: RegistryState, trusted_keys, allow_dev: bool, name: str
+) -> list[str]:
+    """A vendor-signed (count, head) beside the registry: cutting lines off its end is caught, since no one
+    without the vendor key can sign a shorter checkpoint."""
+    target = checkpoint_path(path)
+    if not target.exists():
+        return (
+            [f"{target.name}:0: missing checkpoint (the registry's tail cannot be trusted)"]
+            if state.seq
+            else []
+        )
+    try:
+        doc = strict_loads(target.read_bytes())
+        if not isinstance(doc, dict) or set(doc) != {"count", "head", "signature"}:
+            raise RegistryError("unexpected checkpoint structure")
+        verify_vendor_signature(
+            doc["signature"],
+            DOMAIN_REGISTRY,
+            _checkpoint_body(name, doc["count"], doc["head"]),
+            trusted_keys=trusted_keys,
+            allow_development_keys=allow_dev,
+        )
+    except (OSError, StrictJSONError, RegistryError, TrustError) as exc:
+        return [f"{target.name}:0: checkpoint does not verify: {exc}"]
+    if (doc["count"], doc["head"]) != (state.seq, state.head):
+        return [
+            f"{target.name}:0: registry has {state.seq} entries but its signed checkpoint says {doc['count']}"
+            " (lines removed or added outside the registry)"
+        ]
+    return []
 
 
 @dataclass
@@ -231,6 +272,12 @@ def _check_line(
 def _scan(
     path: Path, trusted_keys: TrustedKeys, allow_dev: bool, name: str
 ) -> tuple[RegistryState, list[str]]:
+    return _scan_with_checkpoint(path, trusted_keys, allow_dev, name)
+
+
+def _scan_lines(
+    path: Path, trusted_keys: TrustedKeys, allow_dev: bool, name: str
+) -> tuple[RegistryState, list[str]]:
     state = RegistryState(head=genesis_hash(name))
     problems: list[str] = []
     try:
@@ -260,6 +307,12 @@ def _scan(
     return state, problems
 
 
+def _scan_prefix_head(path: Path, count: int, name: str) -> str:
+    """Hash of line `count` (the genesis hash for 0)."""
+    lines = path.read_bytes().split(b"\n")
+    return line_hash(lines[count - 1]) if count else genesis_hash(name)
+
+
 def _peek_seq(raw: bytes) -> int | None:
     try:
         value = json.loads(raw).get("seq")
@@ -277,6 +330,13 @@ def verify_registry(
 ) -> list[str]:
     """Every problem as "registry.jsonl:<line>: <reason>"; an empty list means the registry verifies."""
     return _scan(Path(path), trusted_keys, allow_development_keys, name)[1]
+
+
+def _scan_with_checkpoint(path: Path, trusted_keys, allow_dev: bool, name: str):
+    state, problems = _scan_lines(path, trusted_keys, allow_dev, name)
+    if not problems:
+        problems = _check_checkpoint(path, state, trusted_keys, allow_dev, name)
+    return state, problems
 
 
 class Registry:
@@ -305,10 +365,36 @@ class Registry:
             raise RegistryError(f"registry does not verify: {problems[0]}{more}")
         return state
 
+    def _finish_interrupted_append(self, signer: Ed25519Signer) -> None:
+        """An append writes its line, then the checkpoint. If it died in between, the registry holds exactly
+        one valid line more than the checkpoint covers: seal it now (the line itself is vendor-signed)."""
+        state, problems = _scan_lines(self.path, self.trusted_keys, self.allow_development_keys, self.name)
+        if problems or not state.seq:
+            return
+        target = checkpoint_path(self.path)
+        try:
+            doc = strict_loads(target.read_bytes()) if target.exists() else {"count": 0}
+        except (OSError, StrictJSONError):
+            return
+        if not isinstance(doc, dict) or doc.get("count") != state.seq - 1:
+            return
+        previous = _scan_prefix_head(self.path, state.seq - 1, self.name)
+        if state.seq > 1 and doc.get("head") != previous:
+            return
+        self._write_checkpoint(signer, state)
+
+    def _write_checkpoint(self, signer: Ed25519Signer, state: RegistryState) -> None:
+        checkpoint = dict(_checkpoint_body(self.name, state.seq, state.head)["checkpoint"])
+        checkpoint["signature"] = signer.sign(
+            DOMAIN_REGISTRY, _checkpoint_body(self.name, state.seq, state.head)
+        )
+        atomic_write_bytes(checkpoint_path(self.path), canonical_bytes(checkpoint) + b"\n")
+
     def _append(
         self, signer: Ed25519Signer, at: datetime, make: Callable[[RegistryState], tuple[str, dict[str, Any]]]
     ) -> tuple[dict[str, Any], RegistryState]:
         with exclusive_lock(self._lock_path):
+            self._finish_interrupted_append(signer)
             state = self.read_state()
             kind, data = make(state)
             state.apply(kind, data, format_time(at))  # policy check before anything is written
@@ -342,6 +428,7 @@ class Registry:
             if created:
                 fsync_dir(self.path.parent)
             state.seq, state.head = entry["seq"], line_hash(line)
+            self._write_checkpoint(signer, state)
             return entry, state
 
     def issue(

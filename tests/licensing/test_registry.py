@@ -154,3 +154,39 @@ def test_an_activate_deactivate_loop_cannot_exceed_max_activations(registry, sig
     registry.revoke(1, reason="fraud", signer=signer, at=NOW)
     with pytest.raises(RegistryError, match="license 1 is revoked"):
         registry.activate(1, "act-late", device_digest=digest, signer=signer, at=NOW)
+
+
+def test_cutting_lines_off_the_end_is_caught_by_the_signed_checkpoint(filled):
+    lines = filled.path.read_bytes().split(b"\n")[:-1]
+    filled.path.write_bytes(b"".join(line + b"\n" for line in lines[:-2]))  # the revocation's tail is gone
+    problems = verify_registry(filled.path)
+    assert problems and "checkpoint says 6" in problems[0]
+    with pytest.raises(RegistryError):
+        filled.read_state()
+
+
+def test_a_registry_without_its_checkpoint_does_not_verify(filled):
+    from licensing.core.registry import checkpoint_path
+
+    checkpoint_path(filled.path).unlink()
+    assert "missing checkpoint" in verify_registry(filled.path)[0]
+
+
+def test_an_append_interrupted_before_its_checkpoint_is_sealed_by_the_next_append(filled, signer, components):
+    from licensing.core.registry import checkpoint_path
+
+    before = checkpoint_path(filled.path).read_bytes()
+    filled.issue(_body(_other_device(components, 9)), signer, at=NOW)
+    checkpoint_path(filled.path).write_bytes(before)  # as if the process died between the two writes
+    assert verify_registry(filled.path)  # reported until repaired
+    filled.issue(_body(_other_device(components, 10)), signer, at=NOW)
+    assert verify_registry(filled.path) == []
+    assert filled.read_state().seq == 8
+
+
+def test_a_forged_checkpoint_is_refused(filled):
+    from licensing.core.registry import checkpoint_path
+
+    path = checkpoint_path(filled.path)
+    path.write_bytes(path.read_bytes().replace(b'"count":6', b'"count":4'))
+    assert "checkpoint does not verify" in verify_registry(filled.path)[0]
