@@ -8,24 +8,14 @@ or extra file on stderr. Invalid data or usage: one line on stderr, exit 1 / 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from audit.runbooks.model import DATA_DIR, RunbookError
 from audit.runbooks.render import DEFAULT_OUT, check, render_all
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise _UsageError(f"{self.prog}: {' '.join(message.split())}")
+from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, parse
+from audit.trust.cliutil import OneLineParser as _Parser
 
 
 def render_runbooks_main(argv: Sequence[str] | None = None) -> int:
@@ -33,13 +23,9 @@ def render_runbooks_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 if anything drifted")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: docs/runbooks")
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="default: audit/runbooks/data")
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except _UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+    args, code = parse(parser, argv)
+    if code is not None:
+        return code
     try:
         if args.check:
             problems = check(args.out, args.data)

@@ -14,43 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from audit.trust import paths
+from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, fail, run
+from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.core_config import ConfigError, sign_file, validate_config
 from audit.trust.decision_log import DecisionLogError, append_entry, artefact_file
 from audit.trust.keyring import HMAC_PURPOSES, KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
 from audit.trust.verifier import verify_decision_logs
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _EXPECTED = (ConfigError, DecisionLogError, KeyRingError, SignatureError, OSError, ValueError)
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise _UsageError(f"{self.prog}: {' '.join(message.split())}")
-
-
 def _fail(message: str, code: int = EXIT_FAIL) -> int:
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    return code
+    return fail(message, code)
 
 
 def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None, action) -> int:
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except _UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    try:
-        return action(args)
-    except _EXPECTED as exc:
-        return _fail(str(exc) or type(exc).__name__)
+    return run(parser, argv, action, _EXPECTED)
 
 
 # ---- validate_config / sign_config -------------------------------------------------------------------

@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import socket
-import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,8 @@ from typing import Any
 
 from audit.trust import paths
 from audit.trust.canonical import DOMAIN_FINGERPRINT, StrictJSONError, canonical_bytes, strict_loads
+from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, UsageError, fail, run
+from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, format_time, utc_now
@@ -60,40 +61,17 @@ from licensing.core.request import build_request, load_request
 from licensing.core.request import to_qr_text as request_to_qr_text
 from licensing.core.verify import verify_license
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 ACTIVATION_FORMAT = "oem-license-activation/1"
 _EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line instead of printing usage and exiting."""
-
-    def error(self, message: str):
-        raise _UsageError(f"{self.prog}: {' '.join(message.split())}")
-
-
 def _fail(message: str, code: int = EXIT_FAIL) -> int:
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    return code
+    return fail(message, code)
 
 
 def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None, action: Callable[[Any], int]) -> int:
-    try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except _UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    try:
-        return action(args)
-    except _UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except (ValueError, OSError) as exc:  # every licensing/trust error is a ValueError with a one-line text
-        return _fail(str(exc) or type(exc).__name__)
+    # every licensing/trust error is a ValueError with a one-line text
+    return run(parser, argv, action, (ValueError, OSError))
 
 
 # ---- environment ------------------------------------------------------------------------------------------
@@ -123,9 +101,9 @@ def _usb_dongle() -> str | None:
 
 def _output_path(parser_prog: str, value: Path, what: str) -> Path:
     if value.is_dir():
-        raise _UsageError(f"{parser_prog}: {what} {value} is a directory")
+        raise UsageError(f"{parser_prog}: {what} {value} is a directory")
     if not value.parent.is_dir():
-        raise _UsageError(f"{parser_prog}: directory of {what} {value} does not exist")
+        raise UsageError(f"{parser_prog}: directory of {what} {value} does not exist")
     return value
 
 
@@ -230,19 +208,19 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
             stages = check_stages([s.strip() for s in args.stages.split(",") if s.strip()])
             features = check_features([f.strip() for f in args.features.split(",") if f.strip()])
         except ValueError as exc:
-            raise _UsageError(f"{prog}: {exc}") from None
+            raise UsageError(f"{prog}: {exc}") from None
         if not args.customer.strip() or len(args.customer) > 200:
-            raise _UsageError(f"{prog}: --customer must be 1..200 characters")
+            raise UsageError(f"{prog}: --customer must be 1..200 characters")
         if not 1 <= args.valid_days <= 3650:
-            raise _UsageError(f"{prog}: --valid-days must be in 1..3650")
+            raise UsageError(f"{prog}: --valid-days must be in 1..3650")
         if not 1 <= args.max_activations <= 1000:
-            raise _UsageError(f"{prog}: --max-activations must be in 1..1000")
+            raise UsageError(f"{prog}: --max-activations must be in 1..1000")
         if not _EDITION.match(args.edition):
-            raise _UsageError(f"{prog}: --edition must match [a-z0-9][a-z0-9_.-]*")
+            raise UsageError(f"{prog}: --edition must match [a-z0-9][a-z0-9_.-]*")
         out = _output_path(prog, args.out, "--out")
         qr_path = _output_path(prog, args.qr, "--qr") if args.qr else None
         if not args.request.is_file():
-            raise _UsageError(f"{prog}: request file {args.request} does not exist")
+            raise UsageError(f"{prog}: request file {args.request} does not exist")
         signer = load_vendor_signer()  # fails early (and writes nothing) when the key is not trusted
         request_bytes = args.request.read_bytes()
 
@@ -349,10 +327,10 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
 
     def action(args: argparse.Namespace) -> int:
         if (args.file is None) == (args.qr is None):
-            raise _UsageError(f"{parser.prog}: give exactly one of FILE or --qr PNG")
+            raise UsageError(f"{parser.prog}: give exactly one of FILE or --qr PNG")
         source = args.file or args.qr
         if not source.is_file():
-            raise _UsageError(f"{parser.prog}: {source} does not exist")
+            raise UsageError(f"{parser.prog}: {source} does not exist")
         lic: License = read_license_qr_png(args.qr) if args.qr else parse_license(args.file.read_bytes())
         allow_dev = allow_development_keys()
         keyring = KeyRing.load()
@@ -425,9 +403,9 @@ def revoke_license_main(argv: Sequence[str] | None = None) -> int:
 
     def action(args: argparse.Namespace) -> int:
         if args.serial < 1:
-            raise _UsageError(f"{parser.prog}: --serial must be a positive integer")
+            raise UsageError(f"{parser.prog}: --serial must be a positive integer")
         if not args.reason.strip() or len(args.reason) > 500:
-            raise _UsageError(f"{parser.prog}: --reason must be 1..500 characters")
+            raise UsageError(f"{parser.prog}: --reason must be 1..500 characters")
         registry = Registry(registry_path(), allow_development_keys=allow_development_keys())
         if not registry.path.exists():
             raise ValueError(f"no license registry at {registry.path}")
