@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool schema clean
+.PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
 
 help:
-	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat (http://127.0.0.1:8000)"
+	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
 	@echo "make test    lint, import contracts, pytest on SQLite and (when reachable) PostgreSQL + Redis"
 	@echo "make schema  regenerate docs/api/openapi.yaml from the code"
+	@echo "make proto   regenerate the daemon's gRPC stubs from execution/proto/*.proto"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,7 @@ migrate: venv
 
 seed: migrate
 	$(PY) manage.py seed_demo
+	@test -f $(OEM_DATA_DIR)/certs/ca.pem || $(PY) manage.py generate_mtls_bundle --out $(OEM_DATA_DIR)/certs --operators operator
 
 run: seed
 	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
@@ -50,6 +52,9 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v1.proto (a test fails on drift)
+	$(PY) -m execution.proto.generate
 
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn

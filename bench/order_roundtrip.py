@@ -1,0 +1,281 @@
+"""Order round trip over the real daemon: Echo (baseline) vs SubmitOrder -> ack, throughput, failover.
+
+One in-process daemon in paper mode (two paper venues: ``paper`` primary, ``paper_b`` backup), reached over
+loopback mTLS (TLS 1.3) with an RBAC token, exactly as an operator client would. Prints the machine, p50/p99
+of both RPCs and their ratios (goals: p50 <= 1.5x, p99 <= 2x Echo), orders/s with 32 in flight (goal >= 2000)
+and the failover time after the primary venue goes down.
+
+    .venv/bin/python bench/order_roundtrip.py [--n 2000] [--no-fsync]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OEM_KDF_COST", "test")
+
+import grpc  # noqa: E402
+import yaml  # noqa: E402
+
+from audit.trust import paths as trust_paths  # noqa: E402
+from audit.trust.keyring import KeyRing  # noqa: E402
+from execution.core.risk import RiskLimits  # noqa: E402
+from execution.daemon.devkit import Deployment  # noqa: E402
+from execution.daemon.license_hook import LicenseCheck  # noqa: E402
+from execution.daemon.server import Daemon, DaemonOptions  # noqa: E402
+from execution.proto.gen import oem_daemon_v1_pb2 as pb  # noqa: E402
+from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc  # noqa: E402
+
+LOOSE = RiskLimits(
+    max_order_notional=1e12,
+    max_position_notional=1e15,
+    daily_loss=1e12,
+    max_orders=10**9,
+    price_band_bps=500.0,
+)
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _fdatasync_cost(directory: Path, n: int = 200) -> float:
+    """p50 of one small O_APPEND write + fdatasync on this disk: the unit cost of a journal/audit append."""
+    path = directory / "fsync_probe.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    costs = []
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * 400 + b"\n")
+            os.fdatasync(fd)
+            costs.append(time.perf_counter() - t0)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return _pct(costs, 0.5)
+
+
+def _config(root: Path) -> Path:
+    config = yaml.safe_load(trust_paths.DEFAULT_CONFIG_PATH.read_text())
+    config["venues"]["paper_b"] = {"kind": "paper", "timeout_ms": 500}
+    for name in ("demo", "paper"):
+        config["profiles"][name]["venues"] = ["paper", "paper_b"]
+    config["routing"] = {"default": ["paper", "paper_b"]}
+    path = root / "bench_core.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _options(dep: Deployment, no_fsync: bool) -> DaemonOptions:
+    return DaemonOptions(
+        config_path=dep.config_path,
+        mode="paper",
+        data_dir=dep.data_dir,
+        certs_dir=dep.certs_dir,
+        license_checker=lambda stage: LicenseCheck(False, "not needed in paper mode"),
+        journal_sync=not no_fsync,
+        access_sync=not no_fsync,
+        risk_limits=LOOSE,
+        gate_poll_s=60,
+        tick_s=3600,
+        workers=64,
+    )
+
+
+def _serve(root: str, no_fsync: bool, conn) -> None:
+    """Child process: the daemon gets its own interpreter (and GIL), as in production."""
+    dep = Deployment(
+        Path(root),
+        Path(root) / "var",
+        Path(root) / "var" / "certs",
+        Path(root) / "config" / "core.yaml",
+        KeyRing.load(Path(root) / "var"),
+    )
+    daemon = Daemon(_options(dep, no_fsync)).start()
+    conn.send(daemon.port)
+    while True:
+        command = conn.recv()
+        if command == "down":
+            daemon.core.routers["paper"].venues["paper"].faults.down = True
+            conn.send("ok")
+        elif command == "state":
+            router = daemon.core.routers["paper"]
+            conn.send((router.retry_backoff_s, str(router.breakers["paper"].state)))
+        else:
+            daemon.stop(0)
+            conn.send("stopped")
+            return
+
+
+class _Remote:
+    def __init__(self, root: Path, no_fsync: bool) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(str(root), no_fsync, child), daemon=True)
+        self.proc.start()
+        self.port = self.conn.recv()
+
+    def primary_down(self) -> None:
+        self.conn.send("down")
+        self.conn.recv()
+
+    def router_state(self) -> tuple[float, str]:
+        self.conn.send("state")
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.conn.recv()
+        self.proc.join(10)
+
+
+class _Local:
+    def __init__(self, dep: Deployment, no_fsync: bool) -> None:
+        self.daemon = Daemon(_options(dep, no_fsync)).start()
+        self.port = self.daemon.port
+
+    def primary_down(self) -> None:
+        self.daemon.core.routers["paper"].venues["paper"].faults.down = True
+
+    def router_state(self) -> tuple[float, str]:
+        router = self.daemon.core.routers["paper"]
+        return router.retry_backoff_s, str(router.breakers["paper"].state)
+
+    def stop(self) -> None:
+        self.daemon.stop(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000, help="sequential calls per RPC for latency")
+    parser.add_argument("--throughput-orders", type=int, default=4000)
+    parser.add_argument("--inflight", type=int, default=32)
+    parser.add_argument("--no-fsync", action="store_true", help="journal and access log without fsync")
+    parser.add_argument(
+        "--in-process", action="store_true", help="daemon in the client's process (shared GIL)"
+    )
+    args = parser.parse_args(argv)
+
+    root = Path(tempfile.mkdtemp(prefix="oem-bench-"))
+    dep = Deployment.create(root, operators=("bench",), source_config=_config(root))
+    daemon = _Local(dep, args.no_fsync) if args.in_process else _Remote(root, args.no_fsync)
+    stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "bench"))
+    md = [("authorization", f"Bearer {dep.token('bench', ['operator'])}")]
+    counter = iter(range(10**9))
+
+    def order() -> pb.SubmitOrderRequest:
+        return pb.SubmitOrderRequest(
+            client_order_id=f"b-{next(counter)}", symbol="ETH/BTC", side="buy", qty=0.01
+        )
+
+    try:
+        for _ in range(200):  # warm up: connection, caches, JIT-free paths
+            stub.Echo(pb.EchoRequest(payload=b"x" * 64), metadata=md)
+            stub.SubmitOrder(order(), metadata=md)
+        echo, submit = [], []
+        for _ in range(args.n):  # interleaved, so both see the same machine state
+            t0 = time.perf_counter()
+            stub.Echo(pb.EchoRequest(payload=b"x" * 64), metadata=md)
+            t1 = time.perf_counter()
+            reply = stub.SubmitOrder(order(), metadata=md)
+            t2 = time.perf_counter()
+            assert reply.accepted, reply
+            echo.append(t1 - t0)
+            submit.append(t2 - t1)
+
+        # throughput: N orders with `inflight` outstanding futures
+        sem = threading.Semaphore(args.inflight)
+        done = threading.Event()
+        remaining = [args.throughput_orders]
+        lock = threading.Lock()
+        failures = [0]
+
+        def finished(future) -> None:
+            sem.release()
+            if future.exception() is not None or not future.result().accepted:
+                failures[0] += 1
+            with lock:
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
+
+        t0 = time.perf_counter()
+        for _ in range(args.throughput_orders):
+            sem.acquire()
+            stub.SubmitOrder.future(order(), metadata=md).add_done_callback(finished)
+        done.wait(300)
+        elapsed = time.perf_counter() - t0
+        rate = args.throughput_orders / elapsed
+
+        # failover: primary goes down; time from that moment to the first fill at the backup
+        t0 = time.perf_counter()
+        daemon.primary_down()
+        reply = stub.SubmitOrder(order(), metadata=md)
+        failover_s = time.perf_counter() - t0
+        assert reply.venue == "paper_b" and reply.status == "FILLED", reply
+        after = []
+        for _ in range(50):
+            t1 = time.perf_counter()
+            stub.SubmitOrder(order(), metadata=md)
+            after.append(time.perf_counter() - t1)
+        backoff_s, circuit = daemon.router_state()
+    finally:
+        daemon.stop()
+
+    cpu = ""
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    p50e, p99e, p50s, p99s = _pct(echo, 0.5), _pct(echo, 0.99), _pct(submit, 0.5), _pct(submit, 0.99)
+    ms = 1000.0
+    print(
+        f"machine: {platform.platform()}; {cpu}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
+        f"grpcio {grpc.__version__}"
+    )
+    print(
+        f"daemon: {'in the client process' if args.in_process else 'separate process'}; mTLS TLS 1.3 + token"
+    )
+    print(
+        f"durability: journal+access-log fsync {'OFF' if args.no_fsync else 'ON'}; data dir {dep.data_dir}; "
+        f"one append+fdatasync here p50 {_fdatasync_cost(dep.data_dir) * ms:.3f} ms "
+        "(SubmitOrder: 2 journal + 1 access-log fsync, the journal's under the router lock; "
+        "Echo: 1 access-log fsync)"
+    )
+    print(
+        f"Echo         n={len(echo)}  p50 {p50e * ms:.3f} ms  p99 {p99e * ms:.3f} ms  mean "
+        f"{statistics.fmean(echo) * ms:.3f} ms"
+    )
+    print(
+        f"SubmitOrder  n={len(submit)}  p50 {p50s * ms:.3f} ms  p99 {p99s * ms:.3f} ms  mean "
+        f"{statistics.fmean(submit) * ms:.3f} ms"
+    )
+    print(f"ratio p50 {p50s / p50e:.2f}x (goal <= 1.5x)   ratio p99 {p99s / p99e:.2f}x (goal <= 2x)")
+    print(
+        f"throughput: {rate:,.0f} orders/s with {args.inflight} in flight "
+        f"({args.throughput_orders} orders, {failures[0]} failed; goal >= 2,000)"
+    )
+    print(
+        f"failover: primary down -> filled at backup in {failover_s * ms:.1f} ms (retry back-off "
+        f"{backoff_s * ms:.0f} ms + fallback); next orders p50 {_pct(after, 0.5) * ms:.3f} ms "
+        f"(primary circuit {circuit})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from execution.daemon.server import main
+
+sys.exit(main())

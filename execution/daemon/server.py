@@ -1,0 +1,525 @@
+"""The daemon: gRPC server (mTLS, TLS 1.3, CRL, RBAC tokens), trading core, run-time gate, metrics.
+
+``Daemon(options).start()`` runs everything in-process (tests, bench); ``main(argv)`` is
+``python -m execution.daemon``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import sys
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from audit.trust import paths as trust_paths
+from audit.trust.canonical import canonical_bytes
+from audit.trust.core_config import ConfigError, parse_yaml, validate_config
+from audit.trust.keyring import KeyRing, KeyRingError
+from execution.core.orders import OrderError, Stage
+from execution.core.risk import RiskLimits, TradingState
+from execution.daemon.access import AccessLog
+from execution.daemon.core import DEFAULT_PRICES, CoreOptions, FillEvent, TradingCore
+from execution.daemon.gate import GateResult, GateWatcher, LicenseChecker, evaluate_live, watched_files
+from execution.daemon.security import (
+    AuthInterceptor,
+    CrlState,
+    KeyRingSource,
+    ServerCertificates,
+    current_principal,
+)
+from execution.metrics import DaemonMetrics
+from execution.mtls.bundle import days_left
+from execution.proto.gen import oem_daemon_v1_pb2 as pb
+from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
+
+SERVICE_NAME = "oem.daemon.v1.OemDaemon"
+_STATE_TO_PB = {
+    TradingState.ACTIVE: pb.TRADING_STATE_ACTIVE,
+    TradingState.HALTED: pb.TRADING_STATE_HALTED,
+    TradingState.REDUCING: pb.TRADING_STATE_REDUCING,
+}
+_PB_TO_STATE = {v: k for k, v in _STATE_TO_PB.items()}
+
+
+@dataclass
+class DaemonOptions:
+    config_path: Path
+    mode: str
+    data_dir: Path
+    certs_dir: Path
+    listen: str = "127.0.0.1:0"
+    metrics_port: int | None = None
+    keyring: KeyRing | None = None
+    license_checker: LicenseChecker | None = None
+    journal_sync: bool = True
+    access_sync: bool = True
+    risk_limits: RiskLimits | None = None
+    prices: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    capital: float = 100_000.0
+    gate_poll_s: float = 2.0
+    tick_s: float = 1.0
+    workers: int = 32
+    extra_venues: dict = field(default_factory=dict)
+
+
+class StartupRefused(RuntimeError):
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def _order_reply(result, stage: str = "") -> pb.OrderReply:
+    order = result.order
+    reply = pb.OrderReply(
+        accepted=result.accepted,
+        duplicate=result.duplicate,
+        reason=result.reason,
+        message=result.message,
+        stage=stage,
+    )
+    if order is not None:
+        reply.client_order_id = order.client_order_id
+        reply.status = str(order.status)
+        reply.venue = order.venue or ""
+        reply.venue_order_id = order.venue_order_id or ""
+        reply.filled_qty = order.filled_qty
+        reply.avg_price = order.avg_price or 0.0
+        reply.fees = order.fees
+        reply.reason = result.reason or order.reason
+        reply.stage = str(order.stage)
+    return reply
+
+
+class Servicer(pb_grpc.OemDaemonServicer):
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    def Echo(self, request, context):  # noqa: N802 - gRPC method names
+        return pb.EchoReply(payload=request.payload)
+
+    def _stage(self, text: str, context) -> Stage:
+        try:
+            return Stage(text or self.d.options.mode)
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown stage {text!r} (demo, paper, live)")
+
+    def SubmitOrder(self, request, context):  # noqa: N802
+        started = time.perf_counter()
+        principal = current_principal()
+        stage = self._stage(request.stage, context)
+        if stage is Stage.LIVE:
+            gate = self.d.gate
+            if self.d.options.mode != "live":
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"live orders need a daemon started with --mode live (this one: {self.d.options.mode})",
+                )
+            if not gate.live_unlocked:
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION, "live is locked: " + "; ".join(gate.reasons)
+                )
+        side = {"buy": "buy", "sell": "sell"}.get(request.side.lower())
+        if side is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "side must be buy or sell")
+        try:
+            result = self.d.core.submit(
+                cid=request.client_order_id,
+                symbol=request.symbol,
+                side=side,
+                qty=request.qty,
+                order_type=request.order_type.lower() or "market",
+                limit_price=request.limit_price if request.order_type.lower() == "limit" else None,
+                stage=stage,
+                owner=principal.subject,
+            )
+        except OrderError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        venue = result.order.venue if result.order is not None else ""
+        self.d.metrics.observe_rpc(venue or "-", time.perf_counter() - started)
+        return _order_reply(result)
+
+    def CancelOrder(self, request, context):  # noqa: N802
+        principal = current_principal()
+        _router, order = self.d.core.find(request.client_order_id)
+        if order is not None and order.owner != principal.subject and "admin" not in principal.roles:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "only the order's owner or an admin may cancel it"
+            )
+        return _order_reply(self.d.core.cancel(request.client_order_id))
+
+    def StreamFills(self, request, context):  # noqa: N802
+        principal = current_principal()
+        owner = principal.subject
+        all_owners = request.all_owners and "admin" in principal.roles
+        q = self.d.core.fills.add(lambda f: all_owners or f.owner == owner)
+        places_orders = "operator" in principal.roles
+        if places_orders:
+            self.d.stream_opened(owner)
+        done = threading.Event()
+
+        def on_end() -> None:
+            done.set()
+            self.d.core.fills.remove(q)
+            if places_orders:
+                self.d.stream_closed(owner)
+
+        context.add_callback(on_end)
+        while not done.is_set() and context.is_active():
+            try:
+                item = q.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            fill: FillEvent = item
+            yield pb.Fill(
+                client_order_id=fill.client_order_id,
+                symbol=fill.symbol,
+                side=fill.side,
+                venue=fill.venue,
+                fill_id=fill.fill_id,
+                qty=fill.qty,
+                price=fill.price,
+                fee=fill.fee,
+                ts=fill.ts,
+                owner=fill.owner,
+            )
+
+    def StreamTelemetry(self, request, context):  # noqa: N802
+        q = self.d.core.telemetry.add(lambda e: True)
+        context.add_callback(lambda: self.d.core.telemetry.remove(q))
+        while context.is_active():
+            try:
+                event = q.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if event is None:
+                return
+            try:
+                data = canonical_bytes(event.data).decode("utf-8")
+            except ValueError:
+                data = json.dumps(event.data, default=str, sort_keys=True)
+            yield pb.TelemetryEvent(
+                kind=event.kind,
+                ts=event.ts,
+                client_order_id=event.client_order_id,
+                venue=event.venue,
+                data_json=data,
+            )
+
+    def GetStatus(self, request, context):  # noqa: N802
+        return self.d.status()
+
+    def SetTradingState(self, request, context):  # noqa: N802
+        state = _PB_TO_STATE.get(request.state)
+        if state is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "state must be ACTIVE, HALTED or REDUCING")
+        who = current_principal().subject
+        reason = request.reason or f"set by {who}"
+        self.d.core.set_state(state, reason)
+        return pb.TradingStateReply(state=_STATE_TO_PB[state], reason=reason)
+
+    def KillSwitch(self, request, context):  # noqa: N802
+        reason = request.reason or f"KILL_SWITCH by {current_principal().subject}"
+        results = self.d.core.kill_switch(reason)
+        state, _ = self.d.core.trading_state()
+        return pb.KillSwitchReply(
+            state=_STATE_TO_PB[state],
+            cancelled=sum(r.accepted for r in results),
+            failed=sum(not r.accepted for r in results),
+        )
+
+    def GetPreLiveChecklist(self, request, context):  # noqa: N802
+        gate = self.d.gate
+        return pb.PreLiveChecklist(
+            ready=gate.live_unlocked,
+            items=[pb.ChecklistItem(name=n, ok=ok, detail=detail) for n, ok, detail in gate.items],
+        )
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        options.data_dir = Path(options.data_dir)
+        options.certs_dir = Path(options.certs_dir)
+        options.config_path = Path(options.config_path)
+        self.keyrings = KeyRingSource(options.keyring or KeyRing.load(options.data_dir))
+        self.metrics = DaemonMetrics()
+        self.server: grpc.Server | None = None
+        self.port = 0
+        self.metrics_port: int | None = None
+        self._streams: dict[str, int] = {}
+        self._streams_lock = threading.Lock()
+        self.gate: GateResult = GateResult(False, ["not evaluated yet"])
+        self.core: TradingCore | None = None
+        self.watcher: GateWatcher | None = None
+        self.health = health.HealthServicer()
+        self.certs = ServerCertificates(options.certs_dir)
+        self.crl = CrlState(options.certs_dir / "crl.pem", options.certs_dir / "ca.pem")
+        self.access_log: AccessLog | None = None
+
+    # -- gate -----------------------------------------------------------------------------------------------
+    def evaluate_gate(self) -> GateResult:
+        return evaluate_live(
+            config_path=self.options.config_path,
+            data_dir=self.options.data_dir,
+            certs_dir=self.options.certs_dir,
+            keyring=self.keyrings.get(),
+            license_checker=self.options.license_checker,
+        )
+
+    def _set_gate(self, result: GateResult) -> None:
+        self.gate = result
+        self.metrics.set_gates({k: v[0] for k, v in result.gates.items()}, result.live_unlocked)
+        if self.core is not None:
+            from execution.live_router import RouterEvent
+
+            self.core.telemetry.publish(
+                RouterEvent(
+                    "gate",
+                    time.time(),
+                    data={"live_unlocked": result.live_unlocked, "reasons": result.reasons},
+                )
+            )
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> Daemon:
+        opts = self.options
+        if opts.mode not in ("demo", "paper", "live"):
+            raise StartupRefused([f"unknown mode {opts.mode!r}"])
+        host = opts.listen.rsplit(":", 1)[0].strip("[]")
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise StartupRefused([f"--listen {opts.listen}: the daemon listens on loopback only"])
+        try:
+            data = opts.config_path.read_bytes()
+        except OSError as exc:
+            raise StartupRefused([f"cannot read config {opts.config_path}: {exc.strerror}"]) from None
+        if opts.mode == "demo":
+            try:
+                config = parse_yaml(data)
+            except ConfigError as exc:
+                raise StartupRefused([f"config: {exc}"]) from None
+        else:
+            try:  # paper and live never start on a tampered or unsigned config
+                config = validate_config(opts.config_path, opts.mode, keyring=self.keyrings.get()).config
+            except ConfigError as exc:
+                raise StartupRefused([f"config: {exc}"]) from None
+        self._set_gate(self.evaluate_gate())
+        if opts.mode == "live" and not self.gate.live_unlocked:
+            raise StartupRefused(self.gate.reasons)
+        self.core = TradingCore(
+            config,
+            CoreOptions(
+                mode=opts.mode,
+                data_dir=opts.data_dir,
+                capital=opts.capital,
+                prices=dict(opts.prices),
+                journal_sync=opts.journal_sync,
+                risk_limits=opts.risk_limits,
+                tick_s=opts.tick_s,
+                extra_venues=opts.extra_venues,
+            ),
+            sinks=[self.metrics.on_event],
+        )
+        self.access_log = AccessLog(opts.data_dir / "audit" / "daemon_access.jsonl", sync=opts.access_sync)
+        interceptor = AuthInterceptor(
+            keyring=self.keyrings,
+            crl=self.crl,
+            access_log=self.access_log,
+            live_role_for=lambda _m, req: (req.stage or opts.mode) == "live",
+            on_decision=lambda decision, reason: self.metrics.access.labels(decision, reason).inc(),
+        )
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="oem-rpc"),
+            interceptors=[interceptor],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        pb_grpc.add_OemDaemonServicer_to_server(Servicer(self), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (
+                pb.DESCRIPTOR.services_by_name["OemDaemon"].full_name,
+                reflection.SERVICE_NAME,
+                health.SERVICE_NAME,
+            ),
+            self.server,
+        )
+        self.port = self.server.add_secure_port(opts.listen, self.certs.credentials())
+        if not self.port:
+            raise StartupRefused([f"cannot listen on {opts.listen}"])
+        self.server.start()
+        self.core.start()
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        if opts.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(opts.metrics_port)
+        self._refresh_gauges()
+        self.watcher = GateWatcher(
+            self.evaluate_gate,
+            watched_files(opts.config_path, opts.data_dir, opts.certs_dir),
+            self._on_gate_change,
+            interval_s=opts.gate_poll_s,
+            on_tick=self._refresh_gauges,
+        )
+        self.watcher.start()
+        return self
+
+    def _on_gate_change(self, result: GateResult) -> None:
+        self._set_gate(result)
+        self._refresh_gauges()
+
+    def _refresh_gauges(self) -> None:
+        try:
+            self.metrics.cert_days.labels("server").set(
+                days_left(self.certs.server_cert().not_valid_after_utc)
+            )
+        except (OSError, ValueError):
+            pass
+        if self.core is not None:
+            self.metrics.set_venues(self.core.venue_health())
+
+    def stream_opened(self, owner: str) -> None:
+        with self._streams_lock:
+            self._streams[owner] = self._streams.get(owner, 0) + 1
+
+    def stream_closed(self, owner: str) -> None:
+        """Cancel-on-disconnect: the operator's last fill stream dropped -> cancel their open orders."""
+        with self._streams_lock:
+            left = self._streams.get(owner, 1) - 1
+            if left > 0:
+                self._streams[owner] = left
+                return
+            self._streams.pop(owner, None)
+        if self.core is not None and not self._stopping:
+            self.core.on_operator_disconnect(owner)
+
+    _stopping = False
+
+    def status(self) -> pb.StatusReply:
+        gate = self.gate
+        state, reason = self.core.trading_state()
+        reply = pb.StatusReply(
+            mode=self.options.mode,
+            live_unlocked=gate.live_unlocked,
+            live_reasons=gate.reasons,
+            trading_state=_STATE_TO_PB[state],
+            trading_state_reason=reason,
+            open_orders=self.core.open_orders(),
+            config_sha384=gate.config_sha384,
+            license=pb.LicenseState(
+                valid=gate.license.valid, summary=gate.license.summary, reasons=gate.license.reasons
+            ),
+        )
+        for name, (passed, missing) in gate.gates.items():
+            reply.gates.add(name=name, passed=passed, missing=missing)
+        health_map = self.core.venue_health()
+        self.metrics.set_venues(health_map)
+        for name, info in sorted(health_map.items()):
+            reply.venues.add(name=name, up=info["up"], detail=info["detail"], circuit=info["circuit"])
+        cert = self.certs.server_cert()
+        next_update = self.crl.next_update
+        reply.certificate.CopyFrom(
+            pb.CertificateState(
+                server_subject=cert.subject.rfc4514_string(),
+                server_not_after=cert.not_valid_after_utc.isoformat(),
+                server_days_left=days_left(cert.not_valid_after_utc),
+                crl_next_update=next_update.isoformat() if next_update else "",
+                bundle_sha384=gate.bundle_sha384,
+            )
+        )
+        return reply
+
+    def stop(self, grace: float = 1.0) -> None:
+        self._stopping = True
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.core is not None:
+            self.core.fills.close_all()
+            self.core.telemetry.close_all()
+        if self.server is not None:
+            self.server.stop(grace).wait()
+        if self.core is not None:
+            self.core.close()
+        if self.access_log is not None:
+            self.access_log.close()
+        self.metrics.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m execution.daemon", description="Core OEM live daemon")
+    parser.add_argument("--config", type=Path, default=trust_paths.DEFAULT_CONFIG_PATH)
+    parser.add_argument("--mode", choices=("demo", "paper", "live"), required=True)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--certs", type=Path, default=None, help="mTLS directory (default <data-dir>/certs)")
+    parser.add_argument("--listen", default="127.0.0.1:50051")
+    parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--prices", type=Path, default=None, help="JSON {symbol: price} for the paper venues")
+    parser.add_argument("--capital", type=float, default=100_000.0)
+    parser.add_argument("--check", action="store_true", help="evaluate the gate, print it and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return 2 if exc.code else 0
+    data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
+    certs = (args.certs or data_dir / "certs").resolve()
+    prices = dict(DEFAULT_PRICES)
+    if args.prices:
+        prices = {str(k): float(v) for k, v in json.loads(args.prices.read_text()).items()}
+    try:
+        keyring = KeyRing.load(data_dir)
+    except KeyRingError as exc:
+        print(f"daemon refused: key ring: {exc}", file=sys.stderr)
+        return 1
+    options = DaemonOptions(
+        config_path=args.config,
+        mode=args.mode,
+        data_dir=data_dir,
+        certs_dir=certs,
+        listen=args.listen,
+        metrics_port=args.metrics_port,
+        keyring=keyring,
+        prices=prices,
+        capital=args.capital,
+    )
+    daemon = Daemon(options)
+    if args.check:
+        gate = daemon.evaluate_gate()
+        for name, ok, detail in gate.items:
+            print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
+        return 0 if gate.live_unlocked else 1
+    try:
+        daemon.start()
+    except StartupRefused as exc:
+        print(f"daemon refused to start in {args.mode} mode:", file=sys.stderr)
+        for reason in exc.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        return 1
+    print(
+        f"daemon listening on {args.listen.rsplit(':', 1)[0]}:{daemon.port} mode={args.mode} "
+        f"live_unlocked={daemon.gate.live_unlocked}"
+        + (f" metrics=127.0.0.1:{daemon.metrics_port}" if daemon.metrics_port else ""),
+        flush=True,
+    )
+    stop = threading.Event()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    daemon.stop()
+    print(f"daemon stopped at {datetime.now(UTC).isoformat()}")
+    return 0

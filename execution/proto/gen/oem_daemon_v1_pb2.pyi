@@ -1,0 +1,261 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TradingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRADING_STATE_UNSPECIFIED: _ClassVar[TradingState]
+    TRADING_STATE_ACTIVE: _ClassVar[TradingState]
+    TRADING_STATE_HALTED: _ClassVar[TradingState]
+    TRADING_STATE_REDUCING: _ClassVar[TradingState]
+TRADING_STATE_UNSPECIFIED: TradingState
+TRADING_STATE_ACTIVE: TradingState
+TRADING_STATE_HALTED: TradingState
+TRADING_STATE_REDUCING: TradingState
+
+class EchoRequest(_message.Message):
+    __slots__ = ("payload",)
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    def __init__(self, payload: _Optional[bytes] = ...) -> None: ...
+
+class EchoReply(_message.Message):
+    __slots__ = ("payload",)
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    def __init__(self, payload: _Optional[bytes] = ...) -> None: ...
+
+class SubmitOrderRequest(_message.Message):
+    __slots__ = ("client_order_id", "symbol", "side", "qty", "order_type", "limit_price", "stage")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    order_type: str
+    limit_price: float
+    stage: str
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., qty: _Optional[float] = ..., order_type: _Optional[str] = ..., limit_price: _Optional[float] = ..., stage: _Optional[str] = ...) -> None: ...
+
+class OrderReply(_message.Message):
+    __slots__ = ("accepted", "duplicate", "client_order_id", "status", "venue", "venue_order_id", "filled_qty", "avg_price", "fees", "reason", "message", "stage")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    duplicate: bool
+    client_order_id: str
+    status: str
+    venue: str
+    venue_order_id: str
+    filled_qty: float
+    avg_price: float
+    fees: float
+    reason: str
+    message: str
+    stage: str
+    def __init__(self, accepted: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., client_order_id: _Optional[str] = ..., status: _Optional[str] = ..., venue: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., filled_qty: _Optional[float] = ..., avg_price: _Optional[float] = ..., fees: _Optional[float] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
+
+class CancelOrderRequest(_message.Message):
+    __slots__ = ("client_order_id",)
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
+
+class StreamFillsRequest(_message.Message):
+    __slots__ = ("all_owners",)
+    ALL_OWNERS_FIELD_NUMBER: _ClassVar[int]
+    all_owners: bool
+    def __init__(self, all_owners: _Optional[bool] = ...) -> None: ...
+
+class Fill(_message.Message):
+    __slots__ = ("client_order_id", "symbol", "side", "venue", "fill_id", "qty", "price", "fee", "ts", "owner")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    FILL_ID_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    symbol: str
+    side: str
+    venue: str
+    fill_id: str
+    qty: float
+    price: float
+    fee: float
+    ts: float
+    owner: str
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., venue: _Optional[str] = ..., fill_id: _Optional[str] = ..., qty: _Optional[float] = ..., price: _Optional[float] = ..., fee: _Optional[float] = ..., ts: _Optional[float] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class StreamTelemetryRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TelemetryEvent(_message.Message):
+    __slots__ = ("kind", "ts", "client_order_id", "venue", "data_json")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    ts: float
+    client_order_id: str
+    venue: str
+    data_json: str
+    def __init__(self, kind: _Optional[str] = ..., ts: _Optional[float] = ..., client_order_id: _Optional[str] = ..., venue: _Optional[str] = ..., data_json: _Optional[str] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GateStatus(_message.Message):
+    __slots__ = ("name", "passed", "missing")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    passed: bool
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LicenseState(_message.Message):
+    __slots__ = ("valid", "summary", "reasons")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    summary: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, valid: _Optional[bool] = ..., summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VenueHealth(_message.Message):
+    __slots__ = ("name", "up", "detail", "circuit")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UP_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    up: bool
+    detail: str
+    circuit: str
+    def __init__(self, name: _Optional[str] = ..., up: _Optional[bool] = ..., detail: _Optional[str] = ..., circuit: _Optional[str] = ...) -> None: ...
+
+class CertificateState(_message.Message):
+    __slots__ = ("server_subject", "server_not_after", "server_days_left", "crl_next_update", "bundle_sha384")
+    SERVER_SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SERVER_NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SERVER_DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    CRL_NEXT_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_SHA384_FIELD_NUMBER: _ClassVar[int]
+    server_subject: str
+    server_not_after: str
+    server_days_left: float
+    crl_next_update: str
+    bundle_sha384: str
+    def __init__(self, server_subject: _Optional[str] = ..., server_not_after: _Optional[str] = ..., server_days_left: _Optional[float] = ..., crl_next_update: _Optional[str] = ..., bundle_sha384: _Optional[str] = ...) -> None: ...
+
+class StatusReply(_message.Message):
+    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_UNLOCKED_FIELD_NUMBER: _ClassVar[int]
+    LIVE_REASONS_FIELD_NUMBER: _ClassVar[int]
+    GATES_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    TRADING_STATE_FIELD_NUMBER: _ClassVar[int]
+    TRADING_STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_SHA384_FIELD_NUMBER: _ClassVar[int]
+    mode: str
+    live_unlocked: bool
+    live_reasons: _containers.RepeatedScalarFieldContainer[str]
+    gates: _containers.RepeatedCompositeFieldContainer[GateStatus]
+    license: LicenseState
+    venues: _containers.RepeatedCompositeFieldContainer[VenueHealth]
+    trading_state: TradingState
+    trading_state_reason: str
+    certificate: CertificateState
+    open_orders: int
+    config_sha384: str
+    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ...) -> None: ...
+
+class SetTradingStateRequest(_message.Message):
+    __slots__ = ("state", "reason")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    state: TradingState
+    reason: str
+    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TradingStateReply(_message.Message):
+    __slots__ = ("state", "reason")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    state: TradingState
+    reason: str
+    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class KillSwitchRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class KillSwitchReply(_message.Message):
+    __slots__ = ("state", "cancelled", "failed")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    state: TradingState
+    cancelled: int
+    failed: int
+    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., cancelled: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
+
+class GetPreLiveChecklistRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChecklistItem(_message.Message):
+    __slots__ = ("name", "ok", "detail")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    ok: bool
+    detail: str
+    def __init__(self, name: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class PreLiveChecklist(_message.Message):
+    __slots__ = ("ready", "items")
+    READY_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ready: bool
+    items: _containers.RepeatedCompositeFieldContainer[ChecklistItem]
+    def __init__(self, ready: _Optional[bool] = ..., items: _Optional[_Iterable[_Union[ChecklistItem, _Mapping]]] = ...) -> None: ...
