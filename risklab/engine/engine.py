@@ -57,13 +57,13 @@ class SimulationResult:
     bar_seconds: float
 
 
-@njit(cache=False)
+@njit(cache=False, nogil=True)
 def fill_cost(qty, volume, slip_rate, impact, spread_rate):
     liquidity = np.sqrt(qty / volume) if volume > 0.0 else 1.0
     return slip_rate * (1.0 + impact * liquidity) + spread_rate
 
 
-@njit(cache=False)
+@njit(cache=False, nogil=True)
 def _simulate_kernel(
     open_,
     high,
@@ -89,7 +89,21 @@ def _simulate_kernel(
     returns_out,
 ):
     n = close.shape[0]
-    stats = np.zeros(_N_STATS)
+    requested = 0.0
+    filled = 0.0
+    slip_notional = 0.0
+    decision_notional = 0.0
+    traded_notional = 0.0
+    trades = 0.0
+    stops = 0.0
+    daily_breaches = 0.0
+    rate_rejects = 0.0
+    halts = 0.0
+    exposure_sum = 0.0
+    sum_return = 0.0
+    sum_return_sq = 0.0
+    sum_downside_sq = 0.0
+    max_drawdown = 0.0
     cash = capital
     units = 0.0
     entry = 0.0
@@ -135,13 +149,13 @@ def _simulate_kernel(
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = base * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
-                stats[REQUESTED] += qty
-                stats[FILLED] += qty
-                stats[SLIP_NOTIONAL] += qty * (fill_px - stop_px) * side
-                stats[DECISION_NOTIONAL] += qty * stop_px
-                stats[TRADED_NOTIONAL] += qty * fill_px
-                stats[TRADES] += 1.0
-                stats[STOPS] += 1.0
+                requested += qty
+                filled += qty
+                slip_notional += qty * (fill_px - stop_px) * side
+                decision_notional += qty * stop_px
+                traded_notional += qty * fill_px
+                trades += 1.0
+                stops += 1.0
                 units = 0.0
                 working = 0.0
                 stopped_target = prev_target
@@ -164,13 +178,13 @@ def _simulate_kernel(
         # 3. Work the order once it has reached the venue.
         if working != 0.0 and i >= arrival:
             if tokens < 1.0:
-                stats[RATE_REJECTS] += 1.0
+                rate_rejects += 1.0
             else:
                 tokens -= 1.0
                 side = 1.0 if working > 0.0 else -1.0
                 want = abs(working)
                 qty = min(want, participation * volume[i])
-                stats[REQUESTED] += want
+                requested += want
                 if qty > 0.0:
                     ref = decision if stale else px_close
                     base = px_close
@@ -185,11 +199,11 @@ def _simulate_kernel(
                     elif abs(new_units) > abs(units):
                         entry = (entry * abs(units) + fill_px * qty) / abs(new_units)
                     units = new_units
-                    stats[FILLED] += qty
-                    stats[SLIP_NOTIONAL] += qty * (fill_px - ref) * side
-                    stats[DECISION_NOTIONAL] += qty * ref
-                    stats[TRADED_NOTIONAL] += qty * fill_px
-                    stats[TRADES] += 1.0
+                    filled += qty
+                    slip_notional += qty * (fill_px - ref) * side
+                    decision_notional += qty * ref
+                    traded_notional += qty * fill_px
+                    trades += 1.0
                     working -= side * qty
                     if abs(working) <= 1e-12 * max(abs(units), 1e-300):
                         working = 0.0
@@ -212,45 +226,71 @@ def _simulate_kernel(
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = px_close * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
-                stats[REQUESTED] += qty
-                stats[FILLED] += qty
-                stats[SLIP_NOTIONAL] += qty * (fill_px - px_close) * side
-                stats[DECISION_NOTIONAL] += qty * px_close
-                stats[TRADED_NOTIONAL] += qty * fill_px
-                stats[TRADES] += 1.0
+                requested += qty
+                filled += qty
+                slip_notional += qty * (fill_px - px_close) * side
+                decision_notional += qty * px_close
+                traded_notional += qty * fill_px
+                trades += 1.0
                 units = 0.0
             working = 0.0
             prev_target = 0.0
             if breach == 2:
                 halted = True
-                stats[HALTS] += 1.0
+                halts += 1.0
             else:
                 day_blocked = True
-                stats[DAILY_BREACHES] += 1.0
+                daily_breaches += 1.0
             equity = cash
         if equity > 0.0:
-            stats[EXPOSURE_SUM] += abs(units * px_close) / equity
+            exposure_sum += abs(units * px_close) / equity
         norm = equity / capital
         equity_out[i] = norm
         r = norm / previous_norm - 1.0 if previous_norm > 0.0 else 0.0
         returns_out[i] = r
-        stats[SUM_RETURN] += r
-        stats[SUM_RETURN_SQ] += r * r
+        sum_return += r
+        sum_return_sq += r * r
         if r < 0.0:
-            stats[SUM_DOWNSIDE_SQ] += r * r
+            sum_downside_sq += r * r
         previous_norm = norm
         if norm > peak_norm:
             peak_norm = norm
         drawdown = 1.0 - norm / peak_norm
-        if drawdown > stats[MAX_DRAWDOWN]:
-            stats[MAX_DRAWDOWN] = drawdown
+        if drawdown > max_drawdown:
+            max_drawdown = drawdown
+    stats = np.empty(_N_STATS)
+    stats[REQUESTED] = requested
+    stats[FILLED] = filled
+    stats[SLIP_NOTIONAL] = slip_notional
+    stats[DECISION_NOTIONAL] = decision_notional
+    stats[TRADED_NOTIONAL] = traded_notional
+    stats[TRADES] = trades
+    stats[STOPS] = stops
+    stats[DAILY_BREACHES] = daily_breaches
+    stats[RATE_REJECTS] = rate_rejects
+    stats[HALTS] = halts
+    stats[EXPOSURE_SUM] = exposure_sum
+    stats[SUM_RETURN] = sum_return
+    stats[SUM_RETURN_SQ] = sum_return_sq
+    stats[SUM_DOWNSIDE_SQ] = sum_downside_sq
+    stats[MAX_DRAWDOWN] = max_drawdown
     return stats
 
 
 def simulate(
-    path: MarketPath, target: np.ndarray, profile: RiskProfile, execution: ExecutionModel | None = None
+    path: MarketPath,
+    target: np.ndarray,
+    profile: RiskProfile,
+    execution: ExecutionModel | None = None,
+    *,
+    returns_buffer: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Run one profile over one path for a precomputed target series (same length as the path)."""
+    """Run one profile over one path for a precomputed target series (same length as the path).
+
+    ``returns_buffer`` (float64, at least as long as the path) lets a caller that reduces the returns to
+    metrics at once reuse one scratch array instead of faulting in fresh memory per run; the result's
+    ``returns`` is then a view of it, valid until the buffer is reused.
+    """
     execution = execution or ExecutionModel()
     bars = path.bars
     n = len(bars)
@@ -262,7 +302,10 @@ def simulate(
     # A token bucket holding one minute of orders: bursts up to the per-minute rate, refilled per bar.
     tokens_per_bar = profile.max_order_rate_per_min * bars.bar_seconds / 60.0
     equity = np.empty(n)
-    returns = np.empty(n)
+    if returns_buffer is not None and returns_buffer.dtype == np.float64 and returns_buffer.shape[0] >= n:
+        returns = returns_buffer[:n]
+    else:
+        returns = np.empty(n)
     stats = _simulate_kernel(
         bars.open,
         bars.high,

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from audit.trust.hashing import sha384_bytes, sha384_file
 from risklab.engine import ENGINE_VERSION, report_pdf
@@ -19,7 +23,7 @@ from risklab.engine.engine import ExecutionModel, simulate
 from risklab.engine.metrics import acceptance_checks, chart_series, combine_paths, path_metrics
 from risklab.engine.profiles import DEFAULT_CONFIG, PROFILE_NAMES, load_profiles, profile_from_mapping
 from risklab.engine.report_json import SCHEMA_ID, identity_bytes, report_bytes, write_files_atomically
-from risklab.engine.scenarios import SCENARIOS, ScenarioError, build_scenario
+from risklab.engine.scenarios import SCENARIOS, ScenarioError, ScenarioResult, build_scenario
 from risklab.engine.strategies import STRATEGIES
 
 PLAN_SCHEMA = "oem/paper-labs-plan/v1"
@@ -131,52 +135,159 @@ def _load_checked(entry: dict) -> Bars:
     return bars
 
 
-def run_unit(plan: dict, unit: dict) -> dict:
-    """Simulate one (profile, scenario) for every dataset and strategy; returns a JSON-able dict."""
-    profile_name, scenario_name = unit["profile"], unit["scenario"]
-    profile = profile_from_mapping(
-        profile_name, {k: v for k, v in plan["profiles"][profile_name].items() if k != "name"}
-    )
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def lab_threads() -> int:
+    """Worker threads for simulations: ``RISKLAB_THREADS`` if set, else one per CPU."""
+    return max(int(os.environ.get("RISKLAB_THREADS", "0") or 0) or (os.cpu_count() or 1), 1)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool: the numba kernels release the GIL, so profiles and paths run in parallel."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=lab_threads(), thread_name_prefix="risklab")
+        return _POOL
+
+
+_SCRATCH = threading.local()
+
+
+def _simulate_job(path, target, profile, execution, keep_equity):
+    # Returns are reduced to metrics right here, so each worker thread reuses one scratch array for them.
+    n = len(path.bars)
+    buffer = getattr(_SCRATCH, "returns", None)
+    if buffer is None or buffer.shape[0] < n:
+        buffer = _SCRATCH.returns = np.empty(n)
+    result = simulate(path, target, profile, execution, returns_buffer=buffer)
+    return path_metrics(result, execution.capital), (result.equity if keep_equity else None)
+
+
+@dataclass
+class PendingScenario:
+    """Simulations of one scenario submitted to the pool; ``collect`` waits for them in submission order."""
+
+    strategies: list[str]
+    profiles: list
+    paths: int
+    futures: list
+
+    def collect(self) -> dict[tuple[str, str], tuple[list[dict], np.ndarray | None]]:
+        """(strategy, profile name) -> (metrics per path, equity of the first path)."""
+        out, index = {}, 0
+        for strategy_name in self.strategies:
+            for profile in self.profiles:
+                per_path, first_equity = [], None
+                for k in range(self.paths):
+                    metrics, equity = self.futures[index].result()
+                    index += 1
+                    per_path.append(metrics)
+                    if k == 0:
+                        first_equity = equity
+                out[(strategy_name, profile.name)] = (per_path, first_equity)
+        return out
+
+
+def submit_scenario(
+    scenario: ScenarioResult,
+    strategies: list[str],
+    profiles: list,
+    execution: ExecutionModel,
+    signals: dict | None = None,
+) -> PendingScenario:
+    """Queue every (strategy, profile, path) simulation of one scenario and return at once.
+
+    Each strategy's signal is computed once per path and shared by every profile. ``signals`` caches them
+    across scenarios of the same dataset: strategies are pure functions of ``bars.close``, and scenarios
+    that leave prices alone share the very same close array, keyed here by identity (the caller keeps
+    the scenarios, hence the arrays, alive while the cache is in use).
+    """
+    signals = {} if signals is None else signals
+    pool = _pool()
+    futures = []
+    for strategy_name in strategies:
+        strategy = STRATEGIES[strategy_name]
+        targets = []
+        for path in scenario.paths:
+            key = (strategy_name, id(path.bars.close))
+            if key not in signals:
+                signals[key] = (path.bars.close, strategy(path.bars))  # the array pins its id
+            targets.append(signals[key][1])
+        for profile in profiles:
+            for k, (path, target) in enumerate(zip(scenario.paths, targets, strict=True)):
+                futures.append(pool.submit(_simulate_job, path, target, profile, execution, k == 0))
+    return PendingScenario(list(strategies), list(profiles), len(scenario.paths), futures)
+
+
+def run_units(plan: dict, units: list[dict]) -> list[dict]:
+    """``run_unit`` for several units at once, sharing each (dataset, scenario)'s transform and signals
+    across profiles and running the simulations in parallel; same results, in the order of ``units``."""
     execution = ExecutionModel(**plan["execution"])
-    rows, charts = [], []
+    profiles = {}
+    for unit in units:
+        name = unit["profile"]
+        if name not in profiles:
+            profiles[name] = profile_from_mapping(
+                name, {k: v for k, v in plan["profiles"][name].items() if k != "name"}
+            )
+    scenario_names = list(dict.fromkeys(unit["scenario"] for unit in units))
+    rows = {unit["unit_id"]: [] for unit in units}
+    charts = {unit["unit_id"]: [] for unit in units}
     for entry in plan["inputs"]:
         bars = _load_checked(entry)
-        scenario = build_scenario(scenario_name, bars, plan["seed"], plan["scenarios"].get(scenario_name))
-        for strategy_name in plan["strategies"]:
-            strategy = STRATEGIES[strategy_name]
-            per_path, first_equity = [], None
-            for path in scenario.paths:
-                result = simulate(path, strategy(path.bars), profile, execution)
-                per_path.append(path_metrics(result, execution.capital))
-                if first_equity is None:
-                    first_equity = result.equity
-            metrics = combine_paths(per_path)
-            checks = acceptance_checks(metrics, profile.acceptance)
-            rows.append(
-                {
-                    "dataset": entry["name"],
-                    "strategy": strategy_name,
-                    "profile": profile_name,
-                    "scenario": scenario_name,
-                    "paths": len(scenario.paths),
-                    "metrics": metrics,
-                    "profile_params": profile.params(),
-                    "scenario_params": scenario.params,
-                    "acceptance": checks,
-                    "pass": all(check["pass"] for check in checks.values()),
-                }
+        signals: dict = {}
+        pending = []
+        for scenario_name in scenario_names:
+            scenario = build_scenario(scenario_name, bars, plan["seed"], plan["scenarios"].get(scenario_name))
+            wanted = [profiles[u["profile"]] for u in units if u["scenario"] == scenario_name]
+            wanted = list({p.name: p for p in wanted}.values())
+            pending.append(
+                (scenario, submit_scenario(scenario, plan["strategies"], wanted, execution, signals))
             )
-            charts.append(
-                {
-                    "dataset": entry["name"],
-                    "strategy": strategy_name,
-                    "profile": profile_name,
-                    "scenario": scenario_name,
-                    "path": scenario.paths[0].label,
-                    **chart_series(first_equity),
-                }
-            )
-    return {"unit_id": unit["unit_id"], "rows": rows, "charts": charts}
+        for scenario, job in pending:
+            outcomes = job.collect()
+            for unit in units:
+                if unit["scenario"] != scenario.name:
+                    continue
+                profile = profiles[unit["profile"]]
+                for strategy_name in plan["strategies"]:
+                    per_path, first_equity = outcomes[(strategy_name, profile.name)]
+                    metrics = combine_paths(per_path)
+                    checks = acceptance_checks(metrics, profile.acceptance)
+                    rows[unit["unit_id"]].append(
+                        {
+                            "dataset": entry["name"],
+                            "strategy": strategy_name,
+                            "profile": profile.name,
+                            "scenario": scenario.name,
+                            "paths": len(scenario.paths),
+                            "metrics": metrics,
+                            "profile_params": profile.params(),
+                            "scenario_params": scenario.params,
+                            "acceptance": checks,
+                            "pass": all(check["pass"] for check in checks.values()),
+                        }
+                    )
+                    charts[unit["unit_id"]].append(
+                        {
+                            "dataset": entry["name"],
+                            "strategy": strategy_name,
+                            "profile": profile.name,
+                            "scenario": scenario.name,
+                            "path": scenario.paths[0].label,
+                            **chart_series(first_equity),
+                        }
+                    )
+    ids = [unit["unit_id"] for unit in units]
+    return [{"unit_id": uid, "rows": rows[uid], "charts": charts[uid]} for uid in ids]
+
+
+def run_unit(plan: dict, unit: dict) -> dict:
+    """Simulate one (profile, scenario) for every dataset and strategy; returns a JSON-able dict."""
+    return run_units(plan, [unit])[0]
 
 
 def run_identity(plan: dict) -> tuple[str, str, str]:
@@ -303,8 +414,16 @@ def run_lab(
     results = []
     if progress:
         progress(0, total, "planned")
-    for done, unit in enumerate(plan["units"], start=1):
-        results.append(run_unit(plan, unit))
-        if progress:
-            progress(done, total, unit["unit_id"])
+    # One batch per scenario: its transform and signals are shared by every profile, and the profiles'
+    # simulations run in parallel. The report orders rows by the plan, not by completion.
+    by_scenario: dict[str, list[dict]] = {}
+    for unit in plan["units"]:
+        by_scenario.setdefault(unit["scenario"], []).append(unit)
+    done = 0
+    for batch in by_scenario.values():
+        for result in run_units(plan, batch):
+            results.append(result)
+            done += 1
+            if progress:
+                progress(done, total, result["unit_id"])
     return assemble(plan, results, out_dir)

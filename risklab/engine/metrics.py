@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from risklab.engine import engine as eng
 from risklab.engine.profiles import Acceptance
@@ -45,37 +46,114 @@ _TOTAL = ("trades", "limit_breaches", "halts")
 _SECONDS_PER_YEAR = 365.0 * 86_400.0
 
 
-def _order_statistics(values: np.ndarray, ranks: tuple[int, ...], probability: float) -> np.ndarray:
-    """The given smallest order statistics, exactly, without partitioning the whole array.
+@njit(cache=False, nogil=True)
+def _neumaier_sum(values):
+    # Compensated, so a tail of 50,000 returns sums to the last bit or two whatever its order.
+    total = 0.0
+    compensation = 0.0
+    for i in range(values.shape[0]):
+        v = values[i]
+        t = total + v
+        if abs(total) >= abs(v):
+            compensation += (total - t) + v
+        else:
+            compensation += (v - t) + total
+        total = t
+    return total + compensation
 
-    A strided sample estimates a loose threshold; if at least ``max(ranks) + 1`` values lie at or below
-    it, those candidates contain every wanted order statistic and a partition of them is exact.
-    Otherwise fall back to the full partition.
+
+@njit(cache=False, nogil=True)
+def _smallest(values, need, probability):
+    """At least the ``need`` smallest values (as a multiset), without partitioning the whole array.
+
+    A strided sample estimates a threshold a little above the wanted quantile; if at least ``need`` values
+    lie at or below it, those candidates contain every wanted order statistic. Otherwise (ties, or an
+    unlucky sample) fall back to a copy of everything: the answer is exact either way.
     """
     n = values.shape[0]
-    need = max(ranks) + 1
     if n > 50_000:
-        sample = values[:: max(n // 20_000, 1)]
-        loose = np.quantile(sample, min(probability * 3.0 + 1e-3, 1.0))
-        candidates = values[values <= loose]
-        if candidates.shape[0] >= need:
-            return np.partition(candidates, ranks)
-    return np.partition(values, ranks)
+        sample = values[:: max(n // 20_000, 1)].copy()
+        m = sample.shape[0]
+        k = min(int(m * (probability + 0.01)) + 1, m - 1)
+        loose = np.partition(sample, k)[k]
+        count = 0
+        for i in range(n):
+            if values[i] <= loose:
+                count += 1
+        if count >= need:
+            out = np.empty(count)
+            j = 0
+            for i in range(n):
+                if values[i] <= loose:
+                    out[j] = values[i]
+                    j += 1
+            return out
+    return values.copy()
+
+
+@njit(cache=False, nogil=True)
+def _tail_from_head(head, n, probability):
+    """(quantile, CVaR sum, CVaR count) given ``head`` holding at least the smallest ``hi + 1`` values.
+
+    Partitions ``head`` in place at ``hi``; returns the index ``hi`` too, so ``head[:hi]`` then holds
+    every smaller order statistic for a narrower tail.
+    """
+    h = (n - 1) * probability
+    lo = int(np.floor(h))
+    hi = min(lo + 1, n - 1)
+    head[:] = np.partition(head, hi)
+    at_hi = head[hi]
+    at_lo = at_hi
+    if lo < hi:
+        at_lo = head[0]
+        for i in range(1, hi):
+            if head[i] > at_lo:
+                at_lo = head[i]
+    quantile = at_lo + (h - lo) * (at_hi - at_lo)
+    # Every return at or below the quantile is among the hi + 1 smallest (at_hi >= quantile).
+    count = 0
+    for i in range(hi + 1):
+        if head[i] <= quantile:
+            count += 1
+    tail = np.empty(count)
+    j = 0
+    for i in range(hi + 1):
+        if head[i] <= quantile:
+            tail[j] = head[i]
+            j += 1
+    return quantile, _neumaier_sum(tail), count, hi
+
+
+@njit(cache=False, nogil=True)
+def _tails_kernel(returns, p_wide, p_narrow):
+    """(quantile, tail sum, tail count) at ``p_wide``, then at ``p_narrow <= p_wide`` from one selection."""
+    n = returns.shape[0]
+    lo_wide = int(np.floor((n - 1) * p_wide))
+    need = min(lo_wide + 1, n - 1) + 1
+    head = _smallest(returns, need, p_wide)
+    q_wide, s_wide, c_wide, hi_wide = _tail_from_head(head, n, p_wide)
+    narrow_head = head[: hi_wide + 1]  # the hi_wide + 1 smallest values: enough for any p <= p_wide
+    q_narrow, s_narrow, c_narrow, _ = _tail_from_head(narrow_head, n, p_narrow)
+    return q_wide, s_wide, c_wide, q_narrow, s_narrow, c_narrow
+
+
+def _var_cvar(quantile: float, tail_sum: float, count: int) -> tuple[float, float]:
+    cvar = -(tail_sum / count) if count else -quantile
+    return _loss(-float(quantile)), _loss(cvar)
 
 
 def _tail_losses(returns: np.ndarray, probability: float) -> tuple[float, float]:
     """(VaR, CVaR) at ``1 - probability`` as positive loss fractions; linear quantile, as numpy's default."""
-    n = returns.shape[0]
-    h = (n - 1) * probability
-    lo = int(math.floor(h))
-    hi = min(lo + 1, n - 1)
-    part = _order_statistics(returns, (lo, hi), probability)
-    quantile = part[lo] + (h - lo) * (part[hi] - part[lo])
-    # Every return at or below the quantile sits in part[: hi + 1] (part[hi] >= quantile).
-    head = part[: hi + 1]
-    tail = head[head <= quantile]
-    cvar = -float(tail.mean()) if tail.size else -quantile
-    return _loss(-float(quantile)), _loss(cvar)
+    returns = np.ascontiguousarray(returns, dtype=np.float64)
+    quantile, tail_sum, count, _, _, _ = _tails_kernel(returns, probability, probability)
+    return _var_cvar(quantile, tail_sum, count)
+
+
+def tail_losses_95_99(returns: np.ndarray) -> tuple[float, float, float, float]:
+    """(VaR 95, CVaR 95, VaR 99, CVaR 99) from one selection over the returns."""
+    returns = np.ascontiguousarray(returns, dtype=np.float64)
+    q95, s95, c95, q99, s99, c99 = _tails_kernel(returns, 0.05, 0.01)
+    return (*_var_cvar(q95, s95, c95), *_var_cvar(q99, s99, c99))
 
 
 def _loss(value: float) -> float:
@@ -88,8 +166,7 @@ def path_metrics(result: eng.SimulationResult, capital: float) -> dict[str, floa
     returns = result.returns
     n = returns.shape[0]
     stats = result.stats
-    var_95, cvar_95 = _tail_losses(returns, 0.05)
-    var_99, cvar_99 = _tail_losses(returns, 0.01)
+    var_95, cvar_95, var_99, cvar_99 = tail_losses_95_99(returns)
     annualiser = math.sqrt(_SECONDS_PER_YEAR / result.bar_seconds)
     mean = float(stats[eng.SUM_RETURN]) / n
     std = math.sqrt(max(float(stats[eng.SUM_RETURN_SQ]) / n - mean * mean, 0.0))

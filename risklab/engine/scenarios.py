@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from risklab.engine.data import Bars
 
@@ -54,22 +55,42 @@ def worst_drawdown_episodes(close: np.ndarray, count: int) -> list[tuple[float, 
     An episode runs from a new running high to the lowest close before the next new high, so episodes
     never overlap.
     """
-    running_max = np.maximum.accumulate(close)
-    new_high = np.concatenate(([True], close[1:] >= running_max[:-1]))
-    starts = np.flatnonzero(new_high)
-    ratio = close / running_max
-    lows = np.minimum.reduceat(ratio, starts)
+    starts, lows, troughs = _episodes(np.ascontiguousarray(close, dtype=np.float64))
     order = np.argsort(lows, kind="stable")[:count]
     episodes = []
     for k in order:
         depth = 1.0 - float(lows[k])
         if depth <= 0.0:
             break
-        start = int(starts[k])
-        stop = int(starts[k + 1]) if k + 1 < starts.size else close.shape[0]
-        trough = start + int(np.argmin(ratio[start:stop]))
-        episodes.append((depth, start, trough))
+        episodes.append((depth, int(starts[k]), int(troughs[k])))
     return episodes
+
+
+@njit(cache=False, nogil=True)
+def _episodes(close):
+    # One pass: each episode's start (a close at or above the running high), its lowest close / running
+    # high and the first bar at that low. The same divisions as ``close / running_max``, so bit-identical.
+    n = close.shape[0]
+    starts = np.empty(n, dtype=np.int64)
+    lows = np.empty(n)
+    troughs = np.empty(n, dtype=np.int64)
+    k = -1
+    running_max = -np.inf
+    for i in range(n):
+        c = close[i]
+        new_high = i == 0 or c >= running_max
+        if c > running_max:
+            running_max = c
+        ratio = c / running_max
+        if new_high:
+            k += 1
+            starts[k] = i
+            lows[k] = ratio
+            troughs[k] = i
+        elif ratio < lows[k]:
+            lows[k] = ratio
+            troughs[k] = i
+    return starts[: k + 1], lows[: k + 1], troughs[: k + 1]
 
 
 def _resolve_at(bars: Bars, at, rng: np.random.Generator, span: int) -> int:

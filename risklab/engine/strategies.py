@@ -22,30 +22,33 @@ def buy_and_hold(bars) -> np.ndarray:
     return np.ones_like(bars.close, dtype=np.float64)
 
 
-@njit(cache=False)
-def _ema(values: np.ndarray, span: int) -> np.ndarray:
-    # The recursion is inherently sequential; numba keeps it out of the Python interpreter.
-    alpha = 2.0 / (span + 1.0)
-    out = np.empty_like(values)
-    acc = values[0]
-    for i in range(values.shape[0]):
-        acc = acc + alpha * (values[i] - acc)
-        out[i] = acc
-    return out
-
-
 def ema_crossover(bars, fast: int = 12, slow: int = 48, allow_short: bool = False) -> np.ndarray:
     """Trend following: long while the fast EMA is above the slow one (short below if allowed)."""
     if not 0 < fast < slow:
         raise ValueError(f"ema_crossover: need 0 < fast < slow, got fast={fast} slow={slow}")
     close = np.ascontiguousarray(bars.close, dtype=np.float64)
-    above = _ema(close, fast) > _ema(close, slow)
-    target = np.where(above, 1.0, -1.0 if allow_short else 0.0)
-    target[:slow] = 0.0  # the slow EMA is still dominated by its seed value
-    return target
+    return _ema_crossover_target(close, fast, slow, -1.0 if allow_short else 0.0)
 
 
-@njit(cache=False)
+@njit(cache=False, nogil=True)
+def _ema_crossover_target(close: np.ndarray, fast: int, slow: int, below: float) -> np.ndarray:
+    # Both EMAs in one pass (the same arithmetic as ``_ema``): two independent recursions overlap in the
+    # pipeline, and no intermediate arrays are written.
+    alpha_fast = 2.0 / (fast + 1.0)
+    alpha_slow = 2.0 / (slow + 1.0)
+    n = close.shape[0]
+    out = np.empty(n)
+    acc_fast = close[0] if n else 0.0
+    acc_slow = acc_fast
+    for i in range(n):
+        acc_fast = acc_fast + alpha_fast * (close[i] - acc_fast)
+        acc_slow = acc_slow + alpha_slow * (close[i] - acc_slow)
+        # The slow EMA is still dominated by its seed value for the first ``slow`` bars.
+        out[i] = 0.0 if i < slow else (1.0 if acc_fast > acc_slow else below)
+    return out
+
+
+@njit(cache=False, nogil=True)
 def _hysteresis(z: np.ndarray, entry: float, exit_: float, allow_short: bool) -> np.ndarray:
     # Enter beyond +-entry, leave on crossing back through +-exit: without the memory the position would
     # flip every bar around the threshold and the result would measure fees, not the idea.

@@ -189,3 +189,28 @@ def test_script_runs_from_another_directory(tmp_path):
     assert "running inline" in completed.stderr
     assert sum(line.startswith("sha384:") for line in completed.stdout.splitlines()) == 2
     assert len(list(out_dir.iterdir())) == 2
+
+
+# SHA-384 of the JSON report of a small fixed lab on the committed sample, pinned before the engine was
+# optimised: every profile, strategy and scenario (3 bootstrap paths), seed 0. A change here means the
+# engine's results changed, which needs a deliberate ENGINE_VERSION bump (or a changed config/core.yaml or
+# sample), never a side effect of a refactor.
+PINNED_JSON_SHA384 = (
+    "942d6dc961317c73f0cc2f71023768c5192b0e3d5566536b4aa665bf50dc7076ad5f3445e57a04197df0942e57bd40b1"
+)
+
+
+def test_pinned_report_hash_of_a_small_fixed_lab(tmp_path):
+    from audit.trust.hashing import sha384_file
+
+    scenarios = {
+        "baseline": {},
+        "flash_crash": {},
+        "dry_liquidity": {},
+        "latency_spike": {},
+        "historical": {},
+        "bootstrap": {"paths": 3},
+    }
+    result = run_lab(scenarios=scenarios, seed=0, out_dir=tmp_path)
+    assert result.json_path.name == "2018-01-30-fac500f99121.json"
+    assert sha384_file(result.json_path) == PINNED_JSON_SHA384
