@@ -12,10 +12,21 @@ Rules it never breaks:
 
 Every decision is emitted as a ``RouterEvent`` to the injected sink (metrics, logs, the gRPC telemetry
 stream). Time comes only from the injected clock, so tests are deterministic.
+
+Concurrency and group commit: every public method runs its state changes under ``lock`` (re-entrant; the
+daemon passes its own so ticks, cancels and the kill switch exclude routing) and journals them with
+``Journal.append_nowait`` -- the file order is the order of the state changes, so per-order ordering is the
+lock order. The lock is then RELEASED while the thread waits for the fsync that covers its records
+(``Journal.wait_durable``), so concurrent orders share one fsync instead of queueing behind each other's.
+Events collected during the locked section reach the sink only after that wait: nothing is told to a caller,
+a fill stream or telemetry before it is on disk. ``submit`` runs in two such sections: NEW is durable before
+any venue sees the order; if the order changed meanwhile (a cancel, the kill switch) it is not routed. A
+duplicate submit or a cancel that reports an existing order waits for that order's last record too.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -140,6 +151,16 @@ class RoutingTable:
         return self.symbols.get(symbol) or self.default
 
 
+class _Batch:
+    """What one locked section of a router call produced: the highest journal ticket and the events."""
+
+    __slots__ = ("events", "ticket")
+
+    def __init__(self) -> None:
+        self.ticket = 0
+        self.events: list[RouterEvent] = []
+
+
 class LiveRouter:
     def __init__(
         self,
@@ -156,6 +177,7 @@ class LiveRouter:
         breaker_threshold: int = 3,
         breaker_cooldown_s: float = 30.0,
         cancel_on_disconnect: bool = True,
+        lock: threading.RLock | None = None,
     ) -> None:
         self.venues = dict(venues)
         self.routing = routing
@@ -178,16 +200,61 @@ class LiveRouter:
         self._open: dict[str, Order] = {}
         self._unresolved: dict[str, str] = {}  # client order id -> venue that may hold it
         self._finished: set[str] = set()
+        self._lock = lock if lock is not None else threading.RLock()
+        self._batch: _Batch | None = None  # set while a thread holds the lock inside a router call
+        self._tickets: dict[str, int] = {}  # client order id -> journal seq of its last record
+
+    # -- locking / durability ------------------------------------------------------------------------------
+    def _op(self, fn: Callable[[], RouteResult | None]):
+        """Run ``fn`` under the lock, then -- lock released -- wait until its records are durable and only
+        then hand its events to the sink. Nested calls (kill switch -> cancel) join the outer batch."""
+        batch = None
+        try:
+            with self._lock:
+                if self._batch is not None:  # this thread is already inside a router call
+                    return fn()
+                batch = self._batch = _Batch()
+                try:
+                    return fn()
+                finally:
+                    self._batch = None
+        finally:
+            if batch is not None:
+                self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        if batch.ticket and self.journal is not None:
+            self.journal.wait_durable(batch.ticket)  # raises JournalError: nothing is acknowledged
+        for event in batch.events:
+            self.sink(event)
+
+    def _needs(self, client_order_id: str) -> None:
+        """The current call reports this order: do not return before the order's last record is durable."""
+        ticket = self._tickets.get(client_order_id, 0)
+        if self._batch is not None and ticket > self._batch.ticket:
+            self._batch.ticket = ticket
 
     # -- events / journal ----------------------------------------------------------------------------------
     def _emit(self, kind: str, order: Order | None = None, venue: str = "", **data) -> None:
         cid = order.client_order_id if order is not None else ""
-        self.sink(RouterEvent(kind, self.clock.now(), cid, venue, data))
+        event = RouterEvent(kind, self.clock.now(), cid, venue, data)
+        if self._batch is not None:
+            self._batch.events.append(event)  # told once the batch is durable
+        else:
+            self.sink(event)
 
     def _record(self, event: str, order: Order) -> None:
-        """Journal the order's new state (durably) before anyone is told about it."""
+        """Journal the order's new state; the enclosing ``_op`` makes it durable before anyone is told."""
         if self.journal is not None:
-            self.journal.append(event, order, self.clock.now())
+            if self._batch is None:  # not inside _op (cannot happen via the public API): be synchronous
+                ticket = self.journal.append(event, order, self.clock.now())
+            else:
+                ticket = self.journal.append_nowait(event, order, self.clock.now())
+                self._batch.ticket = max(self._batch.ticket, ticket)
+            self._tickets[order.client_order_id] = ticket
+            if len(self._tickets) > 100_000:  # forget orders whose last record is long durable
+                durable = self.journal.durable_seq
+                self._tickets = {c: t for c, t in self._tickets.items() if t > durable}
         if order.is_open:
             self._open[order.client_order_id] = order
         elif order.client_order_id not in self._finished:
@@ -207,10 +274,12 @@ class LiveRouter:
         return self.store.get(client_order_id)
 
     def open_orders(self) -> list[Order]:
-        return list(self._open.values())
+        with self._lock:
+            return list(self._open.values())
 
     def unresolved(self) -> dict[str, str]:
-        return dict(self._unresolved)
+        with self._lock:
+            return dict(self._unresolved)
 
     def venue_health(self) -> dict[str, dict]:
         out = {}
@@ -228,12 +297,19 @@ class LiveRouter:
 
     # -- submit --------------------------------------------------------------------------------------------
     def submit(self, order: Order) -> RouteResult:
+        first = self._op(lambda: self._submit_new(order))  # returns once NEW is durable
+        if first is not None:
+            return first
+        return self._op(lambda: self._submit_route(order))
+
+    def _submit_new(self, order: Order) -> RouteResult | None:
         existing = self.store.get(order.client_order_id)
         if existing is not None:
             if not existing.same_intent(order):
                 raise DuplicateClientOrderId(
                     f"client_order_id {order.client_order_id} already used for a different order"
                 )
+            self._needs(existing.client_order_id)
             self._emit("duplicate", existing, existing.venue or "", status=str(existing.status))
             return RouteResult(existing, existing.status is not OrderStatus.REJECTED, duplicate=True)
         now = self.clock.now()
@@ -248,6 +324,22 @@ class LiveRouter:
                 return RouteResult(order, False, reason=str(decision.reason), message=decision.message)
         self.store.add(order)
         self._record("new", order)
+        return None
+
+    def _submit_route(self, order: Order) -> RouteResult:
+        if (
+            order.status is not OrderStatus.NEW
+            or order.venue is not None
+            or order.client_order_id in self._unresolved
+        ):
+            # Changed while its NEW record was being synced (a cancel, the kill switch): never route it.
+            self._needs(order.client_order_id)
+            return RouteResult(
+                order,
+                False,
+                reason=order.reason or f"ALREADY_{order.status}",
+                message="the order changed before it was routed",
+            )
         return self._route(order)
 
     def _route(self, order: Order, *, skip: tuple[str, ...] = ()) -> RouteResult:
@@ -351,7 +443,15 @@ class LiveRouter:
                 changed = True
                 if self.risk is not None:
                     self.risk.on_fill(order.symbol, order.side, fill.qty, fill.price, fill.fee)
-                self._emit("fill", order, fill.venue, qty=fill.qty, price=fill.price, fill_id=fill.fill_id)
+                self._emit(
+                    "fill",
+                    order,
+                    fill.venue,
+                    qty=fill.qty,
+                    price=fill.price,
+                    fee=fill.fee,
+                    fill_id=fill.fill_id,
+                )
         now = self.clock.now()
         if order.status is OrderStatus.NEW and state.status in (
             OrderStatus.ACKED,
@@ -374,6 +474,9 @@ class LiveRouter:
     # -- follow-up: fills, ambiguity, restart --------------------------------------------------------------
     def poll(self) -> int:
         """Query every open, placed order at its venue and adopt new fills/status. Returns orders changed."""
+        return self._op(lambda: self._poll_locked())
+
+    def _poll_locked(self) -> int:
         changed = 0
         for order in list(self._open.values()):
             if order.venue is None or order.client_order_id in self._unresolved:
@@ -391,6 +494,9 @@ class LiveRouter:
 
     def reconcile(self) -> int:
         """Retry resolution of parked ambiguous orders. Returns how many were resolved."""
+        return self._op(lambda: self._reconcile_locked())
+
+    def _reconcile_locked(self) -> int:
         resolved = 0
         for cid, name in list(self._unresolved.items()):
             order = self.store.get(cid)
@@ -422,6 +528,9 @@ class LiveRouter:
         it, it was never placed and is cancelled locally (reason NOT_PLACED_BEFORE_RESTART) rather than sent
         again behind the strategy's back.
         """
+        return self._op(lambda: self._restore_locked(report))
+
+    def _restore_locked(self, report: ReplayReport) -> dict[str, int]:
         counts = {"orders": 0, "open": 0, "reconciled": 0, "cancelled": 0, "unresolved": 0}
         for order in report.orders.values():
             self.store.add(order)
@@ -469,10 +578,15 @@ class LiveRouter:
 
     # -- cancels, kill switch, disconnect ------------------------------------------------------------------
     def cancel(self, client_order_id: str, *, reason: str = "USER_CANCEL") -> RouteResult:
+        """Halt first (no new orders can slip in), then cancel every open order."""
+        return self._op(lambda: self._cancel_locked(client_order_id, reason=reason))
+
+    def _cancel_locked(self, client_order_id: str, *, reason: str = "USER_CANCEL") -> RouteResult:
         order = self.store.get(client_order_id)
         if order is None:
             return RouteResult(None, False, reason="UNKNOWN_ORDER", message=f"no order {client_order_id}")
         if not order.is_open:
+            self._needs(client_order_id)
             return RouteResult(order, False, reason=f"ALREADY_{order.status}", message="order is not open")
         if self.risk is not None:
             self.risk.check_cancel(order)
@@ -496,14 +610,19 @@ class LiveRouter:
         return RouteResult(order, True, reason=reason)
 
     def kill_switch(self, reason: str = "KILL_SWITCH") -> list[RouteResult]:
-        """Halt first (no new orders can slip in), then cancel every open order."""
+        """Cancel-on-disconnect: the gRPC server calls this when an operator's stream drops."""
+        return self._op(lambda: self._kill_switch_locked(reason))
+
+    def _kill_switch_locked(self, reason: str = "KILL_SWITCH") -> list[RouteResult]:
         if self.risk is not None:
             self.risk.set_state(TradingState.HALTED, reason)
         self._emit("kill_switch", None, reason=reason, open=len(self._open))
         return [self.cancel(o.client_order_id, reason=reason) for o in list(self._open.values())]
 
     def on_operator_disconnect(self, owner: str) -> list[RouteResult]:
-        """Cancel-on-disconnect: the gRPC server calls this when an operator's stream drops."""
+        return self._op(lambda: self._on_operator_disconnect_locked(owner))
+
+    def _on_operator_disconnect_locked(self, owner: str) -> list[RouteResult]:
         if not self.cancel_on_disconnect_enabled:
             return []
         mine = [o for o in self._open.values() if o.owner == owner]

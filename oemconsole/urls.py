@@ -83,6 +83,7 @@ urlpatterns = [
         name="checklist-download",
     ),
     path("jobs/hash-artefact/", views.artefact_hash_start, name="job-hash-artefact"),
+    path("jobs/runbook/<str:kind>/", views.runbook_job_start, name="runbook-job-start"),
     path(
         "deployments/<int:pk>/checklists/<str:checklist_id>/steps/<str:step_id>/pick-job-result/",
         views.checklist_pick_job_result,

@@ -30,6 +30,10 @@ def dashboard(request):
             "jobs": job_selectors.job_list_visible(user=user)[:15],
             "events": audit_event_recent_for_dashboard(user=user, limit=15),
             "can_start_jobs": user.has_perm("jobs.add_job"),
+            "runbook_jobs": [
+                ("smoke_demo", "Smoke demo strategies"),
+                ("live_dry_run", "Live execution dry run"),
+            ],
         },
     )
 
@@ -142,3 +146,27 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
             "results": results.order_by("-created_at")[:100],
         },
     )
+
+
+@login_required
+@require_POST
+def runbook_job_start(request, kind: str):
+    """Start a runbook step that runs the real daemon (smoke demo, live dry run) as a job."""
+    from execution import services as execution_services
+
+    starters = {
+        execution_services.SMOKE_KIND: execution_services.smoke_demo_start,
+        execution_services.DRY_RUN_KIND: execution_services.live_dry_run_start,
+    }
+    if kind not in starters:
+        raise Http404("no such runbook job")
+    if not request.user.has_perm("jobs.add_job"):
+        raise PermissionDenied
+    deployment = None
+    if request.POST.get("deployment"):
+        try:
+            deployment = deployment_get_visible(user=request.user, pk=int(request.POST["deployment"]))
+        except (Deployment.DoesNotExist, ValueError):
+            raise Http404("no such deployment") from None
+    job = starters[kind](user=request.user, deployment=deployment)
+    return redirect("job-detail", pk=job.pk)

@@ -1,11 +1,12 @@
 """The order journal: every order state change is durably appended BEFORE it is acknowledged.
 
-Format: JSONL, one RFC 8785 canonical JSON record per line, fsynced per append::
+Format: JSONL, one RFC 8785 canonical JSON record per line, durable (fdatasync, shared by concurrent
+appends: group commit, see ``Journal``) before ``append`` returns::
 
     {"event": "ack", "order": {...full snapshot...}, "prev_hash": "<sha384 of prev line>", "seq": n, "ts": t}
 
 Why JSONL + hash chain rather than SQLite WAL: it is the same evidence format as the decision logs and the
-audit trail (canonical bytes, ``seq`` + ``prev_hash`` chain, one fsync per append), it is readable and
+audit trail (canonical bytes, ``seq`` + ``prev_hash`` chain, on disk before it counts), it is readable and
 diffable by an operator or a compliance officer with no tooling, edits/reorders/deletions break the chain,
 and a crash can damage at most the final line, which is detectable (no trailing newline or unparsable) and
 safely cut off. Each record carries the whole order snapshot, so replay is "last snapshot per client
@@ -20,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,19 +116,38 @@ def scan(path: str | Path) -> tuple[ReplayReport, int]:
 
 
 class Journal:
-    """Append-only, fsynced, hash-chained order journal. One writer per file (advisory lock).
+    """Append-only, fsynced, hash-chained order journal with group commit; one writer per file (flock).
 
     ``open()`` replays the file, cuts a torn final line (reported in the returned ``ReplayReport``) and
     positions for appending. ``append`` returns only after the record is on disk (``sync=False`` skips the
     fsync: benchmarks and tests that do not test durability only).
+
+    Group commit: ``append_nowait`` chains and writes one record under a short mutex (one ``os.write`` on an
+    ``O_APPEND`` fd, so the file order IS the chain order) and returns its ``seq`` as a ticket;
+    ``wait_durable(ticket)`` returns once an fdatasync that started after that write has finished. The first
+    waiter to find no fsync running becomes the leader: it notes the highest written seq, fsyncs, and
+    publishes that seq as durable; every waiter at or below it returns without an fsync of its own, so N
+    concurrent writers share one fsync instead of queueing for N. ``append`` = ``append_nowait`` +
+    ``wait_durable``. A failed fsync poisons the journal: the page cache state is unknown after EIO, so every
+    not-yet-durable ticket and every later append raises ``JournalError`` (the daemon must stop trading).
+    ``fsync`` is injectable (tests count or block it); it defaults to ``os.fdatasync``.
     """
 
-    def __init__(self, path: str | Path, *, sync: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, sync: bool = True, fsync: Callable[[int], None] | None = None
+    ) -> None:
         self.path = Path(path)
         self.sync = sync
+        self._fsync = fsync or os.fdatasync
         self._fd: int | None = None
-        self._seq = 0
+        self._seq = 0  # last seq written (file order == chain order)
         self._prev = GENESIS_HASH
+        self._durable = 0  # every seq <= this is on disk
+        self._syncing = False  # a leader is inside fsync
+        self._failed: BaseException | None = None
+        self._mutex = threading.Lock()  # chain state + the write; held for microseconds
+        self._cond = threading.Condition(self._mutex)  # waiters for _durable / the leader slot
+        self.fsyncs = 0  # fsyncs issued by append/wait_durable (group-commit effectiveness)
         self._stack = contextlib.ExitStack()
 
     def open(self) -> ReplayReport:
@@ -146,39 +168,96 @@ class Journal:
             self._stack.close()
             raise
         self._fd = fd
-        self._seq = report.last_seq
+        self._seq = self._durable = report.last_seq
         self._prev = report.head_hash
+        self._failed = None
         return report
 
     def append(self, event: str, order: Order, ts: float) -> int:
-        if self._fd is None:
-            raise JournalError(f"journal {self.path} is not open")
-        record = {
-            "event": event,
-            "order": order.to_dict(),
-            "prev_hash": self._prev,
-            "seq": self._seq + 1,
-            "ts": ts,
-        }
-        line = canonical_bytes(record)
-        data = line + b"\n"
-        written = os.write(self._fd, data)
-        while written < len(data):  # os.write may be partial on a full disk / signal
-            written += os.write(self._fd, data[written:])
-        if self.sync:
-            os.fdatasync(self._fd)
-        self._seq += 1
-        self._prev = _line_hash(line)
-        return self._seq
+        """Append one record and return its seq once it is durable (the pre-group-commit contract)."""
+        ticket = self.append_nowait(event, order, ts)
+        self.wait_durable(ticket)
+        return ticket
+
+    def append_nowait(self, event: str, order: Order, ts: float) -> int:
+        """Chain and write one record (not yet durable); returns the ticket for ``wait_durable``.
+
+        The order is snapshotted and serialized here, by the caller, so the record is the state at call
+        time. Only the hash chaining and the write happen under the mutex.
+        """
+        # canonical_bytes of the record with keys in RFC 8785 order (event < order < prev_hash < seq < ts);
+        # the expensive part (the order snapshot) is serialized outside the mutex.
+        head = b'{"event":' + canonical_bytes(event) + b',"order":' + canonical_bytes(order.to_dict())
+        tail = b',"ts":' + canonical_bytes(ts) + b"}"
+        with self._mutex:
+            if self._fd is None:
+                raise JournalError(f"journal {self.path} is not open")
+            if self._failed is not None:
+                raise JournalError(f"journal {self.path} is unusable after a failed fsync: {self._failed}")
+            seq = self._seq + 1
+            line = head + b',"prev_hash":"' + self._prev.encode() + b'","seq":' + str(seq).encode() + tail
+            data = line + b"\n"
+            written = os.write(self._fd, data)
+            while written < len(data):  # os.write may be partial on a full disk / signal
+                written += os.write(self._fd, data[written:])
+            self._seq = seq
+            self._prev = _line_hash(line)
+            if not self.sync:
+                self._durable = seq
+            return seq
+
+    def wait_durable(self, ticket: int) -> None:
+        """Return once record ``ticket`` (and every record before it) is on disk; raise if it cannot be."""
+        with self._cond:
+            while True:
+                if self._durable >= ticket:
+                    return
+                if self._failed is not None:
+                    raise JournalError(f"journal {self.path}: fsync failed, record {ticket} may be lost")
+                if not self._syncing:
+                    break
+                self._cond.wait()
+            # Leader: everything written so far (ours included) is covered by the fsync we start now.
+            self._syncing = True
+            target = self._seq
+            fd = self._fd
+        error: BaseException | None = None
+        try:
+            if fd is None:
+                raise JournalError(f"journal {self.path} was closed before record {ticket} was synced")
+            self._fsync(fd)
+        except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
+            error = exc
+        with self._cond:
+            self._syncing = False
+            self.fsyncs += 1
+            if error is None:
+                self._durable = max(self._durable, target)
+            elif self._failed is None:
+                self._failed = error
+            self._cond.notify_all()
+        if error is not None:
+            raise JournalError(f"journal {self.path}: fsync failed ({error})") from error
 
     @property
     def seq(self) -> int:
         return self._seq
 
+    @property
+    def durable_seq(self) -> int:
+        return self._durable
+
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._cond:
+            fd, self._fd = self._fd, None
+            # a leader mid-fsync still holds its fd number: let it finish before the number is reused
+            while self._syncing:
+                self._cond.wait()
+        if fd is not None:
+            if self.sync and self._durable < self._seq and self._failed is None:
+                os.fdatasync(fd)
+                self._durable = self._seq
+            os.close(fd)
         self._stack.close()
 
     def __enter__(self) -> Journal:

@@ -3,7 +3,10 @@
 Two routers at most: ``paper`` (demo and paper orders; only ``kind: paper`` venues) and, when the daemon runs
 with ``--mode live``, ``live`` (the live profile's venues). Each has its own journal under
 ``<data_dir>/journal/`` and its own risk engine; both are replayed and reconciled at start. The routers are
-not thread-safe, so every call into them holds ``self.lock`` (the gRPC thread pool calls in parallel).
+not thread-safe: each router takes ``self.lock`` (shared, re-entrant) around its state changes and releases
+it while it waits for the journal fsync (group commit, see ``execution.live_router``), so concurrent
+SubmitOrder calls share fsyncs. Multi-router operations (tick, kill switch, disconnect) hold ``self.lock``
+for their whole duration.
 
 Market data: the daemon has no feed yet. The paper venues get a bar per symbol from ``prices`` (the
 ``--prices`` JSON or ``DEFAULT_PRICES``), re-sent every ``tick_s`` so resting orders keep matching; the same
@@ -177,6 +180,7 @@ class TradingCore:
                 sink=self._sink,
                 retries=1,
                 retry_backoff_s=min(0.05, timeout_s / 4),
+                lock=self.lock,
             )
             self.routers[group] = router
             self.journals[group] = journal
@@ -206,7 +210,7 @@ class TradingCore:
                         str(d.get("fill_id", "")),
                         float(d.get("qty", 0.0)),
                         float(d.get("price", 0.0)),
-                        float(order.fills[-1].fee if order.fills else 0.0),
+                        float(d.get("fee", 0.0)),
                         event.ts,
                         order.owner,
                     )
@@ -244,8 +248,7 @@ class TradingCore:
             return RouteResult(
                 None, False, reason="STAGE_NOT_SERVED", message=f"no {stage} router in this mode"
             )
-        with self.lock:
-            return router.submit(order)
+        return router.submit(order)  # takes self.lock itself; not held while the journal syncs
 
     def find(self, cid: str) -> tuple[LiveRouter | None, Order | None]:
         for router in self.routers.values():
@@ -257,9 +260,9 @@ class TradingCore:
     def cancel(self, cid: str) -> RouteResult:
         with self.lock:
             router, _order = self.find(cid)
-            if router is None:
-                return RouteResult(None, False, reason="UNKNOWN_ORDER", message=f"no order {cid}")
-            return router.cancel(cid)
+        if router is None:
+            return RouteResult(None, False, reason="UNKNOWN_ORDER", message=f"no order {cid}")
+        return router.cancel(cid)  # takes self.lock itself; not held while the journal syncs
 
     def set_state(self, state: TradingState, reason: str) -> None:
         with self.lock:

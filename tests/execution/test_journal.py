@@ -2,11 +2,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from execution.core.journal import Journal, JournalCorrupt, replay
+from execution.core.journal import Journal, JournalCorrupt, JournalError, replay
 from execution.core.orders import (
     DuplicateClientOrderId,
     Fill,
@@ -151,3 +153,187 @@ def test_journal_replay_after_sigkill_loses_nothing(tmp_path):
         assert replay(path).open_orders == []
     finally:
         fake.stop()
+
+
+# -- group commit --------------------------------------------------------------------------------------------
+class _Fsync:
+    """Injectable fsync: counts calls, records how many bytes each finished call covered, can block."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+        self.calls = 0
+        self.covered = 0  # file size when the last finished fsync started (what a real fsync makes durable)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, fd):
+        size = os.fstat(fd).st_size
+        self.entered.set()
+        self.gate.wait()
+        if self.delay:
+            time.sleep(self.delay)
+        os.fdatasync(fd)
+        with self.lock:
+            self.calls += 1
+            self.covered = max(self.covered, size)
+
+
+def _line_ends(path):
+    ends, offset = {}, 0
+    for n, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+        offset += len(line) + 1
+        ends[n] = offset
+    return ends
+
+
+def test_concurrent_appends_share_fsyncs_and_replay_a_valid_chain_with_every_record(tmp_path):
+    path = tmp_path / "orders.jsonl"
+    fsync = _Fsync(delay=0.002)
+    threads, per_thread = 16, 60
+    returned = []  # (ticket, bytes covered by a finished fsync when append returned)
+    errors = []
+
+    def writer(t):
+        try:
+            for i in range(per_thread):
+                ticket = journal.append("new", make_order(t * 1000 + i, qty=1.0 + i), float(i))
+                returned.append((ticket, fsync.covered))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with Journal(path, fsync=fsync) as journal:
+        journal.open()
+        pool = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        assert not errors
+        assert journal.durable_seq == journal.seq == threads * per_thread
+    report = replay(path)  # verifies seq, prev_hash and canonical bytes of every line
+    assert report.records == threads * per_thread and report.torn_bytes == 0
+    expected = {make_order(t * 1000 + i).client_order_id for t in range(threads) for i in range(per_thread)}
+    assert set(report.orders) == expected
+    assert fsync.calls < threads * per_thread / 2  # shared: far fewer fsyncs than records
+    ends = _line_ends(path)
+    assert sorted(t for t, _ in returned) == list(range(1, threads * per_thread + 1))
+    for ticket, covered in returned:  # no append returned before an fsync covered its line
+        assert covered >= ends[ticket], (ticket, covered, ends[ticket])
+
+
+def test_append_is_not_acknowledged_before_an_fsync_that_covers_it(tmp_path):
+    path = tmp_path / "orders.jsonl"
+    fsync = _Fsync()
+    with Journal(path, fsync=fsync) as journal:
+        journal.open()
+        fsync.gate.clear()  # every fsync blocks until the test opens the gate
+        done = {}
+
+        def append(name, n):
+            done[name] = journal.append("new", make_order(n), 1.0)
+
+        first = threading.Thread(target=append, args=("first", 1))
+        first.start()
+        assert fsync.entered.wait(5)  # the leader is inside fsync
+        second = threading.Thread(target=append, args=("second", 2))
+        second.start()
+        deadline = time.monotonic() + 5
+        while journal.seq < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert journal.seq == 2  # both lines are written (in the page cache) ...
+        time.sleep(0.1)
+        assert done == {} and journal.durable_seq == 0  # ... but neither append has returned
+        fsync.entered.clear()
+        fsync.gate.set()
+        first.join(5)
+        second.join(5)
+        assert done == {"first": 1, "second": 2}
+        # the second line was written after the first fsync started, so it needed a second fsync
+        assert fsync.calls == 2 and journal.durable_seq == 2
+    assert replay(path).records == 2
+
+
+def test_ticket_api_and_a_failed_fsync_poisons_the_journal(tmp_path):
+    path = tmp_path / "orders.jsonl"
+    calls = []
+
+    def failing(fd):
+        calls.append(fd)
+        raise OSError(5, "Input/output error")
+
+    journal = Journal(path, fsync=failing)
+    journal.open()
+    ticket = journal.append_nowait("new", make_order(1), 1.0)
+    assert ticket == 1 and journal.durable_seq == 0
+    with pytest.raises(JournalError, match="fsync failed"):
+        journal.wait_durable(ticket)
+    with pytest.raises(JournalError, match="fsync failed"):  # a waiter never sees the record as durable
+        journal.wait_durable(ticket)
+    with pytest.raises(JournalError, match="unusable"):
+        journal.append("new", make_order(2), 2.0)
+    assert len(calls) == 1
+    journal.close()
+    with Journal(path) as again:  # a fresh open (after an operator looked) continues the chain
+        assert again.open().records == 1
+        assert again.append("new", make_order(2), 2.0) == 2
+    assert replay(path).records == 2
+
+
+_CONCURRENT_CHILD = r"""
+import sys, threading
+from execution.core.clock import SystemClock
+from execution.core.journal import Journal
+from execution.core.orders import Order, make_client_order_id
+from execution.live_router import LiveRouter, RoutingTable
+from execution.venues.paper import PaperVenue
+
+clock = SystemClock()
+journal = Journal(sys.argv[1])
+journal.open()
+venue = PaperVenue("p", seed=1, clock=clock)
+venue.on_bar("ETH/BTC", 0.05, 1e12)
+router = LiveRouter({"p": venue}, RoutingTable(["p"]), journal=journal, clock=clock)
+out = threading.Lock()
+
+def trade(t):
+    n = 0
+    while True:
+        order = Order(make_client_order_id(f"kill-{t}", n), "ETH/BTC", "buy", 1.0)
+        result = router.submit(order)
+        with out:
+            print(f"{order.client_order_id} {result.order.status} {t}", flush=True)
+        n += 1
+
+for t in range(8):
+    threading.Thread(target=trade, args=(t,), daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def test_sigkill_during_concurrent_appends_loses_no_acknowledged_record(tmp_path):
+    path = tmp_path / "orders.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CONCURRENT_CHILD, str(path)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    acked = []
+    for line in child.stdout:
+        acked.append(line.split())
+        if len(acked) >= 400:
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert len(acked) >= 400, child.stderr.read()
+    report = replay(path)  # the chain verifies (a kill cannot tear a write; at most the tail is cut)
+    for cid, status, _thread in acked:
+        assert report.orders[cid].status == status == "FILLED"
+    assert len({thread for _, _, thread in acked}) > 1  # several threads were acknowledged
+    with Journal(path) as journal:
+        assert journal.open().records == report.records

@@ -1,0 +1,382 @@
+"""``smoke_demo_strategies``: the demo strategies through the real daemon in demo mode.
+
+Each strategy of ``risklab.engine.strategies`` (buy_and_hold, ema_crossover, zscore_reversion) replays the
+committed sample data (``risklab/sample_data/ETH_BTC-5m.parquet``). One *cycle* is one decision: the replay
+advances ``--stride`` bars (default 12 = one hour of 5-minute bars, first decision at ``--start-bar``), the
+strategy's target for that bar (a fraction in [-1, 1], never looking ahead) is compared with the position
+the strategy holds, and the difference times ``--unit-qty`` is sent as a market order over loopback mTLS with
+an operator token (stage ``demo``). Every strategy starts flat, so buy_and_hold orders on cycle 1.
+
+By default a throw-away deployment (key ring, signed config copy, mTLS bundle, tokens) is created under
+``<data_dir>/runbook/`` and a daemon is started in-process in demo mode on a free loopback port; it is
+removed afterwards. ``--target host:port --certs DIR --token-file F`` drives a running daemon instead.
+
+The report (``<data_dir>/audit/acceptance/smoke_demo_<UTC>.jsonl``, ``--report DIR`` to change the folder):
+one ``order`` line per order and a ``summary`` line. It passes when every order was acknowledged (accepted,
+not rejected), ended FILLED, and the fills streamed by ``StreamFills`` add up to the daemon's filled
+quantity for that order. Exit 0 only on pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import secrets
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+
+from audit.trust import paths as trust_paths
+from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError, run
+from audit.trust.core_config import parse_yaml
+from execution.core.risk import RiskLimits
+from execution.proto.gen import oem_daemon_v1_pb2 as pb
+from execution.runbook.harness import Client, local_daemon, remote_client, utc_stamp, write_report
+from risklab.engine.data import SAMPLE_DATA, load_bars
+from risklab.engine.profiles import profile_from_mapping
+from risklab.engine.strategies import STRATEGIES
+
+SYMBOL = "ETH/BTC"
+DEMO_STRATEGIES = ("buy_and_hold", "ema_crossover", "zscore_reversion")
+_ABBREV = {"buy_and_hold": "bh", "ema_crossover": "ema", "zscore_reversion": "zs"}
+OPERATOR = "smoke"
+EPS = 1e-9
+
+Progress = Callable[[float], None]
+Log = Callable[[str], None]
+
+
+@dataclass
+class SmokeResult:
+    path: Path
+    sha384: str
+    passed: bool
+    summary: dict
+
+
+def acceptance_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "audit" / "acceptance"
+
+
+def demo_limits(config_path: Path, capital: float) -> RiskLimits:
+    """The demo profile's risk limits, except the order-rate window: the smoke replays hours of bars in
+    seconds, and the per-minute rate is a wall-clock limit (documented in docs/daemon.md)."""
+    config = parse_yaml(Path(config_path).read_bytes())
+    name = config["profiles"]["demo"]["risk_profile"]
+    profile = profile_from_mapping(name, config["risk_profiles"][name])
+    return dataclasses.replace(RiskLimits.from_profile(profile, capital=capital), max_orders=10**6)
+
+
+class FillCollector:
+    """Reads the operator's StreamFills in a thread; fills per client order id (fill ids deduplicated)."""
+
+    def __init__(self, client: Client) -> None:
+        self.call = client.stub.StreamFills(pb.StreamFillsRequest(), metadata=client.metadata)
+        self.fills: dict[str, dict[str, float]] = defaultdict(dict)
+        self.duplicates = 0
+        self.error = ""
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="smoke-fills", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for fill in self.call:
+                with self._lock:
+                    seen = self.fills[fill.client_order_id]
+                    if fill.fill_id in seen:
+                        self.duplicates += 1
+                    seen[fill.fill_id] = fill.qty
+        except grpc.RpcError as exc:
+            if exc.code() is not grpc.StatusCode.CANCELLED:
+                self.error = f"{exc.code().name}: {exc.details()}"
+
+    def qty(self, cid: str) -> float:
+        with self._lock:
+            return sum(self.fills.get(cid, {}).values())
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self.fills.values())
+
+    def close(self) -> None:
+        self.call.cancel()
+        self._thread.join(5)
+
+
+def _wait_ready(client: Client, timeout: float = 10.0) -> pb.StatusReply:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=5)
+        except grpc.RpcError as exc:
+            if exc.code() is not grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+
+
+def run_smoke(
+    client: Client,
+    *,
+    cycles: int,
+    report_dir: Path,
+    daemon_label: str,
+    data_path: Path = SAMPLE_DATA,
+    start_bar: int = 500,
+    stride: int = 12,
+    unit_qty: float = 0.1,
+    pace_s: float = 0.0,
+    progress: Progress | None = None,
+    log: Log | None = None,
+) -> SmokeResult:
+    progress = progress or (lambda pct: None)
+    log = log or (lambda msg: None)
+    started = datetime.now(UTC)
+    bars = load_bars(data_path)
+    targets = {name: STRATEGIES[name](bars) for name in DEMO_STRATEGIES}
+    run_id = secrets.token_hex(4)
+    status = _wait_ready(client)
+    log(
+        f"daemon {daemon_label}: mode={status.mode}, "
+        f"trading state {pb.TradingState.Name(status.trading_state)}"
+    )
+    fills = FillCollector(client)
+    time.sleep(0.3)  # let the fill stream subscribe before the first order
+    position = {name: 0.0 for name in DEMO_STRATEGIES}
+    orders: list[dict] = []
+    errors: list[str] = []
+    try:
+        for cycle in range(cycles):
+            t = start_bar + cycle * stride
+            for name in DEMO_STRATEGIES:
+                target = float(targets[name][t])
+                delta = target * unit_qty - position[name]
+                if abs(delta) <= EPS * max(1.0, unit_qty):
+                    continue
+                cid = f"smk-{run_id}-{_ABBREV[name]}-{cycle + 1}"
+                side = "buy" if delta > 0 else "sell"
+                line = {
+                    "kind": "order",
+                    "strategy": name,
+                    "cycle": cycle + 1,
+                    "bar_index": t,
+                    "bar_ts": datetime.fromtimestamp(int(bars.timestamp[t]) / 1e9, UTC).isoformat(),
+                    "close": float(bars.close[t]),
+                    "target": target,
+                    "client_order_id": cid,
+                    "symbol": SYMBOL,
+                    "side": side,
+                    "qty": abs(delta),
+                }
+                t0 = time.perf_counter()
+                try:
+                    reply = client.stub.SubmitOrder(
+                        pb.SubmitOrderRequest(
+                            client_order_id=cid, symbol=SYMBOL, side=side, qty=abs(delta), stage="demo"
+                        ),
+                        metadata=client.metadata,
+                        timeout=10,
+                    )
+                except grpc.RpcError as exc:
+                    line.update(
+                        accepted=False, status="RPC_ERROR", reason=f"{exc.code().name}: {exc.details()}"
+                    )
+                    errors.append(f"{cid}: {line['reason']}")
+                else:
+                    line.update(
+                        accepted=reply.accepted,
+                        status=reply.status,
+                        venue=reply.venue,
+                        filled_qty=reply.filled_qty,
+                        avg_price=reply.avg_price,
+                        fees=reply.fees,
+                        reason=reply.reason,
+                    )
+                    position[name] += (1 if side == "buy" else -1) * reply.filled_qty
+                line["latency_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
+                orders.append(line)
+                if pace_s:
+                    time.sleep(pace_s)
+            progress(90.0 * (cycle + 1) / cycles)
+        # Settle: every order's fills must arrive on the stream; then the daemon's final word per order.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(
+            abs(fills.qty(o["client_order_id"]) - o.get("filled_qty", 0.0)) > EPS for o in orders
+        ):
+            time.sleep(0.05)
+        for o in orders:
+            if o["status"] == "RPC_ERROR":
+                o["accounted"] = False
+                continue
+            final = client.stub.SubmitOrder(  # same intent, same id: the daemon returns the order as it is
+                pb.SubmitOrderRequest(
+                    client_order_id=o["client_order_id"],
+                    symbol=SYMBOL,
+                    side=o["side"],
+                    qty=o["qty"],
+                    stage="demo",
+                ),
+                metadata=client.metadata,
+                timeout=10,
+            )
+            o["final_status"] = final.status
+            o["final_filled_qty"] = final.filled_qty
+            o["stream_fill_qty"] = fills.qty(o["client_order_id"])
+            o["accounted"] = bool(
+                o["accepted"]
+                and final.duplicate
+                and final.status == "FILLED"
+                and math.isclose(final.filled_qty, o["qty"], rel_tol=1e-9, abs_tol=1e-12)
+                and math.isclose(o["stream_fill_qty"], final.filled_qty, rel_tol=1e-9, abs_tol=1e-12)
+            )
+        end_status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=5)
+    finally:
+        fills.close()
+    per_strategy = {
+        name: {
+            "orders": sum(o["strategy"] == name for o in orders),
+            "final_position": position[name],
+        }
+        for name in DEMO_STRATEGIES
+    }
+    acknowledged = sum(bool(o.get("accepted")) and o["status"] != "REJECTED" for o in orders)
+    accounted = sum(bool(o.get("accounted")) for o in orders)
+    passed = bool(orders) and acknowledged == len(orders) == accounted and not fills.duplicates and not errors
+    summary = {
+        "kind": "summary",
+        "check": "smoke_demo_strategies",
+        "passed": passed,
+        "orders": len(orders),
+        "acknowledged": acknowledged,
+        "filled": sum(o.get("final_status") == "FILLED" for o in orders),
+        "rejected": sum(o["status"] in ("REJECTED", "RPC_ERROR") for o in orders),
+        "accounted": accounted,
+        "stream_fills": fills.count(),
+        "duplicate_fills": fills.duplicates,
+        "per_strategy": per_strategy,
+        "cycles": cycles,
+        "start_bar": start_bar,
+        "stride": stride,
+        "unit_qty": unit_qty,
+        "data": {"file": bars.name, "sha384": bars.sha384, "bars": len(bars)},
+        "daemon": daemon_label,
+        "daemon_mode": status.mode,
+        "open_orders_after": end_status.open_orders,
+        "operator": client.subject,
+        "errors": errors[:20],
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+    }
+    path, digest = write_report(report_dir, f"smoke_demo_{utc_stamp(started)}", [*orders, summary])
+    progress(99)
+    log(f"{len(orders)} order(s), {accounted} accounted for, passed={passed}; report {path}")
+    return SmokeResult(path, digest, passed, summary)
+
+
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="smoke_demo_strategies", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, required=True, help="decisions per strategy (>= 1)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $OEM_DATA_DIR (./var)")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="report folder (default <data-dir>/audit/acceptance)"
+    )
+    parser.add_argument("--stride", type=int, default=12, help="bars between decisions (default 12)")
+    parser.add_argument(
+        "--start-bar", type=int, default=500, help="first decision bar (warm-up, default 500)"
+    )
+    parser.add_argument("--unit-qty", type=float, default=0.1, help="ETH per unit of target (default 0.1)")
+    parser.add_argument("--target", default=None, help="host:port of a running daemon (loopback)")
+    parser.add_argument("--certs", type=Path, default=None, help="with --target: ca.pem and clients/<op>.*")
+    parser.add_argument("--token-file", type=Path, default=None, help="with --target: the operator token")
+    parser.add_argument(
+        "--operator", default=None, help="with --target: certificate name (default: token sub)"
+    )
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between orders (default 0)")
+    parser.add_argument("--keep", action="store_true", help="keep the throw-away deployment")
+    return parser
+
+
+def validate(args, n_bars: int | None = None) -> None:
+    if args.cycles < 1:
+        raise UsageError(f"smoke_demo_strategies: --cycles must be >= 1, got {args.cycles}")
+    if args.stride < 1 or args.start_bar < 0:
+        raise UsageError("smoke_demo_strategies: --stride must be >= 1 and --start-bar >= 0")
+    if not (math.isfinite(args.unit_qty) and args.unit_qty > 0):
+        raise UsageError(f"smoke_demo_strategies: --unit-qty must be positive, got {args.unit_qty}")
+    if args.pace < 0:
+        raise UsageError("smoke_demo_strategies: --pace must be >= 0")
+    remote = [args.target, args.certs, args.token_file]
+    if any(remote) and not all(remote):
+        raise UsageError("smoke_demo_strategies: --target, --certs and --token-file go together")
+    if n_bars is not None and args.start_bar + (args.cycles - 1) * args.stride >= n_bars:
+        most = (n_bars - 1 - args.start_bar) // args.stride + 1
+        raise UsageError(
+            f"smoke_demo_strategies: --cycles {args.cycles}: the sample data has {n_bars} bars "
+            f"(at most {most} cycles)"
+        )
+
+
+def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> SmokeResult:
+    """Validate, connect (or start a throw-away daemon), run, write the report."""
+    data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
+    validate(args, len(load_bars(SAMPLE_DATA)))
+    report_dir = args.report or acceptance_dir(data_dir)
+    kw = dict(
+        cycles=args.cycles,
+        report_dir=report_dir,
+        start_bar=args.start_bar,
+        stride=args.stride,
+        unit_qty=args.unit_qty,
+        pace_s=args.pace,
+        progress=progress,
+        log=log,
+    )
+    if args.target:
+        client = remote_client(args.target, args.certs, args.token_file.read_text(), args.operator)
+        try:
+            return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
+        finally:
+            client.close()
+    config = trust_paths.DEFAULT_CONFIG_PATH
+    bars = load_bars(SAMPLE_DATA)
+    with local_daemon(
+        data_dir,
+        "smoke_demo",
+        mode="demo",
+        operators=(OPERATOR,),
+        keep=args.keep,
+        risk_limits=demo_limits(config, 100_000.0),
+        prices={SYMBOL: float(bars.close[args.start_bar])},
+        tick_s=0.2,
+    ) as local:
+        client = local.client(OPERATOR, ["operator"])
+        try:
+            return run_smoke(client, daemon_label=f"in-process demo 127.0.0.1:{local.daemon.port}", **kw)
+        finally:
+            client.close()
+
+
+def smoke_demo_strategies_main(argv: Sequence[str] | None = None) -> int:
+    def action(args) -> int:
+        try:
+            result = smoke(args, log=lambda msg: print(msg, flush=True))
+        except grpc.RpcError as exc:
+            raise ValueError(f"daemon: {exc.code().name}: {exc.details()}") from None
+        print(result.path)
+        print(f"sha384:{result.sha384}")
+        if not result.passed:
+            s = result.summary
+            print(
+                f"error: smoke FAILED: {s['orders']} order(s), {s['acknowledged']} acknowledged, "
+                f"{s['accounted']} accounted for",
+                file=sys.stderr,
+            )
+        return EXIT_OK if result.passed else EXIT_FAIL
+
+    return run(_parser(), argv, action)
