@@ -1,10 +1,16 @@
 """Loaded with `-p` before Django is configured: every run gets its own data directory and test mode."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("OEM_ENV", "test")
-os.environ["OEM_DATA_DIR"] = os.environ.get("OEM_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="oem-test-")
+if os.environ.get("OEM_TEST_DATA_DIR"):
+    os.environ["OEM_DATA_DIR"] = os.environ["OEM_TEST_DATA_DIR"]
+else:
+    os.environ["OEM_DATA_DIR"] = tempfile.mkdtemp(prefix="oem-test-")
+    atexit.register(shutil.rmtree, os.environ["OEM_DATA_DIR"], ignore_errors=True)
 # Key derivation is deliberately slow in production; tests use the cheapest cost the code accepts.
 os.environ.setdefault("OEM_KDF_COST", "test")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls it makes around it are sync.
