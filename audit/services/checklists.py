@@ -3,7 +3,6 @@ step, checklist version and artefact hashes, the two-person rule, and voiding wh
 
 import os
 import uuid
-from datetime import UTC
 from pathlib import Path
 
 from django.conf import settings
@@ -17,7 +16,7 @@ from audit.runbooks.model import version as checklist_version
 from audit.trust.canonical import DOMAIN_ESIG, signing_input
 from audit.trust.fsutil import fsync_dir
 from audit.trust.hashing import sha384_bytes
-from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError
+from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 
 from .trail import audit_event_record
 
@@ -26,10 +25,6 @@ ESIG_SCHEMA = "oem/esig/v1"
 
 class SignatureRefused(Exception):
     """A signature or attachment that must not happen; the message is shown to the user as is."""
-
-
-def _iso(moment) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _roles_of(user) -> set[str]:
@@ -201,7 +196,7 @@ def esign_payload(
         "signer": {"username": user.get_username(), "printed_name": printed_name(user), "role": role},
         "meaning": meaning,
         "reason": reason,
-        "signed_at": _iso(signed_at),
+        "signed_at": format_time(signed_at),
     }
 
 

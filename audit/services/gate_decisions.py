@@ -25,9 +25,9 @@ from audit.trust.decision_log import (
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.gates import GATES, proposal_missing
 from audit.trust.hashing import sha384_bytes
-from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError
+from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 
-from .checklists import SignatureRefused, _iso, current_attachments
+from .checklists import SignatureRefused, current_attachments
 from .decisions import decision_log_reconcile
 from .trail import audit_event_record
 
@@ -90,10 +90,12 @@ def checklist_document(checklist: Checklist) -> dict:
                         "role": s.role,
                         "meaning": s.meaning,
                         "reason": s.reason,
-                        "signed_at": _iso(s.signed_at),
+                        "signed_at": format_time(s.signed_at),
                         "kid": s.kid,
                         "signature": s.signature,
-                        "void": {"at": _iso(s.voided_at), "reason": s.void_reason} if s.voided_at else None,
+                        "void": {"at": format_time(s.voided_at), "reason": s.void_reason}
+                        if s.voided_at
+                        else None,
                     }
                     for s in signatures
                     if s.step_id == step.id
@@ -101,7 +103,7 @@ def checklist_document(checklist: Checklist) -> dict:
             }
             for step in definition.steps
         ],
-        "exported_at": _iso(timezone.now()),
+        "exported_at": format_time(timezone.now()),
     }
 
 

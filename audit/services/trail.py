@@ -1,19 +1,14 @@
 """The audit trail: one append-only, hash-chained event per security decision."""
 
-from datetime import UTC
-
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, event_body, event_hash
 from audit.models import AuditChainHead, AuditEvent, Deployment
+from audit.trust.keyring import format_time
 
 User = get_user_model()
-
-
-def _iso(ts) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @transaction.atomic
@@ -37,7 +32,7 @@ def audit_event_record(
     actor_name = actor.get_username() if user is not None else (actor or "")
     body = event_body(
         seq=head.seq + 1,
-        timestamp=_iso(now),
+        timestamp=format_time(now),
         actor=actor_name,
         action=action,
         outcome=outcome,
@@ -70,7 +65,7 @@ def stored_event_body(event: AuditEvent) -> dict:
     """Rebuild exactly what was hashed, from the stored row."""
     return event_body(
         seq=event.seq,
-        timestamp=_iso(event.timestamp),
+        timestamp=format_time(event.timestamp),
         actor=event.actor,
         action=event.action,
         outcome=event.outcome,
