@@ -136,3 +136,106 @@ def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, liv
     )
     assert api.status == 403
     assert "signed by the engineer role" in api.json()["detail"]
+
+
+def attach_value(page: Page, step: str, name: str, value: str):
+    page.get_by_label(f"value for {name}").fill(value)
+    page.get_by_test_id(f"step-{step}").locator("tr", has_text=name).locator("button[type=submit]").click()
+
+
+def attach_file(page: Page, step: str, name: str, path: Path):
+    page.get_by_label(f"file for {name}").set_input_files(str(path))
+    page.get_by_test_id(f"step-{step}").locator("tr", has_text=name).locator("button[type=submit]").click()
+    expect(page.get_by_test_id(f"sha-{name}")).to_have_text("sha384:" + sha384_file(path))
+
+
+def sign_decision(page: Page, live_server, user, gate_url: str, propose: bool = False):
+    log_in(page, live_server, user)
+    page.goto(gate_url)
+    if propose:
+        page.get_by_role("button", name="Propose").click()
+    page.get_by_label("decision password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign decision").click()
+
+
+def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
+    page: Page, live_server, team, settings, tmp_path
+):
+    deployment, people = team
+    admin = user_with_role("admin", deployments=[deployment], first_name="Ada", last_name="Admin")
+    signer_key_create(user=admin, password=PASSWORD)
+    files = {}
+    for name, text in {
+        "smoke": '{"ok": true}\n',
+        "metrics": '{"m": 1}\n',
+        "license": '{"serial": 1}\n',
+        "labs_json": '{"verdict": "pass"}\n',
+        "labs_pdf": "%PDF-1.4\n",
+        "paper_smoke": "# ok\n",
+    }.items():
+        files[name] = tmp_path / f"{name}.txt"
+        files[name].write_text(text)
+    config_hash = "sha384:" + sha384_file(settings.OEM_CONFIG_PATH)
+    base = f"{live_server.url}/deployments/{deployment.pk}"
+
+    log_in(page, live_server, people["engineer"])
+    page.goto(f"{base}/checklists/demo_stage1/")
+    attach_value(page, "validate_config", "config_hash", config_hash)
+    attach_value(page, "validate_config", "config_signature", "hmac-sha384:config-1:demo")
+    attach_file(page, "smoke_demo", "smoke_demo_report", files["smoke"])
+    attach_file(page, "metrics_service", "metrics_demo_log", files["metrics"])
+    attach_value(page, "installer_acceptance", "ci_run", "github_actions_oem_packaging.yml#41 3f2a9c1")
+    for step in (
+        "validate_config",
+        "smoke_demo",
+        "metrics_service",
+        "installer_acceptance",
+        "verify_demo_log",
+    ):
+        sign_step(page, step)
+    log_in(page, live_server, people["product_owner"])
+    page.goto(f"{base}/checklists/demo_stage1/")
+    sign_step(page, "product_owner_approval", "approved")
+    page.get_by_role("button", name="Export signed checklist").click()
+    sign_decision(page, live_server, people["compliance"], f"{base}/gates/demo_exit/", propose=True)
+    sign_decision(page, live_server, people["product_owner"], f"{base}/gates/demo_exit/")
+
+    log_in(page, live_server, people["engineer"])
+    page.goto(f"{base}/checklists/paper_trading/")
+    attach_value(page, "paper_config", "config_hash", config_hash)
+    attach_file(page, "paper_labs_reports", "paper_labs_report_json", files["labs_json"])
+    attach_file(page, "paper_labs_reports", "paper_labs_report_pdf", files["labs_pdf"])
+    attach_value(page, "bundle_fingerprint", "bundle_fingerprint", "sha384:" + "b" * 96)
+    attach_file(page, "paper_smoke", "paper_smoke_report", files["paper_smoke"])
+    attach_value(page, "paper_smoke", "ci_run", "github_actions_paper_smoke.yml#7 abc")
+    for step in ("paper_config", "paper_labs_reports", "bundle_fingerprint", "paper_smoke"):
+        sign_step(page, step)
+    log_in(page, live_server, admin)
+    page.goto(f"{base}/checklists/paper_trading/")
+    attach_file(page, "paper_license", "paper_license", files["license"])
+    sign_step(page, "paper_license")
+    log_in(page, live_server, people["compliance"])
+    page.goto(f"{base}/checklists/paper_trading/")
+    sign_step(page, "compliance_acceptance", "reviewed")
+    log_in(page, live_server, people["product_owner"])
+    page.goto(f"{base}/checklists/paper_trading/")
+    sign_step(page, "product_owner_approval", "approved")
+    page.get_by_role("button", name="Export signed checklist").click()
+    expect(page.get_by_text("Signed checklist: JSON")).to_be_visible()
+    sign_decision(page, live_server, people["compliance"], f"{base}/gates/paper_exit/", propose=True)
+    sign_decision(page, live_server, people["product_owner"], f"{base}/gates/paper_exit/")
+
+    page.goto(f"{base}/decisions/")
+    expect(page.get_by_test_id("verification")).to_contain_text(
+        "Verified: the strict verifier passed on 2 entries"
+    )
+    expect(page.get_by_test_id("entry-paper_ready")).to_contain_text("approved as compliance officer")
+    verified = subprocess.run(
+        [sys.executable, "manage.py", "verify_decision_log", "--strict"],
+        cwd=ROOT,
+        env={**os.environ, "OEM_DATA_DIR": str(settings.OEM_DATA_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
