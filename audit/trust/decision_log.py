@@ -14,6 +14,7 @@ STATUS_RULES is the one table of what each status requires; the verifier and the
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -201,6 +202,21 @@ def append_entry(
     )
 
 
+@contextlib.contextmanager
+def _verified_head(log_path: Path, keyring: KeyRing, data_dir: Path | None):
+    """Under the log's exclusive lock, after finishing any interrupted append: (name, data dir, entry count,
+    head hash) of a log that verifies now. Refuses an unknown log name or a log that does not verify."""
+    base = data_dir or paths.data_dir()
+    name = log_name_of(log_path)
+    if name not in LOG_STAGE:
+        raise DecisionLogError(f"unknown decision log {name!r} (expected one of {', '.join(LOG_STAGE)})")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(log_path.with_name(f".{name}.lock")):
+        _recover_interrupted_append(log_path, keyring, base)
+        _report, count, head = _current_state(log_path, keyring, base)
+        yield name, base, count, head
+
+
 def prepare_entry(
     log_path: Path | str,
     *,
@@ -215,14 +231,7 @@ def prepare_entry(
     """The unsigned next entry of a log that verifies now: seq, prev_hash and timestamp are fixed here, so
     signers in different sessions (the console's two-person decisions) all sign the same bytes."""
     log_path = Path(log_path)
-    base = data_dir or paths.data_dir()
-    name = log_name_of(log_path)
-    if name not in LOG_STAGE:
-        raise DecisionLogError(f"unknown decision log {name!r} (expected one of {', '.join(LOG_STAGE)})")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(log_path.with_name(f".{name}.lock")):
-        _recover_interrupted_append(log_path, keyring, base)
-        _report, count, head = _current_state(log_path, keyring, base)
+    with _verified_head(log_path, keyring, data_dir) as (name, _base, count, head):
         return build_entry(
             seq=count + 1,
             prev_hash=head,
@@ -245,14 +254,7 @@ def append_signed_entry(
     from audit.trust.verifier import verify_decision_logs_with_pending  # verifier imports this module
 
     log_path = Path(log_path)
-    base = data_dir or paths.data_dir()
-    name = log_name_of(log_path)
-    if name not in LOG_STAGE:
-        raise DecisionLogError(f"unknown decision log {name!r} (expected one of {', '.join(LOG_STAGE)})")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(log_path.with_name(f".{name}.lock")):
-        _recover_interrupted_append(log_path, keyring, base)
-        _report, count, head = _current_state(log_path, keyring, base)
+    with _verified_head(log_path, keyring, data_dir) as (name, base, count, head):
         if signed.get("seq") != count + 1 or signed.get("prev_hash") != head:
             raise DecisionLogError(
                 f"the {name} log changed since this entry was prepared (now {count} entries); "
