@@ -21,6 +21,8 @@ from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, for
 from .trail import audit_event_record
 
 ESIG_SCHEMA = "oem/esig/v1"
+# What is signed must be exactly what was entered: longer text is refused, never cut to fit the column.
+MAX_TEXT = 500
 
 
 class SignatureRefused(Exception):
@@ -103,6 +105,8 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
         raise SignatureRefused(f"{name} is a file artefact: upload the file")
     if not spec.hash and not value.strip():
         raise SignatureRefused(f"{name} needs a value")
+    if len(value.strip()) > MAX_TEXT:
+        raise SignatureRefused(f"{name} is longer than {MAX_TEXT} characters")
     stored = _store_upload(checklist.deployment, checklist, name, uploaded) if uploaded is not None else None
     try:
         with transaction.atomic():
@@ -118,7 +122,7 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
                 path=stored[0] if stored else "",
                 sha384=stored[1] if stored else "",
                 size=stored[2] if stored else None,
-                value="" if stored else value.strip()[:500],
+                value="" if stored else value.strip(),
                 original_name=(uploaded.name[:255] if uploaded is not None else ""),
             )
             audit_event_record(
@@ -237,6 +241,8 @@ def step_sign(
         raise refuse(f"this step is signed by the {role} role")
     if meaning not in SignatureMeaning.values:
         raise refuse("choose what your signature means: performed, reviewed or approved")
+    if len(reason.strip()) > MAX_TEXT:
+        raise refuse(f"the reason is longer than {MAX_TEXT} characters")
     other_roles = gate_signers(checklist.deployment, checklist.gate).get(user.pk, set()) - {role}
     if checklist.gate and other_roles:
         raise refuse(f"two-person rule: you already signed this gate as {', '.join(sorted(other_roles))}")
@@ -262,7 +268,7 @@ def step_sign(
         user=user,
         role=role,
         meaning=meaning,
-        reason=reason.strip()[:500],
+        reason=reason.strip(),
         signed_at=signed_at,
     )
     signature = signer.sign(DOMAIN_ESIG, payload)

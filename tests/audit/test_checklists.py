@@ -286,3 +286,30 @@ def test_a_hashed_upload_job_result_is_picked_as_step_evidence(env, client, monk
     client.force_login(people["operator"])
     client.post(url, {"name": "smoke_demo_report", "result": result.pk})  # not the operator's job: 404
     assert StepAttachment.objects.filter(name="smoke_demo_report").count() == 1
+
+
+def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
+    from audit.models import StepAttachment
+
+    deployment, people, settings = env
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    with pytest.raises(SignatureRefused, match="longer than 500"):
+        checklist_attach(
+            checklist=checklist,
+            step_id="installer_acceptance",
+            name="ci_run",
+            user=people["engineer"],
+            value="x" * 501,
+        )
+    assert not StepAttachment.objects.exists()
+    with pytest.raises(SignatureRefused, match="reason is longer than 500"):
+        step_sign(
+            checklist=checklist,
+            step_id="verify_demo_log",
+            user=people["engineer"],
+            password=PASSWORD,
+            meaning="performed",
+            reason="r" * 501,
+            request=request(),
+        )
+    assert not StepSignature.objects.exists()
