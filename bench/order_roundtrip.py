@@ -29,20 +29,12 @@ import yaml  # noqa: E402
 
 from audit.trust import paths as trust_paths  # noqa: E402
 from audit.trust.keyring import KeyRing  # noqa: E402
-from execution.core.risk import RiskLimits  # noqa: E402
 from execution.daemon.devkit import Deployment  # noqa: E402
 from execution.daemon.license_hook import LicenseCheck  # noqa: E402
 from execution.daemon.server import Daemon, DaemonOptions  # noqa: E402
 from execution.proto.gen import oem_daemon_v1_pb2 as pb  # noqa: E402
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc  # noqa: E402
-
-LOOSE = RiskLimits(
-    max_order_notional=1e12,
-    max_position_notional=1e15,
-    daily_loss=1e12,
-    max_orders=10**9,
-    price_band_bps=500.0,
-)
+from execution.runbook.dry_run import LOOSE  # noqa: E402 - the dry run's limits: risk never interferes
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -41,12 +40,12 @@ from pathlib import Path
 import grpc
 
 from audit.trust import paths as trust_paths
-from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError, run
+from audit.trust.cliutil import OneLineParser, UsageError
 from audit.trust.core_config import parse_yaml
 from execution.core.risk import RiskLimits
 from execution.daemon.core import DEFAULT_BAR_VOLUME
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import local_daemon, utc_stamp, write_report
+from execution.runbook.harness import local_daemon, report_command, utc_stamp, write_report
 from execution.venues.paper import PaperFaults, PaperVenue
 
 SYMBOL = "ETH/BTC"
@@ -532,20 +531,11 @@ def dry_run(args, *, progress: Progress | None = None, log: Log | None = None) -
 
 
 def live_execution_dry_run_main(argv: Sequence[str] | None = None) -> int:
-    def action(args) -> int:
-        try:
-            result = dry_run(args, log=lambda msg: print(msg, flush=True))
-        except grpc.RpcError as exc:
-            raise ValueError(f"daemon: {exc.code().name}: {exc.details()}") from None
-        print(result.path)
-        print(f"sha384:{result.sha384}")
-        if not result.passed:
-            s = result.summary
-            print(
-                f"error: dry run FAILED: {s['accounted']}/{s['orders']} orders accounted for, "
-                f"checks {s['checks']}",
-                file=sys.stderr,
-            )
-        return EXIT_OK if result.passed else EXIT_FAIL
-
-    return run(_parser(), argv, action)
+    return report_command(
+        dry_run,
+        _parser(),
+        argv,
+        lambda s: (
+            f"dry run FAILED: {s['accounted']}/{s['orders']} orders accounted for, checks {s['checks']}"
+        ),
+    )

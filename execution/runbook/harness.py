@@ -147,3 +147,25 @@ def local_daemon(
             daemon.stop(0)
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def report_command(run, parser, argv, describe_failure) -> int:
+    """The shared shape of the runbook commands: run, print the report path and its sha384, and exit 0 only
+    when every check passed (a failed run still leaves its report, named in one error line)."""
+    import sys
+
+    from audit.trust.cliutil import EXIT_FAIL, EXIT_OK
+    from audit.trust.cliutil import run as run_cli
+
+    def action(args) -> int:
+        try:
+            result = run(args, log=lambda msg: print(msg, flush=True))
+        except grpc.RpcError as exc:
+            raise ValueError(f"daemon: {exc.code().name}: {exc.details()}") from None
+        print(result.path)
+        print(f"sha384:{result.sha384}")
+        if not result.passed:
+            print(f"error: {describe_failure(result.summary)}", file=sys.stderr)
+        return EXIT_OK if result.passed else EXIT_FAIL
+
+    return run_cli(parser, argv, action)

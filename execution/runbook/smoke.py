@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -34,11 +33,18 @@ from pathlib import Path
 import grpc
 
 from audit.trust import paths as trust_paths
-from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError, run
+from audit.trust.cliutil import OneLineParser, UsageError
 from audit.trust.core_config import parse_yaml
 from execution.core.risk import RiskLimits
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import Client, local_daemon, remote_client, utc_stamp, write_report
+from execution.runbook.harness import (
+    Client,
+    local_daemon,
+    remote_client,
+    report_command,
+    utc_stamp,
+    write_report,
+)
 from risklab.engine.data import SAMPLE_DATA, load_bars
 from risklab.engine.profiles import profile_from_mapping
 from risklab.engine.strategies import STRATEGIES
@@ -363,20 +369,12 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
 
 
 def smoke_demo_strategies_main(argv: Sequence[str] | None = None) -> int:
-    def action(args) -> int:
-        try:
-            result = smoke(args, log=lambda msg: print(msg, flush=True))
-        except grpc.RpcError as exc:
-            raise ValueError(f"daemon: {exc.code().name}: {exc.details()}") from None
-        print(result.path)
-        print(f"sha384:{result.sha384}")
-        if not result.passed:
-            s = result.summary
-            print(
-                f"error: smoke FAILED: {s['orders']} order(s), {s['acknowledged']} acknowledged, "
-                f"{s['accounted']} accounted for",
-                file=sys.stderr,
-            )
-        return EXIT_OK if result.passed else EXIT_FAIL
-
-    return run(_parser(), argv, action)
+    return report_command(
+        smoke,
+        _parser(),
+        argv,
+        lambda s: (
+            f"smoke FAILED: {s['orders']} order(s), {s['acknowledged']} acknowledged, "
+            f"{s['accounted']} accounted for"
+        ),
+    )
