@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
+.PHONY: paper-smoke acceptance ci-start ci-record
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
@@ -48,6 +49,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/actionlint -config-file deploy/ci/actionlint.yaml deploy/ci/*.yml
 
 format: venv
 	$(VENV)/bin/ruff format .
@@ -61,6 +63,36 @@ schema: venv
 
 test: venv chromium promtool lint
 	bash scripts/run_tests.sh
+
+# Delivery: the targets the pipelines in deploy/ci/ call (docs/delivery.md). A person runs them the same way.
+PLATFORM ?= linux-x86_64
+ACCEPTANCE_ARGS ?=
+JOB ?= local
+RUN_ID ?= local-$(shell date -u +%Y%m%dT%H%M%SZ)
+COMMIT ?= $(shell git rev-parse HEAD)
+CI_DIR = reports/ci/$(JOB)
+
+paper-smoke: venv  ## Paper Labs on the sample data, then a paper session through the real daemon
+	$(PY) scripts/run_risk_simulation_lab.py --profile all --inline
+	$(PY) scripts/run_paper_smoke_ci.py --render-summary-markdown
+
+acceptance: venv  ## acceptance report of the bundle in dist/$(PLATFORM) (ACCEPTANCE_ARGS=--rebuild also rebuilds)
+	$(PY) scripts/run_oem_acceptance.py --bundle dist/$(PLATFORM) --json reports/acceptance/$(PLATFORM).json $(ACCEPTANCE_ARGS)
+
+ci-start: venv  ## begin the CI run record of JOB (RUN_ID, COMMIT)
+	$(PY) deploy/ci/record_run.py start --job $(JOB) --run-id $(RUN_ID) --commit $(COMMIT) --dir $(CI_DIR)
+
+ci-record: venv  ## finish the CI run record of JOB: hash what the job produced into $(CI_DIR)/ci_run.json
+	$(PY) deploy/ci/record_run.py finish --dir $(CI_DIR) $(foreach f,$(CI_OUTPUTS),--output $(f))
+
+ifneq ($(filter oem_packaging%,$(JOB)),)
+CI_OUTPUTS = $(wildcard $(addprefix dist/$(PLATFORM)/,manifest.json manifest.sig manifest.asc fingerprint.txt) \
+	reports/acceptance/$(PLATFORM).json)
+else ifeq ($(JOB),paper_smoke)
+CI_OUTPUTS = $(shell find $(OEM_DATA_DIR)/reports/paper_smoke $(OEM_DATA_DIR)/reports/paper_labs -type f 2>/dev/null | sort)
+else ifeq ($(JOB),ui_telemetry_checks)
+CI_OUTPUTS = $(shell find reports/ui_check -type f 2>/dev/null | sort)
+endif
 
 clean:
 	rm -rf var/broker var/celerybeat-schedule
