@@ -71,11 +71,11 @@ def acceptance_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "audit" / "acceptance"
 
 
-def demo_limits(config_path: Path, capital: float) -> RiskLimits:
-    """The demo profile's risk limits, except the order-rate window: the smoke replays hours of bars in
+def demo_limits(config_path: Path, capital: float, stage: str = "demo") -> RiskLimits:
+    """The stage profile's risk limits, except the order-rate window: the smoke replays hours of bars in
     seconds, and the per-minute rate is a wall-clock limit (documented in docs/daemon.md)."""
     config = parse_yaml(Path(config_path).read_bytes())
-    name = config["profiles"]["demo"]["risk_profile"]
+    name = config["profiles"][stage]["risk_profile"]
     profile = profile_from_mapping(name, config["risk_profiles"][name])
     return dataclasses.replace(RiskLimits.from_profile(profile, capital=capital), max_orders=10**6)
 
@@ -140,6 +140,8 @@ def run_smoke(
     pace_s: float = 0.0,
     progress: Progress | None = None,
     log: Log | None = None,
+    stage: str = "demo",
+    report_name: str | None = None,
 ) -> SmokeResult:
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
@@ -184,7 +186,7 @@ def run_smoke(
                 try:
                     reply = client.stub.SubmitOrder(
                         pb.SubmitOrderRequest(
-                            client_order_id=cid, symbol=SYMBOL, side=side, qty=abs(delta), stage="demo"
+                            client_order_id=cid, symbol=SYMBOL, side=side, qty=abs(delta), stage=stage
                         ),
                         metadata=client.metadata,
                         timeout=10,
@@ -226,7 +228,7 @@ def run_smoke(
                     symbol=SYMBOL,
                     side=o["side"],
                     qty=o["qty"],
-                    stage="demo",
+                    stage=stage,
                 ),
                 metadata=client.metadata,
                 timeout=10,
@@ -256,7 +258,8 @@ def run_smoke(
     passed = bool(orders) and acknowledged == len(orders) == accounted and not fills.duplicates and not errors
     summary = {
         "kind": "summary",
-        "check": "smoke_demo_strategies",
+        "check": "smoke_demo_strategies" if stage == "demo" else f"smoke_{stage}_strategies",
+        "stage": stage,
         "passed": passed,
         "orders": len(orders),
         "acknowledged": acknowledged,
@@ -279,7 +282,8 @@ def run_smoke(
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
     }
-    path, digest = write_report(report_dir, f"smoke_demo_{utc_stamp(started)}", [*orders, summary])
+    stem = report_name or f"smoke_demo_{utc_stamp(started)}"
+    path, digest = write_report(report_dir, stem, [*orders, summary])
     progress(99)
     log(f"{len(orders)} order(s), {accounted} accounted for, passed={passed}; report {path}")
     return SmokeResult(path, digest, passed, summary)

@@ -1,0 +1,78 @@
+"""run_paper_smoke_ci: a paper session through a real in-process daemon (paper mode, signed config, mTLS)."""
+
+import json
+
+from audit.trust.canonical import canonical_bytes, strict_loads
+from audit.trust.hashing import sha384_bytes
+from execution.runbook import paper_smoke
+from execution.runbook.paper_smoke import run_paper_smoke_ci_main
+from execution.runbook.smoke import DEMO_STRATEGIES
+
+
+def _reports(folder):
+    return sorted(folder.glob("paper_smoke_*.json")), sorted(folder.glob("paper_smoke_*.md"))
+
+
+def test_a_paper_session_passes_with_fills_and_every_risk_denial(tmp_path, capsys, monkeypatch):
+    summary_file = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    argv = ["--data-dir", str(tmp_path), "--cycles", "24", "--render-summary-markdown"]
+    assert run_paper_smoke_ci_main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    folder = tmp_path / "reports" / "paper_smoke"
+    (json_path,), (md_path,) = _reports(folder)
+    assert out[-3:] == [str(json_path), str(md_path), f"sha384:{sha384_bytes(json_path.read_bytes())}"]
+    data = json_path.read_bytes()
+    report = strict_loads(data)
+    assert data == canonical_bytes(report)
+    assert report["schema"] == "oem/paper-smoke/v1" and report["passed"] is True
+    assert report["daemon"]["mode"] == "paper"
+    strategies = report["strategies"]
+    assert (
+        strategies["passed"] and strategies["orders"] == strategies["filled"] == strategies["accounted"] >= 3
+    )
+    assert set(strategies["per_strategy"]) == set(DEMO_STRATEGIES)
+    assert [d["reason"] for d in report["risk_denials"]] == ["MAX_ORDER_NOTIONAL", "PRICE_BAND", "HALTED"]
+    assert all(d["passed"] and not d["accepted"] for d in report["risk_denials"])
+    orders_log = folder / report["orders_log"]["path"]
+    assert report["orders_log"]["sha384"] == f"sha384:{sha384_bytes(orders_log.read_bytes())}"
+    *orders, summary = [json.loads(line) for line in orders_log.read_text().splitlines()]
+    assert summary["stage"] == "paper" and summary["check"] == "smoke_paper_strategies"
+    assert {o["status"] for o in orders} == {"FILLED"}
+    markdown = md_path.read_text()
+    assert markdown.startswith(f"# Paper smoke {report['run']}: PASSED")
+    assert (
+        sha384_bytes(data) in markdown and "| new order while HALTED | HALTED | HALTED | passed |" in markdown
+    )
+    assert summary_file.read_text() == markdown
+    assert not list((tmp_path / "runbook").iterdir()), "the throw-away deployment is gone"
+
+
+def test_a_risk_check_that_lets_an_order_through_fails_the_run_with_one_line(tmp_path, capsys, monkeypatch):
+    def lenient(operator, admin, *, price, limits, run):
+        return [
+            {
+                "probe": "p",
+                "expected": "HALTED",
+                "accepted": True,
+                "reason": "",
+                "message": "",
+                "passed": False,
+            }
+        ]
+
+    monkeypatch.setattr(paper_smoke, "risk_denials", lenient)
+    assert run_paper_smoke_ci_main(["--data-dir", str(tmp_path), "--cycles", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "HALTED not denied" in err
+    (json_path,), (md_path,) = _reports(tmp_path / "reports" / "paper_smoke")
+    assert strict_loads(json_path.read_bytes())["passed"] is False
+    assert ": FAILED" in md_path.read_text().splitlines()[0]
+
+
+def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys):
+    for argv in (["--cycles", "0"], ["--cycles", "x"], ["--nope"]):
+        assert run_paper_smoke_ci_main([*argv, "--data-dir", str(tmp_path)]) == 2, argv
+        captured = capsys.readouterr()
+        assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+    assert list(tmp_path.iterdir()) == []
