@@ -8,6 +8,7 @@ export OEM_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
 .PHONY: paper-smoke acceptance ci-start ci-record
+.PHONY: bundle wheelhouse packaging-tools
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
@@ -61,7 +62,7 @@ proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn
 
-test: venv chromium promtool lint
+test: venv chromium promtool packaging-tools lint
 	bash scripts/run_tests.sh
 
 # Delivery: the targets the pipelines in deploy/ci/ call (docs/delivery.md). A person runs them the same way.
@@ -96,3 +97,23 @@ endif
 
 clean:
 	rm -rf var/broker var/celerybeat-schedule
+
+# Bundle: build, sign and package PLATFORM (docs/packaging.md). Offline: wheels come from dist/wheelhouse/PLATFORM.
+WHEEL_TAGS_linux-x86_64 := manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 linux_x86_64
+WHEEL_TAGS_windows-x86_64 := win_amd64
+WHEEL_TAGS_macos-arm64 := macosx_14_0_arm64 macosx_13_0_arm64 macosx_12_0_arm64 macosx_11_0_arm64 macosx_10_9_universal2
+
+packaging-tools:  ## Debian's dpkg-deb, lintian, wixl, osslsigncode, xorriso, genisoimage, gpg (bundle and its tests)
+	@missing=""; for tool in dpkg-deb lintian wixl osslsigncode xorriso genisoimage gpg; do \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian's packaging tools for:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			dpkg-dev lintian msitools wixl osslsigncode xorriso genisoimage gnupg >/dev/null; fi
+
+wheelhouse: venv  ## on a connected machine only: fetch the pinned wheels of PLATFORM into dist/wheelhouse/PLATFORM
+	$(PY) -m pip download --only-binary=:all: --no-deps --python-version 3.11 \
+		$(foreach t,$(WHEEL_TAGS_$(PLATFORM)),--platform $(t)) \
+		-r deploy/packaging/requirements-core.txt -d dist/wheelhouse/$(PLATFORM)
+
+bundle: venv packaging-tools  ## build, sign and package the bundle of PLATFORM into dist/PLATFORM
+	$(PY) deploy/packaging/build_core_bundle.py --platform $(PLATFORM) --out dist/$(PLATFORM)

@@ -1,0 +1,1 @@
+"""Delivery of Core OEM: the bundle builder and bootstrap (`packaging`), pipeline files (`ci`)."""

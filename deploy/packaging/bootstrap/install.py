@@ -1,0 +1,240 @@
+"""`bootstrap install`: verify, check the device and the version, then install atomically.
+
+Every check that can refuse runs before the prefix is touched: the bundle verifies (`verify.verify_bundle`),
+it is built for this platform, it is not older than (nor a different build of) the installed version, and a
+license valid for this device is present. Without one, a license request is written under OEM_DATA_DIR and
+the install stops with the next step. Then: copy into `PREFIX/.staging-*`, verify the staged copy (what was
+checked is what gets installed), rename it to `PREFIX/releases/<version>`, switch `PREFIX/current` with one
+rename, and record the installed fingerprint (HMAC-signed) in `OEM_DATA_DIR/bundle/installed.json`.
+A failure after staging began removes the staging directory and leaves the prefix as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform as host_platform
+import secrets
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.trust import paths
+from audit.trust.canonical import (
+    DOMAIN_MANIFEST,
+    StrictJSONError,
+    canonical_bytes,
+    signing_input,
+    strict_loads,
+)
+from audit.trust.fsutil import atomic_write_bytes, fsync_dir
+from audit.trust.keyring import KeyRing, KeyRingError, format_time, utc_now
+from audit.trust.signatures import SignatureError
+from deploy.packaging.bootstrap.manifest import (
+    GPG_SIGNATURE_NAME,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    check_version,
+)
+from deploy.packaging.bootstrap.trusted_keys import TRUSTED_RELEASE_KEYS
+from deploy.packaging.bootstrap.verify import BundleRefused, TrustedKeys, VerifiedBundle, verify_bundle
+
+INSTALLED_FORMAT = "oem-installed-bundle/1"
+LICENSE_REQUEST_NAME = "license_request.json"
+
+
+class LicenseNeeded(BundleRefused):
+    """No valid license for this device: a request was written; the message names the next step."""
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    release_dir: Path
+    fingerprint: str
+    version: str
+    record_path: Path
+    already_installed: bool = False
+
+
+def host_platform_name() -> str | None:
+    machine = host_platform.machine().lower()
+    if sys.platform.startswith("linux") and machine in ("x86_64", "amd64"):
+        return "linux-x86_64"
+    if sys.platform == "win32" and machine in ("x86_64", "amd64"):
+        return "windows-x86_64"
+    if sys.platform == "darwin" and machine in ("arm64", "aarch64"):
+        return "macos-arm64"
+    return None
+
+
+def installed_record_path(data_dir: Path) -> Path:
+    return data_dir / "bundle" / "installed.json"
+
+
+def load_installed(data_dir: Path, keyring: KeyRing) -> dict[str, Any] | None:
+    """The signed record of the installed bundle, or None. A tampered record refuses (fail closed)."""
+    path = installed_record_path(data_dir)
+    try:
+        doc = strict_loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, StrictJSONError) as exc:
+        raise BundleRefused(f"installed bundle record {path} is unreadable: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != INSTALLED_FORMAT or "signature" not in doc:
+        raise BundleRefused(f"installed bundle record {path} has an unexpected structure")
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    try:
+        keyring.verify(doc["signature"], signing_input(DOMAIN_MANIFEST, body), purpose="audit")
+    except SignatureError as exc:
+        raise BundleRefused(f"installed bundle record {path} failed its signature check: {exc}") from None
+    return body
+
+
+def check_upgrade(verified: VerifiedBundle, installed: dict[str, Any] | None) -> bool:
+    """True when this exact bundle is already installed; refuses downgrades and same-version rebuilds."""
+    if installed is None:
+        return False
+    new, old = check_version(verified.version), check_version(installed["bundle_version"])
+    if new < old:
+        raise BundleRefused(
+            f"downgrade refused: bundle {verified.version} is older than the installed "
+            f"{installed['bundle_version']}"
+        )
+    if new == old:
+        if installed["fingerprint"] == verified.fingerprint:
+            return True
+        raise BundleRefused(
+            f"bundle {verified.version} is already installed with another fingerprint "
+            f"({installed['fingerprint'][:23]}...): a new build needs a new version"
+        )
+    return False
+
+
+def check_device_license(data_dir: Path, keyring: KeyRing) -> str:
+    """A license for this device that verifies now, or LicenseNeeded after writing a license request."""
+    from licensing.core.cli import allow_development_keys, system_probe
+    from licensing.core.crl import load_crl
+    from licensing.core.fingerprint import build_fingerprint
+    from licensing.core.high_water import load_mark
+    from licensing.core.registry import crl_path
+    from licensing.core.request import build_request
+    from licensing.core.verify import verify_license
+
+    now = utc_now()
+    allow_dev = allow_development_keys()
+    record = build_fingerprint(
+        system_probe(), keyring=keyring, now=now, usb_dongle=os.environ.get("OEM_LICENSE_USB_DONGLE") or None
+    )
+    license_path = data_dir / "licenses" / "license.json"
+    try:
+        license_bytes = license_path.read_bytes()
+    except FileNotFoundError:
+        reason = f"no license at {license_path}"
+    else:
+        crl = load_crl(crl_path(data_dir), allow_development_keys=allow_dev)
+        status = verify_license(
+            license_bytes,
+            fingerprint_record=record,
+            now=now,
+            revoked_serials=crl.serials if crl else (),
+            high_water=load_mark(keyring),
+            allow_development_keys=allow_dev,
+        )
+        if status.valid:
+            return status.summary()
+        reason = status.summary()
+    request = build_request(record, hostname=socket.gethostname(), now=now)
+    request_path = data_dir / "licenses" / LICENSE_REQUEST_NAME
+    atomic_write_bytes(request_path, canonical_bytes(request) + b"\n")
+    raise LicenseNeeded(
+        f"no valid license for this device ({reason}); wrote {request_path}: send it to the vendor, run "
+        f"`python -m licensing.core activate_license LICENSE.json` and run this install again"
+    )
+
+
+def _stage(verified: VerifiedBundle, staging: Path) -> None:
+    names = [entry["path"] for entry in verified.manifest["files"]]
+    names += [n for n in (MANIFEST_NAME, SIGNATURE_NAME, GPG_SIGNATURE_NAME) if (verified.root / n).is_file()]
+    for rel in names:
+        target = staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(verified.root / rel, target)
+        os.chmod(target, 0o755 if rel.endswith((".sh", "bootstrap.py")) else 0o644)
+
+
+def _switch_current(prefix: Path, release_name: str) -> None:
+    link = prefix / "current"
+    tmp = prefix / f".current-{secrets.token_hex(6)}"
+    os.symlink(Path("releases") / release_name, tmp)
+    os.replace(tmp, link)  # one rename: `current` always names a complete release
+    fsync_dir(prefix)
+
+
+def install_bundle(
+    bundle_dir: Path | str,
+    prefix: Path | str,
+    *,
+    data_dir: Path | None = None,
+    trusted_keys: TrustedKeys = TRUSTED_RELEASE_KEYS,
+    allow_development_keys: bool | None = None,
+) -> InstallResult:
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    prefix = Path(prefix).absolute()
+    if prefix.exists() and not prefix.is_dir():
+        raise BundleRefused(f"prefix {prefix} is not a directory")
+    try:
+        keyring = KeyRing.load(data_dir)
+    except KeyRingError as exc:
+        raise BundleRefused(f"key ring: {exc}") from None
+    verified = verify_bundle(
+        bundle_dir, keyring=keyring, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+    )
+    here = host_platform_name()
+    if verified.platform != here:
+        raise BundleRefused(
+            f"bundle is built for {verified.platform}, this machine is {here or 'unsupported'}"
+        )
+    record_path = installed_record_path(data_dir)
+    release_dir = prefix / "releases" / verified.version
+    if check_upgrade(verified, load_installed(data_dir, keyring)) and release_dir.is_dir():
+        return InstallResult(release_dir, verified.fingerprint, verified.version, record_path, True)
+    check_device_license(data_dir, keyring)
+    if release_dir.exists():
+        raise BundleRefused(f"{release_dir} already exists and is not the recorded installation")
+
+    created = [p for p in (prefix, prefix / "releases") if not p.exists()]
+    staging = prefix / f".staging-{secrets.token_hex(8)}"
+    try:
+        (prefix / "releases").mkdir(parents=True, exist_ok=True)
+        staging.mkdir(mode=0o755)
+        _stage(verified, staging)
+        staged = verify_bundle(
+            staging, keyring=keyring, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+        )
+        if staged.fingerprint != verified.fingerprint:
+            raise BundleRefused("the bundle changed while it was being installed")
+        os.rename(staging, release_dir)
+        fsync_dir(release_dir.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    _switch_current(prefix, verified.version)
+    body = {
+        "format": INSTALLED_FORMAT,
+        "bundle_version": verified.version,
+        "fingerprint": verified.fingerprint,
+        "commit": verified.commit,
+        "platform": verified.platform,
+        "prefix": str(prefix),
+        "release_dir": str(release_dir),
+        "installed_at": format_time(utc_now()),
+    }
+    signature = keyring.hmac_signer("audit").sign(DOMAIN_MANIFEST, body)
+    atomic_write_bytes(record_path, canonical_bytes({**body, "signature": signature}) + b"\n")
+    return InstallResult(release_dir, verified.fingerprint, verified.version, record_path)
