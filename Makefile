@@ -72,13 +72,16 @@ JOB ?= local
 RUN_ID ?= local-$(shell date -u +%Y%m%dT%H%M%SZ)
 COMMIT ?= $(shell git rev-parse HEAD)
 CI_DIR = reports/ci/$(JOB)
+# The bundle directory `make bundle` wrote for PLATFORM (the newest version when there are several).
+BUNDLE_DIR ?= $(patsubst %/manifest.json,%,$(lastword $(sort $(wildcard dist/$(PLATFORM)/core-oem-*/manifest.json))))
 
 paper-smoke: venv  ## Paper Labs on the sample data, then a paper session through the real daemon
 	$(PY) scripts/run_risk_simulation_lab.py --profile all --inline
 	$(PY) scripts/run_paper_smoke_ci.py --render-summary-markdown
 
 acceptance: venv  ## acceptance report of the bundle in dist/$(PLATFORM) (ACCEPTANCE_ARGS=--rebuild also rebuilds)
-	$(PY) scripts/run_oem_acceptance.py --bundle dist/$(PLATFORM) --json reports/acceptance/$(PLATFORM).json $(ACCEPTANCE_ARGS)
+	@test -n "$(BUNDLE_DIR)" || { echo "error: no bundle in dist/$(PLATFORM) (run make bundle PLATFORM=$(PLATFORM))" >&2; exit 1; }
+	$(PY) scripts/run_oem_acceptance.py --bundle $(BUNDLE_DIR) --json reports/acceptance/$(PLATFORM).json $(ACCEPTANCE_ARGS)
 
 ci-start: venv  ## begin the CI run record of JOB (RUN_ID, COMMIT)
 	$(PY) deploy/ci/record_run.py start --job $(JOB) --run-id $(RUN_ID) --commit $(COMMIT) --dir $(CI_DIR)
@@ -87,8 +90,8 @@ ci-record: venv  ## finish the CI run record of JOB: hash what the job produced 
 	$(PY) deploy/ci/record_run.py finish --dir $(CI_DIR) $(foreach f,$(CI_OUTPUTS),--output $(f))
 
 ifneq ($(filter oem_packaging%,$(JOB)),)
-CI_OUTPUTS = $(wildcard $(addprefix dist/$(PLATFORM)/,manifest.json manifest.sig manifest.asc fingerprint.txt) \
-	reports/acceptance/$(PLATFORM).json)
+CI_OUTPUTS = $(wildcard $(addprefix $(BUNDLE_DIR)/,manifest.json manifest.sig manifest.asc) \
+	$(BUNDLE_DIR).build_report.json dist/$(PLATFORM)/fingerprint.txt reports/acceptance/$(PLATFORM).json)
 else ifeq ($(JOB),paper_smoke)
 CI_OUTPUTS = $(shell find $(OEM_DATA_DIR)/reports/paper_smoke $(OEM_DATA_DIR)/reports/paper_labs -type f 2>/dev/null | sort)
 else ifeq ($(JOB),ui_telemetry_checks)

@@ -1,0 +1,1 @@
+"""Delivery: bundle builds, their acceptance and their use as gate evidence in the console."""

@@ -1,0 +1,147 @@
+"""run_oem_acceptance: the four sections against a real bundle, on a fake physical machine for the license."""
+
+import shutil
+
+import pytest
+
+from audit.trust.canonical import canonical_bytes, strict_loads
+from audit.trust.hashing import sha384_bytes
+from delivery.acceptance.cli import run_oem_acceptance_main
+from delivery.acceptance.report import FAILED, PASSED, PLACEHOLDER, Section
+from tests.delivery.bundles import build
+from tests.licensing.fakesys import build_machine
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("dist") / "linux", packages=True)
+
+
+@pytest.fixture
+def device(tmp_path, monkeypatch):
+    """This device, as the licensing tests build it: stable components, not a VM or container."""
+    build_machine(tmp_path / "machine")
+    monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
+    monkeypatch.setenv("OEM_ENV", "test")
+
+
+def _report(path):
+    data = path.read_bytes()
+    report = strict_loads(data)
+    assert data == canonical_bytes(report)
+    return report, {s["name"]: s for s in report["sections"]}
+
+
+def test_a_built_bundle_passes_every_section_and_rebuilds_identically(built, device, tmp_path, capsys):
+    out = tmp_path / "acceptance.json"
+    assert run_oem_acceptance_main(["--bundle", str(built.bundle_dir), "--json", str(out), "--rebuild"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == [str(out), f"sha384:{sha384_bytes(out.read_bytes())}"]
+    report, sections = _report(out)
+    assert report["passed"] is True and report["failed_sections"] == []
+    assert [s["name"] for s in report["sections"]] == ["bundle", "license", "paper_labs", "mtls"]
+    assert {s["status"] for s in report["sections"]} == {PASSED}
+    assert report["bundle"]["fingerprint"] == built.fingerprint
+    bundle = {c["name"]: c for c in sections["bundle"]["checks"]}
+    assert bundle["signature and manifest"]["status"] == PASSED
+    assert bundle["reproducibility"]["status"] == PASSED
+    # What Linux cannot do stays a placeholder, visible in the report, never passed.
+    placeholders = [c for c in sections["bundle"]["checks"] if c["status"] == PLACEHOLDER]
+    assert placeholders and report["placeholders"] == [f"bundle: {c['name']}" for c in placeholders]
+    assert [c["name"] for c in sections["license"]["checks"]] == [
+        "request",
+        "provision",
+        "activate",
+        "registry",
+    ]
+    assert {a["name"] for a in sections["license"]["artefacts"]} == {
+        "license_request",
+        "license",
+        "license_registry",
+        "license_activation",
+    }
+    assert {a["name"] for a in sections["paper_labs"]["artefacts"]} == {
+        "paper_labs_report_json",
+        "paper_labs_report_pdf",
+    }
+    mtls = {c["name"]: c["detail"] for c in sections["mtls"]["checks"]}
+    assert mtls["TLS 1.3"] == "negotiated TLSv1.3"
+    assert mtls["client without certificate"].startswith("refused")
+    for section in report["sections"]:
+        for artefact in section["artefacts"]:
+            assert artefact["sha384"].startswith("sha384:") and len(artefact["sha384"]) == 103
+
+
+def test_a_changed_byte_fails_the_bundle_section_with_one_line(built, tmp_path, capsys):
+    copy = tmp_path / built.bundle_dir.name
+    shutil.copytree(built.bundle_dir, copy, symlinks=True)
+    target = copy / "config" / "core.yaml"
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0x01
+    target.write_bytes(bytes(data))
+    out = tmp_path / "report.json"
+    assert run_oem_acceptance_main(["--bundle", str(copy), "--json", str(out), "--sections", "bundle"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "error: acceptance FAILED: bundle: signature and manifest:"
+    )
+    report, sections = _report(out)
+    assert report["passed"] is False and report["failed_sections"] == ["bundle"]
+    assert sections["bundle"]["status"] == FAILED and report["bundle"]["fingerprint"] is None
+
+
+def test_a_package_changed_after_the_build_fails_its_build_step(built, tmp_path):
+    dist = tmp_path / "dist"
+    shutil.copytree(built.bundle_dir.parent, dist, symlinks=True)
+    package = next(dist.glob("*.tar.gz"))
+    package.write_bytes(package.read_bytes() + b"\0")
+    out = tmp_path / "report.json"
+    bundle_dir = dist / built.bundle_dir.name
+    assert (
+        run_oem_acceptance_main(["--bundle", str(bundle_dir), "--json", str(out), "--sections", "bundle"])
+        == 1
+    )
+    _, sections = _report(out)
+    failed = [c for c in sections["bundle"]["checks"] if c["status"] == FAILED]
+    assert len(failed) == 1 and "no longer matches the SHA-384" in failed[0]["detail"]
+
+
+def test_a_container_without_allow_virtual_fails_the_license_section_honestly(built, tmp_path, monkeypatch):
+    machine = tmp_path / "vm"
+    build_machine(machine)
+    (machine / ".dockerenv").write_text("")
+    monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(machine))
+    monkeypatch.setenv("OEM_ENV", "test")
+    out = tmp_path / "report.json"
+    argv = ["--bundle", str(built.bundle_dir), "--json", str(out), "--sections", "license"]
+    assert run_oem_acceptance_main(argv) == 1
+    _, sections = _report(out)
+    provision = sections["license"]["checks"][-1]
+    assert provision["name"] == "provision" and provision["status"] == FAILED
+    assert "container" in provision["detail"]
+
+
+def test_bad_arguments_are_one_line_and_write_nothing(built, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    for argv in (
+        ["--bundle", str(tmp_path / "missing"), "--json", str(out)],
+        ["--bundle", str(built.bundle_dir), "--json", str(out), "--sections", "bundle,nope"],
+        ["--bundle", str(built.bundle_dir)],
+    ):
+        assert run_oem_acceptance_main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+    assert not out.exists()
+
+
+def test_a_section_of_placeholders_only_is_a_placeholder_and_one_failure_fails_it():
+    only = Section("bundle")
+    only.check("codesign", PLACEHOLDER, "would run codesign")
+    assert only.status == PLACEHOLDER
+    mixed = Section("bundle")
+    mixed.passed("signature", "ok")
+    mixed.check("codesign", PLACEHOLDER, "would run codesign")
+    assert mixed.status == PASSED and mixed.as_dict()["reasons"] == ["codesign: would run codesign"]
+    mixed.failed("tar.gz", "changed")
+    assert mixed.status == FAILED
+    assert Section("empty").status == FAILED, "a section where nothing ran never passes"
