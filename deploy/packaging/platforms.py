@@ -14,6 +14,7 @@ produces a file and is never reported as done.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
@@ -118,15 +119,10 @@ exit 0
 LINTIAN_OVERRIDES = """\
 # The signed bundle is verified as one tree by its bootstrap: it stays whole under /opt (FHS 3.13).
 {pkg}: dir-or-file-in-opt [opt/core-oem/*]
-# Wheels are the offline dependency store of the bundle, installed into a virtualenv by the customer.
-{pkg}: embedded-library *
-# The bundle's Python code is not a Debian Python module; it runs from /opt with its own wheels.
-{pkg}: python-module-in-wrong-location *
-# Scripts inside the bundle are run with `python3 <file>` from the runbooks, not from PATH.
-{pkg}: script-not-executable *
-{pkg}: executable-not-elf-or-script *
-# Proprietary vendor package: no Debian source package, no upstream changelog beyond the release line.
-{pkg}: no-manual-page *
+# The runbooks and the pinned requirements are signed members of the bundle, read where it is installed.
+{pkg}: package-contains-documentation-outside-usr-share-doc [opt/core-oem/*]
+# The JSON schema of the license file format, not a license text.
+{pkg}: extra-license-file [opt/core-oem/*/app/docs/schemas/license_v1.json]
 """
 
 
@@ -155,10 +151,19 @@ def _deb_changelog(version: str, commit: str, epoch: int) -> bytes:
     date = format_datetime(datetime.fromtimestamp(epoch, UTC))
     text = (
         f"{DEB_PACKAGE} ({version}) unstable; urgency=medium\n\n"
-        f"  * Core OEM bundle {version} built from commit {commit}.\n\n"
+        f"  * Core OEM bundle {version}, commit {commit[:12]}.\n\n"
         f" -- {DEB_MAINTAINER}  {date}\n"
     )
     return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
+def _md5sums(pkg: Path) -> str:
+    """dpkg's own integrity list (`dpkg --verify`); the bundle's trust rests on the SHA-384 manifest."""
+    lines = []
+    for path in sorted(p for p in pkg.rglob("*") if p.is_file()):
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        lines.append(f"{digest}  {path.relative_to(pkg).as_posix()}\n")
+    return "".join(lines)
 
 
 def build_deb(bundle_dir: Path, target: Path, *, version: str, commit: str, epoch: int) -> None:
@@ -176,6 +181,7 @@ def build_deb(bundle_dir: Path, target: Path, *, version: str, commit: str, epoc
         size_kib = sum(p.stat().st_size for p in pkg.rglob("*") if p.is_file()) // 1024 + 1
         debian = pkg / "DEBIAN"
         debian.mkdir()
+        (debian / "md5sums").write_text(_md5sums(pkg))
         (debian / "control").write_text(_deb_control(version, size_kib))
         (debian / "postinst").write_text(POSTINST.format(root=root))
         archive.normalise_tree(pkg, epoch)
