@@ -40,9 +40,19 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "licensing.change_licenserequest",
         "licensing.add_license",
         "licensing.change_license",
+        # Bundles: build and register (add), run the acceptance (change), see them (view).
+        "delivery.add_bundlebuild",
+        "delivery.change_bundlebuild",
+        "delivery.view_bundlebuild",
     ),
     COMPLIANCE: ("audit.view_auditevent", "jobs.add_job", "risklab.add_labrun"),
-    ENGINEER: ("jobs.add_job", "risklab.add_dataset", "risklab.add_labrun"),
+    ENGINEER: (
+        "jobs.add_job",
+        "risklab.add_dataset",
+        "risklab.add_labrun",
+        "delivery.change_bundlebuild",
+        "delivery.view_bundlebuild",
+    ),
     PRODUCT_OWNER: ("jobs.add_job",),
     OPERATOR: (),
     AUDITOR: (
@@ -54,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "licensing.view_device",
         "licensing.view_licenserequest",
         "licensing.view_license",
+        "delivery.view_bundlebuild",
     ),
 }
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "licensing",
     "risklab",
     "execution",
+    "delivery",
     "oemconsole",
 ]
 

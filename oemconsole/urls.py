@@ -7,6 +7,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from audit import api as audit_api
 from audit import views as audit_views
 from audit import views_checklists as checklist_views
+from delivery import urls as delivery_urls
 from jobs import api as jobs_api
 from licensing import urls as licensing_urls
 from risklab import api as risklab_api
@@ -16,6 +17,7 @@ from . import api, metrics, views
 
 api_v1 = [
     path("licensing/", include(licensing_urls.api_urlpatterns)),
+    path("bundles/", include(delivery_urls.api_urlpatterns)),
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("me/", api.MeApi.as_view(), name="api-me"),
     path("deployments/", audit_api.DeploymentListApi.as_view(), name="api-deployment-list"),
@@ -95,6 +97,7 @@ urlpatterns = [
     path("labs/<int:pk>/report.<str:fmt>", risklab_views.lab_download, name="lab-download"),
     path("labs/<int:pk>/attach/", risklab_views.lab_attach, name="lab-attach"),
     path("licensing/", include(licensing_urls.urlpatterns)),
+    path("bundles/", include(delivery_urls.urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

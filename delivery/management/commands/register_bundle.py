@@ -1,0 +1,31 @@
+"""``manage.py register_bundle DIR --user NAME``: make a bundle built elsewhere (the packaging pipeline) known
+to the console's Bundles page, after it verifies. One line on failure, exit non-zero, nothing recorded."""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+
+from delivery import services
+
+
+class Command(BaseCommand):
+    help = "Register a built, signed bundle directory on the console's Bundles page (verifies it first)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("bundle_dir", type=Path)
+        parser.add_argument("--user", required=True, help="the console user (role admin) registering it")
+
+    def handle(self, *args, bundle_dir: Path, user: str, **options):
+        try:
+            actor = get_user_model().objects.get(username=user)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"no user {user!r}") from None
+        try:
+            build = services.bundle_build_register(bundle_dir=bundle_dir, actor=actor)
+        except (services.DeliveryRefused, PermissionDenied) as exc:
+            raise CommandError(str(exc) or "permission denied") from None
+        self.stdout.write(
+            f"registered bundle {build.pk}: {build.platform} {build.bundle_version} {build.fingerprint}"
+        )

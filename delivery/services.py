@@ -1,0 +1,273 @@
+"""Delivery writes: start a build or an acceptance (as jobs), record what they produced, attach a build to a
+checklist as gate evidence. Who may act is decided here, before any write; every write records its audit
+event in the same transaction. A refusal writes nothing.
+
+The bundle's files stay the truth: registering a build verifies the bundle (``manifest.sig``, every file's
+size and SHA-384) with the bootstrap's own verifier, and attaching one re-checks ``manifest.json`` against the
+recorded fingerprint first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.db import transaction
+
+from audit.models import Deployment
+from audit.runbooks.model import RunbookError
+from audit.runbooks.model import checklist as checklist_definition
+from audit.selectors import deployment_get_visible
+from audit.services import SignatureRefused, audit_event_record, checklist_attach, checklist_open
+from audit.trust.canonical import StrictJSONError, strict_loads
+from audit.trust.hashing import sha384_file
+from jobs.services import job_create
+
+from .models import AcceptanceStatus, BuildStatus, BundleBuild
+
+VIEW_PERMISSION = "delivery.view_bundlebuild"
+BUILD_PERMISSION = "delivery.add_bundlebuild"
+ACCEPT_PERMISSION = "delivery.change_bundlebuild"
+BUILD_KIND = "bundle_build"
+ACCEPTANCE_KIND = "oem_acceptance"
+PLATFORMS = ("linux-x86_64", "windows-x86_64", "macos-arm64")
+# Checklist artefacts a build can provide (runbooks OEM_INSTALLER_ACCEPTANCE, DEMO_PAPER_LIVE_CHECKLIST,
+# paper_trading, offline_reinstall): value artefacts get the fingerprint, file artefacts the file itself.
+EVIDENCE = ("bundle_fingerprint", "bundle_manifest", "bundle_manifest_signature", "oem_acceptance_report")
+
+
+class DeliveryRefused(Exception):
+    """A delivery action that must not happen; the message is shown to the user as is."""
+
+
+def _require(actor, permission: str, what: str) -> None:
+    if actor is None or not actor.has_perm(permission):
+        raise PermissionDenied(f"your role may not {what}")
+
+
+def bundles_root() -> Path:
+    return Path(settings.OEM_DATA_DIR) / "bundles"
+
+
+def build_report_path(bundle_dir: Path) -> Path:
+    return bundle_dir.parent / f"{bundle_dir.name}.build_report.json"
+
+
+def _audit(action: str, actor, build: BundleBuild, detail: dict, outcome: str = "ok") -> None:
+    audit_event_record(
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        object_type="bundle_build",
+        object_id=build.pk,
+        detail=detail,
+    )
+
+
+# -- builds -----------------------------------------------------------------------------------------------
+@transaction.atomic
+def bundle_build_start(*, platform: str, actor) -> BundleBuild:
+    """Queue a build of ``platform`` from this checkout into ``OEM_DATA_DIR/bundles/``."""
+    _require(actor, BUILD_PERMISSION, "build bundles")
+    if platform not in PLATFORMS:
+        raise DeliveryRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+    build = BundleBuild.objects.create(platform=platform, created_by=actor)
+    build.job = job_create(kind=BUILD_KIND, params={"build": build.pk}, created_by=actor)
+    build.save(update_fields=["job"])
+    _audit("bundle.build_start", actor, build, {"platform": platform})
+    return build
+
+
+def _verified(bundle_dir: Path):
+    from deploy.packaging.bootstrap.verify import BundleRefused, verify_bundle
+
+    try:
+        return verify_bundle(bundle_dir)
+    except BundleRefused as exc:
+        raise DeliveryRefused(f"bundle refused: {exc}") from None
+
+
+def _build_report(bundle_dir: Path, fingerprint: str) -> dict:
+    path = build_report_path(bundle_dir)
+    if not path.is_file():
+        return {}
+    try:
+        report = strict_loads(path.read_bytes())
+    except (OSError, StrictJSONError) as exc:
+        raise DeliveryRefused(f"{path.name}: {exc}") from None
+    if not isinstance(report, dict) or report.get("fingerprint") != fingerprint:
+        raise DeliveryRefused(f"{path.name} does not describe this bundle (fingerprint differs)")
+    return report
+
+
+@transaction.atomic
+def bundle_build_record(*, build: BundleBuild, bundle_dir: Path, actor=None) -> BundleBuild:
+    """Fill a build row from a bundle directory once the bundle verifies."""
+    bundle_dir = Path(bundle_dir).resolve()
+    verified = _verified(bundle_dir)
+    build.platform = verified.platform
+    build.bundle_version = verified.version
+    build.commit = verified.commit
+    build.fingerprint = verified.fingerprint
+    build.bundle_dir = str(bundle_dir)
+    build.build_report = _build_report(bundle_dir, verified.fingerprint)
+    build.status = BuildStatus.BUILT
+    build.error = ""
+    build.save()
+    _audit(
+        "bundle.register",
+        actor or build.created_by,
+        build,
+        {"fingerprint": build.fingerprint, "commit": build.commit, "platform": build.platform},
+    )
+    return build
+
+
+def bundle_build_register(*, bundle_dir: Path, actor) -> BundleBuild:
+    """Make a bundle built elsewhere (the packaging pipeline, a vendor's workstation) known to the console."""
+    _require(actor, BUILD_PERMISSION, "register bundles")
+    with transaction.atomic():
+        return bundle_build_record(build=BundleBuild(created_by=actor), bundle_dir=bundle_dir, actor=actor)
+
+
+@transaction.atomic
+def bundle_build_fail(*, build: BundleBuild, error: str) -> None:
+    build.status = BuildStatus.FAILED
+    build.error = error[:2000]
+    build.save(update_fields=["status", "error"])
+    _audit("bundle.build_failed", build.created_by, build, {"error": build.error}, outcome="failed")
+
+
+# -- acceptance -------------------------------------------------------------------------------------------
+@transaction.atomic
+def bundle_acceptance_start(*, build: BundleBuild, actor, rebuild: bool = False, allow_virtual: bool = False):
+    _require(actor, ACCEPT_PERMISSION, "run the OEM acceptance")
+    if build.status != BuildStatus.BUILT:
+        raise DeliveryRefused("only a built bundle can be accepted")
+    if build.acceptance_status == AcceptanceStatus.RUNNING:
+        raise DeliveryRefused("an acceptance of this bundle is already running")
+    params = {"build": build.pk, "rebuild": bool(rebuild), "allow_virtual": bool(allow_virtual)}
+    job = job_create(kind=ACCEPTANCE_KIND, params=params, created_by=actor)
+    build.acceptance_job = job
+    build.acceptance_status = AcceptanceStatus.RUNNING
+    build.save(update_fields=["acceptance_job", "acceptance_status"])
+    _audit("bundle.acceptance_start", actor, build, {"rebuild": bool(rebuild), "job": job.pk})
+    return job
+
+
+@transaction.atomic
+def bundle_acceptance_record(*, build: BundleBuild, path: Path, sha384: str, report: dict) -> None:
+    build.acceptance_path = str(path)
+    build.acceptance_sha384 = sha384
+    build.acceptance_report = report
+    build.acceptance_status = AcceptanceStatus.PASSED if report.get("passed") else AcceptanceStatus.FAILED
+    build.save(
+        update_fields=["acceptance_path", "acceptance_sha384", "acceptance_report", "acceptance_status"]
+    )
+    _audit(
+        "bundle.acceptance",
+        build.acceptance_job.created_by if build.acceptance_job else build.created_by,
+        build,
+        {"passed": bool(report.get("passed")), "sha384": sha384, "failed": report.get("failed_sections", [])},
+        outcome="ok" if report.get("passed") else "failed",
+    )
+
+
+@transaction.atomic
+def bundle_acceptance_fail(*, build: BundleBuild, error: str) -> None:
+    build.acceptance_status = AcceptanceStatus.FAILED
+    build.save(update_fields=["acceptance_status"])
+    _audit("bundle.acceptance", build.created_by, build, {"error": error[:500]}, outcome="failed")
+
+
+# -- gate evidence ----------------------------------------------------------------------------------------
+def _evidence_files(build: BundleBuild) -> dict[str, Path]:
+    bundle_dir = Path(build.bundle_dir)
+    files = {
+        "bundle_manifest": bundle_dir / "manifest.json",
+        "bundle_manifest_signature": bundle_dir / "manifest.sig",
+    }
+    if build.acceptance_status == AcceptanceStatus.PASSED and build.acceptance_path:
+        files["oem_acceptance_report"] = Path(build.acceptance_path)
+    return files
+
+
+def _check_files(build: BundleBuild, files: dict[str, Path]) -> None:
+    manifest = files["bundle_manifest"]
+    if not manifest.is_file() or f"sha384:{sha384_file(manifest)}" != build.fingerprint:
+        raise DeliveryRefused("manifest.json no longer matches this build's fingerprint")
+    report = files.get("oem_acceptance_report")
+    if report is not None and (
+        not report.is_file() or f"sha384:{sha384_file(report)}" != build.acceptance_sha384
+    ):
+        raise DeliveryRefused("the acceptance report no longer matches its recorded SHA-384")
+
+
+def bundle_build_attach(*, build: BundleBuild, deployment_id: int, checklist_id: str, actor) -> list:
+    """Attach what the checklist's steps ask for (fingerprint, manifest, its signature, the acceptance report)
+    to the steps the actor's role is responsible for. Returns the attachments made."""
+    _require(actor, VIEW_PERMISSION, "use bundles as evidence")
+    try:
+        deployment = deployment_get_visible(user=actor, pk=deployment_id)
+    except Deployment.DoesNotExist:
+        raise DeliveryRefused("no such deployment") from None
+    if build.status != BuildStatus.BUILT:
+        raise DeliveryRefused("only a built bundle can be attached")
+    try:
+        definition = checklist_definition(checklist_id)
+    except RunbookError as exc:
+        raise DeliveryRefused(str(exc)) from None
+    roles = set(actor.groups.values_list("name", flat=True))
+    files = _evidence_files(build)
+    wanted = [
+        (step, spec)
+        for step in definition.steps
+        if step.responsible in roles
+        for spec in step.artefacts
+        if spec.name in EVIDENCE and (spec.name in files if spec.hash else spec.name == "bundle_fingerprint")
+    ]
+    if not wanted:
+        raise DeliveryRefused(f"checklist {checklist_id} has no bundle evidence your role attaches")
+    _check_files(build, files)
+    attached = []
+    with transaction.atomic():
+        instance = checklist_open(deployment=deployment, checklist_id=checklist_id, user=actor)
+        for step, spec in wanted:
+            try:
+                if spec.hash:
+                    with open(files[spec.name], "rb") as handle:
+                        uploaded = File(handle, name=files[spec.name].name)
+                        attached.append(
+                            checklist_attach(
+                                checklist=instance,
+                                step_id=step.id,
+                                name=spec.name,
+                                user=actor,
+                                uploaded=uploaded,
+                            )
+                        )
+                else:
+                    attached.append(
+                        checklist_attach(
+                            checklist=instance,
+                            step_id=step.id,
+                            name=spec.name,
+                            user=actor,
+                            value=build.fingerprint,
+                        )
+                    )
+            except SignatureRefused as exc:
+                raise DeliveryRefused(str(exc)) from None
+        _audit(
+            "bundle.attach",
+            actor,
+            build,
+            {
+                "deployment": deployment.pk,
+                "checklist": checklist_id,
+                "artefacts": [s.name for _, s in wanted],
+            },
+        )
+    return attached

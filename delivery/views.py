@@ -1,0 +1,120 @@
+"""Bundles pages: builds with their steps and acceptance, downloads checked against their hashes, starting a
+build or an acceptance, attaching a build to a checklist. Roles without ``delivery.view_bundlebuild`` get 403;
+a build that does not exist 404. The services decide who may act; views translate the result."""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from audit.selectors import deployment_list_visible
+from audit.trust.hashing import sha384_file
+
+from . import selectors, services
+from .models import BundleBuild
+
+
+def _require_view(request) -> None:
+    if not request.user.has_perm(services.VIEW_PERMISSION):
+        raise PermissionDenied
+
+
+def _visible(request, pk) -> BundleBuild:
+    _require_view(request)
+    try:
+        return selectors.bundle_build_get_visible(user=request.user, pk=pk)
+    except BundleBuild.DoesNotExist:
+        raise Http404("no such bundle build") from None
+
+
+@login_required
+def bundle_list(request):
+    _require_view(request)
+    if request.method == "POST":
+        try:
+            build = services.bundle_build_start(platform=request.POST.get("platform", ""), actor=request.user)
+        except services.DeliveryRefused as exc:
+            messages.error(request, f"Cannot build: {exc}")
+            return redirect("bundle-list")
+        return redirect("bundle-detail", pk=build.pk)
+    builds = list(selectors.bundle_build_list_visible(user=request.user)[:50])
+    for build in builds:
+        build.steps = selectors.bundle_build_steps(build)
+    return render(
+        request,
+        "delivery/bundle_list.html",
+        {
+            "builds": builds,
+            "platforms": services.PLATFORMS,
+            "can_build": request.user.has_perm(services.BUILD_PERMISSION),
+        },
+    )
+
+
+@login_required
+def bundle_detail(request, pk: int):
+    build = _visible(request, pk)
+    return render(
+        request,
+        "delivery/bundle_detail.html",
+        {
+            "build": build,
+            "steps": selectors.bundle_build_steps(build),
+            "files": sorted(selectors.bundle_build_files(build)),
+            "sections": build.acceptance_report.get("sections", []),
+            "can_accept": request.user.has_perm(services.ACCEPT_PERMISSION),
+            "deployments": deployment_list_visible(user=request.user),
+            "checklists": selectors.bundle_evidence_checklists(),
+        },
+    )
+
+
+@login_required
+def bundle_download(request, pk: int, name: str):
+    build = _visible(request, pk)
+    entry = selectors.bundle_build_files(build).get(name)
+    if entry is None:
+        raise Http404("no such file")
+    path = Path(entry["path"])
+    if not path.is_file() or f"sha384:{sha384_file(path)}" != entry["sha384"]:
+        # A file that no longer matches what was recorded is never served as if it did.
+        return HttpResponse(f"{name} no longer matches its recorded SHA-384", status=409)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+@require_POST
+def bundle_accept(request, pk: int):
+    build = _visible(request, pk)
+    try:
+        job = services.bundle_acceptance_start(
+            build=build, actor=request.user, rebuild=request.POST.get("rebuild") == "on"
+        )
+    except services.DeliveryRefused as exc:
+        messages.error(request, f"Cannot start the acceptance: {exc}")
+        return redirect("bundle-detail", pk=pk)
+    return redirect("job-detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def bundle_attach(request, pk: int):
+    build = _visible(request, pk)
+    checklist_id = request.POST.get("checklist", "")
+    try:
+        deployment_id = int(request.POST.get("deployment", ""))
+        attached = services.bundle_build_attach(
+            build=build, deployment_id=deployment_id, checklist_id=checklist_id, actor=request.user
+        )
+    except ValueError:
+        messages.error(request, "Not attached: choose a deployment")
+        return redirect("bundle-detail", pk=pk)
+    except services.DeliveryRefused as exc:
+        messages.error(request, f"Not attached: {exc}")
+        return redirect("bundle-detail", pk=pk)
+    messages.success(request, f"Attached {', '.join(a.name for a in attached)} to {checklist_id}.")
+    return redirect("checklist", pk=deployment_id, checklist_id=checklist_id)
