@@ -1,15 +1,8 @@
-"""Fixtures for the bundle tests: an offline wheelhouse, a vendor environment, builds made once per module.
-
-The wheelhouse is built at test time with `pip wheel --no-index` from two small local pure packages, so no
-test reaches a package index; the builder treats it exactly like a real platform wheelhouse.
-"""
+"""Fixtures for the bundle tests: an offline wheelhouse, a vendor environment, builds made once per module."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from deploy.packaging.builder import BuildOptions, BuildResult, build_bundle
+from tests.deploy.packaging.helpers import Wheelhouse, make_wheelhouse
 
 EPOCH = 1794000000  # 2026-11-06T21:20:00Z, after the development OpenPGP key was made
-FIXTURE_PACKAGES = {"oemfix-alpha": "1.0.0", "oemfix-beta": "2.1.0"}
 _ISOLATED_ENV = (
     "OEM_KEYRING_SECRET",
     "OEM_KEYRING_SECRET_FILE",
@@ -30,12 +23,6 @@ _ISOLATED_ENV = (
     "OEM_LICENSE_SIGNING_KEY_FILE",
     "OEM_LICENSE_USB_DONGLE",
 )
-
-
-@dataclass(frozen=True)
-class Wheelhouse:
-    path: Path
-    requirements: Path
 
 
 @dataclass
@@ -50,34 +37,9 @@ class Vendor:
         return build_bundle(BuildOptions(platform=platform, out_dir=out, **options))
 
 
-def _package(src: Path, name: str, version: str) -> Path:
-    module = name.replace("-", "_")
-    root = src / module
-    (root / module).mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "{name}"\nversion = "{version}"\n'
-    )
-    (root / module / "__init__.py").write_text(f'VERSION = "{version}"\n')
-    return root
-
-
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Wheelhouse:
-    base = tmp_path_factory.mktemp("wheelhouse")
-    sources = [_package(base / "src", name, version) for name, version in FIXTURE_PACKAGES.items()]
-    out = base / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q"]
-        + ["-w", str(out), *map(str, sources)],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PIP_NO_INPUT": "1"},
-    )
-    requirements = base / "requirements-core.txt"
-    requirements.write_text("".join(f"{n}=={v}\n" for n, v in FIXTURE_PACKAGES.items()))
-    shutil.rmtree(base / "src")
-    return Wheelhouse(out, requirements)
+    return make_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
 @pytest.fixture(scope="module")

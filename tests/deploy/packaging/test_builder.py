@@ -198,3 +198,25 @@ def test_the_builder_script_and_the_bootstrap_run_as_plain_scripts(linux_build):
     )
     assert usage.returncode == 0 and "--platform" in usage.stdout
     assert EPOCH  # the module fixture's SOURCE_DATE_EPOCH
+
+
+def test_manage_py_build_core_bundle_runs_the_same_builder(vendor, linux_build, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "manage.py", "build_core_bundle", "--platform", "linux-x86_64", "--dry-run"]
+        + ["--out", str(tmp_path / "out"), "--wheelhouse", str(vendor.wheelhouse.path)]
+        + ["--requirements", str(vendor.wheelhouse.requirements)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"fingerprint {linux_build.fingerprint}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_on_a_machine_without_the_config_key_the_config_signature_is_bound_by_the_manifest(linux_build):
+    verified = verify_bundle(linux_build.bundle_dir, keyring=None)
+    for line, rel in zip(verified.config_checks, ("config/core.yaml", "config/env.template"), strict=True):
+        assert line.startswith(f"{rel}: signature by config-") and line.endswith("is not in this key ring)")
