@@ -34,6 +34,7 @@ EXPECTED_CHECKLISTS = {
     "OEM_INSTALLER_ACCEPTANCE": ["installer_acceptance"],
     "license_provisioning": ["license_provisioning"],
     "offline_reinstall": ["offline_reinstall"],
+    "STAGE4_MULTI_STRATEGY_SMOKE": ["stage4_multi_strategy_smoke"],
 }
 
 
