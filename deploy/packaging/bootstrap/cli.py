@@ -34,7 +34,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     try:
-        result = install_bundle(args.bundle, args.prefix)
+        result = install_bundle(args.bundle, args.prefix, venv=args.venv)
     except LicenseNeeded as exc:
         return fail(str(exc), EXIT_LICENSE_NEEDED)
     if result.already_installed:
@@ -43,6 +43,14 @@ def _install(args: argparse.Namespace) -> int:
         where = f"{result.release_dir} (current -> releases/{result.version})"
         print(f"installed core-oem {result.version} into {where}")
         print(f"  recorded in {result.record_path}")
+        if result.venv_dir is not None:
+            print(f"  virtual environment {result.venv_dir} holds the pinned wheels (no index was used)")
+        else:
+            release = result.release_dir
+            print(
+                f"  next: python3 -m venv VENV && VENV/bin/pip install --no-index --find-links "
+                f"{release / 'wheelhouse'} -r {release / 'requirements.txt'}"
+            )
     print(f"fingerprint {result.fingerprint}")
     return EXIT_OK
 
@@ -56,5 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install = commands.add_parser("install", help="verify, check license and version, install atomically")
     install.add_argument("bundle", type=Path, metavar="BUNDLE_DIR")
     install.add_argument("--prefix", type=Path, required=True, help="installation directory")
+    install.add_argument(
+        "--venv", action="store_true", help="also build PREFIX/venvs/<version> from the bundled wheelhouse"
+    )
     install.set_defaults(action=_install)
     return run(parser, argv, lambda args: args.action(args))

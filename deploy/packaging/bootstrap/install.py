@@ -17,6 +17,7 @@ import platform as host_platform
 import secrets
 import shutil
 import socket
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ class InstallResult:
     version: str
     record_path: Path
     already_installed: bool = False
+    venv_dir: Path | None = None
 
 
 def host_platform_name() -> str | None:
@@ -165,6 +167,25 @@ def _stage(verified: VerifiedBundle, staging: Path) -> None:
         os.chmod(target, 0o755 if rel.endswith((".sh", "bootstrap.py")) else 0o644)
 
 
+def venv_python(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def _make_venv(bundle: Path, venv_dir: Path) -> None:
+    """A virtual environment with exactly the bundle's pinned wheels, from its wheelhouse: no index."""
+    steps = [
+        [sys.executable, "-m", "venv", str(venv_dir)],
+        [str(venv_python(venv_dir)), "-m", "pip", "install", "--no-index", "--only-binary=:all:", "--quiet"]
+        + ["--disable-pip-version-check", "--find-links", str(bundle / "wheelhouse")]
+        + ["--requirement", str(bundle / "requirements.txt")],
+    ]
+    for command in steps:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+        if done.returncode != 0:
+            detail = " ".join((done.stderr or done.stdout).split())[-300:]
+            raise BundleRefused(f"virtual environment {venv_dir}: {' '.join(command[1:4])} failed: {detail}")
+
+
 def _switch_current(prefix: Path, release_name: str) -> None:
     link = prefix / "current"
     tmp = prefix / f".current-{secrets.token_hex(6)}"
@@ -180,7 +201,10 @@ def install_bundle(
     data_dir: Path | None = None,
     trusted_keys: TrustedKeys = TRUSTED_RELEASE_KEYS,
     allow_development_keys: bool | None = None,
+    venv: bool = False,
 ) -> InstallResult:
+    """Install a verified bundle into `prefix` (see the module docstring). With `venv`, also build
+    `PREFIX/venvs/<version>` from the bundle's wheelhouse before `current` switches to the new release."""
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
     prefix = Path(prefix).absolute()
     if prefix.exists() and not prefix.is_dir():
@@ -204,8 +228,11 @@ def install_bundle(
     check_device_license(data_dir, keyring)
     if release_dir.exists():
         raise BundleRefused(f"{release_dir} already exists and is not the recorded installation")
+    venv_dir = prefix / "venvs" / verified.version if venv else None
+    if venv_dir is not None and venv_dir.exists():
+        raise BundleRefused(f"{venv_dir} already exists and is not the recorded installation")
 
-    created = [p for p in (prefix, prefix / "releases") if not p.exists()]
+    created = [p for p in (prefix, prefix / "releases", prefix / "venvs") if not p.exists()]
     staging = prefix / f".staging-{secrets.token_hex(8)}"
     try:
         (prefix / "releases").mkdir(parents=True, exist_ok=True)
@@ -216,10 +243,15 @@ def install_bundle(
         )
         if staged.fingerprint != verified.fingerprint:
             raise BundleRefused("the bundle changed while it was being installed")
+        if venv_dir is not None:
+            venv_dir.parent.mkdir(exist_ok=True)
+            _make_venv(staging, venv_dir)
         os.rename(staging, release_dir)
         fsync_dir(release_dir.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if venv_dir is not None:
+            shutil.rmtree(venv_dir, ignore_errors=True)
         for path in reversed(created):
             with contextlib.suppress(OSError):
                 path.rmdir()
@@ -237,4 +269,4 @@ def install_bundle(
     }
     signature = keyring.hmac_signer("audit").sign(DOMAIN_MANIFEST, body)
     atomic_write_bytes(record_path, canonical_bytes({**body, "signature": signature}) + b"\n")
-    return InstallResult(release_dir, verified.fingerprint, verified.version, record_path)
+    return InstallResult(release_dir, verified.fingerprint, verified.version, record_path, venv_dir=venv_dir)

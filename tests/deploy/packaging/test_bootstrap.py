@@ -77,6 +77,7 @@ def test_with_a_license_for_this_device_the_bundle_installs_atomically(vendor, s
     code, out, err = _run(["install", linux_build.bundle_dir, "--prefix", site], capsys)
     assert code == 0, err
     assert out.splitlines()[-1] == f"fingerprint {linux_build.fingerprint}"
+    assert "next: python3 -m venv VENV" in out
     assert os.readlink(site / "current") == "releases/0.1.0"
     assert sorted(p.name for p in site.iterdir()) == ["current", "releases"]  # no staging left behind
     record = strict_loads((vendor.data_dir / "bundle" / "installed.json").read_bytes())
@@ -166,13 +167,23 @@ def test_installing_the_same_bundle_again_changes_nothing(site, linux_build, cap
     assert snapshot(site) == before
 
 
-def test_an_upgrade_switches_current_and_a_downgrade_after_it_is_refused(
+def test_an_upgrade_with_its_offline_venv_switches_current_and_a_downgrade_after_it_is_refused(
     vendor, site, newer, linux_build, capsys
 ):
-    code, out, err = _run(["install", newer.bundle_dir, "--prefix", site], capsys)
+    code, out, err = _run(["install", newer.bundle_dir, "--prefix", site, "--venv"], capsys)
     assert code == 0, err
     assert os.readlink(site / "current") == "releases/0.2.0"
     assert (site / "releases" / "0.1.0").is_dir()
+    imported = subprocess.run(
+        [
+            str(site / "venvs/0.2.0/bin/python"),
+            "-c",
+            "import oemfix_alpha, oemfix_beta; print(oemfix_beta.VERSION)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.stdout == "2.1.0\n", imported.stderr
     before = snapshot(site)
     code, _, err = _run(["install", linux_build.bundle_dir, "--prefix", site], capsys)
     assert code == 1
