@@ -1,8 +1,9 @@
 """Detached OpenPGP signatures by the real `gpg`, with the release key imported into a throwaway GNUPGHOME.
 
 The vendor's keyrings are never touched: each build imports the release key into a fresh 0700 directory,
-signs with `--faked-system-time SOURCE_DATE_EPOCH` (Ed25519 signatures are deterministic, so the `.asc` is
-reproducible too), stops the agent it started and deletes the directory.
+signs with `--faked-system-time` = SOURCE_DATE_EPOCH (or the key's creation time when that is later), stops
+the agent it started and deletes the directory. Ed25519 signatures are deterministic, so the `.asc` is
+reproducible too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class ThrowawayGpg:
         self.epoch = epoch
         self.home: Path | None = None
         self.fingerprint = ""
+        self.sign_time = epoch
 
     def _gpg(self, *args: str, data: bytes | None = None) -> bytes:
         if self.home is None:
@@ -52,9 +54,12 @@ class ThrowawayGpg:
             self._gpg("--import", str(self.key_file))
             listing = self._gpg("--with-colons", "--list-secret-keys").decode("ascii", "replace")
             fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
-            if not fingerprints:
-                raise GpgError(f"{self.key_file} holds no secret key")
+            created = [line.split(":")[5] for line in listing.splitlines() if line.startswith("sec:")]
+            if not fingerprints or not created or not created[0].isdigit():
+                raise GpgError(f"{self.key_file} holds no usable secret key")
             self.fingerprint = fingerprints[0]
+            # gpg refuses to sign before the key existed; a later fixed time keeps the .asc reproducible.
+            self.sign_time = max(self.epoch, int(created[0]))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -80,7 +85,7 @@ class ThrowawayGpg:
             "--digest-algo",
             "SHA384",
             "--faked-system-time",
-            f"{self.epoch}!",
+            f"{self.sign_time}!",
             "--output",
             "-",
             data=data,
