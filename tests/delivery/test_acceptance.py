@@ -145,3 +145,36 @@ def test_a_section_of_placeholders_only_is_a_placeholder_and_one_failure_fails_i
     mixed.failed("tar.gz", "changed")
     assert mixed.status == FAILED
     assert Section("empty").status == FAILED, "a section where nothing ran never passes"
+
+
+def test_an_installed_release_passes_the_acceptance_from_its_prefix(built, device, tmp_path, monkeypatch):
+    """Build → license on this device → install into a temp prefix → accept the installed release."""
+    from deploy.packaging.bootstrap.install import install_bundle
+    from licensing.core.cli import activate_license_main, license_request_main, oem_provision_license_main
+
+    data = tmp_path / "var"
+    monkeypatch.setenv("OEM_DATA_DIR", str(data))
+    request, issued = tmp_path / "request.json", tmp_path / "license.json"
+    assert license_request_main(["--out", str(request)]) == 0
+    provision = [
+        "--request",
+        str(request),
+        "--customer",
+        "ACME",
+        "--stages",
+        "demo,paper",
+        "--valid-days",
+        "30",
+    ]
+    assert oem_provision_license_main([*provision, "--out", str(issued)]) == 0
+    assert activate_license_main([str(issued)]) == 0
+    installed = install_bundle(built.bundle_dir, tmp_path / "site", data_dir=data)
+    assert installed.fingerprint == built.fingerprint
+    out = tmp_path / "installed.json"
+    argv = ["--bundle", str(tmp_path / "site" / "current"), "--json", str(out), "--sections", "bundle,mtls"]
+    assert run_oem_acceptance_main(argv) == 0
+    report, sections = _report(out)
+    assert report["bundle"]["fingerprint"] == built.fingerprint
+    assert sections["mtls"]["status"] == PASSED and not any(
+        "checkout" in n for n in sections["mtls"]["notes"]
+    )
