@@ -209,6 +209,9 @@ def install_bundle(
     prefix = Path(prefix).absolute()
     if prefix.exists() and not prefix.is_dir():
         raise BundleRefused(f"prefix {prefix} is not a directory")
+    current = prefix / "current"
+    if current.exists() and not current.is_symlink():
+        raise BundleRefused(f"{current} is not a symbolic link to a release: move it away first")
     try:
         keyring = KeyRing.load(data_dir)
     except KeyRingError as exc:

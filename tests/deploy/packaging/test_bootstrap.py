@@ -222,3 +222,14 @@ def _foreign_signature(bundle: Path, kid: str = "release-dev-1") -> None:
     assert canonical_bytes(manifest) == (bundle / "manifest.json").read_bytes()
     signer = Ed25519Signer(kid, Ed25519PrivateKey.generate())
     (bundle / "manifest.sig").write_text(signer.sign(DOMAIN_MANIFEST, manifest) + "\n")
+
+
+def test_a_prefix_whose_current_is_a_real_directory_is_refused_before_anything_is_written(
+    newer, tmp_path, capsys
+):
+    prefix = tmp_path / "prefix"
+    (prefix / "current").mkdir(parents=True)
+    before = snapshot(prefix)
+    code, _, err = _run(["install", newer.bundle_dir, "--prefix", prefix], capsys)
+    assert code == 1 and "is not a symbolic link to a release" in err
+    assert snapshot(prefix) == before
