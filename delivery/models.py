@@ -29,6 +29,8 @@ class BundleBuild(models.Model):
     fingerprint = models.CharField(max_length=103, blank=True)  # sha384:<96 hex> of manifest.json
     bundle_dir = models.CharField(max_length=1000, blank=True)
     build_report = models.JSONField(default=dict, blank=True)
+    # SHA-384 of manifest.sig and manifest.asc when the build was recorded (they cannot be in the manifest).
+    signatures = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

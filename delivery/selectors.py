@@ -46,6 +46,8 @@ def bundle_build_files(build: BundleBuild) -> dict[str, dict]:
         return {}
     bundle_dir = Path(build.bundle_dir)
     files = {"manifest.json": {"path": bundle_dir / "manifest.json", "sha384": build.fingerprint}}
+    for name, digest in build.signatures.items():
+        files[name] = {"path": bundle_dir / name, "sha384": digest}
     for step in build.build_report.get("steps", []):
         artefact = step.get("artefact") or {}
         path = Path(str(artefact.get("path", "")))

@@ -113,6 +113,11 @@ def bundle_build_record(*, build: BundleBuild, bundle_dir: Path, actor=None) -> 
     build.fingerprint = verified.fingerprint
     build.bundle_dir = str(bundle_dir)
     build.build_report = _build_report(bundle_dir, verified.fingerprint)
+    build.signatures = {
+        name: f"sha384:{sha384_file(bundle_dir / name)}"
+        for name in ("manifest.sig", "manifest.asc")
+        if (bundle_dir / name).is_file()
+    }
     build.status = BuildStatus.BUILT
     build.error = ""
     build.save()

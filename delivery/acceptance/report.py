@@ -62,7 +62,10 @@ class Section:
 
     def as_dict(self) -> dict:
         status = self.status
-        reasons = [f"{c['name']}: {c['detail']}" for c in self.checks if c["status"] != PASSED]
+        reasons = [f"{c['name']}: {c['detail']}" for c in self.checks if c["status"] == FAILED]
+        reasons += [
+            f"{c['name']} (placeholder): {c['detail']}" for c in self.checks if c["status"] == PLACEHOLDER
+        ]
         if not self.checks:
             reasons.append("no check ran")
         return {

@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
                 ('fingerprint', models.CharField(blank=True, max_length=103)),
                 ('bundle_dir', models.CharField(blank=True, max_length=1000)),
                 ('build_report', models.JSONField(blank=True, default=dict)),
+                ('signatures', models.JSONField(blank=True, default=dict)),
                 ('error', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('acceptance_status', models.CharField(blank=True, choices=[('', 'Not run'), ('running', 'Running'), ('passed', 'Passed'), ('failed', 'Failed')], default='', max_length=16)),

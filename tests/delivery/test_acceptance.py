@@ -141,7 +141,9 @@ def test_a_section_of_placeholders_only_is_a_placeholder_and_one_failure_fails_i
     mixed = Section("bundle")
     mixed.passed("signature", "ok")
     mixed.check("codesign", PLACEHOLDER, "would run codesign")
-    assert mixed.status == PASSED and mixed.as_dict()["reasons"] == ["codesign: would run codesign"]
+    assert mixed.status == PASSED and mixed.as_dict()["reasons"] == [
+        "codesign (placeholder): would run codesign"
+    ]
     mixed.failed("tar.gz", "changed")
     assert mixed.status == FAILED
     assert Section("empty").status == FAILED, "a section where nothing ran never passes"

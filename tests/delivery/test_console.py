@@ -72,6 +72,10 @@ def test_downloads_are_served_only_while_they_match_their_recorded_hash(client, 
     package = next(name for name in bundle_build_files(registered) if name.endswith(".tar.gz"))
     assert client.get(f"/bundles/{registered.pk}/files/{package}").status_code == 200
     assert client.get(f"/bundles/{registered.pk}/files/nope.bin").status_code == 404
+    signature = client.get(f"/bundles/{registered.pk}/files/manifest.sig")
+    assert (
+        b"".join(signature.streaming_content) == (Path(registered.bundle_dir) / "manifest.sig").read_bytes()
+    )
     client.force_login(user_with_role("operator"))
     assert client.get(f"/bundles/{registered.pk}/files/manifest.json").status_code == 403
 
