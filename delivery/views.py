@@ -92,7 +92,10 @@ def bundle_accept(request, pk: int):
     build = _visible(request, pk)
     try:
         job = services.bundle_acceptance_start(
-            build=build, actor=request.user, rebuild=request.POST.get("rebuild") == "on"
+            build=build,
+            actor=request.user,
+            rebuild=request.POST.get("rebuild") == "on",
+            allow_virtual=request.POST.get("allow_virtual") == "on",
         )
     except services.DeliveryRefused as exc:
         messages.error(request, f"Cannot start the acceptance: {exc}")

@@ -188,3 +188,20 @@ def test_the_page_attaches_the_fingerprint_to_the_paper_checklist(client, regist
     attachment = StepAttachment.objects.get(name="bundle_fingerprint")
     assert attachment.step_id == "bundle_fingerprint" and attachment.value == registered.fingerprint
     assert AuditEvent.objects.filter(action="bundle.attach").exists()
+
+
+def test_the_page_starts_an_acceptance_job_with_its_options(client, registered, no_broker):
+    client.force_login(user_with_role("engineer"))
+    response = client.post(f"/bundles/{registered.pk}/accept/", {"rebuild": "on", "allow_virtual": "on"})
+    registered.refresh_from_db()
+    assert response.status_code == 302 and response.url == f"/jobs/{registered.acceptance_job_id}/"
+    assert registered.acceptance_status == AcceptanceStatus.RUNNING
+    assert registered.acceptance_job.params == {
+        "build": registered.pk,
+        "rebuild": True,
+        "allow_virtual": True,
+    }
+    again = client.post(f"/bundles/{registered.pk}/accept/", follow=True)
+    assert b"already running" in again.content
+    client.force_login(user_with_role("auditor"))
+    assert client.post(f"/bundles/{registered.pk}/accept/").status_code == 403
