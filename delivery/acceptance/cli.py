@@ -20,7 +20,7 @@ from pathlib import Path
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError
 from audit.trust.cliutil import run as run_cli
 from delivery.acceptance import sections as run
-from delivery.acceptance.report import SECTIONS, build_report, write_report
+from delivery.acceptance.report import SECTIONS, Section, build_report, write_report
 
 Log = Callable[[str], None]
 
@@ -34,6 +34,12 @@ class AcceptanceResult:
     @property
     def passed(self) -> bool:
         return self.report["passed"]
+
+
+def _crashed(name: str, exc: Exception) -> Section:
+    section = Section(name)
+    section.failed("run", f"{type(exc).__name__}: {exc}")
+    return section
 
 
 def _now() -> str:
@@ -55,18 +61,27 @@ def run_acceptance(
     done = []
     info = {"path": str(bundle_dir), "fingerprint": None, "commit": None, "version": None, "platform": None}
     if "bundle" in sections:
-        section, info = run.bundle_section(bundle_dir, rebuild=rebuild)
+        try:
+            section, info = run.bundle_section(bundle_dir, rebuild=rebuild)
+        except Exception as exc:  # a crash is the section's outcome, recorded, never a missing report
+            section = _crashed("bundle", exc)
         done.append(section)
     app, note = run.app_root(bundle_dir)
     config = run.bundle_config(bundle_dir)
     work = Path(tempfile.mkdtemp(prefix="oem-acceptance-"))
+    steps = {
+        "license": lambda: run.license_section(app, work, allow_virtual=allow_virtual),
+        "paper_labs": lambda: run.paper_labs_section(app, work, config),
+        "mtls": lambda: run.mtls_section(app, work, config),
+    }
     try:
-        if "license" in sections:
-            done.append(run.license_section(app, work, allow_virtual=allow_virtual))
-        if "paper_labs" in sections:
-            done.append(run.paper_labs_section(app, work, config))
-        if "mtls" in sections:
-            done.append(run.mtls_section(app, work, config))
+        for name, step in steps.items():
+            if name not in sections:
+                continue
+            try:
+                done.append(step())
+            except Exception as exc:
+                done.append(_crashed(name, exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if note:

@@ -67,14 +67,13 @@ def _env(app: Path, data_dir: Path) -> dict[str, str]:
 
 
 def run_py(app: Path, args: list, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *map(str, args)],
-        cwd=app,
-        env=_env(app, data_dir),
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT,
-    )
+    argv = [sys.executable, *map(str, args)]
+    try:
+        return subprocess.run(
+            argv, cwd=app, env=_env(app, data_dir), capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"no answer within {SUBPROCESS_TIMEOUT} s")
 
 
 def _last_line(result: subprocess.CompletedProcess) -> str:

@@ -180,3 +180,21 @@ def test_an_installed_release_passes_the_acceptance_from_its_prefix(built, devic
     assert sections["mtls"]["status"] == PASSED and not any(
         "checkout" in n for n in sections["mtls"]["notes"]
     )
+
+
+def test_a_section_that_crashes_is_recorded_as_failed_and_the_report_is_still_written(
+    built, tmp_path, monkeypatch, capsys
+):
+    from delivery.acceptance import sections
+
+    def broken(app, work, config):
+        raise RuntimeError("the lab exploded")
+
+    monkeypatch.setattr(sections, "paper_labs_section", broken)
+    out = tmp_path / "report.json"
+    argv = ["--bundle", str(built.bundle_dir), "--json", str(out), "--sections", "bundle,paper_labs"]
+    assert run_oem_acceptance_main(argv) == 1
+    assert "paper_labs: run: RuntimeError: the lab exploded" in capsys.readouterr().err
+    report, sections_by_name = _report(out)
+    assert sections_by_name["bundle"]["status"] == PASSED
+    assert report["failed_sections"] == ["paper_labs"]
