@@ -8,7 +8,7 @@ export OEM_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
 .PHONY: paper-smoke acceptance ci-start ci-record
-.PHONY: bundle wheelhouse packaging-tools
+.PHONY: bundle wheelhouse dev-wheelhouse packaging-tools
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
@@ -117,6 +117,9 @@ wheelhouse: venv  ## on a connected machine only: fetch the pinned wheels of PLA
 	$(PY) -m pip download --only-binary=:all: --no-deps --python-version 3.11 \
 		$(foreach t,$(WHEEL_TAGS_$(PLATFORM)),--platform $(t)) \
 		-r deploy/packaging/requirements-core.txt -d dist/wheelhouse/$(PLATFORM)
+
+dev-wheelhouse: venv  ## development, linux-x86_64 only: repack this venv's pinned packages into dist/wheelhouse/linux-x86_64
+	$(PY) -m deploy.packaging.repack --out dist/wheelhouse/linux-x86_64
 
 bundle: venv packaging-tools  ## build, sign and package the bundle of PLATFORM into dist/PLATFORM
 	$(PY) deploy/packaging/build_core_bundle.py --platform $(PLATFORM) --out dist/$(PLATFORM)

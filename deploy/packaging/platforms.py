@@ -187,7 +187,7 @@ def build_deb(bundle_dir: Path, target: Path, *, version: str, commit: str, epoc
         archive.normalise_tree(pkg, epoch)
         tmp_deb = Path(tmp) / "out.deb"
         _run(
-            ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(pkg), str(tmp_deb)],
+            ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z9", "--build", str(pkg), str(tmp_deb)],
             "dpkg-deb",
             env=_epoch_env(epoch),
         )

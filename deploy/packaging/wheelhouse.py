@@ -105,6 +105,6 @@ def select_wheels(requirements: list[Requirement], wheelhouse: Path, platform: s
     if missing:
         raise WheelhouseError(
             f"wheelhouse {wheelhouse} lacks {len(missing)} wheel(s) for {platform}: {', '.join(missing)} "
-            f"(fetch them on a connected machine: pip download --only-binary=:all: --no-deps --platform ... )"
+            f"(fetch them on a connected machine: make wheelhouse PLATFORM={platform})"
         )
     return chosen
