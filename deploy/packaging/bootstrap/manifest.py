@@ -143,6 +143,9 @@ def check_manifest(manifest: Any) -> dict[str, Any]:
 
 def _refuse_file_directory_clash(files: list[dict[str, Any]]) -> None:
     names = {e["path"] for e in files}
+    folded = {n.casefold() for n in names}
+    if len(folded) != len(names):  # one file on Windows and macOS: which one would be installed?
+        raise ManifestError("manifest lists paths that differ only in case")
     for rel in names:
         parts = rel.split("/")
         for depth in range(1, len(parts)):

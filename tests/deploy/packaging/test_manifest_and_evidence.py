@@ -80,6 +80,17 @@ def test_a_well_formed_manifest_round_trips_through_its_canonical_bytes():
             ),
             "as a file and a directory",
         ),
+        (
+            canonical_bytes(
+                _manifest(
+                    files=[
+                        {"path": "A", "size": 1, "sha384": DIGEST},
+                        {"path": "a", "size": 1, "sha384": DIGEST},
+                    ]
+                )
+            ),
+            "differ only in case",
+        ),
     ],
 )
 def test_an_ambiguous_or_unsafe_manifest_is_refused(data, message):
