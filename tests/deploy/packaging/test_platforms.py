@@ -131,3 +131,11 @@ def test_the_macos_image_holds_the_verified_bundle_and_apple_steps_are_placehold
     for name in ("udif_dmg", "codesign", "notarization"):
         assert steps[name]["status"] == "placeholder" and steps[name]["artefact"] is None
     assert sorted(p.suffix for p in dmg.parent.iterdir() if p.is_file()) == [".dmg", ".gz", ".json", ".txt"]
+
+
+def test_the_macos_image_is_reproducible(vendor, macos_build):
+    again = vendor.build(vendor.root / "dist-macos-again", platform="macos-arm64")
+    name = f"{macos_build.name}.dmg"
+    assert (again.bundle_dir.parent / name).read_bytes() == (
+        macos_build.bundle_dir.parent / name
+    ).read_bytes()
