@@ -10,6 +10,7 @@ and SOURCE_DATE_EPOCH. Same inputs, same bytes (see archive.py).
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -56,6 +57,7 @@ DEV_GPG_KEY = PACKAGING_DIR / "dev_release_key" / "release_dev_gpg.asc"
 DEFAULT_REQUIREMENTS = PACKAGING_DIR / "requirements-core.txt"
 ENV_TEMPLATE = PACKAGING_DIR / "templates" / "env.template"
 RELEASE_KEY_ENV = "OEM_RELEASE_SIGNING_KEY_FILE"
+RELEASE_KEY_PASSWORD_ENV = "OEM_RELEASE_SIGNING_KEY_PASSWORD_FILE"  # noqa: S105 - a variable name
 GPG_KEY_ENV = "OEM_RELEASE_GPG_KEY_FILE"
 WHEELHOUSE_ENV = "OEM_WHEELHOUSE"
 FINGERPRINT_NAME = "fingerprint.txt"
@@ -219,17 +221,25 @@ def _doc_files(source_root: Path) -> dict[str, Path]:
 
 
 def load_release_signer(path: Path) -> Ed25519Signer:
-    """The vendor release key; its public half must be compiled into the bootstrap, or nobody could verify."""
+    """The vendor release key (PKCS8 PEM, encrypted under the password in the file named by
+    $OEM_RELEASE_SIGNING_KEY_PASSWORD_FILE when set). Its public half must be compiled into the bootstrap,
+    or nobody could verify what it signs."""
+    password = None
+    if os.environ.get(RELEASE_KEY_PASSWORD_ENV):
+        try:
+            password = Path(os.environ[RELEASE_KEY_PASSWORD_ENV]).read_bytes().strip()
+        except OSError as exc:
+            raise BuildError(f"cannot read {RELEASE_KEY_PASSWORD_ENV}: {exc.strerror}") from None
     try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
+        key = load_pem_private_key(path.read_bytes(), password=password)
     except OSError as exc:
         raise BuildError(f"cannot read release key {path}: {exc.strerror}") from None
     except (ValueError, TypeError) as exc:
-        raise BuildError(f"release key {path} is not an unencrypted PKCS8 PEM: {exc}") from None
+        raise BuildError(
+            f"release key {path} is not a usable PKCS8 PEM: {' '.join(str(exc).split())}"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise BuildError(f"release key {path} is not an Ed25519 key")
-    import base64
-
     public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     for kid, (_, key_b64, _) in TRUSTED_RELEASE_KEYS.items():
         if key_b64 == public:

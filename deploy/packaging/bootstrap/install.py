@@ -31,7 +31,7 @@ from audit.trust.canonical import (
     signing_input,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes, fsync_dir
+from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
 from audit.trust.keyring import KeyRing, KeyRingError, format_time, utc_now
 from audit.trust.signatures import SignatureError
 from deploy.packaging.bootstrap.manifest import (
@@ -204,9 +204,30 @@ def install_bundle(
     venv: bool = False,
 ) -> InstallResult:
     """Install a verified bundle into `prefix` (see the module docstring). With `venv`, also build
-    `PREFIX/venvs/<version>` from the bundle's wheelhouse before `current` switches to the new release."""
+    `PREFIX/venvs/<version>` from the bundle's wheelhouse before `current` switches to the new release.
+    One install at a time per installation: the lock lives in the data dir, so a refusal leaves the prefix
+    as it was."""
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
-    prefix = Path(prefix).absolute()
+    with exclusive_lock(data_dir / "bundle" / ".install.lock"):
+        return _install(
+            Path(bundle_dir),
+            Path(prefix).absolute(),
+            data_dir,
+            trusted_keys=trusted_keys,
+            allow_development_keys=allow_development_keys,
+            venv=venv,
+        )
+
+
+def _install(
+    bundle_dir: Path,
+    prefix: Path,
+    data_dir: Path,
+    *,
+    trusted_keys: TrustedKeys,
+    allow_development_keys: bool | None,
+    venv: bool,
+) -> InstallResult:
     if prefix.exists() and not prefix.is_dir():
         raise BundleRefused(f"prefix {prefix} is not a directory")
     current = prefix / "current"

@@ -220,3 +220,31 @@ def test_on_a_machine_without_the_config_key_the_config_signature_is_bound_by_th
     verified = verify_bundle(linux_build.bundle_dir, keyring=None)
     for line, rel in zip(verified.config_checks, ("config/core.yaml", "config/env.template"), strict=True):
         assert line.startswith(f"{rel}: signature by config-") and line.endswith("is not in this key ring)")
+
+
+def test_an_encrypted_release_key_signs_with_its_password_file_and_is_refused_without(
+    vendor, linux_build, tmp_path, monkeypatch
+):
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        Encoding,
+        PrivateFormat,
+        load_pem_private_key,
+    )
+
+    from deploy.packaging.builder import DEV_RELEASE_KEY
+
+    key = load_pem_private_key(DEV_RELEASE_KEY.read_bytes(), password=None)
+    encrypted = tmp_path / "release.pem"
+    encrypted.write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"s3cret"))
+    )
+    with pytest.raises(BuildError, match="is not a usable PKCS8 PEM"):
+        vendor.build(tmp_path / "refused", release_key=encrypted, packages=False)
+    assert not (tmp_path / "refused").exists()
+    (tmp_path / "password").write_bytes(b"s3cret\n")
+    monkeypatch.setenv("OEM_RELEASE_SIGNING_KEY_PASSWORD_FILE", str(tmp_path / "password"))
+    signed = vendor.build(tmp_path / "signed", release_key=encrypted, packages=False)
+    assert (signed.bundle_dir / "manifest.sig").read_bytes() == (
+        linux_build.bundle_dir / "manifest.sig"
+    ).read_bytes()
