@@ -47,6 +47,7 @@ from deploy.packaging.bootstrap.manifest import (
 )
 from deploy.packaging.bootstrap.trusted_keys import TRUSTED_RELEASE_KEYS
 from deploy.packaging.bootstrap.verify import BundleRefused, installation_keyring, verify_bundle
+from deploy.packaging.contents import LAUNCHER, ContentsError, app_files, doc_files, release_keys_json
 from deploy.packaging.gpgsign import GpgError, ThrowawayGpg
 from deploy.packaging.wheelhouse import WheelhouseError, read_requirements, select_wheels
 
@@ -62,57 +63,7 @@ GPG_KEY_ENV = "OEM_RELEASE_GPG_KEY_FILE"
 WHEELHOUSE_ENV = "OEM_WHEELHOUSE"
 FINGERPRINT_NAME = "fingerprint.txt"
 
-# What runs on the customer machine: the pure packages (daemon, trust and licensing cores, engine, bootstrap)
-# and the desktop client when the checkout has one. Django apps stay out of the bundle.
-APP_PATHS = (
-    "audit/__init__.py",
-    "audit/trust",
-    "audit/runbooks",
-    "licensing/__init__.py",
-    "licensing/core",
-    "execution/__init__.py",
-    "execution/core",
-    "execution/daemon",
-    "execution/mtls",
-    "execution/proto",
-    "execution/runbook",
-    "execution/venues",
-    "execution/alert_rules.py",
-    "execution/live_router.py",
-    "execution/metrics.py",
-    "execution/tokens.py",
-    "risklab/__init__.py",
-    "risklab/engine",
-    "risklab/sample_data",
-    "deploy/__init__.py",
-    "deploy/packaging/__init__.py",
-    "deploy/packaging/bootstrap",
-    "docs/schemas",
-)
-OPTIONAL_APP_PATHS = ("desktop_qml",)
-_SKIPPED_DIRS = frozenset({"__pycache__", "dev_release_key", "dev_vendor_key", "tests", "node_modules"})
-_SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", ".orig", ".rej", ".pem", ".key")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-LAUNCHER = b'''#!/usr/bin/env python3
-"""Core OEM bootstrap: `python3 bootstrap.py verify BUNDLE_DIR` | `install BUNDLE_DIR --prefix DIR`."""
-
-import glob
-import os
-import sys
-
-sys.dont_write_bytecode = True  # a verified bundle must stay byte-identical to its manifest
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "app"))
-try:
-    import rfc8785  # noqa: F401
-except ImportError:  # pure-Python wheels import straight from the bundled wheelhouse
-    sys.path[1:1] = sorted(glob.glob(os.path.join(HERE, "wheelhouse", "rfc8785-*-py3-none-any.whl")))
-
-from deploy.packaging.bootstrap.cli import main  # noqa: E402
-
-sys.exit(main())
-'''
 
 
 class BuildError(ValueError):
@@ -192,34 +143,6 @@ def _epoch(options: BuildOptions) -> int:
     return raw
 
 
-def _app_files(source_root: Path) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    present_optional = [p for p in OPTIONAL_APP_PATHS if (source_root / p).exists()]
-    for rel in (*APP_PATHS, *present_optional):
-        path = source_root / rel
-        if path.is_file():
-            files[f"app/{rel}"] = path
-            continue
-        if not path.is_dir():
-            raise BuildError(f"source tree lacks {rel}")
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS and not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
-                    continue
-                full = Path(dirpath) / name
-                files[f"app/{full.relative_to(source_root).as_posix()}"] = full
-    return files
-
-
-def _doc_files(source_root: Path) -> dict[str, Path]:
-    files = {f"runbooks/{p.name}": p for p in sorted((source_root / "docs" / "runbooks").glob("*.md"))}
-    packaging_doc = source_root / "docs" / "packaging.md"
-    if packaging_doc.is_file():
-        files["runbooks/packaging.md"] = packaging_doc
-    return files
-
-
 def load_release_signer(path: Path) -> Ed25519Signer:
     """The vendor release key (PKCS8 PEM, encrypted under the password in the file named by
     $OEM_RELEASE_SIGNING_KEY_PASSWORD_FILE when set). Its public half must be compiled into the bootstrap,
@@ -276,20 +199,6 @@ def _keyring(options: BuildOptions) -> KeyRing:
         raise BuildError(f"key ring: {exc}") from None
 
 
-def _release_keys_json() -> bytes:
-    from licensing.core.trusted_keys import TRUSTED
-
-    def as_json(keys: dict[str, tuple[str, str, str]]) -> dict[str, Any]:
-        return {kid: {"algorithm": a, "public_key": k, "kind": kind} for kid, (a, k, kind) in keys.items()}
-
-    doc = {
-        "format": "oem-vendor-keys/1",
-        "release": as_json(TRUSTED_RELEASE_KEYS),
-        "license": as_json(TRUSTED),
-    }
-    return canonical_bytes(doc) + b"\n"
-
-
 def _plan(
     options: BuildOptions, *, epoch: int, gpg_public: bytes
 ) -> tuple[dict[str, Path | bytes], list[str]]:
@@ -299,12 +208,12 @@ def _plan(
     )
     wheels = select_wheels(requirements, wheelhouse, options.platform)
     plan: dict[str, Path | bytes] = {}
-    plan.update(_app_files(options.source_root))
-    plan.update(_doc_files(options.source_root))
+    plan.update(app_files(options.source_root))
+    plan.update(doc_files(options.source_root))
     plan.update({f"wheelhouse/{w.name}": w for w in wheels})
     plan["requirements.txt"] = "".join(f"{r}\n" for r in requirements).encode()
     plan["bootstrap.py"] = LAUNCHER
-    plan["keys/release_keys.json"] = _release_keys_json()
+    plan["keys/release_keys.json"] = release_keys_json()
     plan["keys/release_gpg.asc"] = gpg_public
     signed = {
         "config/core.yaml": options.source_root / "config" / "core.yaml",
@@ -384,7 +293,7 @@ def build_bundle(options: BuildOptions) -> BuildResult:
                 os.rename(staging, final)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-    except (WheelhouseError, GpgError, ManifestError, BundleRefused) as exc:
+    except (WheelhouseError, GpgError, ManifestError, BundleRefused, ContentsError) as exc:
         raise BuildError(str(exc)) from None
     result.bundle_dir = final
     try:
