@@ -106,12 +106,13 @@ WHEEL_TAGS_linux-x86_64 := manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux
 WHEEL_TAGS_windows-x86_64 := win_amd64
 WHEEL_TAGS_macos-arm64 := macosx_14_0_arm64 macosx_13_0_arm64 macosx_12_0_arm64 macosx_11_0_arm64 macosx_10_9_universal2
 
-packaging-tools:  ## Debian's dpkg-deb, lintian, wixl, osslsigncode, xorriso, genisoimage, gpg (bundle and its tests)
+packaging-tools:  ## dpkg-deb, lintian, wixl, osslsigncode, xorriso, genisoimage, gpg, and the .deb's Depends (bundle tests)
 	@missing=""; for tool in dpkg-deb lintian wixl osslsigncode xorriso genisoimage gpg; do \
 		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	/usr/bin/python3 -c "import cryptography, yaml" 2>/dev/null || missing="$$missing python3-cryptography"; \
 	if [ -n "$$missing" ]; then echo "installing Debian's packaging tools for:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			dpkg-dev lintian msitools wixl osslsigncode xorriso genisoimage gnupg >/dev/null; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev lintian \
+			msitools wixl osslsigncode xorriso genisoimage gnupg python3-cryptography python3-yaml >/dev/null; fi
 
 wheelhouse: venv  ## on a connected machine only: fetch the pinned wheels of PLATFORM into dist/wheelhouse/PLATFORM
 	$(PY) -m pip download --only-binary=:all: --no-deps --python-version 3.11 \

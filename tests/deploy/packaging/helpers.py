@@ -9,7 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.packaging.repack import repack_requirements
+from deploy.packaging.wheelhouse import Requirement
+
 FIXTURE_PACKAGES = {"oemfix-alpha": "1.0.0", "oemfix-beta": "2.1.0"}
+RFC8785_VERSION = "0.1.4"
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,11 @@ def make_wheelhouse(base: Path) -> Wheelhouse:
         capture_output=True,
         env={**os.environ, "PIP_NO_INPUT": "1"},
     )
+    # The bootstrap's one pure dependency Debian lacks, repacked from this interpreter: the launcher imports
+    # it from the bundled wheelhouse, as on a customer machine.
+    repack_requirements([Requirement("rfc8785", RFC8785_VERSION)], out, 0)
     requirements = base / "requirements-core.txt"
-    requirements.write_text("".join(f"{n}=={v}\n" for n, v in FIXTURE_PACKAGES.items()))
+    pins = {**FIXTURE_PACKAGES, "rfc8785": RFC8785_VERSION}
+    requirements.write_text("".join(f"{n}=={v}\n" for n, v in pins.items()))
     shutil.rmtree(base / "src")
     return Wheelhouse(out, requirements)

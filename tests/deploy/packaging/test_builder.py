@@ -43,7 +43,9 @@ def test_the_bundle_carries_code_wheels_signed_config_keys_bootstrap_and_runbook
         "wheelhouse/oemfix_beta-2.1.0-py3-none-any.whl",
     ):
         assert rel in paths, rel
-    assert (bundle / "requirements.txt").read_text() == "oemfix-alpha==1.0.0\noemfix-beta==2.1.0\n"
+    assert (
+        bundle / "requirements.txt"
+    ).read_text() == "oemfix-alpha==1.0.0\noemfix-beta==2.1.0\nrfc8785==0.1.4\n"
     assert not any("__pycache__" in p or p.endswith(".pyc") or "oemconsole" in p for p in paths)
     assert (bundle / "manifest.json").read_bytes() == canonical_bytes(linux_build.manifest)
 

@@ -139,3 +139,21 @@ def test_the_macos_image_is_reproducible(vendor, macos_build):
     assert (again.bundle_dir.parent / name).read_bytes() == (
         macos_build.bundle_dir.parent / name
     ).read_bytes()
+
+
+def test_the_postinst_verifies_the_unpacked_bundle_with_debians_own_python(linux_build, tmp_path):
+    """The package's Depends (python3, python3-cryptography, python3-yaml) and nothing else from this venv."""
+    deb = linux_build.bundle_dir.parent / f"{linux_build.name}.deb"
+    assert _tool("dpkg-deb", "-x", str(deb), str(tmp_path / "root")).returncode == 0
+    assert _tool("dpkg-deb", "-e", str(deb), str(tmp_path / "control")).returncode == 0
+    root = tmp_path / "root" / "opt" / "core-oem" / "0.1.0"
+    script = (tmp_path / "control" / "postinst").read_text().replace("/opt/core-oem/0.1.0", str(root))
+    (tmp_path / "postinst").write_text(script)
+    clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OEM_DATA_DIR": str(tmp_path / "var")}
+    done = _tool("sh", str(tmp_path / "postinst"), "configure", env=clean_env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == f"fingerprint {linux_build.fingerprint}"
+    assert "is not in this key ring" in done.stdout
+    (root / "runbooks" / "paper_trading.md").write_text("changed\n")
+    refused = _tool("sh", str(tmp_path / "postinst"), "configure", env=clean_env, cwd=tmp_path)
+    assert refused.returncode != 0 and "runbooks/paper_trading.md" in refused.stderr
