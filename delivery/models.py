@@ -31,6 +31,9 @@ class BundleBuild(models.Model):
     build_report = models.JSONField(default=dict, blank=True)
     # SHA-384 of manifest.sig and manifest.asc when the build was recorded (they cannot be in the manifest).
     signatures = models.JSONField(default=dict, blank=True)
+    # The CI run record (docs/schemas/ci_run_v1.json) of the pipeline run that built it, if registered.
+    ci_run_path = models.CharField(max_length=1000, blank=True)
+    ci_run_sha384 = models.CharField(max_length=103, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

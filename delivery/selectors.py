@@ -56,6 +56,8 @@ def bundle_build_files(build: BundleBuild) -> dict[str, dict]:
                 "path": build_report_path(bundle_dir).parent / path,
                 "sha384": artefact.get("sha384"),
             }
+    if build.ci_run_path and build.ci_run_sha384:
+        files["ci_run.json"] = {"path": Path(build.ci_run_path), "sha384": build.ci_run_sha384}
     if build.acceptance_path and build.acceptance_sha384:
         files["acceptance.json"] = {"path": Path(build.acceptance_path), "sha384": build.acceptance_sha384}
     return files

@@ -39,6 +39,7 @@ class BundleBuildSerializer(serializers.ModelSerializer):
             "acceptance_status",
             "acceptance_sha384",
             "acceptance_sections",
+            "ci_run_sha384",
             "created_by",
             "created_at",
             "job",

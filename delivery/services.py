@@ -35,7 +35,13 @@ ACCEPTANCE_KIND = "oem_acceptance"
 PLATFORMS = ("linux-x86_64", "windows-x86_64", "macos-arm64")
 # Checklist artefacts a build can provide (runbooks OEM_INSTALLER_ACCEPTANCE, DEMO_PAPER_LIVE_CHECKLIST,
 # paper_trading, offline_reinstall): value artefacts get the fingerprint, file artefacts the file itself.
-EVIDENCE = ("bundle_fingerprint", "bundle_manifest", "bundle_manifest_signature", "oem_acceptance_report")
+EVIDENCE = (
+    "bundle_fingerprint",
+    "bundle_manifest",
+    "bundle_manifest_signature",
+    "oem_acceptance_report",
+    "ci_run",
+)
 
 
 class DeliveryRefused(Exception):
@@ -102,11 +108,31 @@ def _build_report(bundle_dir: Path, fingerprint: str) -> dict:
     return report
 
 
+def _ci_run(path: Path, *, commit: str, fingerprint: str) -> str:
+    """The record's ``sha384:`` once it is a valid ci_run record of the run that built this bundle."""
+    from deploy.ci.record_run import RecordError, load_record
+
+    try:
+        record = load_record(path)
+    except RecordError as exc:
+        raise DeliveryRefused(f"CI run record: {exc}") from None
+    if record["commit"] != commit:
+        raise DeliveryRefused(f"CI run record: commit {record['commit']} is not the bundle's {commit}")
+    if fingerprint not in {o["sha384"] for o in record["outputs"]}:
+        raise DeliveryRefused("CI run record: none of its outputs is this bundle's manifest.json")
+    return f"sha384:{sha384_file(path)}"
+
+
 @transaction.atomic
-def bundle_build_record(*, build: BundleBuild, bundle_dir: Path, actor=None) -> BundleBuild:
-    """Fill a build row from a bundle directory once the bundle verifies."""
+def bundle_build_record(
+    *, build: BundleBuild, bundle_dir: Path, actor=None, ci_run: Path | None = None
+) -> BundleBuild:
+    """Fill a build row from a bundle directory once the bundle (and its CI run record, if given) verify."""
     bundle_dir = Path(bundle_dir).resolve()
     verified = _verified(bundle_dir)
+    if ci_run is not None:
+        build.ci_run_path = str(Path(ci_run).resolve())
+        build.ci_run_sha384 = _ci_run(Path(ci_run), commit=verified.commit, fingerprint=verified.fingerprint)
     build.platform = verified.platform
     build.bundle_version = verified.version
     build.commit = verified.commit
@@ -130,11 +156,14 @@ def bundle_build_record(*, build: BundleBuild, bundle_dir: Path, actor=None) -> 
     return build
 
 
-def bundle_build_register(*, bundle_dir: Path, actor) -> BundleBuild:
-    """Make a bundle built elsewhere (the packaging pipeline, a vendor's workstation) known to the console."""
+def bundle_build_register(*, bundle_dir: Path, actor, ci_run: Path | None = None) -> BundleBuild:
+    """Make a bundle built elsewhere (the packaging pipeline, a vendor's workstation) known to the console,
+    with the pipeline's CI run record when there is one."""
     _require(actor, BUILD_PERMISSION, "register bundles")
     with transaction.atomic():
-        return bundle_build_record(build=BundleBuild(created_by=actor), bundle_dir=bundle_dir, actor=actor)
+        return bundle_build_record(
+            build=BundleBuild(created_by=actor), bundle_dir=bundle_dir, actor=actor, ci_run=ci_run
+        )
 
 
 @transaction.atomic
@@ -196,6 +225,8 @@ def _evidence_files(build: BundleBuild) -> dict[str, Path]:
     }
     if build.acceptance_status == AcceptanceStatus.PASSED and build.acceptance_path:
         files["oem_acceptance_report"] = Path(build.acceptance_path)
+    if build.ci_run_path:
+        files["ci_run"] = Path(build.ci_run_path)
     return files
 
 
@@ -203,11 +234,13 @@ def _check_files(build: BundleBuild, files: dict[str, Path]) -> None:
     manifest = files["bundle_manifest"]
     if not manifest.is_file() or f"sha384:{sha384_file(manifest)}" != build.fingerprint:
         raise DeliveryRefused("manifest.json no longer matches this build's fingerprint")
-    report = files.get("oem_acceptance_report")
-    if report is not None and (
-        not report.is_file() or f"sha384:{sha384_file(report)}" != build.acceptance_sha384
+    for name, recorded in (
+        ("oem_acceptance_report", build.acceptance_sha384),
+        ("ci_run", build.ci_run_sha384),
     ):
-        raise DeliveryRefused("the acceptance report no longer matches its recorded SHA-384")
+        path = files.get(name)
+        if path is not None and (not path.is_file() or f"sha384:{sha384_file(path)}" != recorded):
+            raise DeliveryRefused(f"{path.name} no longer matches its recorded SHA-384")
 
 
 def bundle_build_attach(*, build: BundleBuild, deployment_id: int, checklist_id: str, actor) -> list:

@@ -27,6 +27,8 @@ class Migration(migrations.Migration):
                 ('bundle_dir', models.CharField(blank=True, max_length=1000)),
                 ('build_report', models.JSONField(blank=True, default=dict)),
                 ('signatures', models.JSONField(blank=True, default=dict)),
+                ('ci_run_path', models.CharField(blank=True, max_length=1000)),
+                ('ci_run_sha384', models.CharField(blank=True, max_length=103)),
                 ('error', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('acceptance_status', models.CharField(blank=True, choices=[('', 'Not run'), ('running', 'Running'), ('passed', 'Passed'), ('failed', 'Failed')], default='', max_length=16)),

@@ -108,6 +108,27 @@ def write_record(path: Path, record: dict) -> str:
     return f"sha384:{sha384_bytes(data)}"
 
 
+def load_record(path: Path) -> dict:
+    """Read a ci_run.json strictly: canonical JSON, exactly the schema's fields, every value well-formed."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        record = strict_loads(data)
+    except OSError as exc:
+        raise RecordError(f"{path}: {exc.strerror}") from None
+    except StrictJSONError as exc:
+        raise RecordError(f"{path}: {exc}") from None
+    fields = {"schema", "job", "run_id", "commit", "started", "finished", "outputs"}
+    if not isinstance(record, dict) or set(record) != fields or record["schema"] != SCHEMA:
+        raise RecordError(f"{path}: not a {SCHEMA} record")
+    if not isinstance(record["outputs"], list) or not all(isinstance(o, dict) for o in record["outputs"]):
+        raise RecordError(f"{path}: outputs must be a list of objects")
+    checked = make_record(**{k: v for k, v in record.items() if k != "schema"})
+    if record_bytes(checked) != data:
+        raise RecordError(f"{path}: not canonical JSON")
+    return checked
+
+
 def read_started(directory: Path) -> dict:
     path = Path(directory) / STARTED_NAME
     try:

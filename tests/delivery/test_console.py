@@ -205,3 +205,35 @@ def test_the_page_starts_an_acceptance_job_with_its_options(client, registered, 
     assert b"already running" in again.content
     client.force_login(user_with_role("auditor"))
     assert client.post(f"/bundles/{registered.pk}/accept/").status_code == 403
+
+
+def _ci_record(directory, *, commit, outputs):
+    from deploy.ci import record_run
+
+    record_run.start(job="oem_packaging_linux", run_id="77-1", commit=commit, directory=directory)
+    path, _ = record_run.finish(directory=directory, outputs=outputs)
+    return path
+
+
+def test_a_bundle_registers_with_the_ci_run_record_of_the_run_that_built_it(client, db, built, tmp_path):
+    commit = built.manifest["commit"]
+    manifest = built.bundle_dir / "manifest.json"
+    record = _ci_record(tmp_path / "ci", commit=commit, outputs=[f"manifest.json={manifest}"])
+    admin = user_with_role("admin")
+    row = services.bundle_build_register(bundle_dir=built.bundle_dir, actor=admin, ci_run=record)
+    assert row.ci_run_sha384.startswith("sha384:")
+    client.force_login(admin)
+    response = client.get(f"/bundles/{row.pk}/files/ci_run.json")
+    assert b"".join(response.streaming_content) == record.read_bytes()
+
+
+def test_a_ci_run_record_of_another_commit_or_another_bundle_is_refused(db, built, tmp_path):
+    manifest = built.bundle_dir / "manifest.json"
+    other_commit = _ci_record(tmp_path / "a", commit="f" * 40, outputs=[f"manifest.json={manifest}"])
+    other_bundle = _ci_record(tmp_path / "b", commit=built.manifest["commit"], outputs=[])
+    admin = user_with_role("admin")
+    with pytest.raises(services.DeliveryRefused, match="is not the bundle's"):
+        services.bundle_build_register(bundle_dir=built.bundle_dir, actor=admin, ci_run=other_commit)
+    with pytest.raises(services.DeliveryRefused, match="none of its outputs"):
+        services.bundle_build_register(bundle_dir=built.bundle_dir, actor=admin, ci_run=other_bundle)
+    assert not BundleBuild.objects.exists()

@@ -287,3 +287,18 @@ def test_make_ci_targets_write_a_valid_record(tmp_path):
     record = strict_loads((ci_dir / "ci_run.json").read_bytes())
     validate(record)
     assert record["run_id"] == "5-1"
+
+
+def test_a_written_record_loads_back_and_an_edited_one_is_refused(tmp_path):
+    record_run.start(job="paper_smoke", run_id="1", commit=COMMIT, directory=tmp_path)
+    path, _ = record_run.finish(directory=tmp_path, outputs=[])
+    assert record_run.load_record(path)["commit"] == COMMIT
+    data = path.read_bytes()
+    for bad in (
+        data.replace(COMMIT.encode(), b"f" * 40) + b" ",
+        data.replace(b'"job":"paper_smoke"', b'"job":"paper smoke"'),
+        b'"job 1 green"',
+    ):
+        path.write_bytes(bad)
+        with pytest.raises(record_run.RecordError):
+            record_run.load_record(path)
