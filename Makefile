@@ -15,6 +15,9 @@ help:
 	@echo "make test    lint, import contracts, pytest on SQLite and (when reachable) PostgreSQL + Redis"
 	@echo "make schema  regenerate docs/api/openapi.yaml from the code"
 	@echo "make proto   regenerate the daemon's gRPC stubs from execution/proto/*.proto"
+	@echo "make paper-smoke             Paper Labs, then a paper session through the real daemon (docs/delivery.md)"
+	@echo "make acceptance PLATFORM=P   acceptance report of the bundle make bundle wrote for P"
+	@echo "make ci-start / ci-record JOB=J   begin / write the CI run record reports/ci/J/ci_run.json"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
