@@ -183,6 +183,38 @@ def _rebuild(section: Section, verified, build_report: dict | None) -> None:
     )
 
 
+def _gpg_check(section: Section, root: Path) -> None:
+    """manifest.asc against the release OpenPGP key the bundle carries: that key file is listed in the
+    Ed25519-signed manifest, so once manifest.sig verified, it is the vendor's."""
+    asc, key = root / "manifest.asc", root / "keys" / "release_gpg.asc"
+    if not asc.is_file() or not key.is_file():
+        section.failed("gpg signature", "the bundle has no manifest.asc or no keys/release_gpg.asc")
+        return
+    with tempfile.TemporaryDirectory(prefix="oem-gpg-") as home:
+        os.chmod(home, 0o700)
+        base = ["gpg", "--batch", "--no-tty", "--homedir", home]
+        try:
+            subprocess.run([*base, "--import", str(key)], capture_output=True, timeout=60, check=True)
+            done = subprocess.run(
+                [*base, "--status-fd", "1", "--verify", str(asc), str(root / "manifest.json")],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            section.failed("gpg signature", f"gpg could not run: {exc}")
+            return
+    valid = re.search(r"^\[GNUPG:\] VALIDSIG ([0-9A-F]{40})", done.stdout, re.M)
+    if done.returncode == 0 and valid:
+        section.passed(
+            "gpg signature", f"manifest.asc verifies with the release OpenPGP key {valid.group(1)}"
+        )
+    else:
+        section.failed(
+            "gpg signature", (done.stderr.strip().splitlines() or ["manifest.asc does not verify"])[-1]
+        )
+
+
 def bundle_section(bundle_dir: Path, *, rebuild: bool) -> tuple[Section, dict]:
     from deploy.packaging.bootstrap.verify import BundleRefused, verify_bundle
 
@@ -205,6 +237,7 @@ def bundle_section(bundle_dir: Path, *, rebuild: bool) -> tuple[Section, dict]:
         f"manifest.sig verifies (key {verified.signed_by}); {files} files match their size and SHA-384",
     )
     section.passed("config signatures", "; ".join(verified.config_checks) or "bound to the shipped bytes")
+    _gpg_check(section, bundle_dir)
     for name in ("manifest.json", "manifest.sig", "manifest.asc"):
         section.artefact(name, bundle_dir / name)
     report_path, build_report, problem = _build_report(bundle_dir)

@@ -198,3 +198,17 @@ def test_a_section_that_crashes_is_recorded_as_failed_and_the_report_is_still_wr
     report, sections_by_name = _report(out)
     assert sections_by_name["bundle"]["status"] == PASSED
     assert report["failed_sections"] == ["paper_labs"]
+
+
+def test_a_manifest_asc_that_does_not_verify_fails_the_gpg_check(built, tmp_path):
+    copy = tmp_path / built.bundle_dir.name
+    shutil.copytree(built.bundle_dir, copy, symlinks=True)
+    manifest = (copy / "manifest.json").read_bytes()
+    (copy / "manifest.asc").write_bytes((copy / "manifest.asc").read_bytes().replace(b"\n\n", b"\n\nAAAA", 1))
+    out = tmp_path / "report.json"
+    assert run_oem_acceptance_main(["--bundle", str(copy), "--json", str(out), "--sections", "bundle"]) == 1
+    _, sections = _report(out)
+    checks = {c["name"]: c for c in sections["bundle"]["checks"]}
+    assert checks["signature and manifest"]["status"] == PASSED
+    assert checks["gpg signature"]["status"] == FAILED
+    assert (copy / "manifest.json").read_bytes() == manifest
