@@ -45,6 +45,7 @@ def test_a_built_bundle_passes_every_section_and_rebuilds_identically(built, dev
     bundle = {c["name"]: c for c in sections["bundle"]["checks"]}
     assert bundle["signature and manifest"]["status"] == PASSED
     assert bundle["reproducibility"]["status"] == PASSED
+    assert bundle["gpg signature"]["status"] == PASSED
     # What Linux cannot do stays a placeholder, visible in the report, never passed.
     placeholders = [c for c in sections["bundle"]["checks"] if c["status"] == PLACEHOLDER]
     assert placeholders and report["placeholders"] == [f"bundle: {c['name']}" for c in placeholders]
