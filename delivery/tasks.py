@@ -19,11 +19,11 @@ def bundle_build_job(ctx) -> None:
     ctx.progress(1)
     try:
         result = build_bundle(BuildOptions(platform=build.platform, out_dir=out))
-    except (BuildError, OSError) as exc:
-        services.bundle_build_fail(build=build, error=str(exc))
+        ctx.log(f"built {result.bundle_dir} fingerprint {result.fingerprint}")
+        services.bundle_build_record(build=build, bundle_dir=result.bundle_dir)
+    except Exception as exc:  # the row never stays "building": any failure is recorded on it, then the job's
+        services.bundle_build_fail(build=build, error=str(exc) if isinstance(exc, BuildError) else repr(exc))
         raise
-    ctx.log(f"built {result.bundle_dir} fingerprint {result.fingerprint}")
-    services.bundle_build_record(build=build, bundle_dir=result.bundle_dir)
     if result.report_path is not None:
         report = Path(result.report_path)
         ctx.add_result_file(

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from audit.models import AuditEvent, StepAttachment
+from audit.trust.hashing import sha384_file
 from delivery import services
 from delivery.models import AcceptanceStatus, BuildStatus, BundleBuild
 from jobs import services as job_services
@@ -237,3 +238,23 @@ def test_a_ci_run_record_of_another_commit_or_another_bundle_is_refused(db, buil
     with pytest.raises(services.DeliveryRefused, match="none of its outputs"):
         services.bundle_build_register(bundle_dir=built.bundle_dir, actor=admin, ci_run=other_bundle)
     assert not BundleBuild.objects.exists()
+
+
+def test_a_build_job_builds_signs_and_records_the_bundle(client, db, no_broker, tmp_path, monkeypatch):
+    from deploy.packaging import builder
+    from tests.deploy.packaging.helpers import make_wheelhouse
+
+    wheelhouse = make_wheelhouse(tmp_path / "inputs")
+    monkeypatch.setenv("OEM_WHEELHOUSE", str(wheelhouse.path))
+    monkeypatch.setattr(builder, "DEFAULT_REQUIREMENTS", wheelhouse.requirements)
+    admin = user_with_role("admin")
+    client.force_login(admin)
+    response = client.post("/bundles/", {"platform": "linux-x86_64"})
+    row = BundleBuild.objects.get()
+    assert response.status_code == 302 and response.url == f"/bundles/{row.pk}/"
+    assert run_job(job_id=row.job_id) == "succeeded"
+    row.refresh_from_db()
+    assert row.status == BuildStatus.BUILT and row.fingerprint.startswith("sha384:")
+    assert Path(row.bundle_dir).parent == services.bundles_root() / "linux-x86_64" / f"build-{row.pk}"
+    assert {s["status"] for s in row.build_report["steps"]} <= {"done", "placeholder"}
+    assert row.job.result_files.get().sha384 == sha384_file(Path(row.bundle_dir + ".build_report.json"))
