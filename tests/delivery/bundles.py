@@ -10,11 +10,11 @@ from tests.deploy.packaging.helpers import make_wheelhouse
 PLATFORM = "linux-x86_64"
 
 
-def build(out: Path, *, packages: bool = False):
+def build(out: Path, *, packages: bool = False, platform: str = PLATFORM):
     wheelhouse = make_wheelhouse(out.parent / f"{out.name}-inputs")
     return build_bundle(
         BuildOptions(
-            platform=PLATFORM,
+            platform=platform,
             out_dir=out,
             wheelhouse=wheelhouse.path,
             requirements=wheelhouse.requirements,

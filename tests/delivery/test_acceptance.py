@@ -213,3 +213,15 @@ def test_a_manifest_asc_that_does_not_verify_fails_the_gpg_check(built, tmp_path
     assert checks["signature and manifest"]["status"] == PASSED
     assert checks["gpg signature"]["status"] == FAILED
     assert (copy / "manifest.json").read_bytes() == manifest
+
+
+def test_a_bundle_for_another_platform_says_where_its_code_ran(tmp_path):
+    windows = build(tmp_path / "windows", platform="windows-x86_64")
+    out = tmp_path / "report.json"
+    argv = ["--bundle", str(windows.bundle_dir), "--json", str(out), "--sections", "bundle,mtls"]
+    assert run_oem_acceptance_main(argv) == 0
+    report, sections = _report(out)
+    assert report["bundle"]["platform"] == "windows-x86_64"
+    assert (
+        "a windows-x86_64 bundle: its code ran on linux-x86_64 with local wheels" in sections["mtls"]["notes"]
+    )
