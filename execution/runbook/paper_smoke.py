@@ -21,6 +21,7 @@ SHA-384). ``--render-summary-markdown`` also prints the Markdown, and appends it
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 import grpc
 
 from audit.trust import paths as trust_paths
-from audit.trust.canonical import canonical_bytes
+from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError
 from audit.trust.cliutil import run as run_cli
 from audit.trust.fsutil import atomic_write_bytes
@@ -281,6 +282,43 @@ def run_paper_smoke(
     atomic_write_bytes(md_path, markdown.encode())
     log(f"paper smoke {'passed' if passed else 'FAILED'}: {json_path}")
     return PaperSmokeResult(json_path, md_path, smoke.path, digest, passed, report, markdown)
+
+
+_REPORT_LINE = re.compile(
+    r"^- report: `(?P<name>paper_smoke_[0-9TZ-]+\.json)` sha384:(?P<hex>[0-9a-f]{96})$", re.M
+)
+
+
+def report_problems(markdown: bytes, directory: Path) -> list[str]:
+    """What is wrong with a paper smoke Markdown report as evidence ([] = it proves a passed smoke): the JSON
+    report it names must sit beside it with that SHA-384, be canonical, say it passed with every risk denial
+    refused, and the Markdown must say PASSED. Pure, for the ``paper_smoke_report`` evidence verifier."""
+    text = markdown.decode("utf-8", "replace")
+    found = _REPORT_LINE.search(text)
+    if found is None:
+        return ["paper smoke report: no `- report: <run>.json sha384:<hex>` line"]
+    path = Path(directory) / found["name"]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return [f"paper smoke report: {found['name']} is not beside the Markdown report"]
+    if sha384_bytes(data) != found["hex"]:
+        return [f"paper smoke report: {found['name']} does not match the SHA-384 the Markdown names"]
+    try:
+        report = strict_loads(data)
+    except ValueError as exc:
+        return [f"paper smoke report: {found['name']}: {exc}"]
+    problems = []
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA or canonical_bytes(report) != data:
+        return [f"paper smoke report: {found['name']} is not a canonical {SCHEMA} report"]
+    if report.get("passed") is not True:
+        problems.append(f"paper smoke report: {report.get('run')} did not pass")
+    denials = report.get("risk_denials") or []
+    if len(denials) != 3 or not all(d.get("passed") is True for d in denials):
+        problems.append("paper smoke report: not every risk denial was refused")
+    if not text.startswith(f"# Paper smoke {report.get('run')}: PASSED\n"):
+        problems.append("paper smoke report: the Markdown does not say PASSED for this run")
+    return problems
 
 
 def _parser() -> OneLineParser:

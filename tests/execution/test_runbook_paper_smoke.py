@@ -68,6 +68,10 @@ def test_a_risk_check_that_lets_an_order_through_fails_the_run_with_one_line(tmp
     (json_path,), (md_path,) = _reports(tmp_path / "reports" / "paper_smoke")
     assert strict_loads(json_path.read_bytes())["passed"] is False
     assert ": FAILED" in md_path.read_text().splitlines()[0]
+    from execution.runbook.paper_smoke import report_problems
+
+    problems = report_problems(md_path.read_bytes(), json_path.parent)
+    assert any("did not pass" in p for p in problems) and any("risk denial" in p for p in problems)
 
 
 def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys):
@@ -76,3 +80,17 @@ def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys):
         captured = capsys.readouterr()
         assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_markdown_report_proves_the_smoke_only_while_its_json_matches(tmp_path):
+    from execution.runbook.paper_smoke import report_problems
+
+    assert run_paper_smoke_ci_main(["--data-dir", str(tmp_path), "--cycles", "1"]) == 0
+    folder = tmp_path / "reports" / "paper_smoke"
+    (json_path,), (md_path,) = _reports(folder)
+    assert report_problems(md_path.read_bytes(), folder) == []
+    assert report_problems(b"# Paper smoke x: PASSED\n", folder)[0].endswith("sha384:<hex>` line")
+    assert "is not beside" in report_problems(md_path.read_bytes(), tmp_path)[0]
+    report = strict_loads(json_path.read_bytes())
+    json_path.write_bytes(canonical_bytes({**report, "passed": False}))
+    assert "does not match the SHA-384" in report_problems(md_path.read_bytes(), folder)[0]
