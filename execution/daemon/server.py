@@ -218,7 +218,14 @@ class Servicer(pb_grpc.OemDaemonServicer):
             )
 
     def GetStatus(self, request, context):  # noqa: N802
-        return self.d.status()
+        reply = self.d.status()
+        # grpcio clients cannot read their own negotiated TLS version; the daemon's view is the honest one.
+        version = (context.auth_context().get("ssl_tls_version") or [b""])[0]
+        reply.peer_tls_version = version.decode("ascii", "replace")
+        principal = current_principal()
+        reply.peer_subject = principal.subject
+        reply.peer_roles.extend(sorted(principal.roles))
+        return reply
 
     def SetTradingState(self, request, context):  # noqa: N802
         state = _PB_TO_STATE.get(request.state)

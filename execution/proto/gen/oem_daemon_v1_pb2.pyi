@@ -181,7 +181,7 @@ class CertificateState(_message.Message):
     def __init__(self, server_subject: _Optional[str] = ..., server_not_after: _Optional[str] = ..., server_days_left: _Optional[float] = ..., crl_next_update: _Optional[str] = ..., bundle_sha384: _Optional[str] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384")
+    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384", "peer_tls_version", "peer_subject", "peer_roles")
     MODE_FIELD_NUMBER: _ClassVar[int]
     LIVE_UNLOCKED_FIELD_NUMBER: _ClassVar[int]
     LIVE_REASONS_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,9 @@ class StatusReply(_message.Message):
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_SHA384_FIELD_NUMBER: _ClassVar[int]
+    PEER_TLS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PEER_SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PEER_ROLES_FIELD_NUMBER: _ClassVar[int]
     mode: str
     live_unlocked: bool
     live_reasons: _containers.RepeatedScalarFieldContainer[str]
@@ -204,7 +207,10 @@ class StatusReply(_message.Message):
     certificate: CertificateState
     open_orders: int
     config_sha384: str
-    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ...) -> None: ...
+    peer_tls_version: str
+    peer_subject: str
+    peer_roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ..., peer_tls_version: _Optional[str] = ..., peer_subject: _Optional[str] = ..., peer_roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SetTradingStateRequest(_message.Message):
     __slots__ = ("state", "reason")
