@@ -428,7 +428,9 @@ class Daemon:
             ),
         )
         for name, (passed, missing) in gate.gates.items():
-            reply.gates.add(name=name, passed=passed, missing=missing)
+            reply.gates.add(
+                name=name, passed=passed, missing=missing, deciding_entry=gate.deciding.get(name, "")
+            )
         health_map = self.core.venue_health()
         self.metrics.set_venues(health_map)
         for name, info in sorted(health_map.items()):

@@ -135,14 +135,16 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GateStatus(_message.Message):
-    __slots__ = ("name", "passed", "missing")
+    __slots__ = ("name", "passed", "missing", "deciding_entry")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     MISSING_FIELD_NUMBER: _ClassVar[int]
+    DECIDING_ENTRY_FIELD_NUMBER: _ClassVar[int]
     name: str
     passed: bool
     missing: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+    deciding_entry: str
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., deciding_entry: _Optional[str] = ...) -> None: ...
 
 class LicenseState(_message.Message):
     __slots__ = ("valid", "summary", "reasons")
@@ -265,3 +267,45 @@ class PreLiveChecklist(_message.Message):
     ready: bool
     items: _containers.RepeatedCompositeFieldContainer[ChecklistItem]
     def __init__(self, ready: _Optional[bool] = ..., items: _Optional[_Iterable[_Union[ChecklistItem, _Mapping]]] = ...) -> None: ...
+
+class UiTelemetryEvent(_message.Message):
+    __slots__ = ("time", "event", "metric", "value", "threshold", "window_s", "window_frames", "fps", "reduce_motion", "client_version", "client_id")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_MOTION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    time: str
+    event: str
+    metric: str
+    value: float
+    threshold: float
+    window_s: float
+    window_frames: int
+    fps: float
+    reduce_motion: bool
+    client_version: str
+    client_id: str
+    def __init__(self, time: _Optional[str] = ..., event: _Optional[str] = ..., metric: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_s: _Optional[float] = ..., window_frames: _Optional[int] = ..., fps: _Optional[float] = ..., reduce_motion: _Optional[bool] = ..., client_version: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ReportUiTelemetryRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[UiTelemetryEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[UiTelemetryEvent, _Mapping]]] = ...) -> None: ...
+
+class ReportUiTelemetryReply(_message.Message):
+    __slots__ = ("recorded", "ui_guard_healthy", "detail")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    UI_GUARD_HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    ui_guard_healthy: bool
+    detail: str
+    def __init__(self, recorded: _Optional[int] = ..., ui_guard_healthy: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
