@@ -187,6 +187,7 @@ def test_license_hook_calls_the_licensing_verifier(tmp_path, monkeypatch):
     (data_dir / "licenses" / "license.json").write_bytes(lic.to_bytes())
     result = check_license(data_dir=data_dir, keyring=ring, stage="live")
     assert result.valid, result.reasons
+    assert result.expires_at == lic.expires_at  # the status reports the license's expiry and days left
     paper_only = make_license(
         load_vendor_signer(),
         components,

@@ -147,14 +147,18 @@ class GateStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., deciding_entry: _Optional[str] = ...) -> None: ...
 
 class LicenseState(_message.Message):
-    __slots__ = ("valid", "summary", "reasons")
+    __slots__ = ("valid", "summary", "reasons", "expires_at", "days_left")
     VALID_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     summary: str
     reasons: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, valid: _Optional[bool] = ..., summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+    expires_at: str
+    days_left: float
+    def __init__(self, valid: _Optional[bool] = ..., summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., expires_at: _Optional[str] = ..., days_left: _Optional[float] = ...) -> None: ...
 
 class VenueHealth(_message.Message):
     __slots__ = ("name", "up", "detail", "circuit")
