@@ -257,9 +257,8 @@ class Servicer(pb_grpc.OemDaemonServicer):
 
     def ReportUiTelemetry(self, request, context):  # noqa: N802
         principal = current_principal()
-        events = [
-            {f.name: getattr(e, f.name) for f in pb.UiTelemetryEvent.DESCRIPTOR.fields} for e in request.events
-        ]
+        fields = [f.name for f in pb.UiTelemetryEvent.DESCRIPTOR.fields]
+        events = [{name: getattr(e, name) for name in fields} for e in request.events]
         try:
             recorded = self.d.ui_telemetry.record(
                 events, subject=principal.subject, peer_fingerprint=principal.cert_fingerprint
