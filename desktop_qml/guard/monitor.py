@@ -49,6 +49,7 @@ class UiGuard(QObject):
         self.frames = FrameWindow(thresholds.window_s)
         self._lock = threading.Lock()
         self._started_at: float | None = None
+        self.log_path = log_path
         all_sinks = ([AlertLog(log_path)] if log_path is not None else []) + list(sinks)
         self.guard = Guard(thresholds, client_version=client_version, sinks=all_sinks)
         self.motion = MotionPreference(settings)
@@ -131,7 +132,15 @@ class UiGuard(QObject):
     def _healthy(self) -> bool:
         return self.guard.healthy
 
+    def _frames_total(self) -> int:
+        return self.frames.total_frames
+
     fps = Property(float, _fps, notify=statsChanged)
+    framesTotal = Property(int, _frames_total, notify=statsChanged)  # noqa: N815
+    p95LimitMs = Property(float, lambda self: self.thresholds.p95_frame_ms, constant=True)  # noqa: N815
+    jankLimitPercent = Property(float, lambda self: self.thresholds.jank_percent, constant=True)  # noqa: N815
+    windowSeconds = Property(float, lambda self: self.thresholds.window_s, constant=True)  # noqa: N815
+    logPath = Property(str, lambda self: str(self.log_path or ""), constant=True)  # noqa: N815
     p95Ms = Property(float, _p95, notify=statsChanged)  # noqa: N815
     jankPercent = Property(float, _jank, notify=statsChanged)  # noqa: N815
     healthy = Property(bool, _healthy, notify=statsChanged)

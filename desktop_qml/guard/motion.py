@@ -54,7 +54,8 @@ class MotionPreference:
     """The stored operator choice and the platform default; ``effective`` is what the views use."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
-        self.settings = settings if settings is not None else QSettings("CoreOEM", "desktop")
+        # default: the application's own QSettings (organisation and application name set by DesktopApp)
+        self.settings = settings if settings is not None else QSettings()
         self.platform = platform_reduce_motion()
 
     @property
