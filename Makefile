@@ -30,9 +30,12 @@ seed: migrate
 	$(PY) manage.py seed_demo
 	@test -f $(OEM_DATA_DIR)/certs/ca.pem || $(PY) manage.py generate_mtls_bundle --out $(OEM_DATA_DIR)/certs --operators operator
 
+# The desktop client starts with the rest only where there is a display to show it on.
+RUN_PROCS := web worker beat daemon$(if $(DISPLAY)$(WAYLAND_DISPLAY), desktop,)
+
 run: seed
 	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f Procfile $(RUN_PROCS)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
