@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
+.PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean ui-check
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
 	@echo "make test    lint, import contracts, pytest on SQLite and (when reachable) PostgreSQL + Redis"
 	@echo "make schema  regenerate docs/api/openapi.yaml from the code"
 	@echo "make proto   regenerate the daemon's gRPC stubs from execution/proto/*.proto"
+	@echo "make ui-check  the desktop client headless (offscreen): screenshots + UI telemetry evidence in reports/ui_check"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ format: venv
 
 proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v1.proto (a test fails on drift)
 	$(PY) -m execution.proto.generate
+
+ui-check: venv  ## the desktop client headless against a throwaway daemon: PNGs, UI telemetry log, summary
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m desktop_qml.check --out reports/ui_check
 
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn

@@ -57,6 +57,7 @@ class UiGuard(QObject):
         self._stats = self.frames.stats(clock())
         self._window: QQuickWindow | None = None
         self._connections: list = []
+        self.frame_listeners: list[Callable[[float, float], None]] = []  # (swap s, frame ms): check, bench
         self.timer = QTimer(self)
         self.timer.setInterval(evaluate_every_ms)
         self.timer.timeout.connect(self.evaluate)
@@ -101,6 +102,8 @@ class UiGuard(QObject):
     def record_frame(self, swap_s: float, frame_ms: float) -> None:
         with self._lock:
             self.frames.add(swap_s, frame_ms)
+        for listener in self.frame_listeners:
+            listener(swap_s, frame_ms)
 
     # -- evaluation -----------------------------------------------------------------------------------------
     @Slot()
