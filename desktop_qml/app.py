@@ -8,7 +8,6 @@ See docs/desktop.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -20,9 +19,10 @@ from PySide6.QtQml import QQmlApplicationEngine
 from PySide6.QtQuick import QQuickWindow
 from PySide6.QtQuickControls2 import QQuickStyle
 
+from audit.trust.cliutil import OneLineParser, parse
 from desktop_qml import CLIENT_VERSION
 from desktop_qml.models.backend import SCREENS, Backend
-from desktop_qml.profile import ProfileError, load_stored_profile
+from desktop_qml.profile import ProfileError, load_profile, load_stored_profile
 from desktop_qml.session import Backoff
 
 QML_DIR = Path(__file__).resolve().parent / "qml"
@@ -145,8 +145,8 @@ class DesktopApp:
             shiboken6.delete(self.engine)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m desktop_qml", description="Core OEM operators' client")
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m desktop_qml", description="Core OEM operators' client")
     parser.add_argument("--profile", type=Path, default=None, help="connection profile JSON (stored 0600)")
     parser.add_argument("--overlay", action="store_true", help="start with the always-on-top overlay open")
     parser.add_argument("--screen", choices=SCREENS, default=None)
@@ -154,7 +154,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, code = parse(_parser(), argv)
+    if code is not None:
+        return code
+    if args.profile is not None:
+        try:  # a bad profile is one line and exit 2, before any window opens
+            load_profile(args.profile)
+        except ProfileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
     ):
@@ -184,6 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         app.backend.setOverlay(True)
     if args.screen:
         app.show_screen(args.screen)
-    code = app.qt_app.exec()
+    exit_code = app.qt_app.exec()
     app.close()
-    return code
+    return exit_code

@@ -65,7 +65,7 @@ def write_profile(
 def desk(qapp):
     from desktop_qml.app import DesktopApp
 
-    app = DesktopApp(drain_ms=20, poll_s=0.2, backoff=Backoff(0.1, 2.0, 0.5), install_guard=False)
+    app = DesktopApp(drain_ms=20, poll_s=0.2, backoff=Backoff(0.1, 2.0, 0.5))
     app.load()
     yield app
     app.close()
