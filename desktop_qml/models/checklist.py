@@ -31,11 +31,12 @@ class ChecklistModel(StateObject):
     def on_checklist(self, reply) -> None:
         rows = [{"name": i.name, "ok": i.ok, "detail": i.detail} for i in reply.items]
         self._items.set_rows(rows)
-        missing = [f"{r['name']}: {r['detail']}" for r in rows if not r["ok"]]
-        ready = bool(reply.ready) and not missing
+        failing = [r["name"] for r in rows if not r["ok"]]
+        ready = bool(reply.ready) and not failing
         mode = self._mode()
-        if ready and mode != "live":
-            missing.append(f"the daemon runs in {mode or 'an unknown'} mode: start it with --mode live")
+        missing = [f"missing: {', '.join(failing)}"] if failing else []
+        if mode != "live":
+            missing.append(f"the daemon runs in {mode or 'an unknown'} mode: live needs --mode live")
         can_start = ready and mode == "live"
         self._set(ready=ready, canStartLive=can_start, missing="\n".join(missing), message="")
         if not can_start and self._v["liveActive"]:
