@@ -3,19 +3,43 @@ reconnects on a capped exponential backoff. No Qt: events go to ``sink(kind, pay
 drains on its own thread (``desktop_qml.models.backend``).
 
 Event kinds: ``connecting`` (attempt number), ``connected`` (StatusReply), ``status`` (StatusReply),
-``checklist`` (PreLiveChecklist), ``fill`` (Fill), ``telemetry`` (TelemetryEvent), ``disconnected``
+``checklist`` (PreLiveChecklist), ``fill`` (Fill), ``telemetry`` (``Telemetry``), ``disconnected``
 ((one-line reason, seconds to the retry)).
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from desktop_qml.client import ClientError, DaemonClient
 from desktop_qml.profile import Profile
 
 Sink = Callable[[str, object], None]
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """A TelemetryEvent with its ``data_json`` already parsed (on the stream thread, not the GUI thread)."""
+
+    kind: str
+    ts: float
+    client_order_id: str
+    venue: str
+    data: dict = field(default_factory=dict)
+
+
+def parsed(events) -> Iterator[Telemetry]:
+    for event in events:
+        try:
+            data = json.loads(event.data_json) if event.data_json else {}
+        except ValueError:
+            data = {}
+        yield Telemetry(
+            event.kind, event.ts, event.client_order_id, event.venue, data if isinstance(data, dict) else {}
+        )
 
 
 class Backoff:
@@ -92,7 +116,7 @@ class Session:
             self.backoff.reset()
             self.sink("connected", status)
             self.sink("checklist", client.checklist())
-            streams = [("fill", client.fills(self.all_fills)), ("telemetry", client.telemetry())]
+            streams = [("fill", client.fills(self.all_fills)), ("telemetry", parsed(client.telemetry()))]
             for kind, stream in streams:
                 threading.Thread(target=self._pump, args=(kind, stream), daemon=True).start()
             while not self._broken.wait(self.poll_s):

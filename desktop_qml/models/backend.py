@@ -105,8 +105,8 @@ class Backend(StateObject):
             elif kind == "disconnected":
                 reason, delay = payload
                 self._connection.on_disconnected(reason, delay)
+        self._dashboard.on_telemetry(telemetry)
         if telemetry:
-            self._dashboard.on_telemetry(telemetry)
             self._orders.on_telemetry(telemetry)
         if fills:
             self._orders.on_fills(fills)

@@ -3,7 +3,7 @@ fill ratio and rejects by reason, plus the daemon's status (venues, risk, gates,
 
 from __future__ import annotations
 
-import json
+import time
 from collections import Counter, deque
 
 from PySide6.QtCore import Property, QObject, Signal
@@ -13,6 +13,7 @@ from desktop_qml.models.base import StateObject, prop
 from desktop_qml.models.listmodel import RecordModel
 
 LATENCY_WINDOW = 2000  # samples per venue the percentiles are taken over
+RATE_WINDOW_S = 10.0  # fills per second over the last ten seconds (daemon and client share the clock)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -37,6 +38,7 @@ class DashboardModel(StateObject):
         "licenseExpires": "",
         "fillRatio": 0.0,
         "fills": 0,
+        "fillsPerSecond": 0.0,
         "terminal": 0,
         "rejectsTotal": 0,
         "openOrders": 0,
@@ -55,6 +57,7 @@ class DashboardModel(StateObject):
     licenseExpires = prop(str, "licenseExpires", changed)  # noqa: N815
     fillRatio = prop(float, "fillRatio", changed)  # noqa: N815
     fills = prop(int, "fills", changed)
+    fillsPerSecond = prop(float, "fillsPerSecond", changed)  # noqa: N815
     terminal = prop(int, "terminal", changed)
     rejectsTotal = prop(int, "rejectsTotal", changed)  # noqa: N815
     openOrders = prop(int, "openOrders", changed)  # noqa: N815
@@ -75,6 +78,7 @@ class DashboardModel(StateObject):
         self._terminal = 0
         self._events = 0
         self._fills = 0
+        self._fill_times: deque = deque(maxlen=100_000)
 
     latency = Property(QObject, lambda self: self._latency_model, constant=True)
     rejects = Property(QObject, lambda self: self._rejects_model, constant=True)
@@ -126,15 +130,13 @@ class DashboardModel(StateObject):
 
     # -- telemetry ------------------------------------------------------------------------------------------
     def on_telemetry(self, events: list) -> None:
-        if not events:
+        """Fold a batch in; an empty batch still lets the fill rate decay."""
+        if not events and not self._fill_times:
             return
         touched = False
         for event in events:
             self._events += 1
-            try:
-                data = json.loads(event.data_json) if event.data_json else {}
-            except ValueError:
-                data = {}
+            data = event.data
             kind = event.kind
             if kind in ("submitted", "resolved") and "latency_s" in data:
                 venue = event.venue or "-"
@@ -147,6 +149,7 @@ class DashboardModel(StateObject):
                 self._filled += data.get("status") == "FILLED"
             elif kind == "fill":
                 self._fills += 1
+                self._fill_times.append(event.ts)
             elif kind == "circuit" and event.venue:
                 self._circuits[event.venue] = str(data.get("state", ""))
                 self._venues_model.update_where("name", event.venue, {"circuit": self._circuits[event.venue]})
@@ -168,7 +171,11 @@ class DashboardModel(StateObject):
                 )
             self._latency_model.set_rows(rows)
         self._rejects_model.set_rows([{"reason": r, "count": n} for r, n in sorted(self._rejects.items())])
+        horizon = time.time() - RATE_WINDOW_S
+        while self._fill_times and self._fill_times[0] < horizon:
+            self._fill_times.popleft()
         self._set(
+            fillsPerSecond=len(self._fill_times) / RATE_WINDOW_S,
             fillRatio=(self._filled / self._terminal) if self._terminal else 0.0,
             terminal=self._terminal,
             fills=self._fills,

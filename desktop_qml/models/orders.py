@@ -4,7 +4,6 @@ trading state."""
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from PySide6.QtCore import Property, QObject, Signal, Slot
@@ -190,9 +189,6 @@ class OrdersModel(StateObject):
     def on_telemetry(self, events: list) -> None:
         for event in events:
             if event.kind in ("terminal", "cancel") and event.client_order_id:
-                try:
-                    status = json.loads(event.data_json or "{}").get("status", "")
-                except ValueError:
-                    continue
+                status = str(event.data.get("status", ""))
                 if status and status not in OPEN_STATUSES:
                     self._open_model.remove_where("cid", event.client_order_id)

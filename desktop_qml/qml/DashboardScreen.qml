@@ -17,7 +17,7 @@ ScrollView {
             spacing: 12
             Tile { title: "Risk state"; value: backend.dashboard.riskState || "-"; good: backend.dashboard.riskState === "ACTIVE"; detail: backend.dashboard.riskReason; objectName: "tileRisk" }
             Tile { title: "Fill ratio"; value: (backend.dashboard.fillRatio * 100).toFixed(1) + " %"; detail: backend.dashboard.terminal + " orders done"; objectName: "tileFillRatio" }
-            Tile { title: "Fills"; value: backend.dashboard.fills; detail: backend.dashboard.openOrders + " open orders"; objectName: "tileFills" }
+            Tile { title: "Fills"; value: backend.dashboard.fills; detail: backend.dashboard.fillsPerSecond.toFixed(1) + " /s, " + backend.dashboard.openOrders + " open orders"; objectName: "tileFills" }
             Tile { title: "Rejects"; value: backend.dashboard.rejectsTotal; good: backend.dashboard.rejectsTotal === 0; objectName: "tileRejects" }
             Tile {
                 objectName: "tileLicense"

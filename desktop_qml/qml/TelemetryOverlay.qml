@@ -21,7 +21,7 @@ Window {
             Item { Layout.fillWidth: true }
             ToolButton { text: "x"; onClicked: backend.setOverlay(false) }
         }
-        Label { color: "white"; text: "fill ratio " + (backend.dashboard.fillRatio * 100).toFixed(1) + " %  fills " + backend.dashboard.fills + "  rejects " + backend.dashboard.rejectsTotal }
+        Label { color: "white"; text: "fill ratio " + (backend.dashboard.fillRatio * 100).toFixed(1) + " %  fills " + backend.dashboard.fillsPerSecond.toFixed(0) + "/s  rejects " + backend.dashboard.rejectsTotal }
         Repeater {
             model: backend.dashboard.latency
             delegate: Label { color: "white"; text: model.venue + " p50 " + model.p50_ms.toFixed(1) + " / p99 " + model.p99_ms.toFixed(1) + " ms" }

@@ -25,7 +25,7 @@ def test_submit_shows_the_fill_and_the_dashboard_numbers_move(qtbot, desk, daemo
     fill = next(r for r in orders.fillsModel.rows if r["cid"] == cid)
     assert fill["symbol"] == "ETH/BTC" and fill["side"] == "buy" and fill["qty"] > 0 and fill["price"] > 0
     qtbot.waitUntil(lambda: dash.terminal >= before[0] + 3 and dash.fills >= before[1] + 3, timeout=10_000)
-    assert dash.fillRatio > 0
+    assert dash.fillRatio > 0 and dash.fillsPerSecond > 0
     venues = {r["venue"]: r for r in dash.latency.rows}
     assert "paper" in venues and venues["paper"]["samples"] >= 3
     assert venues["paper"]["p99_ms"] >= venues["paper"]["p50_ms"] > 0
