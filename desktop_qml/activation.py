@@ -18,7 +18,7 @@ from audit.trust.canonical import canonical_bytes
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.keyring import KeyRing, utc_now
 from licensing.core import qr
-from licensing.core.cli import _usb_dongle, activate_license_main, allow_development_keys, system_probe
+from licensing.core.cli import activate_license_main, allow_development_keys, system_probe
 from licensing.core.crl import load_crl
 from licensing.core.fingerprint import build_fingerprint
 from licensing.core.high_water import load_mark
@@ -31,6 +31,11 @@ from licensing.core.verify import verify_license
 MAX_LICENSE_FILE = 1 << 20
 REMOVABLE_ROOTS = ("/media/", "/run/media/", "/mnt/")
 _PSEUDO_FS = {"proc", "sysfs", "tmpfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "overlay", "squashfs"}
+
+
+def _usb_dongle() -> str | None:
+    """The optional dongle that is part of the fingerprint (as the licensing commands read it)."""
+    return os.environ.get("OEM_LICENSE_USB_DONGLE") or None
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,18 @@ def test_a_certificate_close_to_expiry_is_flagged(daemon, tmp_path):
     assert cert.expiring and "fewer than 14 days" in cert.line()
     assert cert.days_left < 5.1 and cert.days_left > 4.9
     assert timedelta(days=cert.days_left) < timedelta(days=14)
+
+
+def test_first_run_names_the_four_files_and_connects(qtbot, desk, daemon, tmp_path):
+    write_profile(daemon, tmp_path / "p", "alice", ["operator"])
+    d = tmp_path / "p"
+    conn = desk.backend.connection
+    assert not conn.createProfile(
+        "localhost:1", str(d / "ca.pem"), str(d / "nope.pem"), str(d / "alice.key"), "t"
+    )
+    assert conn.message.startswith("cannot read ") and not stored_profile_path().exists()
+    target = f"localhost:{daemon.daemon.port}"
+    files = [str(d / n) for n in ("ca.pem", "alice.pem", "alice.key", "alice.token")]
+    assert conn.createProfile(target, *files), conn.message
+    qtbot.waitUntil(lambda: conn.state == "connected", timeout=10_000)
+    assert load_stored_profile().target == target
