@@ -5,10 +5,11 @@ import QtQuick.Controls
 import QtQuick.Layouts
 
 ScrollView {
+    id: scroll
     objectName: "connectionScreen"
     clip: true
     ColumnLayout {
-        width: parent.width
+        width: scroll.availableWidth
         spacing: 10
 
         Label { text: "Connection"; font.pixelSize: 22; font.bold: true }

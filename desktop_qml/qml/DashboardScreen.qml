@@ -5,10 +5,11 @@ import QtQuick.Controls
 import QtQuick.Layouts
 
 ScrollView {
+    id: scroll
     objectName: "dashboardScreen"
     clip: true
     ColumnLayout {
-        width: parent.width
+        width: scroll.availableWidth
         spacing: 12
 
         Label { text: "Dashboard"; font.pixelSize: 22; font.bold: true }
