@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean ui-check
+.PHONY: help venv migrate seed run test lint format chromium promtool qt-libs proto schema clean ui-check
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
@@ -48,6 +48,13 @@ promtool:
 		echo "installing Debian's prometheus for promtool (alert rules are checked with it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
+qt-libs:  ## what the PySide6 wheels load (EGL/GL, fontconfig, xkbcommon, GLib, D-Bus), even offscreen
+	@ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libxkbcommon.so.0 ' \
+		&& ldconfig -p | grep -q 'libfontconfig.so.1 ' || { \
+		echo "installing the system libraries Qt needs for the desktop client"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libegl1 libgl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 >/dev/null; }
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -60,13 +67,13 @@ format: venv
 proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v1.proto (a test fails on drift)
 	$(PY) -m execution.proto.generate
 
-ui-check: venv  ## the desktop client headless against a throwaway daemon: PNGs, UI telemetry log, summary
+ui-check: venv qt-libs  ## the desktop client headless against a throwaway daemon: PNGs, UI telemetry log, summary
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m desktop_qml.check --out reports/ui_check
 
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn
 
-test: venv chromium promtool lint
+test: venv chromium promtool qt-libs lint
 	bash scripts/run_tests.sh
 
 clean:
