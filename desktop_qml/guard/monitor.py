@@ -1,10 +1,21 @@
 """The UI guard on a live QML window (imports PySide6).
 
-``UiGuard.attach(window)`` times every frame of a ``QQuickWindow``: ``afterAnimating`` (the GUI thread starts
-the frame: animations advanced, then polish and sync) to ``frameSwapped`` (the frame is on screen). Both are
-connected directly, so the times are taken on the emitting thread (the render thread's ``frameSwapped``
-included) and not when a queued slot happens to run. A scene that does not change renders nothing and so
-adds no frames: idle time is neither fast nor slow frames.
+``UiGuard.attach(window)`` times every frame of a ``QQuickWindow`` from the moment the GUI thread could no
+longer have shown anything else to ``frameSwapped`` (the frame is on screen):
+
+- the frame's own work starts at ``afterAnimating`` (animations advanced; polish, sync and render follow);
+- but when the GUI thread was already busy before that (Python draining a burst of fills, a slow slot),
+  the frame waited for it: the start moves back to the first event the GUI thread handled after its last
+  real wait, never before the previous frame's swap. A real wait is an ``aboutToBlock`` of the event
+  dispatcher followed by the next event at least ``IDLE_MIN_S`` later (an application event filter sees
+  every event); the dispatcher also "blocks" for zero-timeout polls while work is pending, which are not
+  idle time. (``QAbstractEventDispatcher.awake`` cannot say when work started: the glib dispatcher emits it
+  after dispatching.)
+
+So a frame time is the GUI thread's busy stretch that ended in the frame, bounded by the previous frame: an
+idle scene adds no frames (QML renders only on change), a steady 60 Hz animation gives its render cost, and
+a 300 ms stall before a frame gives a 300 ms frame. The signals are connected directly, so the clock is read
+on the emitting thread (the render thread's ``frameSwapped`` included), not when a queued slot happens to run.
 
 Once a second the window statistics (``stats.FrameWindow``) go through ``alerts.Guard``: breach, recovery
 and per-window samples land in the JSONL log and, through ``report.DaemonReporter``, in the daemon.
@@ -19,12 +30,24 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from PySide6.QtCore import Property, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    Property,
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QObject,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtQuick import QQuickWindow
 
 from desktop_qml.guard.alerts import AlertLog, Guard, Sink, Thresholds
 from desktop_qml.guard.motion import MotionPreference
 from desktop_qml.guard.stats import FrameWindow, WindowStats
+
+IDLE_MIN_S = 0.001  # an aboutToBlock -> next event gap this long means the GUI thread really waited
 
 
 class UiGuard(QObject):
@@ -56,6 +79,10 @@ class UiGuard(QObject):
         self._reduce = self.motion.effective
         self._stats = self.frames.stats(clock())
         self._window: QQuickWindow | None = None
+        self._dispatcher: QAbstractEventDispatcher | None = None
+        self._busy_since: float | None = None
+        self._blocked_at: float | None = None
+        self._last_swap: float | None = None
         self._connections: list = []
         self.frame_listeners: list[Callable[[float, float], None]] = []  # (swap s, frame ms): check, bench
         self.timer = QTimer(self)
@@ -69,9 +96,14 @@ class UiGuard(QObject):
         screen = window.screen()
         if screen is not None:
             self.frames.set_refresh_rate(screen.refreshRate())
+        direct = Qt.ConnectionType.DirectConnection
+        self._dispatcher = QAbstractEventDispatcher.instance(window.thread())
+        if self._dispatcher is not None:
+            self._dispatcher.aboutToBlock.connect(self._gui_about_to_block, direct)
+            QCoreApplication.instance().installEventFilter(self)
         self._connections = [
-            window.afterAnimating.connect(self._frame_started, Qt.ConnectionType.DirectConnection),
-            window.frameSwapped.connect(self._frame_swapped, Qt.ConnectionType.DirectConnection),
+            window.afterAnimating.connect(self._frame_started, direct),
+            window.frameSwapped.connect(self._frame_swapped, direct),
         ]
         self.timer.start()
 
@@ -85,19 +117,46 @@ class UiGuard(QObject):
                     signal.disconnect(slot)
                 except (RuntimeError, TypeError):  # the window is already gone
                     pass
+        if self._dispatcher is not None:
+            try:
+                self._dispatcher.aboutToBlock.disconnect(self._gui_about_to_block)
+            except (RuntimeError, TypeError):
+                pass
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self)
+        self._dispatcher = None
+        self._busy_since = self._blocked_at = self._last_swap = None
         self._window = None
         self._connections = []
         self.timer.stop()
 
+    def _gui_about_to_block(self) -> None:
+        self._blocked_at = self.clock()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        blocked = self._blocked_at
+        if blocked is not None:
+            self._blocked_at = None
+            now = self.clock()
+            if now - blocked >= IDLE_MIN_S:
+                self._busy_since = now  # the first event after a real wait: the GUI thread is busy from here
+        return False
+
     def _frame_started(self) -> None:
-        self._started_at = self.clock()
+        start = self.clock()
+        if self._busy_since is not None:
+            start = min(start, self._busy_since)
+        if self._last_swap is not None:
+            start = max(start, self._last_swap)
+        self._started_at = start
 
     def _frame_swapped(self) -> None:
         started, self._started_at = self._started_at, None
-        if started is None:
-            return
         now = self.clock()
-        self.record_frame(now, (now - started) * 1000.0)
+        if started is not None:
+            self.record_frame(now, (now - started) * 1000.0)
+        self._last_swap = now
 
     def record_frame(self, swap_s: float, frame_ms: float) -> None:
         with self._lock:

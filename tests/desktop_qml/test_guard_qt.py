@@ -5,7 +5,7 @@ import json
 import time
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QUrl
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 from PySide6.QtQuick import QQuickView
 
 from desktop_qml.guard.alerts import Thresholds
@@ -148,3 +148,25 @@ def test_the_platform_preference_applies_until_the_operator_chooses(monkeypatch,
     assert guard.reduceMotion is True and guard.animationsEnabled is False
     guard.setProperty("reduceMotion", False)
     assert guard.reduceMotion is False
+
+
+def test_a_gui_thread_stall_before_a_frame_counts_in_that_frames_time(qtbot, tmp_path, settings):
+    guard = UiGuard(Thresholds(), client_version="0.1.0", settings=settings)
+    guard.setProperty("reduceMotion", True)  # nothing moves by itself: only the change below renders
+    view = _view(qtbot, tmp_path, guard)
+    guard.attach(view)
+    frames = []
+    guard.frame_listeners.append(lambda swap_s, frame_ms: frames.append(frame_ms))
+    qtbot.wait(300)
+    frames.clear()
+    box = view.rootObject().findChild(object, "box")
+
+    def change_then_busy():  # the models change first, then the GUI thread stays busy (a burst of fills)
+        box.setProperty("opacity", 0.5)
+        time.sleep(0.25)
+
+    QTimer.singleShot(0, change_then_busy)
+    qtbot.waitUntil(lambda: bool(frames), timeout=5000)
+    assert max(frames) >= 250
+    guard.detach()
+    view.close()
