@@ -62,7 +62,7 @@ def describe_rpc_error(exc: grpc.RpcError, target: str) -> ClientError:
 
 
 class DaemonClient:
-    def __init__(self, profile: Profile, *, timeout: float = 5.0) -> None:
+    def __init__(self, profile: Profile, *, timeout: float = 10.0) -> None:
         self.profile = profile
         self.timeout = timeout
         creds = grpc.ssl_channel_credentials(profile.ca_pem, profile.key_pem, profile.cert_pem)
@@ -76,6 +76,8 @@ class DaemonClient:
             return method(request, metadata=self.metadata, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise describe_rpc_error(exc, self.profile.target) from None
+        except ValueError:  # grpcio's answer on a channel the session closed meanwhile (reconnecting)
+            raise ClientError("not connected: the connection to the daemon is being re-established") from None
 
     # -- reads ----------------------------------------------------------------------------------------------
     def status(self) -> pb.StatusReply:

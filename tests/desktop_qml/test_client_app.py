@@ -4,9 +4,11 @@ the session comes back by itself after the daemon restarts, and a bad --profile 
 
 import socket
 
+import pytest
 from PySide6.QtCore import Qt
 
 from desktop_qml.app import main
+from desktop_qml.client import ClientError
 from desktop_qml.models.backend import SCREENS
 from desktop_qml.session import Backoff
 from execution.daemon.devkit import Deployment
@@ -100,3 +102,13 @@ def test_a_bad_profile_on_the_command_line_is_one_line_and_exit_2(tmp_path, caps
     assert err.startswith("error: profile ") and err.count("\n") == 1
     assert main(["--no-such-flag"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_call_on_a_channel_closed_by_a_reconnect_is_a_one_line_refusal(qtbot, desk, daemon, tmp_path):
+    connect(qtbot, desk, write_profile(daemon, tmp_path / "p", "alice", ["operator"]))
+    client = desk.backend.client()
+    client.close()  # what the session does when it reconnects, possibly under a click
+    with pytest.raises(ClientError, match="being re-established"):
+        client.submit(client_order_id="dq-closed", symbol="ETH/BTC", side="buy", qty=1.0)
+    qtbot.waitUntil(lambda: desk.backend.client() not in (None, client), timeout=10_000)  # and it comes back
+    qtbot.waitUntil(lambda: desk.backend.connection.state == "connected", timeout=10_000)
