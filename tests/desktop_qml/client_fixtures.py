@@ -73,4 +73,4 @@ def desk(qapp):
 
 def connect(qtbot, desk, profile: Path) -> None:
     assert desk.backend.connection.loadProfile(str(profile)), desk.backend.connection.message
-    qtbot.waitUntil(lambda: desk.backend.connection.state == "connected", timeout=10_000)
+    qtbot.waitUntil(lambda: desk.backend.connection.state == "connected", timeout=20_000)
