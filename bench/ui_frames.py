@@ -1,9 +1,10 @@
 """Desktop client frame times with fills streaming: the dashboard offscreen, fills at 1,000/s for 30 s.
 
-A throwaway paper daemon and the order generator run in two child processes (their own interpreters and
-GILs, as on an operator's machine where the daemon is another process); this process runs the real client
-(``DesktopApp``, QML, the UI guard) connected over loopback mTLS, showing the dashboard. Frame time is the
-UI guard's: ``afterAnimating`` -> ``frameSwapped`` of each rendered frame (docs/desktop.md).
+A throwaway paper daemon and the order generator run in two child processes (``desktop_qml.rig``: their own
+interpreters and GILs, as on an operator's machine where the daemon is another process); this process runs
+the real client (``DesktopApp``, QML, the UI guard) connected over loopback mTLS, showing the dashboard.
+Frame time is the UI guard's: from the GUI thread's busy stretch that led to a frame to ``frameSwapped``
+(docs/desktop.md, "UI guard").
 
 Two windows in the same run: idle (connected, no orders: the baseline) then load. Prints per window:
 frames, fps, p50/p95/max frame time, jank % (frames over twice the display interval), client CPU % of one
@@ -16,12 +17,10 @@ the alarm, not the target).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,78 +30,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 GOAL_P95_MS = 1000.0 / 60.0
 GOAL_JANK_PERCENT = 1.0
-OPERATOR = "bench-ui"
-
-
-def _serve(root: str, conn) -> None:
-    """Child 1: the daemon."""
-    from execution.runbook.dry_run import LOOSE
-    from execution.runbook.harness import local_daemon
-
-    with local_daemon(
-        Path(root),
-        "ui-bench",
-        mode="paper",
-        operators=(OPERATOR,),
-        risk_limits=LOOSE,
-        journal_sync=False,
-        access_sync=False,
-        workers=64,
-    ) as ld:
-        dep = ld.deployment
-        ca, key, cert = dep.client_files(OPERATOR)
-        token = dep.token(OPERATOR, ["operator"])
-        conn.send({"port": ld.daemon.port, "ca": ca, "key": key, "cert": cert, "token": token})
-        conn.recv()  # stop
-
-
-def _generate(info: dict, rate: float, seconds: float, threads: int, conn) -> None:
-    """Child 2: market orders (each one fill) at ``rate`` a second, from ``threads`` connections of the
-    client's own operator, so every fill reaches the client's fill stream."""
-    import grpc
-
-    from execution.proto.gen import oem_daemon_v1_pb2 as pb
-    from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
-
-    creds = grpc.ssl_channel_credentials(info["ca"], info["key"], info["cert"])
-    metadata = [("authorization", f"Bearer {info['token']}")]
-    counts = {"sent": 0, "accepted": 0, "errors": 0}
-    lock = threading.Lock()
-    conn.send("ready")
-    conn.recv()  # go
-    start = time.perf_counter()
-    per_thread = rate / threads
-
-    def run(k: int) -> None:
-        channel = grpc.secure_channel(f"localhost:{info['port']}", creds)
-        stub = pb_grpc.OemDaemonStub(channel)
-        n = 0
-        while n / per_thread < seconds:
-            pause = start + n / per_thread - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            side = "buy" if n % 2 == 0 else "sell"
-            request = pb.SubmitOrderRequest(
-                client_order_id=f"u{k}-{n:07d}", symbol="ETH/BTC", side=side, qty=0.01
-            )
-            n += 1
-            try:
-                ok = stub.SubmitOrder(request, metadata=metadata, timeout=5).accepted
-                with lock:
-                    counts["sent"] += 1
-                    counts["accepted"] += ok
-            except grpc.RpcError:
-                with lock:
-                    counts["errors"] += 1
-        channel.close()
-
-    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    counts["seconds"] = time.perf_counter() - start
-    conn.send(counts)
 
 
 def _pump(seconds: float) -> None:
@@ -162,19 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_qml.guard import install
     from desktop_qml.guard.alerts import load_thresholds
     from desktop_qml.profile import build_profile
+    from desktop_qml.rig import DaemonProcess
 
     root = Path(tempfile.mkdtemp(prefix="oem-bench-ui-"))
-    ctx = multiprocessing.get_context("spawn")
-    conn, child_conn = ctx.Pipe()
-    child = ctx.Process(target=_serve, args=(str(root / "daemon"), child_conn), daemon=True)
-    child.start()
-    info = conn.recv()
+    rig = DaemonProcess(root / "daemon").__enter__()
+    info = rig.info
     profile = build_profile(
-        target=f"localhost:{info['port']}",
+        target=rig.target,
         ca_pem=info["ca"],
         cert_pem=info["cert"],
         key_pem=info["key"],
-        token=info["token"],
+        token=info["load_token"],
     )
     app = DesktopApp(install_guard=False)
     settings = QSettings(str(root / "settings.ini"), QSettings.Format.IniFormat)
@@ -204,21 +129,9 @@ def main(argv: list[str] | None = None) -> int:
 
         orders = app.backend.orders
         seen0 = orders.value("fillsSeen")
-        gen_conn, gen_child = ctx.Pipe()
-        gen = ctx.Process(
-            target=_generate, args=(info, args.rate, args.seconds, args.threads, gen_child), daemon=True
-        )
-        gen.start()
-        while not gen_conn.poll():  # the generator's interpreter starts while the client keeps rendering
-            _pump(0.05)
-        gen_conn.recv()
-        gen_conn.send("go")
         t2, c2 = time.monotonic(), time.process_time()
-        while not gen_conn.poll():
-            _pump(0.05)
+        sent = rig.run_load(args.rate, args.seconds, _pump, threads=args.threads)
         t3, c3 = time.monotonic(), time.process_time()
-        sent = gen_conn.recv()
-        gen.join(10)
         load = _window(frames, t2, t3, c3 - c2, jank_limit)
         settle = time.monotonic() + 15  # the fills still queued reach the screen
         last = -1
@@ -260,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         guard.detach()
         guard.reporter.close(1.0)
         app.close()
-        conn.send("stop")
-        child.join(10)
+        rig.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

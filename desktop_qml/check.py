@@ -2,9 +2,9 @@
 
 What it does (docs/desktop.md "Headless check"), in one process:
 
-1. starts a throwaway paper daemon over loopback mTLS (``execution.runbook.harness.local_daemon``: its own
-   key ring, signed config copy, certificates, tokens; removed afterwards) and a throwaway data directory
-   for the client (license request, license, settings);
+1. starts a throwaway paper daemon over loopback mTLS in its own process (``desktop_qml.rig``, around
+   ``execution.runbook.harness.local_daemon``: its own key ring, signed config copy, certificates, tokens;
+   removed afterwards) and a throwaway data directory for the client (license request, license, settings);
 2. launches the real client (``DesktopApp``, the QML views, the UI guard) on ``QT_QPA_PLATFORM=offscreen``
    unless a platform is already set (e.g. ``xvfb-run`` with ``QT_QPA_PLATFORM=xcb``), connects with an
    operator + admin profile;
@@ -12,7 +12,8 @@ What it does (docs/desktop.md "Headless check"), in one process:
    fires the kill switch (HALTED) and resumes, activates a license from a file (request -> license signed
    with the development vendor key -> import, on a synthetic device tree: see ``synthetic_device``),
    switches reduce motion on and checks every animation of the client's QML stopped;
-4. streams fills at load (``--fill-rate`` orders a second for ``--load-seconds``) with the dashboard shown;
+4. streams fills at load (``--fill-rate`` orders a second for ``--load-seconds``, from a generator process)
+   with the dashboard shown;
 5. walks every screen and writes ``screens/<n>-<screen>.png``;
 6. writes the UI guard's ``ui_telemetry_alerts.jsonl`` (the ``ui_telemetry_log`` evidence, checked with the
    same verifier the live gate runs) and ``summary.json``: frames, p95 frame time, jank %, each step,
@@ -37,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SUMMARY_SCHEMA = "oem/ui-check-summary/v1"
-OPERATOR = "ui-operator"
 SYMBOL = "ETH/BTC"
 REFERENCE_PRICE = 0.05
 
@@ -83,53 +83,6 @@ def frame_summary(frame_ms: list[float], span_s: float, jank_limit_ms: float) ->
     }
 
 
-class LoadGenerator:
-    """Market orders at ``rate`` a second from a second connection of the same operator, so every fill
-    reaches the client's own fill stream. Runs on its own thread; ``stop()`` returns what it did."""
-
-    def __init__(self, client, rate: float) -> None:
-        self.client = client
-        self.rate = rate
-        self.sent = 0
-        self.accepted = 0
-        self.errors = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ui-check-load", daemon=True)
-
-    def start(self) -> LoadGenerator:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        import grpc
-
-        from execution.proto.gen import oem_daemon_v1_pb2 as pb
-
-        interval = 1.0 / self.rate
-        start = time.perf_counter()
-        while not self._stop.is_set():
-            due = start + self.sent * interval
-            pause = due - time.perf_counter()
-            if pause > 0:
-                self._stop.wait(pause)
-                continue
-            side = "buy" if self.sent % 2 == 0 else "sell"
-            request = pb.SubmitOrderRequest(
-                client_order_id=f"load-{self.sent:07d}", symbol=SYMBOL, side=side, qty=0.01
-            )
-            self.sent += 1
-            try:
-                reply = self.client.stub.SubmitOrder(request, metadata=self.client.metadata, timeout=5)
-                self.accepted += reply.accepted
-            except grpc.RpcError:
-                self.errors += 1
-
-    def stop(self) -> dict:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return {"orders_sent": self.sent, "orders_accepted": self.accepted, "errors": self.errors}
-
-
 class Scenario:
     """A throwaway daemon + the real client connected to it (shared by the check and bench/ui_frames.py)."""
 
@@ -145,8 +98,7 @@ class Scenario:
         self.log_path = Path(log_path)
         self.window_s = window_s
         self.evaluate_every_ms = evaluate_every_ms
-        self._daemon_cm = None
-        self.ld = None
+        self.daemon = None
         self.app = None
         self.guard = None
         self.frames = FrameLog()
@@ -158,27 +110,16 @@ class Scenario:
         from desktop_qml.guard import install
         from desktop_qml.guard.alerts import Thresholds, load_thresholds
         from desktop_qml.profile import build_profile
-        from execution.runbook.dry_run import LOOSE
-        from execution.runbook.harness import local_daemon
+        from desktop_qml.rig import DaemonProcess
 
-        self._daemon_cm = local_daemon(
-            self.work,
-            "ui-check",
-            mode="paper",
-            operators=(OPERATOR,),
-            risk_limits=LOOSE,
-            journal_sync=False,
-            access_sync=False,
-        )
-        self.ld = self._daemon_cm.__enter__()
-        dep = self.ld.deployment
-        ca, key, cert = dep.client_files(OPERATOR)
+        self.daemon = DaemonProcess(self.work / "daemon").__enter__()
+        info = self.daemon.info
         self.profile = build_profile(
-            target=f"localhost:{self.ld.daemon.port}",
-            ca_pem=ca,
-            cert_pem=cert,
-            key_pem=key,
-            token=dep.token(OPERATOR, ["operator", "admin"]),
+            target=self.daemon.target,
+            ca_pem=info["ca"],
+            cert_pem=info["cert"],
+            key_pem=info["key"],
+            token=info["client_token"],
         )
         thresholds = load_thresholds()
         if self.window_s is not None:
@@ -218,17 +159,14 @@ class Scenario:
         connection.use_profile(self.profile, "ui-check")
         return self.wait(lambda: connection.value("state") == "connected", timeout_s)
 
-    def load_client(self):
-        return self.ld.client(OPERATOR, ["operator"])
-
     def __exit__(self, *exc) -> None:
         if self.guard is not None:
             self.guard.detach()
             self.guard.reporter.close(2.0)
         if self.app is not None:
             self.app.close()
-        if self._daemon_cm is not None:
-            self._daemon_cm.__exit__(*exc)
+        if self.daemon is not None:
+            self.daemon.__exit__(*exc)
 
 
 # -- the steps ---------------------------------------------------------------------------------------------
@@ -364,23 +302,17 @@ def trade(sc: Scenario) -> list[Step]:
 def stream_at_load(sc: Scenario, rate: float, seconds: float) -> tuple[Step, dict, tuple[float, float]]:
     sc.app.show_screen("dashboard")
     sc.pump(0.5)
-    client = sc.load_client()
     orders = sc.app.backend.orders
     seen_before = orders.value("fillsSeen")
     start = time.monotonic()
-    gen = LoadGenerator(client, rate).start()
-    sc.pump(seconds)
-    load = gen.stop()
-    sc.wait(lambda: orders.value("fillsSeen") - seen_before >= load["orders_accepted"], 10.0)
+    load = sc.daemon.run_load(rate, seconds, sc.pump)
     end = time.monotonic()
-    client.close()
-    load.update(
-        rate_per_s=rate,
-        seconds=round(end - start, 3),
-        fills_seen=orders.value("fillsSeen") - seen_before,
+    sc.wait(lambda: orders.value("fillsSeen") - seen_before >= load["accepted"], 15.0)
+    load.update(rate_per_s=rate, fills_seen=orders.value("fillsSeen") - seen_before)
+    ok = load["accepted"] > 0 and load["fills_seen"] >= load["accepted"]
+    detail = (
+        f"{load['accepted']} orders filled in {load['seconds']:.1f} s, {load['fills_seen']} fills on screen"
     )
-    ok = load["orders_accepted"] > 0 and load["fills_seen"] >= load["orders_accepted"]
-    detail = f"{load['orders_accepted']} orders filled, {load['fills_seen']} fills on screen"
     return Step("stream fills at load", ok, detail), load, (start, end)
 
 
@@ -499,11 +431,11 @@ def run_check(
                 "error": reporter.last_error,
             }
             if connected:
-                client = sc.load_client()
-                checklist = client.stub.GetPreLiveChecklist(
-                    pb.GetPreLiveChecklistRequest(), metadata=client.metadata, timeout=5
+                stub, metadata, channel = sc.daemon.stub("load")
+                checklist = stub.GetPreLiveChecklist(
+                    pb.GetPreLiveChecklistRequest(), metadata=metadata, timeout=5
                 )
-                client.close()
+                channel.close()
                 row = next((i for i in checklist.items if i.name == UI_GUARD_ITEM), None)
                 ok = row is not None and row.ok
                 steps.append(Step("daemon: UI guard healthy", ok, row.detail if row else "no UI guard row"))

@@ -168,7 +168,7 @@ def test_a_log_shorter_than_the_minimum_window_is_refused():
     assert any("cover 20 s, less than 30 s" in p for p in problems)
 
 
-def test_a_sample_over_its_threshold_or_an_open_breach_is_refused():
+def test_a_p95_sample_over_its_threshold_or_an_open_breach_is_refused():
     assert any("over its threshold" in p for p in check_ui_telemetry_log(_sample_lines(p95=180.0)))
     breach = json.loads(_sample_lines(n_windows=1).splitlines()[0])
     breach.update(event="breach", value=200.0)
@@ -202,3 +202,14 @@ def test_the_registry_verifier_names_the_artefact_and_needs_a_file():
     assert verify_ui_telemetry_log(Artefact(), None)[0].startswith("ui_telemetry: ")
     Artefact.data = None
     assert "must be a file artefact" in verify_ui_telemetry_log(Artefact(), None)[0]
+
+
+def test_jank_is_judged_over_every_sampled_frame_of_the_log():
+    calm = _sample_lines(n_windows=4, frames=600, jank=0.2)
+    one_bad_window = json.loads(calm.splitlines()[1])  # a jank sample
+    one_bad_window.update(value=2.0)  # 12 of 600 frames in one window; 0.65 % of all 2,400
+    lines = calm.splitlines()
+    lines[1] = json.dumps(one_bad_window).encode()
+    assert check_ui_telemetry_log(b"\n".join(lines) + b"\n") == []
+    problems = check_ui_telemetry_log(_sample_lines(n_windows=4, jank=1.5))
+    assert any("jank over the log is 1.5 % of 2400 frames" in p for p in problems)
