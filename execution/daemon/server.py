@@ -341,7 +341,10 @@ class Daemon:
                 config = validate_config(opts.config_path, opts.mode, keyring=self.keyrings.get()).config
             except ConfigError as exc:
                 raise StartupRefused([f"config: {exc}"]) from None
-        self.ui_telemetry.thresholds = thresholds_from_config(config)
+        try:
+            self.ui_telemetry.thresholds = thresholds_from_config(config)
+        except ValueError as exc:
+            raise StartupRefused([f"config: {exc}"]) from None
         self._set_gate(self.evaluate_gate())
         if opts.mode == "live" and not self.gate.live_unlocked:
             raise StartupRefused(self.gate.reasons)

@@ -48,11 +48,20 @@ class UiTelemetryRefused(ValueError):
 
 
 def thresholds_from_config(config: Mapping | None) -> dict[str, float]:
+    """The ``ui_guard`` thresholds of a config (the defaults without the section). ValueError (one line) for a
+    value that is not a number in (0, default]: a demo-mode config is not schema-checked, and a looser
+    threshold would let an unhealthy client pass."""
     section = (config or {}).get("ui_guard") or {}
+    if not isinstance(section, Mapping):
+        raise ValueError("ui_guard must be a mapping")
     out = dict(DEFAULT_THRESHOLDS)
     for metric in METRICS:
-        if metric in section:
-            out[metric] = float(section[metric])
+        if metric not in section:
+            continue
+        value = section[metric]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= out[metric]:
+            raise ValueError(f"ui_guard.{metric} must be a number in (0, {out[metric]:g}] (got {value!r})")
+        out[metric] = float(value)
     return out
 
 

@@ -135,3 +135,22 @@ def test_a_malformed_report_is_refused_whole_and_nothing_is_recorded(env, change
     assert excinfo.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason in excinfo.value.details()
     assert _recorded(daemon) == []
+
+
+@pytest.mark.parametrize("value", [500, 0, "fast", True])
+def test_a_daemon_whose_config_loosens_or_breaks_the_ui_guard_refuses_to_start(tmp_path, value):
+    import yaml
+
+    from audit.trust.paths import DEFAULT_CONFIG_PATH
+    from execution.daemon.server import StartupRefused
+
+    config = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    config["ui_guard"]["p95_frame_ms"] = value
+    source = tmp_path / "core.yaml"
+    source.write_text(yaml.safe_dump(config))
+    dep = Deployment.create(tmp_path / "dep", operators=("alice",), source_config=source)
+    options = DaemonOptions(
+        config_path=dep.config_path, mode="demo", data_dir=dep.data_dir, certs_dir=dep.certs_dir
+    )
+    with pytest.raises(StartupRefused, match=r"ui_guard.p95_frame_ms must be a number in \(0, 150\]"):
+        Daemon(options).start()

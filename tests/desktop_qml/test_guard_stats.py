@@ -213,3 +213,20 @@ def test_jank_is_judged_over_every_sampled_frame_of_the_log():
     assert check_ui_telemetry_log(b"\n".join(lines) + b"\n") == []
     problems = check_ui_telemetry_log(_sample_lines(n_windows=4, jank=1.5))
     assert any("jank over the log is 1.5 % of 2400 frames" in p for p in problems)
+
+
+def test_the_verifier_registers_itself_where_the_evidence_registry_exists(monkeypatch):
+    import sys
+    import types
+
+    import desktop_qml.evidence as evidence
+
+    registered = {}
+    registry = types.ModuleType("audit.trust.evidence")
+    registry.register_verifier = lambda kind, verifier: registered.__setitem__(kind, verifier)
+    monkeypatch.setitem(sys.modules, "audit.trust.evidence", registry)
+    evidence._register()
+    assert registered == {"ui_telemetry_log": evidence.verify_ui_telemetry_log}
+
+    monkeypatch.setitem(sys.modules, "audit.trust.evidence", None)  # no registry: nothing to do, no error
+    evidence._register()
