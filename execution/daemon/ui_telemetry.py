@@ -36,6 +36,7 @@ METRICS = ("p95_frame_ms", "jank_percent")
 # The alarm thresholds when the config has no ui_guard section (docs/schemas/core_config.json bounds them).
 DEFAULT_THRESHOLDS = {"p95_frame_ms": 150.0, "jank_percent": 1.0}
 MAX_EVENTS_PER_CALL = 64
+MAX_CLIENTS = 256  # client runs kept in memory; stale ones are forgotten first
 MAX_VALUE = 1e6
 MAX_FUTURE = timedelta(minutes=5)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -172,6 +173,11 @@ class UiTelemetryRecorder:
             for e in checked
         )
         with self._lock:
+            new_keys = {(subject, e["client_id"]) for e in checked} - self._clients.keys()
+            if new_keys and len(self._clients) + len(new_keys) > MAX_CLIENTS:
+                self._clients = self._fresh(now)
+                if len(self._clients) + len(new_keys) > MAX_CLIENTS:
+                    raise UiTelemetryRefused(f"more than {MAX_CLIENTS} desktop clients reporting at once")
             self._append(data)
             for e in checked:
                 key = (subject, e["client_id"])

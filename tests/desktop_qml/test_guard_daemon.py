@@ -154,3 +154,27 @@ def test_a_daemon_whose_config_loosens_or_breaks_the_ui_guard_refuses_to_start(t
     )
     with pytest.raises(StartupRefused, match=r"ui_guard.p95_frame_ms must be a number in \(0, 150\]"):
         Daemon(options).start()
+
+
+def test_the_recorder_keeps_a_bounded_number_of_clients_forgetting_stale_ones_first(tmp_path):
+    from execution.daemon import ui_telemetry as ut
+
+    now = [datetime(2026, 11, 29, 10, 5, tzinfo=UTC).timestamp()]
+    recorder = ut.UiTelemetryRecorder(
+        tmp_path / "ui.jsonl", sync=False, clock=lambda: now[0], stale_after_s=60
+    )
+
+    def report(client_id):
+        event = {
+            f.name: getattr(_event("sample", client_id=client_id), f.name)
+            for f in pb.UiTelemetryEvent.DESCRIPTOR.fields
+        }
+        event["time"] = "2026-11-29T10:00:00.000000Z"
+        return recorder.record([event], subject="alice", peer_fingerprint="00" * 32)
+
+    for n in range(ut.MAX_CLIENTS):
+        report(f"c{n}")
+    with pytest.raises(ut.UiTelemetryRefused, match="more than 256 desktop clients"):
+        report("one-too-many")
+    now[0] += 120  # every earlier client is stale now
+    assert report("one-too-many") == 1
