@@ -4,14 +4,17 @@
 ``docs/schemas/ui_telemetry_alert_v1.json``, one JSON object per line):
 
 - ``breach`` the first time a metric goes over its threshold, ``recovery`` the first time it is back at or
-  under it; nothing in between, so a long breach is one line, not one per frame;
+  under ``RECOVER_AT`` of it (a value hovering at the threshold would otherwise flap breach/recovery every
+  second); nothing in between, so a long breach is one line, not one per frame;
 - ``sample`` of every metric once per window, so the log proves how long the guard watched and the daemon
   sees a healthy client as healthy (not as silent).
 
-A metric is judged only once the window holds ``min_frames`` frames: a handful of frames (start-up, an idle
-scene) says nothing about smoothness. Events go to every sink (``AlertLog`` for the JSONL file,
-``desktop_qml.guard.report.DaemonReporter`` for ``ReportUiTelemetry``); a failing sink never stops the
-others or the UI.
+A breach needs a window of at least ``min_frames`` frames: a handful of frames (start-up, an idle scene) says
+nothing about smoothness. A recovery needs none: once the slow frames have left the window (an idle scene
+renders nothing), the last ``window_s`` seconds were not slow.
+
+Events go to every sink (``AlertLog`` for the JSONL file, ``desktop_qml.guard.report.DaemonReporter`` for
+``ReportUiTelemetry``); a failing sink never stops the others or the UI.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from desktop_qml.guard.stats import WindowStats
 SCHEMA = "oem/ui-telemetry-alert/v1"
 LOG_NAME = "ui_telemetry_alerts.jsonl"
 METRICS = ("p95_frame_ms", "jank_percent")
+RECOVER_AT = 0.8  # a breached metric recovers at or under this fraction of its threshold
 log = logging.getLogger(__name__)
 
 
@@ -154,13 +158,17 @@ class Guard:
         when = when or datetime.now(UTC)
         values = {"p95_frame_ms": stats.p95_ms, "jank_percent": stats.jank_percent}
         events: list[dict] = []
-        if stats.frames >= self.thresholds.min_frames:
-            for metric in METRICS:
-                over = values[metric] > self.thresholds.limit(metric)
-                if over != self.breached[metric]:
-                    self.breached[metric] = over
-                    kind = "breach" if over else "recovery"
-                    events.append(self._event(kind, metric, values[metric], stats, when, reduce_motion))
+        for metric in METRICS:
+            limit = self.thresholds.limit(metric)
+            if self.breached[metric]:
+                # the slow frames have left the window (or the rest are fast): a recovery needs no minimum
+                change = values[metric] <= limit * RECOVER_AT
+            else:
+                change = stats.frames >= self.thresholds.min_frames and values[metric] > limit
+            if change:
+                self.breached[metric] = not self.breached[metric]
+                kind = "breach" if self.breached[metric] else "recovery"
+                events.append(self._event(kind, metric, values[metric], stats, when, reduce_motion))
         if self._last_sample_s is None:
             self._last_sample_s = now_s
         elif now_s - self._last_sample_s >= self.thresholds.window_s:

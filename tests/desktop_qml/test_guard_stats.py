@@ -230,3 +230,25 @@ def test_the_verifier_registers_itself_where_the_evidence_registry_exists(monkey
 
     monkeypatch.setitem(sys.modules, "audit.trust.evidence", None)  # no registry: nothing to do, no error
     evidence._register()
+
+
+def test_a_metric_hovering_at_its_threshold_does_not_flap():
+    events = []
+    guard = Guard(Thresholds(min_frames=1), client_version="0.1.0", sinks=[events.extend])
+    for p95 in (160.0, 140.0, 155.0, 130.0, 119.0, 125.0):  # over, under, over, under, clearly under, under
+        window, now = _window(p95, n=10)
+        guard.evaluate(window.stats(now), now_s=now)
+    kinds = [(e["event"], e["value"]) for e in events if e["metric"] == "p95_frame_ms"]
+    assert kinds == [("breach", 160.0), ("recovery", 119.0)]
+
+
+def test_a_breach_recovers_once_the_slow_frames_leave_the_window_even_if_the_scene_goes_idle():
+    events = []
+    guard = Guard(Thresholds(window_s=5.0, min_frames=5), client_version="0.1.0", sinks=[events.extend])
+    slow, now = _window(220.0, n=10, window_s=5.0, step=0.25)
+    guard.evaluate(slow.stats(now), now_s=now)
+    assert not guard.healthy
+    guard.evaluate(slow.stats(now + 6.0), now_s=now + 6.0)  # nothing rendered since: the window is empty
+    assert guard.healthy
+    changes = [e["event"] for e in events if e["event"] != "sample"]
+    assert changes == ["breach", "breach", "recovery", "recovery"]
