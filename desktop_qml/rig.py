@@ -51,7 +51,10 @@ def _serve(root: str, conn) -> None:
                 "data_dir": str(ld.daemon.options.data_dir),
             }
         )
-        conn.recv()  # stop
+        try:
+            conn.recv()  # stop
+        except EOFError:  # the parent died: stop as well, quietly
+            pass
 
 
 def _generate(info: dict, rate: float, seconds: float, threads: int, conn) -> None:
