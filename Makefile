@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool proto schema clean
+.PHONY: help venv migrate seed run test lint format chromium promtool qt-libs proto schema clean ui-check
 .PHONY: paper-smoke acceptance ci-start ci-record
 .PHONY: bundle wheelhouse dev-wheelhouse packaging-tools
 
@@ -18,6 +18,7 @@ help:
 	@echo "make paper-smoke             Paper Labs, then a paper session through the real daemon (docs/delivery.md)"
 	@echo "make acceptance PLATFORM=P   acceptance report of the bundle make bundle wrote for P"
 	@echo "make ci-start / ci-record JOB=J   begin / write the CI run record reports/ci/J/ci_run.json"
+	@echo "make ui-check  the desktop client headless (offscreen): screenshots + UI telemetry evidence in reports/ui_check"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,9 +36,12 @@ seed: migrate
 	$(PY) manage.py seed_demo
 	@test -f $(OEM_DATA_DIR)/certs/ca.pem || $(PY) manage.py generate_mtls_bundle --out $(OEM_DATA_DIR)/certs --operators operator
 
+# The desktop client starts with the rest only where there is a display to show it on.
+RUN_PROCS := web worker beat daemon$(if $(DISPLAY)$(WAYLAND_DISPLAY), desktop,)
+
 run: seed
 	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
-	$(VENV)/bin/honcho start -f Procfile
+	$(VENV)/bin/honcho start -f Procfile $(RUN_PROCS)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -48,6 +52,13 @@ promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
 		echo "installing Debian's prometheus for promtool (alert rules are checked with it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
+qt-libs:  ## what the PySide6 wheels load (EGL/GL, fontconfig, xkbcommon, GLib, D-Bus), even offscreen
+	@ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libxkbcommon.so.0 ' \
+		&& ldconfig -p | grep -q 'libfontconfig.so.1 ' || { \
+		echo "installing the system libraries Qt needs for the desktop client"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libegl1 libgl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 >/dev/null; }
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -62,10 +73,13 @@ format: venv
 proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v1.proto (a test fails on drift)
 	$(PY) -m execution.proto.generate
 
+ui-check: venv qt-libs  ## the desktop client headless against a throwaway daemon: PNGs, UI telemetry log, summary
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m desktop_qml.check --out reports/ui_check
+
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn
 
-test: venv chromium promtool packaging-tools lint
+test: venv chromium promtool qt-libs packaging-tools lint
 	bash scripts/run_tests.sh
 
 # Delivery: the targets the pipelines in deploy/ci/ call (docs/delivery.md). A person runs them the same way.

@@ -40,6 +40,7 @@ class GateResult:
     config_sha384: str = ""
     bundle_sha384: str = ""
     items: list[tuple[str, bool, str]] = field(default_factory=list)  # pre-live checklist rows
+    deciding: dict[str, str] = field(default_factory=dict)  # gate -> "file:line status timestamp"
 
 
 def evaluate_live(
@@ -89,6 +90,12 @@ def evaluate_live(
     )
     evaluations = evaluate_all(report, {"config_sha384": config_sha} if config_sha else None)
     gates = {name: (ev.passed, list(ev.missing)) for name, ev in evaluations.items()}
+    deciding = {
+        name: f"{Path(ev.entry.file).name}:{ev.entry.line} {ev.entry.entry.get('status', '')} "
+        f"{ev.entry.entry.get('timestamp', '')}"
+        for name, ev in evaluations.items()
+        if ev.entry is not None
+    }
     live = evaluations["live_go"]
     gate_problems = [] if live.passed else [f"live_go: {m}" for m in live.missing if report.ok]
     if not report.ok and not live.passed:
@@ -122,7 +129,7 @@ def evaluate_live(
     # one line per reason, no duplicates, in check order
     seen: set[str] = set()
     unique = [r for r in reasons if not (r in seen or seen.add(r))]
-    return GateResult(not unique, unique, gates, lic, config_sha, bundle_sha, items)
+    return GateResult(not unique, unique, gates, lic, config_sha, bundle_sha, items, deciding)
 
 
 def watched_files(config_path: Path, data_dir: Path, certs_dir: Path) -> list[Path]:

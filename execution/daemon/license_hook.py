@@ -20,6 +20,7 @@ class LicenseCheck:
     valid: bool
     summary: str
     reasons: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None
 
 
 def check_license(
@@ -57,4 +58,5 @@ def check_license(
     except Exception as exc:  # noqa: BLE001 - any failure of the license check locks, never crashes
         reason = f"license check failed: {' '.join(str(exc).split()) or type(exc).__name__}"
         return LicenseCheck(False, reason, [reason])
-    return LicenseCheck(status.valid, status.summary(), [f"license: {r}" for r in status.reasons])
+    expires = status.license.expires_at if status.license is not None else None
+    return LicenseCheck(status.valid, status.summary(), [f"license: {r}" for r in status.reasons], expires)

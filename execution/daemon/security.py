@@ -45,6 +45,9 @@ ROLE_BY_METHOD = {
     "CancelOrder": "operator",
     "SetTradingState": "admin",
     "KillSwitch": "admin",
+    # the report moves the pre-live checklist's "UI guard healthy" row: the trading operator's client, not
+    # any read-only viewer, may send it
+    "ReportUiTelemetry": "operator",
 }
 TRANSPORT_ONLY_PREFIXES = (
     "/grpc.health.v1.Health/",

@@ -37,12 +37,14 @@ from execution.daemon.security import (
     ServerCertificates,
     current_principal,
 )
+from execution.daemon.ui_telemetry import UiTelemetryRecorder, UiTelemetryRefused, thresholds_from_config
 from execution.metrics import DaemonMetrics
 from execution.mtls.bundle import days_left
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
 
 SERVICE_NAME = "oem.daemon.v1.OemDaemon"
+UI_GUARD_ITEM = "UI guard healthy"
 _STATE_TO_PB = {
     TradingState.ACTIVE: pb.TRADING_STATE_ACTIVE,
     TradingState.HALTED: pb.TRADING_STATE_HALTED,
@@ -218,7 +220,14 @@ class Servicer(pb_grpc.OemDaemonServicer):
             )
 
     def GetStatus(self, request, context):  # noqa: N802
-        return self.d.status()
+        reply = self.d.status()
+        # grpcio clients cannot read their own negotiated TLS version; the daemon's view is the honest one.
+        version = (context.auth_context().get("ssl_tls_version") or [b""])[0]
+        reply.peer_tls_version = version.decode("ascii", "replace")
+        principal = current_principal()
+        reply.peer_subject = principal.subject
+        reply.peer_roles.extend(sorted(principal.roles))
+        return reply
 
     def SetTradingState(self, request, context):  # noqa: N802
         state = _PB_TO_STATE.get(request.state)
@@ -241,10 +250,23 @@ class Servicer(pb_grpc.OemDaemonServicer):
 
     def GetPreLiveChecklist(self, request, context):  # noqa: N802
         gate = self.d.gate
-        return pb.PreLiveChecklist(
-            ready=gate.live_unlocked,
-            items=[pb.ChecklistItem(name=n, ok=ok, detail=detail) for n, ok, detail in gate.items],
-        )
+        ui_ok, ui_detail = self.d.ui_telemetry.health()
+        items = [pb.ChecklistItem(name=n, ok=ok, detail=detail) for n, ok, detail in gate.items]
+        items.append(pb.ChecklistItem(name=UI_GUARD_ITEM, ok=ui_ok, detail=ui_detail))
+        return pb.PreLiveChecklist(ready=gate.live_unlocked and ui_ok, items=items)
+
+    def ReportUiTelemetry(self, request, context):  # noqa: N802
+        principal = current_principal()
+        fields = [f.name for f in pb.UiTelemetryEvent.DESCRIPTOR.fields]
+        events = [{name: getattr(e, name) for name in fields} for e in request.events]
+        try:
+            recorded = self.d.ui_telemetry.record(
+                events, subject=principal.subject, peer_fingerprint=principal.cert_fingerprint
+            )
+        except UiTelemetryRefused as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"ui telemetry refused: {exc}")
+        healthy, detail = self.d.ui_telemetry.health()
+        return pb.ReportUiTelemetryReply(recorded=recorded, ui_guard_healthy=healthy, detail=detail)
 
 
 class Daemon:
@@ -267,6 +289,11 @@ class Daemon:
         self.certs = ServerCertificates(options.certs_dir)
         self.crl = CrlState(options.certs_dir / "crl.pem", options.certs_dir / "ca.pem")
         self.access_log: AccessLog | None = None
+        self.ui_telemetry = UiTelemetryRecorder(
+            options.data_dir / "audit" / "daemon_ui_telemetry.jsonl",
+            registry=self.metrics.registry,
+            sync=options.access_sync,
+        )
 
     # -- gate -----------------------------------------------------------------------------------------------
     def evaluate_gate(self) -> GateResult:
@@ -314,6 +341,10 @@ class Daemon:
                 config = validate_config(opts.config_path, opts.mode, keyring=self.keyrings.get()).config
             except ConfigError as exc:
                 raise StartupRefused([f"config: {exc}"]) from None
+        try:
+            self.ui_telemetry.thresholds = thresholds_from_config(config)
+        except ValueError as exc:
+            raise StartupRefused([f"config: {exc}"]) from None
         self._set_gate(self.evaluate_gate())
         if opts.mode == "live" and not self.gate.live_unlocked:
             raise StartupRefused(self.gate.reasons)
@@ -387,6 +418,7 @@ class Daemon:
             pass
         if self.core is not None:
             self.metrics.set_venues(self.core.venue_health())
+        self.ui_telemetry.refresh()
 
     def stream_opened(self, owner: str) -> None:
         with self._streams_lock:
@@ -420,8 +452,14 @@ class Daemon:
                 valid=gate.license.valid, summary=gate.license.summary, reasons=gate.license.reasons
             ),
         )
+        expires = gate.license.expires_at
+        if expires is not None:
+            reply.license.expires_at = expires.isoformat()
+            reply.license.days_left = (expires - datetime.now(UTC)).total_seconds() / 86400
         for name, (passed, missing) in gate.gates.items():
-            reply.gates.add(name=name, passed=passed, missing=missing)
+            reply.gates.add(
+                name=name, passed=passed, missing=missing, deciding_entry=gate.deciding.get(name, "")
+            )
         health_map = self.core.venue_health()
         self.metrics.set_venues(health_map)
         for name, info in sorted(health_map.items()):

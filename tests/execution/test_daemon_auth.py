@@ -258,3 +258,13 @@ def test_access_log_lines_are_canonical_and_complete_under_concurrency(tmp_path)
     assert len(lines) == 400
     for line in lines:
         assert canonical_bytes(strict_loads(line)) == line
+
+
+def test_status_tells_the_caller_its_tls_version_subject_and_roles(env):
+    dep, daemon = env
+    reply = _stub(dep, daemon).GetStatus(
+        pb.GetStatusRequest(), metadata=_md(dep.token("alice", ["operator"])), timeout=5
+    )
+    assert reply.peer_tls_version == "TLSv1.3"
+    assert reply.peer_subject == "alice"
+    assert set(reply.peer_roles) == {"operator", "viewer"}

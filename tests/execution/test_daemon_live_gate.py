@@ -187,6 +187,7 @@ def test_license_hook_calls_the_licensing_verifier(tmp_path, monkeypatch):
     (data_dir / "licenses" / "license.json").write_bytes(lic.to_bytes())
     result = check_license(data_dir=data_dir, keyring=ring, stage="live")
     assert result.valid, result.reasons
+    assert result.expires_at == lic.expires_at  # the status reports the license's expiry and days left
     paper_only = make_license(
         load_vendor_signer(),
         components,
@@ -198,3 +199,17 @@ def test_license_hook_calls_the_licensing_verifier(tmp_path, monkeypatch):
     (data_dir / "licenses" / "license.json").write_bytes(paper_only.to_bytes())
     result = check_license(data_dir=data_dir, keyring=ring, stage="live")
     assert not result.valid and any("stage live is not licensed" in r for r in result.reasons)
+
+
+def test_status_names_the_entry_each_gate_was_decided_by(dep):
+    dep.promote_to_live()
+    daemon = Daemon(_live_options(dep)).start()
+    try:
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        md = [("authorization", f"Bearer {dep.token('alice', ['viewer'])}")]
+        gates = {g.name: g for g in stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5).gates}
+        assert gates["live_go"].passed
+        assert gates["live_go"].deciding_entry.startswith("live_execution.jsonl:1 live_ready ")
+        assert gates["demo_exit"].deciding_entry.startswith("demo.jsonl:1 demo_ready ")
+    finally:
+        daemon.stop(0)

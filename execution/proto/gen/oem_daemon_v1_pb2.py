@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13oem_daemon_v1.proto\x12\roem.daemon.v1\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1c\n\tEchoReply\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x90\x01\n\x12SubmitOrderRequest\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\x0b\n\x03qty\x18\x04 \x01(\x01\x12\x12\n\norder_type\x18\x05 \x01(\t\x12\x13\n\x0blimit_price\x18\x06 \x01(\x01\x12\r\n\x05stage\x18\x07 \x01(\t\"\xe6\x01\n\nOrderReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05venue\x18\x05 \x01(\t\x12\x16\n\x0evenue_order_id\x18\x06 \x01(\t\x12\x12\n\nfilled_qty\x18\x07 \x01(\x01\x12\x11\n\tavg_price\x18\x08 \x01(\x01\x12\x0c\n\x04\x66\x65\x65s\x18\t \x01(\x01\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x0f\n\x07message\x18\x0b \x01(\t\x12\r\n\x05stage\x18\x0c \x01(\t\"-\n\x12\x43\x61ncelOrderRequest\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\"(\n\x12StreamFillsRequest\x12\x12\n\nall_owners\x18\x01 \x01(\x08\"\xa1\x01\n\x04\x46ill\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\r\n\x05venue\x18\x04 \x01(\t\x12\x0f\n\x07\x66ill_id\x18\x05 \x01(\t\x12\x0b\n\x03qty\x18\x06 \x01(\x01\x12\r\n\x05price\x18\x07 \x01(\x01\x12\x0b\n\x03\x66\x65\x65\x18\x08 \x01(\x01\x12\n\n\x02ts\x18\t \x01(\x01\x12\r\n\x05owner\x18\n \x01(\t\"\x18\n\x16StreamTelemetryRequest\"e\n\x0eTelemetryEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\r\n\x05venue\x18\x04 \x01(\t\x12\x11\n\tdata_json\x18\x05 \x01(\t\"\x12\n\x10GetStatusRequest\";\n\nGateStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0f\n\x07missing\x18\x03 \x03(\t\"?\n\x0cLicenseState\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\"H\n\x0bVenueHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0f\n\x07\x63ircuit\x18\x04 \x01(\t\"\x8e\x01\n\x10\x43\x65rtificateState\x12\x16\n\x0eserver_subject\x18\x01 \x01(\t\x12\x18\n\x10server_not_after\x18\x02 \x01(\t\x12\x18\n\x10server_days_left\x18\x03 \x01(\x01\x12\x17\n\x0f\x63rl_next_update\x18\x04 \x01(\t\x12\x15\n\rbundle_sha384\x18\x05 \x01(\t\"\x80\x03\n\x0bStatusReply\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x15\n\rlive_unlocked\x18\x02 \x01(\x08\x12\x14\n\x0clive_reasons\x18\x03 \x03(\t\x12(\n\x05gates\x18\x04 \x03(\x0b\x32\x19.oem.daemon.v1.GateStatus\x12,\n\x07license\x18\x05 \x01(\x0b\x32\x1b.oem.daemon.v1.LicenseState\x12*\n\x06venues\x18\x06 \x03(\x0b\x32\x1a.oem.daemon.v1.VenueHealth\x12\x32\n\rtrading_state\x18\x07 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x1c\n\x14trading_state_reason\x18\x08 \x01(\t\x12\x34\n\x0b\x63\x65rtificate\x18\t \x01(\x0b\x32\x1f.oem.daemon.v1.CertificateState\x12\x13\n\x0bopen_orders\x18\n \x01(\x05\x12\x15\n\rconfig_sha384\x18\x0b \x01(\t\"T\n\x16SetTradingStateRequest\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x0e\n\x06reason\x18\x02 \x01(\t\"O\n\x11TradingStateReply\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x0e\n\x06reason\x18\x02 \x01(\t\"#\n\x11KillSwitchRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"`\n\x0fKillSwitchReply\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x11\n\tcancelled\x18\x02 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x05\"\x1c\n\x1aGetPreLiveChecklistRequest\"9\n\rChecklistItem\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"N\n\x10PreLiveChecklist\x12\r\n\x05ready\x18\x01 \x01(\x08\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.oem.daemon.v1.ChecklistItem*}\n\x0cTradingState\x12\x1d\n\x19TRADING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRADING_STATE_ACTIVE\x10\x01\x12\x18\n\x14TRADING_STATE_HALTED\x10\x02\x12\x1a\n\x16TRADING_STATE_REDUCING\x10\x03\x32\xe0\x05\n\tOemDaemon\x12<\n\x04\x45\x63ho\x12\x1a.oem.daemon.v1.EchoRequest\x1a\x18.oem.daemon.v1.EchoReply\x12K\n\x0bSubmitOrder\x12!.oem.daemon.v1.SubmitOrderRequest\x1a\x19.oem.daemon.v1.OrderReply\x12K\n\x0b\x43\x61ncelOrder\x12!.oem.daemon.v1.CancelOrderRequest\x1a\x19.oem.daemon.v1.OrderReply\x12G\n\x0bStreamFills\x12!.oem.daemon.v1.StreamFillsRequest\x1a\x13.oem.daemon.v1.Fill0\x01\x12Y\n\x0fStreamTelemetry\x12%.oem.daemon.v1.StreamTelemetryRequest\x1a\x1d.oem.daemon.v1.TelemetryEvent0\x01\x12H\n\tGetStatus\x12\x1f.oem.daemon.v1.GetStatusRequest\x1a\x1a.oem.daemon.v1.StatusReply\x12Z\n\x0fSetTradingState\x12%.oem.daemon.v1.SetTradingStateRequest\x1a .oem.daemon.v1.TradingStateReply\x12N\n\nKillSwitch\x12 .oem.daemon.v1.KillSwitchRequest\x1a\x1e.oem.daemon.v1.KillSwitchReply\x12\x61\n\x13GetPreLiveChecklist\x12).oem.daemon.v1.GetPreLiveChecklistRequest\x1a\x1f.oem.daemon.v1.PreLiveChecklistb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13oem_daemon_v1.proto\x12\roem.daemon.v1\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x1c\n\tEchoReply\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"\x90\x01\n\x12SubmitOrderRequest\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\x0b\n\x03qty\x18\x04 \x01(\x01\x12\x12\n\norder_type\x18\x05 \x01(\t\x12\x13\n\x0blimit_price\x18\x06 \x01(\x01\x12\r\n\x05stage\x18\x07 \x01(\t\"\xe6\x01\n\nOrderReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05venue\x18\x05 \x01(\t\x12\x16\n\x0evenue_order_id\x18\x06 \x01(\t\x12\x12\n\nfilled_qty\x18\x07 \x01(\x01\x12\x11\n\tavg_price\x18\x08 \x01(\x01\x12\x0c\n\x04\x66\x65\x65s\x18\t \x01(\x01\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x0f\n\x07message\x18\x0b \x01(\t\x12\r\n\x05stage\x18\x0c \x01(\t\"-\n\x12\x43\x61ncelOrderRequest\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\"(\n\x12StreamFillsRequest\x12\x12\n\nall_owners\x18\x01 \x01(\x08\"\xa1\x01\n\x04\x46ill\x12\x17\n\x0f\x63lient_order_id\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04side\x18\x03 \x01(\t\x12\r\n\x05venue\x18\x04 \x01(\t\x12\x0f\n\x07\x66ill_id\x18\x05 \x01(\t\x12\x0b\n\x03qty\x18\x06 \x01(\x01\x12\r\n\x05price\x18\x07 \x01(\x01\x12\x0b\n\x03\x66\x65\x65\x18\x08 \x01(\x01\x12\n\n\x02ts\x18\t \x01(\x01\x12\r\n\x05owner\x18\n \x01(\t\"\x18\n\x16StreamTelemetryRequest\"e\n\x0eTelemetryEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02ts\x18\x02 \x01(\x01\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\r\n\x05venue\x18\x04 \x01(\t\x12\x11\n\tdata_json\x18\x05 \x01(\t\"\x12\n\x10GetStatusRequest\"S\n\nGateStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06passed\x18\x02 \x01(\x08\x12\x0f\n\x07missing\x18\x03 \x03(\t\x12\x16\n\x0e\x64\x65\x63iding_entry\x18\x04 \x01(\t\"f\n\x0cLicenseState\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\t\x12\x11\n\tdays_left\x18\x05 \x01(\x01\"H\n\x0bVenueHealth\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0f\n\x07\x63ircuit\x18\x04 \x01(\t\"\x8e\x01\n\x10\x43\x65rtificateState\x12\x16\n\x0eserver_subject\x18\x01 \x01(\t\x12\x18\n\x10server_not_after\x18\x02 \x01(\t\x12\x18\n\x10server_days_left\x18\x03 \x01(\x01\x12\x17\n\x0f\x63rl_next_update\x18\x04 \x01(\t\x12\x15\n\rbundle_sha384\x18\x05 \x01(\t\"\xc4\x03\n\x0bStatusReply\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x15\n\rlive_unlocked\x18\x02 \x01(\x08\x12\x14\n\x0clive_reasons\x18\x03 \x03(\t\x12(\n\x05gates\x18\x04 \x03(\x0b\x32\x19.oem.daemon.v1.GateStatus\x12,\n\x07license\x18\x05 \x01(\x0b\x32\x1b.oem.daemon.v1.LicenseState\x12*\n\x06venues\x18\x06 \x03(\x0b\x32\x1a.oem.daemon.v1.VenueHealth\x12\x32\n\rtrading_state\x18\x07 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x1c\n\x14trading_state_reason\x18\x08 \x01(\t\x12\x34\n\x0b\x63\x65rtificate\x18\t \x01(\x0b\x32\x1f.oem.daemon.v1.CertificateState\x12\x13\n\x0bopen_orders\x18\n \x01(\x05\x12\x15\n\rconfig_sha384\x18\x0b \x01(\t\x12\x18\n\x10peer_tls_version\x18\x0c \x01(\t\x12\x14\n\x0cpeer_subject\x18\r \x01(\t\x12\x12\n\npeer_roles\x18\x0e \x03(\t\"T\n\x16SetTradingStateRequest\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x0e\n\x06reason\x18\x02 \x01(\t\"O\n\x11TradingStateReply\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x0e\n\x06reason\x18\x02 \x01(\t\"#\n\x11KillSwitchRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"`\n\x0fKillSwitchReply\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.oem.daemon.v1.TradingState\x12\x11\n\tcancelled\x18\x02 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x05\"\x1c\n\x1aGetPreLiveChecklistRequest\"9\n\rChecklistItem\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"N\n\x10PreLiveChecklist\x12\r\n\x05ready\x18\x01 \x01(\x08\x12+\n\x05items\x18\x02 \x03(\x0b\x32\x1c.oem.daemon.v1.ChecklistItem\"\xd9\x01\n\x10UiTelemetryEvent\x12\x0c\n\x04time\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x10\n\x08window_s\x18\x06 \x01(\x01\x12\x15\n\rwindow_frames\x18\x07 \x01(\x05\x12\x0b\n\x03\x66ps\x18\x08 \x01(\x01\x12\x15\n\rreduce_motion\x18\t \x01(\x08\x12\x16\n\x0e\x63lient_version\x18\n \x01(\t\x12\x11\n\tclient_id\x18\x0b \x01(\t\"K\n\x18ReportUiTelemetryRequest\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.oem.daemon.v1.UiTelemetryEvent\"T\n\x16ReportUiTelemetryReply\x12\x10\n\x08recorded\x18\x01 \x01(\x05\x12\x18\n\x10ui_guard_healthy\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*}\n\x0cTradingState\x12\x1d\n\x19TRADING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRADING_STATE_ACTIVE\x10\x01\x12\x18\n\x14TRADING_STATE_HALTED\x10\x02\x12\x1a\n\x16TRADING_STATE_REDUCING\x10\x03\x32\xc5\x06\n\tOemDaemon\x12<\n\x04\x45\x63ho\x12\x1a.oem.daemon.v1.EchoRequest\x1a\x18.oem.daemon.v1.EchoReply\x12K\n\x0bSubmitOrder\x12!.oem.daemon.v1.SubmitOrderRequest\x1a\x19.oem.daemon.v1.OrderReply\x12K\n\x0b\x43\x61ncelOrder\x12!.oem.daemon.v1.CancelOrderRequest\x1a\x19.oem.daemon.v1.OrderReply\x12G\n\x0bStreamFills\x12!.oem.daemon.v1.StreamFillsRequest\x1a\x13.oem.daemon.v1.Fill0\x01\x12Y\n\x0fStreamTelemetry\x12%.oem.daemon.v1.StreamTelemetryRequest\x1a\x1d.oem.daemon.v1.TelemetryEvent0\x01\x12H\n\tGetStatus\x12\x1f.oem.daemon.v1.GetStatusRequest\x1a\x1a.oem.daemon.v1.StatusReply\x12Z\n\x0fSetTradingState\x12%.oem.daemon.v1.SetTradingStateRequest\x1a .oem.daemon.v1.TradingStateReply\x12N\n\nKillSwitch\x12 .oem.daemon.v1.KillSwitchRequest\x1a\x1e.oem.daemon.v1.KillSwitchReply\x12\x61\n\x13GetPreLiveChecklist\x12).oem.daemon.v1.GetPreLiveChecklistRequest\x1a\x1f.oem.daemon.v1.PreLiveChecklist\x12\x63\n\x11ReportUiTelemetry\x12\'.oem.daemon.v1.ReportUiTelemetryRequest\x1a%.oem.daemon.v1.ReportUiTelemetryReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oem_daemon_v1_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRADINGSTATE']._serialized_start=2085
-  _globals['_TRADINGSTATE']._serialized_end=2210
+  _globals['_TRADINGSTATE']._serialized_start=2599
+  _globals['_TRADINGSTATE']._serialized_end=2724
   _globals['_ECHOREQUEST']._serialized_start=38
   _globals['_ECHOREQUEST']._serialized_end=68
   _globals['_ECHOREPLY']._serialized_start=70
@@ -54,29 +54,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATUSREQUEST']._serialized_start=862
   _globals['_GETSTATUSREQUEST']._serialized_end=880
   _globals['_GATESTATUS']._serialized_start=882
-  _globals['_GATESTATUS']._serialized_end=941
-  _globals['_LICENSESTATE']._serialized_start=943
-  _globals['_LICENSESTATE']._serialized_end=1006
-  _globals['_VENUEHEALTH']._serialized_start=1008
-  _globals['_VENUEHEALTH']._serialized_end=1080
-  _globals['_CERTIFICATESTATE']._serialized_start=1083
-  _globals['_CERTIFICATESTATE']._serialized_end=1225
-  _globals['_STATUSREPLY']._serialized_start=1228
-  _globals['_STATUSREPLY']._serialized_end=1612
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=1614
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=1698
-  _globals['_TRADINGSTATEREPLY']._serialized_start=1700
-  _globals['_TRADINGSTATEREPLY']._serialized_end=1779
-  _globals['_KILLSWITCHREQUEST']._serialized_start=1781
-  _globals['_KILLSWITCHREQUEST']._serialized_end=1816
-  _globals['_KILLSWITCHREPLY']._serialized_start=1818
-  _globals['_KILLSWITCHREPLY']._serialized_end=1914
-  _globals['_GETPRELIVECHECKLISTREQUEST']._serialized_start=1916
-  _globals['_GETPRELIVECHECKLISTREQUEST']._serialized_end=1944
-  _globals['_CHECKLISTITEM']._serialized_start=1946
-  _globals['_CHECKLISTITEM']._serialized_end=2003
-  _globals['_PRELIVECHECKLIST']._serialized_start=2005
-  _globals['_PRELIVECHECKLIST']._serialized_end=2083
-  _globals['_OEMDAEMON']._serialized_start=2213
-  _globals['_OEMDAEMON']._serialized_end=2949
+  _globals['_GATESTATUS']._serialized_end=965
+  _globals['_LICENSESTATE']._serialized_start=967
+  _globals['_LICENSESTATE']._serialized_end=1069
+  _globals['_VENUEHEALTH']._serialized_start=1071
+  _globals['_VENUEHEALTH']._serialized_end=1143
+  _globals['_CERTIFICATESTATE']._serialized_start=1146
+  _globals['_CERTIFICATESTATE']._serialized_end=1288
+  _globals['_STATUSREPLY']._serialized_start=1291
+  _globals['_STATUSREPLY']._serialized_end=1743
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=1745
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=1829
+  _globals['_TRADINGSTATEREPLY']._serialized_start=1831
+  _globals['_TRADINGSTATEREPLY']._serialized_end=1910
+  _globals['_KILLSWITCHREQUEST']._serialized_start=1912
+  _globals['_KILLSWITCHREQUEST']._serialized_end=1947
+  _globals['_KILLSWITCHREPLY']._serialized_start=1949
+  _globals['_KILLSWITCHREPLY']._serialized_end=2045
+  _globals['_GETPRELIVECHECKLISTREQUEST']._serialized_start=2047
+  _globals['_GETPRELIVECHECKLISTREQUEST']._serialized_end=2075
+  _globals['_CHECKLISTITEM']._serialized_start=2077
+  _globals['_CHECKLISTITEM']._serialized_end=2134
+  _globals['_PRELIVECHECKLIST']._serialized_start=2136
+  _globals['_PRELIVECHECKLIST']._serialized_end=2214
+  _globals['_UITELEMETRYEVENT']._serialized_start=2217
+  _globals['_UITELEMETRYEVENT']._serialized_end=2434
+  _globals['_REPORTUITELEMETRYREQUEST']._serialized_start=2436
+  _globals['_REPORTUITELEMETRYREQUEST']._serialized_end=2511
+  _globals['_REPORTUITELEMETRYREPLY']._serialized_start=2513
+  _globals['_REPORTUITELEMETRYREPLY']._serialized_end=2597
+  _globals['_OEMDAEMON']._serialized_start=2727
+  _globals['_OEMDAEMON']._serialized_end=3564
 # @@protoc_insertion_point(module_scope)

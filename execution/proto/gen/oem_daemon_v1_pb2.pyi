@@ -135,24 +135,30 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GateStatus(_message.Message):
-    __slots__ = ("name", "passed", "missing")
+    __slots__ = ("name", "passed", "missing", "deciding_entry")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PASSED_FIELD_NUMBER: _ClassVar[int]
     MISSING_FIELD_NUMBER: _ClassVar[int]
+    DECIDING_ENTRY_FIELD_NUMBER: _ClassVar[int]
     name: str
     passed: bool
     missing: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+    deciding_entry: str
+    def __init__(self, name: _Optional[str] = ..., passed: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., deciding_entry: _Optional[str] = ...) -> None: ...
 
 class LicenseState(_message.Message):
-    __slots__ = ("valid", "summary", "reasons")
+    __slots__ = ("valid", "summary", "reasons", "expires_at", "days_left")
     VALID_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
     valid: bool
     summary: str
     reasons: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, valid: _Optional[bool] = ..., summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+    expires_at: str
+    days_left: float
+    def __init__(self, valid: _Optional[bool] = ..., summary: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., expires_at: _Optional[str] = ..., days_left: _Optional[float] = ...) -> None: ...
 
 class VenueHealth(_message.Message):
     __slots__ = ("name", "up", "detail", "circuit")
@@ -181,7 +187,7 @@ class CertificateState(_message.Message):
     def __init__(self, server_subject: _Optional[str] = ..., server_not_after: _Optional[str] = ..., server_days_left: _Optional[float] = ..., crl_next_update: _Optional[str] = ..., bundle_sha384: _Optional[str] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384")
+    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384", "peer_tls_version", "peer_subject", "peer_roles")
     MODE_FIELD_NUMBER: _ClassVar[int]
     LIVE_UNLOCKED_FIELD_NUMBER: _ClassVar[int]
     LIVE_REASONS_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +199,9 @@ class StatusReply(_message.Message):
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_SHA384_FIELD_NUMBER: _ClassVar[int]
+    PEER_TLS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PEER_SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    PEER_ROLES_FIELD_NUMBER: _ClassVar[int]
     mode: str
     live_unlocked: bool
     live_reasons: _containers.RepeatedScalarFieldContainer[str]
@@ -204,7 +213,10 @@ class StatusReply(_message.Message):
     certificate: CertificateState
     open_orders: int
     config_sha384: str
-    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ...) -> None: ...
+    peer_tls_version: str
+    peer_subject: str
+    peer_roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ..., peer_tls_version: _Optional[str] = ..., peer_subject: _Optional[str] = ..., peer_roles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SetTradingStateRequest(_message.Message):
     __slots__ = ("state", "reason")
@@ -259,3 +271,45 @@ class PreLiveChecklist(_message.Message):
     ready: bool
     items: _containers.RepeatedCompositeFieldContainer[ChecklistItem]
     def __init__(self, ready: _Optional[bool] = ..., items: _Optional[_Iterable[_Union[ChecklistItem, _Mapping]]] = ...) -> None: ...
+
+class UiTelemetryEvent(_message.Message):
+    __slots__ = ("time", "event", "metric", "value", "threshold", "window_s", "window_frames", "fps", "reduce_motion", "client_version", "client_id")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    FPS_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_MOTION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    time: str
+    event: str
+    metric: str
+    value: float
+    threshold: float
+    window_s: float
+    window_frames: int
+    fps: float
+    reduce_motion: bool
+    client_version: str
+    client_id: str
+    def __init__(self, time: _Optional[str] = ..., event: _Optional[str] = ..., metric: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., window_s: _Optional[float] = ..., window_frames: _Optional[int] = ..., fps: _Optional[float] = ..., reduce_motion: _Optional[bool] = ..., client_version: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ReportUiTelemetryRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[UiTelemetryEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[UiTelemetryEvent, _Mapping]]] = ...) -> None: ...
+
+class ReportUiTelemetryReply(_message.Message):
+    __slots__ = ("recorded", "ui_guard_healthy", "detail")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    UI_GUARD_HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    ui_guard_healthy: bool
+    detail: str
+    def __init__(self, recorded: _Optional[int] = ..., ui_guard_healthy: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...

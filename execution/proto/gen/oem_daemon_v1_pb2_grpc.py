@@ -79,6 +79,11 @@ class OemDaemonStub:
                 request_serializer=oem__daemon__v1__pb2.GetPreLiveChecklistRequest.SerializeToString,
                 response_deserializer=oem__daemon__v1__pb2.PreLiveChecklist.FromString,
                 _registered_method=True)
+        self.ReportUiTelemetry = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/ReportUiTelemetry',
+                request_serializer=oem__daemon__v1__pb2.ReportUiTelemetryRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.ReportUiTelemetryReply.FromString,
+                _registered_method=True)
 
 
 class OemDaemonServicer:
@@ -138,6 +143,12 @@ class OemDaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportUiTelemetry(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OemDaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +196,11 @@ def add_OemDaemonServicer_to_server(servicer, server):
                     servicer.GetPreLiveChecklist,
                     request_deserializer=oem__daemon__v1__pb2.GetPreLiveChecklistRequest.FromString,
                     response_serializer=oem__daemon__v1__pb2.PreLiveChecklist.SerializeToString,
+            ),
+            'ReportUiTelemetry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportUiTelemetry,
+                    request_deserializer=oem__daemon__v1__pb2.ReportUiTelemetryRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.ReportUiTelemetryReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +446,33 @@ class OemDaemon:
             '/oem.daemon.v1.OemDaemon/GetPreLiveChecklist',
             oem__daemon__v1__pb2.GetPreLiveChecklistRequest.SerializeToString,
             oem__daemon__v1__pb2.PreLiveChecklist.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportUiTelemetry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/ReportUiTelemetry',
+            oem__daemon__v1__pb2.ReportUiTelemetryRequest.SerializeToString,
+            oem__daemon__v1__pb2.ReportUiTelemetryReply.FromString,
             options,
             channel_credentials,
             insecure,

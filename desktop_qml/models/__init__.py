@@ -1,0 +1,1 @@
+"""Qt models the QML views bind to. Importing this package imports PySide6."""
