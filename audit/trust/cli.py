@@ -18,6 +18,7 @@ from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, fail, run
 from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.core_config import ConfigError, sign_file, validate_config
 from audit.trust.decision_log import DecisionLogError, append_entry, artefact_file
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.keyring import HMAC_PURPOSES, KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
 from audit.trust.verifier import verify_decision_logs
@@ -105,7 +106,11 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _read_passwords(password_file: Path | None, count: int) -> list[str]:
-    stream = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
+    stream = (
+        read_regular_text(password_file, max_bytes=MAX_KEY_FILE, what="password file")
+        if password_file
+        else sys.stdin.read(MAX_KEY_FILE)
+    )
     lines = stream.splitlines()
     if len(lines) < count:
         raise ValueError(f"expected {count} password line(s), got {len(lines)}")

@@ -32,7 +32,14 @@ from audit.trust.canonical import (
     signing_input,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_LOG_FILE,
+    atomic_write_bytes,
+    exclusive_lock,
+    fsync_dir,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import KeyRing, format_time, utc_now
 from audit.trust.signatures import Ed25519Signer, HmacSigner
@@ -128,7 +135,7 @@ def read_checkpoint(log_path: Path) -> dict[str, Any] | None:
     path = paths.checkpoint_path(log_path)
     if not path.exists():
         return None
-    doc = strict_loads(path.read_bytes())
+    doc = strict_loads(read_regular_file(path, max_bytes=MAX_JSON_FILE, what="checkpoint"))
     if (
         not isinstance(doc, dict)
         or set(doc) != {"log", "count", "head", "signature"}
@@ -289,7 +296,7 @@ def _recover_interrupted_append(log_path: Path, keyring: KeyRing, base: Path) ->
 
     if not log_path.exists():
         return None
-    data = log_path.read_bytes()
+    data = read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
     try:
         checkpoint = read_checkpoint(log_path)
     except (StrictJSONError, OSError):

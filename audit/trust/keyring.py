@@ -36,7 +36,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust import paths
 from audit.trust.canonical import DOMAIN_KEYRING, StrictJSONError, canonical_bytes, strict_loads
-from audit.trust.fsutil import atomic_write_bytes, create_secret_file, exclusive_lock
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_KEY_FILE,
+    atomic_write_bytes,
+    create_secret_file,
+    exclusive_lock,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes
 from audit.trust.signatures import (
     ALG_ED25519,
@@ -208,7 +215,9 @@ def load_root_secret(data_dir: Path, create: bool = True) -> bytes:
         secret = env_secret.encode("utf-8")
     elif os.environ.get("OEM_KEYRING_SECRET_FILE"):
         try:
-            secret = Path(os.environ["OEM_KEYRING_SECRET_FILE"]).read_bytes().strip()
+            secret = read_regular_file(
+                os.environ["OEM_KEYRING_SECRET_FILE"], max_bytes=MAX_KEY_FILE, what="OEM_KEYRING_SECRET_FILE"
+            ).strip()
         except OSError as exc:
             raise KeyRingError(f"cannot read OEM_KEYRING_SECRET_FILE: {exc.strerror}") from exc
     else:
@@ -220,7 +229,10 @@ def load_root_secret(data_dir: Path, create: bool = True) -> bytes:
                 create_secret_file(root_path, secrets.token_hex(48).encode("ascii"))
             except FileExistsError:
                 pass  # another process created it first; use theirs
-        secret = root_path.read_bytes().strip()
+        try:
+            secret = read_regular_file(root_path, max_bytes=MAX_KEY_FILE, what="key ring root secret").strip()
+        except OSError as exc:
+            raise KeyRingError(str(exc)) from exc
     if len(secret) < 32:
         raise KeyRingError("key ring root secret must be at least 32 bytes")
     return secret
@@ -253,7 +265,9 @@ class KeyRing:
         if not self.path.exists():
             return {}
         try:
-            doc = strict_loads(self.path.read_bytes())
+            doc = strict_loads(read_regular_file(self.path, max_bytes=MAX_JSON_FILE, what="key ring"))
+        except OSError as exc:
+            raise KeyRingError(str(exc)) from exc
         except StrictJSONError as exc:
             raise KeyRingError(f"key ring {self.path} is not valid JSON: {exc}") from exc
         if not isinstance(doc, dict) or set(doc) != {"format", "keys", "signature"}:
@@ -339,7 +353,9 @@ class KeyRing:
 
     def _read_secret(self, record: KeyRecord) -> bytes:
         try:
-            secret = self._secret_path(record.kid).read_bytes()
+            secret = read_regular_file(
+                self._secret_path(record.kid), max_bytes=MAX_KEY_FILE, what="key secret"
+            )
         except OSError as exc:
             raise KeyRingError(f"secret for key {record.kid} is missing") from exc
         if sha384_bytes(secret) != record.secret_sha384:

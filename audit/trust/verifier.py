@@ -47,6 +47,7 @@ from audit.trust.decision_log import (
     resolve_artefact_path,
 )
 from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.fsutil import MAX_JSON_FILE, MAX_LOG_FILE, read_regular_file
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_time
 from audit.trust.signatures import SignatureError, parse_signature, verify_parsed
@@ -146,7 +147,9 @@ def verify_decision_logs_with_pending(
 ) -> VerificationReport:
     """Verify `log_path` as it would read with `line` appended (used by append before writing anything)."""
     log_path = Path(log_path)
-    current = log_path.read_bytes() if log_path.exists() else b""
+    current = (
+        read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log") if log_path.exists() else b""
+    )
     return verify_log_content(log_path, current + line + b"\n", keyring, data_dir)
 
 
@@ -215,7 +218,7 @@ def _with_prerequisites(log_paths: list[Path]) -> list[Path]:
 def _schema_checker(schema_path) -> tuple[Callable[[Any], str | None], bool]:
     if schema_path is None:
         return shape_error, True
-    raw = Path(schema_path).read_bytes()
+    raw = read_regular_file(schema_path, max_bytes=MAX_JSON_FILE, what="schema")
     if sha384_bytes(raw) == SCHEMA_SHA384:
         return shape_error, True
     import jsonschema  # only for schemas the fast mirror was not written for
@@ -242,7 +245,11 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
         problems.append(Problem(file, 0, f"unknown decision log name {name!r}"))
         return []
     try:
-        data = pending if pending is not None else log_path.read_bytes()
+        data = (
+            pending
+            if pending is not None
+            else read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
+        )
     except FileNotFoundError:
         data = b""
     except OSError as exc:
