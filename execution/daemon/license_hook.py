@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from audit.trust.fsutil import MAX_JSON_FILE, read_regular_file
 from audit.trust.keyring import KeyRing
 
 
@@ -46,7 +47,7 @@ def check_license(
         )
         crl = load_crl(crl_path(Path(data_dir)), allow_development_keys=allow_dev)
         status = verify_license(
-            path.read_bytes(),
+            read_regular_file(path, max_bytes=MAX_JSON_FILE, what="license"),
             fingerprint_record=record,
             now=now,
             stage=stage,
