@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import signer_key_create
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.keyring import KeyRingError
 
 
@@ -27,8 +28,10 @@ class Command(BaseCommand):
             raise CommandError(f"no user {options['user']!r}") from None
         if options["password_file"]:
             try:
-                with open(options["password_file"], encoding="utf-8") as handle:
-                    password = handle.readline().rstrip("\n")
+                text = read_regular_text(
+                    options["password_file"], max_bytes=MAX_KEY_FILE, what="--password-file"
+                )
+                password = text.split("\n", 1)[0]
             except OSError as exc:
                 raise CommandError(f"cannot read --password-file: {exc.strerror}") from None
         elif sys.stdin.isatty():
