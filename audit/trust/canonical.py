@@ -26,6 +26,9 @@ DOMAIN_REGISTRY = "oem/registry/v1"
 DOMAIN_CRL = "oem/crl/v1"
 DOMAIN_ESIG = "oem/esig/v1"
 DOMAIN_AUDIT_EVENT = "oem/audit-event/v1"
+DOMAIN_AUDIT_EVENT_V2 = "oem/audit-event/v2"  # keyed: HMAC with the audit key
+DOMAIN_AUDIT_EXPORT = "oem/audit-export/v1"
+DOMAIN_BACKUP = "oem/backup/v1"
 
 DOMAINS = frozenset(
     {
@@ -41,6 +44,9 @@ DOMAINS = frozenset(
         DOMAIN_CRL,
         DOMAIN_ESIG,
         DOMAIN_AUDIT_EVENT,
+        DOMAIN_AUDIT_EVENT_V2,
+        DOMAIN_AUDIT_EXPORT,
+        DOMAIN_BACKUP,
     }
 )
 
