@@ -32,7 +32,8 @@ seed: migrate
 
 run: seed
 	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
-	$(VENV)/bin/honcho start -f Procfile
+	@echo "Demo: development license keys accepted (OEM_ALLOW_DEVELOPMENT_LICENSES=true); never in production"
+	OEM_ALLOW_DEVELOPMENT_LICENSES=true $(VENV)/bin/honcho start -f Procfile
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

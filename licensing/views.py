@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from audit.trust.hashing import sha384_bytes
 from licensing.core import qr
+from licensing.core.fingerprint import CONTAINER_POLICY, DEFAULT_POLICY, POLICIES
 from licensing.core.license_file import STAGES, parse_license, to_qr_text
 from licensing.core.request import MAX_REQUEST_BYTES
 
@@ -53,6 +54,12 @@ class ApproveForm(forms.Form):
     valid_days = forms.IntegerField(min_value=1, max_value=3650, initial=365)
     max_activations = forms.IntegerField(min_value=1, max_value=1000, initial=1)
     allow_virtual = forms.BooleanField(required=False, label="License a VM/container device")
+    match_policy = forms.ChoiceField(
+        choices=[(name, name) for name in POLICIES],
+        initial=DEFAULT_POLICY.name,
+        required=False,
+        help_text=f"{CONTAINER_POLICY.name} for containers and small VPSs (two stable components)",
+    )
     reissue = forms.BooleanField(required=False, label="Reissue: replace the device's active license")
 
     def clean_features(self) -> list[str]:
@@ -271,6 +278,7 @@ def request_approve(request, pk: int):
             valid_days=data["valid_days"],
             max_activations=data["max_activations"],
             allow_virtual=data["allow_virtual"],
+            match_policy=data["match_policy"] or DEFAULT_POLICY.name,
             replaces=replaces,
             user=request.user,
         )

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "oemconsole.context_processors.roles",
+                "licensing.context_processors.development_licenses",
             ],
         },
     },

@@ -12,6 +12,7 @@ from licensing.core.registry import registry_path
 from licensing.models import License, LicenseRequest
 from oemconsole.roles import ROLES
 from tests.factories import ensure_roles, user_with_role
+from tests.trust_setup import installed
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +183,7 @@ def test_upload_refusals_are_400_with_one_line(world, tmp_path, monkeypatch, cap
     assert response.status_code == 400 and "already uploaded" in response.json()["detail"]
 
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "device"))
+    installed(tmp_path / "device")
     assert license_request_main(["--out", str(tmp_path / "f.json")]) == 0
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "var"))
     foreign = {

@@ -129,12 +129,12 @@ def test_bad_provisioning_arguments_give_one_line_and_write_nothing(tmp_path, da
     for flag, value in {**_GOOD, **changes}.items():
         if value is not None:
             argv += [flag, str(work / value) if value in ("REQ", "OUT", "MISSING", "NODIR/x.json") else value]
-    before = _files(work)
+    before, before_data = _files(work), _files(data_dir)
     assert oem_provision_license_main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: oem_provision_license:") and err.count("\n") == 1
     assert _files(work) == before
-    assert _files(data_dir) == []
+    assert _files(data_dir) == before_data
 
 
 def test_a_broken_request_is_refused_and_nothing_is_issued(tmp_path, data_dir, capsys):
@@ -152,6 +152,7 @@ def test_a_broken_request_is_refused_and_nothing_is_issued(tmp_path, data_dir, c
 
 
 def test_bad_activation_and_revocation_arguments_are_refused(tmp_path, data_dir, capsys):
+    before = _files(data_dir)
     assert activate_license_main([]) == 2
     assert activate_license_main([str(tmp_path / "nope.json")]) == 2
     assert activate_license_main([str(tmp_path / "a"), "--qr", str(tmp_path / "b")]) == 2
@@ -160,7 +161,7 @@ def test_bad_activation_and_revocation_arguments_are_refused(tmp_path, data_dir,
     assert revoke_license_main(["--serial", "1"]) == 2
     err_lines = capsys.readouterr().err.splitlines()
     assert len(err_lines) == 6 and all(line.startswith("error: ") for line in err_lines)
-    assert _files(data_dir) == []
+    assert _files(data_dir) == before
 
 
 def test_the_script_runs_the_same_main_without_django(tmp_path):
@@ -189,8 +190,8 @@ def test_the_script_runs_the_same_main_without_django(tmp_path):
     assert check.stdout.strip() == "[]"
 
 
-def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path):
-    env = {**os.environ, "OEM_DATA_DIR": str(tmp_path / "var")}
+def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path, data_dir):
+    env = {**os.environ, "OEM_DATA_DIR": str(data_dir)}
     run = [sys.executable, "-m", "licensing.core"]
     done = subprocess.run(
         [*run, "fingerprint"], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False
