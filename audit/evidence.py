@@ -19,6 +19,13 @@ def core_config_path() -> Path:
     return Path(settings.OEM_CONFIG_PATH)
 
 
+def trust_context(deployment: Deployment) -> dict[str, str]:
+    """{installation_id, deployment_id} every signature over this deployment's evidence binds."""
+    from audit.trust.installation import load_installation, signature_context
+
+    return signature_context(load_installation(Path(settings.OEM_DATA_DIR)), deployment.evidence_dir)
+
+
 def decision_log_paths(deployment: Deployment) -> list[Path]:
     return [trust_paths.decision_log_path(name, deployment.evidence_dir) for name in trust_paths.LOG_NAMES]
 

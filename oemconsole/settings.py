@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "axes",
     "audit",
+    "audit.trustdb",
     "jobs",
     "licensing",
     "risklab",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from audit.trust.installation import Installation, init_installation, installation_exists, load_installation
 
-ADMIN_PASSWORD = "admin-pw-for-tests"  # noqa: S105 - a test fixture's password
+# The same as the seed tests' OEM_DEMO_PASSWORD, so seeding the run's console data dir can enrol signers.
+ADMIN_PASSWORD = "demo-password-for-tests"  # noqa: S105 - a test fixture's password
 
 
 def installed(data_dir: Path | str, *, admin_password: str = ADMIN_PASSWORD) -> Installation:

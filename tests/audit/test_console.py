@@ -11,6 +11,7 @@ from audit.models import DecisionEntry, Deployment
 from audit.services import decision_log_reconcile
 from tests.audit.helpers import append, read_lines, write_lines
 from tests.factories import user_with_role
+from tests.trust_setup import installed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def deployment(db, settings, data_dir, keyring):
     settings.OEM_DATA_DIR = data_dir
+    installed(data_dir)
     return Deployment.objects.create(name="local-install", customer="ACME")  # evidence in data_dir itself
 
 
