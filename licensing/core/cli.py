@@ -36,6 +36,7 @@ from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.fsutil import MAX_JSON_FILE, atomic_write_bytes, read_regular_file
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, format_time, utc_now
+from licensing.core import intent as intents
 from licensing.core import qr
 from licensing.core.crl import build_crl
 from licensing.core.device import device_state, installed_license_path, licenses_dir, observe_crl
@@ -385,8 +386,8 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
         now = utc_now()
         key = operation_key(op="activate", license=sha384_bytes(lic.to_bytes()))
         registry = Registry(registry_path(), allow_development_keys=allow_dev, keyring=keyring)
-        intents = intent_path(licenses_dir(data_dir))
-        recovered = registry.recover() if registry.path.exists() else recover_local(intents, keyring)
+        pending_path = intent_path(licenses_dir(data_dir))
+        recovered = registry.recover() if registry.path.exists() else recover_local(pending_path, keyring)
         if recovered is not None and recovered.key == key:
             update_mark(keyring, now)
             print(f"{recovered.summary} (completed after an interruption)")
@@ -453,12 +454,13 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
             )
             recorded = f"recorded in {registry.path}"
         else:
-            run_local(intents, Intent("activate", key, None, None, tuple(writes), done), keyring)
+            run_local(pending_path, Intent("activate", key, None, None, tuple(writes), done), keyring)
             recorded = (
                 "already active on this machine"
                 if same
                 else "no local registry: report the activation id to the vendor console"
             )
+        intents.crash_point("before the high-water mark")
         update_mark(keyring, now)
         print(f"{done}; {recorded}")
         print(f"  matched components: {', '.join(status.matched)}")

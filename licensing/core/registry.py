@@ -49,6 +49,7 @@ from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
 from audit.trust.witness import Mark, Witness, WitnessError, witness_for
+from licensing.core import intent as intents
 from licensing.core.crl import build_crl
 from licensing.core.devkeys import resolve
 from licensing.core.intent import (
@@ -56,7 +57,6 @@ from licensing.core.intent import (
     PlannedWrite,
     apply_writes,
     clear_intent,
-    crash_point,
     intent_path,
     load_intent,
     operation_key,
@@ -519,6 +519,8 @@ class Registry:
             if len(lines) > seq:  # never put an older checkpoint over a newer registry
                 writes = tuple(w for w in writes if w.path != checkpoint_path(self.path))
             apply_writes(Intent(intent.op, intent.key, seq, intent.line, writes, intent.summary))
+            if len(lines) == seq:
+                self._advance_witness(RegistryState(seq=seq, head=line_hash(intent.line)))
             clear_intent(ipath)
             return intent
         if len(lines) == seq - 1:
@@ -582,7 +584,7 @@ class Registry:
             if self.witness is not None and entry["seq"] == 1:
                 self.witness.begin(REGISTRY_WITNESS_KEY, Mark(0, entry["prev_hash"]), label=str(self.path))
             save_intent(self.intent_path, intent, self._intent_keyring())
-            crash_point("before the registry line")
+            intents.crash_point("before the registry line")
             created = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -594,13 +596,13 @@ class Registry:
             if created:
                 fsync_dir(self.path.parent)
             apply_writes(intent)
+            self._advance_witness(state)  # before the intent goes: a retry then still finds the operation
             clear_intent(self.intent_path)
-            self._advance_witness(state)
             return entry, state
 
     def _advance_witness(self, state: RegistryState) -> None:
         if self.witness is not None:
-            crash_point("before the registry witness")
+            intents.crash_point("before the registry witness")
             self.witness.advance(
                 REGISTRY_WITNESS_KEY,
                 _mark(state),
