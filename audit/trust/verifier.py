@@ -436,6 +436,12 @@ def _check_checkpoint(
             )
         )
         return
+    if set(checkpoint) != LEGACY_CHECKPOINT_KEYS and (
+        checkpoint["installation_id"] != run.context["installation_id"]
+        or checkpoint["deployment_id"] != run.context["deployment_id"]
+    ):
+        problems.append(Problem(file, 0, _foreign(checkpoint)))
+        return
     if not entries or entries[-1].line != len(lines):
         return  # the last line itself was refused; that problem is already reported
     problem = checkpoint_problem(checkpoint, entries, name, run.context, run.keyring, run)
@@ -461,10 +467,7 @@ def checkpoint_problem(
         context["installation_id"],
         context["deployment_id"],
     ):
-        return (
-            f"belongs to deployment {checkpoint['deployment_id'][:60]} of installation "
-            f"{checkpoint['installation_id'][:60]} (copied from another deployment or installation?)"
-        )
+        return _foreign(checkpoint).removeprefix("checkpoint ")
     last = entries[-1] if entries else None
     if last is None or checkpoint["count"] != last.line or checkpoint["entry"] != entry_digest(last.entry):
         return "does not seal the last entry of the log"
@@ -480,6 +483,13 @@ def checkpoint_problem(
         if record.kid != last.signer_kids[role]:
             return f"{role} signature is by {record.kid}, not by the key that signed the entry"
     return None
+
+
+def _foreign(checkpoint: dict[str, Any]) -> str:
+    return (
+        f"checkpoint belongs to deployment {checkpoint['deployment_id'][:60]} of installation "
+        f"{checkpoint['installation_id'][:60]}: evidence copied from another deployment or installation"
+    )
 
 
 def _check_witness(

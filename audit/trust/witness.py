@@ -121,10 +121,10 @@ class SealedFileStore:
             or not isinstance(doc["seal"], str)
         ):
             raise WitnessError(f"witness {self.path} has an unexpected structure")
+        if doc["scope"] != self.scope:  # checked first: the clearer reason when a place was copied or re-made
+            raise WitnessError(f"witness {self.path} belongs to {doc['scope']!r}, not {self.scope!r}")
         if not hmac.compare_digest(doc["seal"].encode(), self._seal(key, doc["records"]).encode()):
             raise WitnessError(f"witness {self.path}: seal does not verify (edited?)")
-        if doc["scope"] != self.scope:
-            raise WitnessError(f"witness {self.path} belongs to {doc['scope']!r}, not {self.scope!r}")
         return doc["records"]
 
     def get(self, key: str) -> Mark | None:
@@ -184,10 +184,11 @@ def register_reset_hook(name: str, hook: ResetHook) -> None:
 
 
 class Witness:
-    def __init__(self, stores: list[WitnessStore]):
+    def __init__(self, stores: list[WitnessStore], *, data_dir: Path | None = None):
         if len(stores) < 2:
             raise WitnessError("a witness needs at least two independent places")
         self.stores = stores
+        self.data_dir = data_dir  # whose marks these are (told to reset hooks)
 
     def marks(self, key: str) -> dict[str, Mark | None]:
         return {store.label: store.get(key) for store in self.stores}
@@ -269,6 +270,7 @@ class Witness:
             "before": before,
             "reason": reason[:300],
             "actor": actor[:150],
+            "data_dir": str(self.data_dir) if self.data_dir is not None else None,
         }
         for store in self.stores:
             if isinstance(store, SealedFileStore):
@@ -301,7 +303,7 @@ def witness_for(data_dir: Path | str | None = None, *, scope: str | None = None)
         store = factory(base)
         if store is not None:
             stores.append(store)
-    return Witness(stores)
+    return Witness(stores, data_dir=base)
 
 
 def _installation_scope(base: Path) -> str:

@@ -73,7 +73,11 @@ def database_store(data_dir: Path) -> DatabaseWitnessStore | None:
 
 
 def record_reset(record: dict) -> None:
+    """A reset of the console's own witness is an audit event; resets of other data dirs are not ours."""
     from audit.services import audit_event_record
+
+    if record.get("data_dir") is None or not _serves(Path(record["data_dir"])):
+        return
 
     audit_event_record(
         action="witness.reset",
