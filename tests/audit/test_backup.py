@@ -212,3 +212,51 @@ def test_a_fifo_given_as_the_backup_is_refused(console, tmp_path, django_capture
     os.mkfifo(fifo)
     with pytest.raises(CommandError, match="not a regular file"):
         restore(fifo, django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def licensed(console, tmp_path, monkeypatch, capsys):
+    """This machine holds an activated license (request -> provision -> activate, development vendor key)."""
+    from licensing.core.cli import activate_license_main, license_request_main, oem_provision_license_main
+    from tests.licensing.fakesys import build_machine
+
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+    monkeypatch.setenv("OEM_ENV", "test")
+    build_machine(tmp_path / "machine")
+    monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
+    assert license_request_main(["--out", str(tmp_path / "req.json")]) == 0
+    provision = ["--request", str(tmp_path / "req.json"), "--customer", "ACME", "--stages", "demo,paper"]
+    assert (
+        oem_provision_license_main([*provision, "--valid-days", "30", "--out", str(tmp_path / "lic.json")])
+        == 0
+    )
+    assert activate_license_main([str(tmp_path / "lic.json"), "--stage", "paper"]) == 0
+    capsys.readouterr()
+    return console
+
+
+def daemon_check(data_dir: Path, capsys) -> list[str]:
+    from execution.daemon.server import main as daemon_main
+
+    daemon_main(["--mode", "paper", "--data-dir", str(data_dir), "--check"])
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_licensed_installation_restores_with_its_registry_activation_and_gate(
+    licensed, tmp_path, password_file, django_capture_on_commit_callbacks, capsys
+):
+    """Fails when the license registry, its checkpoint/witness, the activation or the high-water mark is not
+    carried and re-witnessed: verify_license_registry or the daemon's gate evaluation would differ."""
+    from licensing.core.cli import verify_license_registry_main
+
+    gate_before = daemon_check(licensed, capsys)
+    # The license itself verifies (activation, CRL, high-water, witness): only the unlicensed stage fails.
+    assert "[FAIL] license: license: stage live is not licensed (allowed: demo, paper)" in gate_before
+    archive = backup(tmp_path, password_file, django_capture_on_commit_callbacks)
+    wipe(licensed)
+    restore(archive, django_capture_on_commit_callbacks)
+    capsys.readouterr()
+    assert verify_license_registry_main([]) == 0, capsys.readouterr()
+    assert "1 licenses (1 live)" in capsys.readouterr().out
+    assert daemon_check(licensed, capsys) == gate_before
+    assert cli.verify_decision_log_main(["--strict"]) == 0
