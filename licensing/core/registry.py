@@ -343,7 +343,7 @@ def _scan_prefix_head(path: Path, count: int, name: str) -> str:
 def _peek_seq(raw: bytes) -> int | None:
     try:
         value = json.loads(raw).get("seq")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # the line already failed strict parsing
         return None
     return value if type(value) is int else None
 
