@@ -614,6 +614,7 @@ def license_registry_reconcile(*, user=None) -> ReconcileReport:
     if stale:
         signer = vendor_signer()
         write_crl(crl_path(data_dir()), reg.build_crl(signer, at=timezone.now().replace(microsecond=0)))
+        observe_crl(data_dir(), allow_development_keys=allow_development_keys())
         report.crl_written = True
     if report.changed or report.problems:
         audit_event_record(

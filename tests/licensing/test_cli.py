@@ -199,3 +199,21 @@ def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path, data_dir):
     assert done.returncode == 0 and "5 of 5 core" in done.stdout
     done = subprocess.run([*run, "nope"], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_a_development_key_license_is_refused_at_activation_without_the_switch(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    """Fails when the activation command decides on development keys from anything but
+    OEM_ALLOW_DEVELOPMENT_LICENSES (before, any OEM_ENV other than production accepted them)."""
+    assert license_request_main(["--out", str(tmp_path / "req.json")]) == 0
+    assert _provision(tmp_path) == 0
+    capsys.readouterr()
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
+    monkeypatch.setenv("OEM_ENV", "development")
+    assert activate_license_main([str(tmp_path / "lic.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "development key, refused unless OEM_ALLOW_DEVELOPMENT_LICENSES=true" in err
+    assert _provision(tmp_path) == 1  # nor can the development key issue one
+    assert "development key" in capsys.readouterr().err
