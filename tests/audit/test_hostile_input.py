@@ -272,3 +272,36 @@ def test_a_decision_log_that_is_a_fifo_or_device_fails_verification_in_one_line(
     assert cli.verify_decision_log_main(["--strict", "--log", str(log)]) == 1
     out = capsys.readouterr()
     assert "not a regular file" in out.out + out.err
+
+
+# ---- backup index and audit export -------------------------------------------------------------------------
+@FUZZ
+@given(data=json_like)
+def test_a_backup_index_of_arbitrary_bytes_is_refused_in_one_line(data):
+    """Fails when parse_index lets anything but BackupError escape on a hostile index.json."""
+    from audit.trust.backup import BackupError, parse_index
+
+    with pytest.raises(BackupError) as info:
+        parse_index(data)
+    one_line(info.value)
+
+
+@FUZZ
+@given(data=st.one_of(json_like, json_like.map(lambda b: b + b"\n")))
+def test_an_audit_export_of_arbitrary_bytes_is_refused_in_one_line(keyring, data):
+    """Fails when verify_export lets anything but ExportError escape on a hostile export."""
+    from audit.chain import ExportError, verify_export
+
+    with pytest.raises(ExportError) as info:
+        verify_export(data, keyring)
+    one_line(info.value)
+
+
+def test_a_backup_that_is_a_fifo_or_a_device_is_refused(fifo, tmp_path, no_hang):
+    """Fails when the archive is opened without the non-blocking regular-file check."""
+    from audit.trust.backup import BackupError, stage_backup
+
+    for hostile in (fifo, Path("/dev/zero")):
+        with pytest.raises(BackupError, match="not a regular file"):
+            stage_backup(hostile, tmp_path / "stage", data_dir=tmp_path / "var", allow_other=False)
+        assert not (tmp_path / "stage").exists()

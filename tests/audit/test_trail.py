@@ -249,3 +249,15 @@ def test_failed_login_is_audited_without_the_password(client, db):
     event = AuditEvent.objects.get(action="auth.login_failed")
     assert event.actor == user.username and event.outcome == "denied"
     assert "guess-123" not in json.dumps(event.detail)
+
+
+def test_verify_audit_trail_given_a_fifo_or_a_device_fails_in_one_line(events, tmp_path):
+    """Fails when --export is read without the bounded reader (a FIFO would block the command)."""
+    import os
+
+    fifo = tmp_path / "export.jsonl"
+    os.mkfifo(fifo)
+    for hostile in (fifo, "/dev/zero"):
+        with pytest.raises(CommandError, match="not a regular file") as info:
+            call_command("verify_audit_trail", "--export", str(hostile))
+        assert "\n" not in str(info.value)
