@@ -160,8 +160,12 @@ def bundle_matches_files(directory: Path) -> list[str]:
     directory = Path(directory)
     problems = []
     try:
-        with tarfile.open(directory / BUNDLE_NAME, "r:gz") as tar:
-            names = sorted(m.name for m in tar.getmembers())
+        data = read_regular_file(directory / BUNDLE_NAME, max_bytes=MAX_JSON_FILE, what="mTLS bundle")
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            names = []
+            while (member := tar.next()) is not None and len(names) <= len(BUNDLE_MEMBERS):
+                names.append(member.name)
+            names.sort()
             if names != sorted(BUNDLE_MEMBERS):
                 return [f"{BUNDLE_NAME} holds {names}, expected {sorted(BUNDLE_MEMBERS)}"]
             for name in BUNDLE_MEMBERS:
