@@ -167,15 +167,17 @@ def audit_trail_report() -> tuple[ChainReport, list[str]]:
             f"stored head is at event {head_seq} but the trail ends at event {report.last_seq}"
             + (" (tail deleted?)" if head_seq > report.last_seq else "")
         )
-    if keyed:
-        from audit.trust.witness import Mark, WitnessError
+    # Also when no row is keyed but a mark exists: a trail rewritten unkeyed (a downgrade) differs from it.
+    from audit.trust.witness import Mark, WitnessError
 
-        try:
-            _witness().check(
+    try:
+        witness = _witness()
+        if keyed or any(mark is not None for mark in witness.marks(WITNESS_KEY).values()):
+            witness.check(
                 WITNESS_KEY, Mark(report.last_seq, report.last_hash), label="audit trail", head_at=_head_at
             )
-        except (WitnessError, OSError) as exc:
-            problems.append(" ".join(str(exc).split()))
+    except (WitnessError, OSError) as exc:
+        problems.append(" ".join(str(exc).split()))
     return report, problems
 
 

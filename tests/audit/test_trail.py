@@ -261,3 +261,18 @@ def test_verify_audit_trail_given_a_fifo_or_a_device_fails_in_one_line(events, t
         with pytest.raises(CommandError, match="not a regular file") as info:
             call_command("verify_audit_trail", "--export", str(hostile))
         assert "\n" not in str(info.value)
+
+
+def test_a_trail_rewritten_unkeyed_is_caught_by_the_witness(events):
+    """Fails when the witness is consulted only for keyed rows: an attacker with database access who
+    rewrites every row and the head as an unkeyed (v1) chain would leave nothing keyed to check."""
+    prev = "sha384:" + "0" * 96
+    for event in AuditEvent.objects.order_by("seq"):
+        body = {**stored_event_body(event), "prev_hash": prev}
+        body.pop("chain_version")
+        digest = event_hash(body)
+        AuditEvent.objects.filter(pk=event.pk).update(prev_hash=prev, hash=digest, chain_version=CHAIN_V1)
+        prev = digest
+    AuditChainHead.objects.filter(pk=1).update(head_hash=prev, chain_version=CHAIN_V1)
+    problems = audit_trail_problems()
+    assert len(problems) == 1 and "audit trail: replaced" in problems[0], problems
