@@ -14,6 +14,7 @@ from audit.trust.core_config import ConfigError, sign_file, signature_path, vali
 from audit.trust.keyring import KeyRing
 from audit.trust.paths import DEFAULT_CONFIG_PATH
 from audit.trust.signatures import HmacSigner
+from tests.trust_setup import installed
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def config(tmp_path, data_dir):
 
 @pytest.fixture
 def ring(data_dir):
+    installed(data_dir)  # the explicit setup step; nothing creates a key ring on demand
     return KeyRing.load(data_dir)
 
 
@@ -66,7 +68,7 @@ def test_tampered_byte_fails(config, ring, capsys):
     assert "modified after signing" in _one_line_error(capsys)
 
 
-def test_missing_signature_fails(config, capsys):
+def test_missing_signature_fails(config, ring, capsys):
     assert validate_config_main(["--profile", "demo", "--config", str(config)]) != 0
     assert "unsigned" in _one_line_error(capsys)
 
