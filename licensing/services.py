@@ -31,7 +31,7 @@ from guardian.shortcuts import assign_perm
 
 from audit.services import audit_event_record
 from audit.trust import paths
-from audit.trust.canonical import canonical_bytes
+from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, parse_time
@@ -48,6 +48,7 @@ from licensing.core.license_file import (
     check_features,
     check_stages,
     load_vendor_signer,
+    parse_license,
 )
 from licensing.core.registry import LIVE, REVOKED, Registry, crl_path, device_digest, registry_path
 from licensing.core.request import LicenseRequest as ParsedRequest
@@ -366,12 +367,17 @@ def license_issue(
                 "key": operation_key(op="provision", request=parsed.digest, via="console"),
             }
             try:
-                if replaces is not None:
+                # An approval of this request that died mid-way is finished, not redone.
+                finished = reg.recover()
+                if finished is not None and finished.key == intent["key"] and finished.line is not None:
+                    appended = parse_license(strict_loads(finished.line)["data"]["license"])
+                elif replaces is not None:
                     reason = f"reissued for {parsed.digest}"
                     appended = reg.reissue(replaces.serial, body, signer, reason=reason, at=now, **intent)
-                    observe_crl(data_dir(), allow_development_keys=allow_development_keys())
                 else:
                     appended = reg.issue(body, signer, at=now, request_digest=parsed.digest, **intent)
+                if replaces is not None:
+                    observe_crl(data_dir(), allow_development_keys=allow_development_keys())
             except ValueError as exc:
                 raise LicensingError(str(exc)) from None
             # -- the registry holds the license and its file now; what follows mirrors it --

@@ -336,3 +336,30 @@ def test_the_chosen_match_policy_is_signed_into_the_license_and_shown(client, ad
     assert lic.match_policy == signed.match_policy.name == "machine_id+cpu"
     page = client.get(f"/licensing/licenses/{lic.serial}/").content.decode()
     assert 'data-testid="match-policy">machine_id+cpu<' in page
+
+
+def test_an_approval_that_died_before_its_intent_was_removed_is_finished_by_approving_again(
+    client, admin, pending, monkeypatch
+):
+    """Fails when license_issue appends anew instead of finishing its own pending intent (the retry would be
+    refused: "device already holds live license 1")."""
+    from licensing.core import intent
+
+    class Crash(BaseException):
+        pass
+
+    def crash(step):
+        if step == "before removing the intent":
+            raise Crash(step)
+
+    monkeypatch.setattr(intent, "crash_point", crash)
+    client.force_login(admin)
+    with pytest.raises(Crash):
+        client.post(f"/licensing/requests/{pending.pk}/approve/", APPROVE)
+    monkeypatch.setattr(intent, "crash_point", lambda step: None)
+    assert not License.objects.exists()  # the database transaction rolled back
+    response = client.post(f"/licensing/requests/{pending.pk}/approve/", APPROVE)
+    assert response.status_code == 302, response.content.decode()[-300:]
+    assert list(License.objects.values_list("serial", flat=True)) == [1]
+    assert [s for s in Registry(registry_path()).read_state().licenses] == [1]
+    assert not (registry_path().parent / "intent.json").exists()
