@@ -8,8 +8,6 @@ they do not manage.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -19,10 +17,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.trust.fsutil import read_regular_file
 from audit.trust.hashing import sha384_bytes
 from licensing.core import qr
 from licensing.core.fingerprint import CONTAINER_POLICY, DEFAULT_POLICY, POLICIES
-from licensing.core.license_file import STAGES, parse_license, to_qr_text
+from licensing.core.license_file import MAX_LICENSE_BYTES, STAGES, parse_license, to_qr_text
 from licensing.core.request import MAX_REQUEST_BYTES
 
 from . import selectors, services
@@ -110,7 +109,7 @@ def _first_error(form: forms.Form) -> str:
 def _license_file_bytes(lic: License) -> bytes | None:
     """The issued file, only while it still matches its recorded SHA-384."""
     try:
-        data = Path(lic.file_path).read_bytes()
+        data = read_regular_file(lic.file_path, max_bytes=MAX_LICENSE_BYTES, what="issued license")
     except OSError:
         return None
     return data if sha384_bytes(data) == lic.file_sha384 else None
