@@ -538,9 +538,12 @@ def verify_license_registry_main(argv: Sequence[str] | None = None) -> int:
 
     def action(args: argparse.Namespace) -> int:
         path = args.registry or registry_path()
-        if not path.is_file():
+        # The data dir's own registry is compared with its witness (an older copy, or a deleted file, is
+        # refused); a copy named elsewhere is checked for its chain, signatures and checkpoint only.
+        own = path.resolve() == registry_path().resolve()
+        problems = verify_registry(path, allow_development_keys=allow_development_keys(), witness=own)
+        if not problems and not path.is_file():
             raise ValueError(f"no license registry at {path}")
-        problems = verify_registry(path, allow_development_keys=allow_development_keys())
         if args.json:
             print(json.dumps(problems))
         if problems:
@@ -548,12 +551,13 @@ def verify_license_registry_main(argv: Sequence[str] | None = None) -> int:
                 for problem in problems:
                     print(problem)
             return _fail(f"license registry {path} has {len(problems)} problem(s), first: {problems[0]}")
-        state = Registry(path, allow_development_keys=allow_development_keys()).read_state()
+        state = Registry(path, allow_development_keys=allow_development_keys(), witness=own).read_state()
         live = sum(1 for s in state.licenses.values() if s.status == "live")
         if not args.json:
+            copy = "" if own else "; a copy: not compared with the witness"
             print(
                 f"license registry ok: {state.seq} entries, {len(state.licenses)} licenses ({live} live), "
-                f"next serial {state.next_serial()} ({path})"
+                f"next serial {state.next_serial()} ({path}{copy})"
             )
         return EXIT_OK
 
