@@ -427,11 +427,12 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
             "changed": list(status.changed),
         }
         signature = keyring.hmac_signer("fingerprint").sign(DOMAIN_FINGERPRINT, body)
+        # The installed license is written last: until then the daemon keeps seeing the previous state.
         writes = [
-            PlannedWrite(_installed_license_path().resolve(), lic.to_bytes()),
             PlannedWrite(
                 _activation_path().resolve(), canonical_bytes({**body, "signature": signature}) + b"\n", 0o600
             ),
+            PlannedWrite(_installed_license_path().resolve(), lic.to_bytes()),
         ]
         done = (
             f"activated license serial {lic.serial} for {lic.customer} (activation {activation_id}, "

@@ -248,3 +248,40 @@ def test_a_planted_or_edited_intent_is_refused_in_one_line(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "intent" in err
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_crash_during_an_activation_on_a_device_without_the_registry_is_finished_by_the_retry(
+    tmp_path, monkeypatch, capsys
+):
+    """Fails when the device-only activation writes its files outside an intent (a crash between them
+    leaves an activation record for a license that is not installed, or the reverse)."""
+
+    def prepare(data_dir, work):
+        # The vendor console is another installation: it accepts the device's request as foreign.
+        vendor = tmp_path / f"vendor-{data_dir.name}"
+        monkeypatch.setenv("OEM_DATA_DIR", str(vendor))
+        installed(vendor)
+        assert oem_provision_license_main([*_provision_argv(work), "--foreign-request"]) == 0
+        monkeypatch.setenv("OEM_DATA_DIR", str(data_dir))
+
+    def check(data_dir, work):
+        licenses = data_dir / "licenses"
+        assert not (licenses / "registry.jsonl").exists()
+        assert parse_license((licenses / "license.json").read_bytes()).serial == 1
+        assert json.loads((licenses / "activation.json").read_bytes())["serial"] == 1
+        assert (licenses / "high_water.json").exists()
+
+    seen = _run_with_crashes(
+        tmp_path,
+        monkeypatch,
+        capsys,
+        prepare,
+        lambda work: activate_license_main([str(work / "lic.json")]),
+        check,
+    )
+    assert seen == [
+        "activate: before writing activation.json",
+        "activate: before writing license.json",
+        "before removing the intent",
+        "before the high-water mark",
+    ]
