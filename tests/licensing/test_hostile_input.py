@@ -166,6 +166,7 @@ def test_arbitrary_device_records_are_refused_in_one_line(data_dir, keyring, blo
 @FUZZ
 @given(text=st.one_of(st.text(max_size=300), st.text(alphabet="OEMLICRQ1:-_aAzZ09", max_size=300)))
 def test_arbitrary_qr_texts_are_refused_in_one_line(text):
+    """Fails when the QR text decoders let a binascii/Unicode error out instead of a one-line refusal."""
     for decode, error in ((from_qr_text, LicenseError), (request_from_qr_text, RequestError)):
         try:
             decode(text)
@@ -272,6 +273,7 @@ def test_a_fifo_in_place_of_a_licensing_state_file_is_refused_in_one_line(
 
 
 def test_the_crl_and_image_readers_refuse_a_fifo_directly(tmp_path, no_hang):
+    """Fails when load_crl or read_png opens the path without the bounded regular-file reader (hangs)."""
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(CrlError, match="FIFO"):
         load_crl(tmp_path / "fifo")

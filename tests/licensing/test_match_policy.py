@@ -90,6 +90,7 @@ def test_the_container_policy_still_binds_the_cpu(tmp_path, container, data_dir,
 
 
 def test_an_unknown_policy_is_a_usage_error_and_writes_nothing(tmp_path, data_dir, capsys):
+    """Fails when --match-policy accepts a name policy_named does not know (it would be signed in)."""
     argv = _request(tmp_path)
     assert oem_provision_license_main([*argv, "--match-policy", "any-one"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
@@ -99,6 +100,7 @@ def test_an_unknown_policy_is_a_usage_error_and_writes_nothing(tmp_path, data_di
 
 
 def test_the_policies_are_what_their_names_say():
+    """Fails when CONTAINER_POLICY stops requiring both components or the default accepts two."""
     both = {"machine_id": "a" * 96, "cpu": "b" * 96}
     assert CONTAINER_POLICY.match(both, both).ok
     assert not DEFAULT_POLICY.match(both, both).ok

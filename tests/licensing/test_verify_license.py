@@ -106,6 +106,7 @@ def test_a_license_whose_signature_names_an_unknown_algorithm_is_refused(lic, re
 
 
 def test_a_development_key_is_refused_when_the_caller_refuses_it(lic, record):
+    """Fails when trusted_verifying_key stops refusing `development` keys on request."""
     status = verify_license(lic, fingerprint_record=record, now=NOW, allow_development_keys=False)
     _only_reason(status, "development key, refused unless OEM_ALLOW_DEVELOPMENT_LICENSES=true")
 
