@@ -74,3 +74,18 @@ def test_a_recreated_root_with_new_signers_is_refused_by_the_gate_and_at_startup
     assert daemon_main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("daemon refused: key ring:") and len(err.strip().splitlines()) == 1
+
+
+def test_a_live_log_rolled_back_after_a_revocation_keeps_the_gate_locked(live):
+    """Rollback: the older live log and its own co-signed checkpoint are valid; fails if the verifier's
+    witness check is removed (the daemon's gate reads the same report)."""
+    log = trust_paths.decision_log_path("live_execution", live.data_dir)
+    checkpoint = trust_paths.checkpoint_path(log)
+    before = (log.read_bytes(), checkpoint.read_bytes())
+    live.append("live_execution", "revoked", "live_go")
+    assert not _gate(live).live_unlocked
+    log.write_bytes(before[0])
+    checkpoint.write_bytes(before[1])
+    result = _gate(live)
+    assert not result.live_unlocked
+    assert any("rolled back: file at 1 " in reason and "witness at 2 " in reason for reason in result.reasons)
