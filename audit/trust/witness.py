@@ -73,7 +73,9 @@ class WitnessStore(Protocol):
 
     def get(self, key: str) -> Mark | None: ...
 
-    def put(self, key: str, mark: Mark) -> None: ...
+    def put(self, key: str, mark: Mark, *, force: bool = False) -> None:
+        """Record `mark` unless the place already holds a later one (`force`: only for reset)."""
+        ...
 
     def forget(self, key: str) -> None: ...
 
@@ -149,8 +151,20 @@ class SealedFileStore:
             }
             atomic_write_bytes(self.path, canonical_bytes(doc) + b"\n", mode=0o600)
 
-    def put(self, key: str, mark: Mark) -> None:
-        self._change(lambda records: records.__setitem__(key, {"seq": mark.seq, "head": mark.head}))
+    def put(self, key: str, mark: Mark, *, force: bool = False) -> None:
+        def change(records: dict[str, Any]) -> None:
+            held = records.get(key)
+            # Under the lock: a concurrent writer that already recorded a later mark is never undone.
+            if (
+                not force
+                and isinstance(held, dict)
+                and type(held.get("seq")) is int
+                and held["seq"] > mark.seq
+            ):
+                return
+            records[key] = {"seq": mark.seq, "head": mark.head}
+
+        self._change(change)
 
     def forget(self, key: str) -> None:
         self._change(lambda records: records.pop(key, None))
@@ -260,7 +274,7 @@ class Witness:
             if to is None:
                 store.forget(key)
             else:
-                store.put(key, to)
+                store.put(key, to, force=True)
         from audit.trust.keyring import format_time, utc_now
 
         record = {

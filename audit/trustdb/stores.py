@@ -60,12 +60,23 @@ class DatabaseWitnessStore:
             raise WitnessError(f"witness database unavailable: {str(exc).splitlines()[0][:120]}") from None
         return None if row is None else Mark(int(row.seq), row.head)
 
-    def put(self, key: str, mark: Mark) -> None:
-        with transaction.atomic():
-            WitnessMark.objects.update_or_create(key=key, defaults={"seq": mark.seq, "head": mark.head})
+    def put(self, key: str, mark: Mark, *, force: bool = False) -> None:
+        try:
+            with transaction.atomic():
+                row = WitnessMark.objects.select_for_update().filter(key=key).first()
+                if row is None:
+                    WitnessMark.objects.create(key=key, seq=mark.seq, head=mark.head)
+                elif force or row.seq <= mark.seq:  # a later mark a concurrent writer recorded stays
+                    row.seq, row.head = mark.seq, mark.head
+                    row.save(update_fields=["seq", "head", "updated_at"])
+        except DatabaseError as exc:
+            raise WitnessError(f"witness database unavailable: {str(exc).splitlines()[0][:120]}") from None
 
     def forget(self, key: str) -> None:
-        WitnessMark.objects.filter(key=key).delete()
+        try:
+            WitnessMark.objects.filter(key=key).delete()
+        except DatabaseError as exc:
+            raise WitnessError(f"witness database unavailable: {str(exc).splitlines()[0][:120]}") from None
 
 
 def database_store(data_dir: Path) -> DatabaseWitnessStore | None:

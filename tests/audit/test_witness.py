@@ -132,3 +132,13 @@ def test_a_reset_is_journaled_in_every_place_and_reported_to_hooks(tmp_path):
     witness.check("crl_number", Mark(2, "crl:2"), label="crl.json")
     with pytest.raises(WitnessError, match="needs a reason"):
         witness.reset("crl_number", None, reason="", actor="admin")
+
+
+def test_a_stale_writer_never_lowers_a_mark(tmp_path):
+    """Two processes advancing at once: fails if a sealed place lets an older mark overwrite a later one."""
+    store = SealedFileStore(tmp_path / "w.json", "place")
+    store.put("audit_trail", Mark(3, "sha384:three"))
+    store.put("audit_trail", Mark(2, "sha384:two"))  # a writer that read the state before the advance to 3
+    assert store.get("audit_trail") == Mark(3, "sha384:three")
+    store.put("audit_trail", Mark(2, "sha384:two"), force=True)  # only a reset goes back
+    assert store.get("audit_trail") == Mark(2, "sha384:two")
