@@ -399,6 +399,7 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
             probe=system_probe(),
             usb_dongle=_usb_dongle(),
             allow_development_keys=allow_dev,
+            first_use=True,
         )
         status = verify_license(
             lic,

@@ -54,18 +54,26 @@ def crl_mark(crl: Crl | None) -> Mark:
 
 
 def observe_crl(
-    data_dir: Path, *, allow_development_keys: bool | None = None, witness: Witness | None = None
+    data_dir: Path,
+    *,
+    allow_development_keys: bool | None = None,
+    witness: Witness | None = None,
+    first_use: bool = True,
 ) -> Crl | None:
     """The verified CRL of `data_dir`, refused when its number is below the highest ever seen or the file is
-    gone after one was seen; a newer one raises the witness."""
+    gone after one was seen; a newer one raises the witness.
+
+    `first_use`: the caller may start the witness when it holds no mark (activation, and the vendor side
+    right after writing a CRL). The daemon passes False: on an activated device a CRL without any mark means
+    the witness was lost, which is an error, never a fresh start."""
     path = crl_path(Path(data_dir))
     crl = load_crl(path, allow_development_keys=allow_development_keys)
     witness = witness if witness is not None else witness_for(Path(data_dir))
+    if first_use and all(mark is None for mark in witness.marks(CRL_WITNESS_KEY).values()):
+        witness.begin(CRL_WITNESS_KEY, _NO_CRL, label=str(path))
     if crl is None:
         witness.check(CRL_WITNESS_KEY, _NO_CRL, label=str(path))
         return None
-    if all(mark is None for mark in witness.marks(CRL_WITNESS_KEY).values()):
-        witness.begin(CRL_WITNESS_KEY, _NO_CRL, label=str(path))  # first CRL this device sees
     witness.advance(CRL_WITNESS_KEY, crl_mark(crl), label=str(path))
     return crl
 
@@ -78,10 +86,11 @@ def device_state(
     probe: SystemProbe,
     usb_dongle: str | None = None,
     allow_development_keys: bool | None = None,
+    first_use: bool = False,
 ) -> DeviceState:
     """Everything but the license; any unreadable, tampered or rolled-back file raises a one-line error."""
     record = build_fingerprint(probe, keyring=keyring, now=now, usb_dongle=usb_dongle)
-    crl = observe_crl(Path(data_dir), allow_development_keys=allow_development_keys)
+    crl = observe_crl(Path(data_dir), allow_development_keys=allow_development_keys, first_use=first_use)
     mark = load_mark(keyring, high_water_path(Path(data_dir)))
     return DeviceState(record, crl, mark, installation_pin(Path(data_dir)))
 

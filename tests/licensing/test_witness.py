@@ -140,3 +140,19 @@ def test_an_older_high_water_mark_is_refused(data_dir, keyring):
     high_water_path(data_dir).write_bytes(older)
     with pytest.raises(WitnessError, match="high_water.json: rolled back"):
         load_mark(keyring)
+
+
+def test_the_daemon_refuses_a_crl_whose_witness_was_lost(provisioned, data_dir, keyring, capsys):
+    """Fails when the daemon's check (check_installed_license) may start the CRL witness afresh: with both
+    witness places deleted, any older CRL would then be taken as the first one."""
+    from audit.trust import paths
+
+    assert revoke_license_main(["--serial", "2", "--reason", "refund"]) == 0
+    assert activate_license_main([str(provisioned)]) == 0
+    status = check_installed_license(data_dir, keyring, stage="demo", now=utc_now(), probe=probe())
+    assert status.valid, status.reasons
+    paths.witness_state_path(data_dir).unlink()
+    shutil.rmtree(paths.witness_dir(data_dir))
+    status = check_installed_license(data_dir, keyring, stage="demo", now=utc_now(), probe=probe())
+    assert not status.valid
+    assert "crl.json: in use (at 4 " in status.reasons[0] and "no witness holds a mark" in status.reasons[0]
