@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,16 +76,21 @@ class SystemProbe:
         return self.root / rel.lstrip("/")
 
     def read_text(self, rel: str, limit: int = 1 << 20) -> str | None:
-        try:
-            with open(self.path(rel), "rb") as handle:
-                data = handle.read(limit)
-        except OSError:
-            return None
-        return data.decode("utf-8", errors="replace")
+        data = self.read_bytes(rel, limit)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def read_bytes(self, rel: str, limit: int = 1 << 20) -> bytes | None:
+        """At most `limit` bytes of a regular file (procfs and sysfs files are); anything else is absent. The
+        open never blocks, so a FIFO planted in place of /etc/machine-id cannot hang a command."""
         try:
-            with open(self.path(rel), "rb") as handle:
+            fd = os.open(self.path(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return None
+            with os.fdopen(fd, "rb") as handle:
                 return handle.read(limit)
         except OSError:
             return None

@@ -288,3 +288,12 @@ def test_a_deeply_nested_registry_line_is_one_problem(data_dir):
     path.write_bytes(b"[" * 200_000 + b"\n")
     problems = verify_registry(path, witness=False)
     assert len(problems) == 1 and "not strict JSON" in problems[0]
+
+
+def test_a_fifo_in_the_probed_system_tree_is_treated_as_absent(machine, keyring, no_hang):
+    """Fails when SystemProbe opens files with a blocking open (a FIFO at /etc/machine-id hangs)."""
+    from licensing.core.fingerprint import SystemProbe, collect_components
+
+    (machine / "etc/machine-id").unlink()
+    os.mkfifo(machine / "etc/machine-id")
+    assert "machine_id" not in collect_components(SystemProbe(machine))
