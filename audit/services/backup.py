@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -120,6 +121,7 @@ def installation_restore(
             files = apply_stage(staging, data_dir, aside)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        ContentType.objects.clear_cache()  # flush re-created the content types under new ids
     installation = Installation(
         installation_id=index.installation_id,
         deployment_id=index.body["deployment_id"],

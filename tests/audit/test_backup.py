@@ -22,6 +22,16 @@ from tests.audit.helpers import append
 from tests.trust_setup import ADMIN_PASSWORD, installed
 
 
+@pytest.fixture(autouse=True)
+def fresh_content_types():
+    """flush re-creates content types under new ids inside the test's transaction; once it is rolled back
+    the process-wide cache must not keep them for the next test."""
+    from django.contrib.contenttypes.models import ContentType
+
+    yield
+    ContentType.objects.clear_cache()
+
+
 @pytest.fixture
 def console(settings, data_dir, keyring, db, django_capture_on_commit_callbacks):
     """An installation with signers, two demo decisions, an audit artefact and keyed audit events."""
