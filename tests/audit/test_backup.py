@@ -270,3 +270,22 @@ def test_a_licensed_installation_restores_with_its_registry_activation_and_gate(
     assert "1 licenses (1 live)" in capsys.readouterr().out
     assert daemon_check(licensed, capsys) == gate_before
     assert cli.verify_decision_log_main(["--strict"]) == 0
+
+
+def test_restoring_over_a_newer_state_is_the_one_documented_way_back(
+    console, keyring, tmp_path, password_file, django_capture_on_commit_callbacks
+):
+    """Fails when restore does not reset the witnesses (the older log would be refused as rolled back) or
+    deletes what it replaces instead of keeping it aside."""
+    archive = backup(tmp_path, password_file, django_capture_on_commit_callbacks)
+    log = console / "audit" / "decision_logs" / "demo.jsonl"
+    backed_up = log.read_bytes()
+    append(keyring, console, "demo", "demo_ready", artefacts={"run": "newer"})
+    newer = log.read_bytes()
+    restore(archive, django_capture_on_commit_callbacks)
+    assert log.read_bytes() == backed_up
+    assert cli.verify_decision_log_main(["--strict"]) == 0
+    (aside,) = console.parent.glob(f"{console.name}.restore-aside-*")
+    assert (aside / "audit" / "decision_logs" / "demo.jsonl").read_bytes() == newer
+    reset = AuditEvent.objects.filter(action="witness.reset").values_list("detail", flat=True)
+    assert any("restore_installation" in detail["reason"] for detail in reset)
