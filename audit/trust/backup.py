@@ -226,6 +226,37 @@ def _open_archive(path: Path) -> io.BufferedReader:
     return os.fdopen(fd, "rb")
 
 
+class _BoundedReads(io.RawIOBase):
+    """The archive as tarfile sees it, refusing any single read larger than MAX_JSON_FILE: tarfile reads a
+    pax header's whole content at once, so a header claiming gigabytes would otherwise be read into memory.
+    Member data is read in _CHUNK pieces and never trips this."""
+
+    def __init__(self, raw: io.BufferedReader):
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_JSON_FILE:
+            raise BackupError("backup archive has a header or member read larger than allowed")
+        return self._raw.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
 def _safe_member_name(name: str) -> bool:
     if name in (INDEX_NAME, DATABASE_NAME):
         return True
@@ -344,7 +375,7 @@ def stage_backup(archive: Path, staging: Path, *, data_dir: Path, allow_other: b
 def _stage(archive: Path, staging: Path, *, data_dir: Path, allow_other: bool) -> BackupIndex:
     with _open_archive(archive) as raw:
         try:
-            tar = tarfile.open(fileobj=raw, mode="r:")
+            tar = tarfile.open(fileobj=_BoundedReads(raw), mode="r:")
         except tarfile.TarError as exc:
             raise BackupError(f"backup {archive}: not a tar archive ({exc})") from None
         with tar:

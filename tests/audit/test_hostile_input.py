@@ -305,3 +305,20 @@ def test_a_backup_that_is_a_fifo_or_a_device_is_refused(fifo, tmp_path, no_hang)
         with pytest.raises(BackupError, match="not a regular file"):
             stage_backup(hostile, tmp_path / "stage", data_dir=tmp_path / "var", allow_other=False)
         assert not (tmp_path / "stage").exists()
+
+
+def test_a_backup_with_a_huge_pax_header_is_refused_without_reading_it(tmp_path):
+    """Fails when the archive is handed to tarfile without _BoundedReads (the claimed header size would be
+    read into memory at once)."""
+    import tarfile
+
+    from audit.trust.backup import BackupError, stage_backup
+    from audit.trust.fsutil import MAX_JSON_FILE
+
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = MAX_JSON_FILE + 1
+    archive = tmp_path / "backup.tar"
+    archive.write_bytes(header.tobuf(format=tarfile.USTAR_FORMAT) + b"x" * 1024)
+    with pytest.raises(BackupError, match="larger than allowed"):
+        stage_backup(archive, tmp_path / "stage", data_dir=tmp_path / "var", allow_other=False)
