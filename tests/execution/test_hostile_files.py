@@ -130,3 +130,13 @@ def test_a_token_of_arbitrary_text_is_refused_with_a_reason(token):
     """Fails when verify_token lets a decoding error other than TokenError escape."""
     with pytest.raises(TokenError):
         verify_token(token, keyring=None, peer_cert_der=b"")
+
+
+def test_the_daemon_check_with_a_config_that_is_a_fifo_or_a_device_fails_the_gate(
+    hostile, installed, capsys, no_hang
+):
+    """Fails when the gate's config check reads the config without the bounded reader."""
+    args = ["--mode", "live", "--data-dir", str(installed), "--config", str(hostile), "--check"]
+    assert daemon_main(args) == 1
+    out = capsys.readouterr().out
+    assert "not a regular file" in out
