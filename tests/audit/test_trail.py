@@ -184,6 +184,7 @@ def verify_export_file(tmp_path, data: bytes) -> str:
 
 
 def test_auditor_exports_a_jsonl_that_verifies_outside_the_console(client, events, tmp_path):
+    """Fails when the export stops ending with the signed head or the rows stop carrying their MACs."""
     data = export(client)
     rows = [json.loads(line) for line in data.decode().splitlines()]
     actions = [r["action"] for r in rows[:-1]]
@@ -227,6 +228,8 @@ def test_a_re_signed_tail_deletion_cannot_reuse_the_head(client, events, tmp_pat
 
 
 def test_a_filtered_export_verifies_row_by_row(client, events, tmp_path):
+    """Fails when verify_export demands a full chain from a filtered export (rows verify by their own MACs,
+    the signed count and digest cover the selection)."""
     data = export(client, "?actor=user1")
     assert verify_export_file(tmp_path, data).startswith("export intact (filtered): 1 events")
 
