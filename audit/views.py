@@ -7,7 +7,7 @@ from django.shortcuts import render
 from audit.trust.decision_log import STATUS_RULES
 from audit.trust.gates import GATES
 
-from .evidence import deployment_evidence
+from .evidence import deployment_evidence, trust_identity
 from .models import Deployment
 from .selectors import deployment_get_visible
 
@@ -55,7 +55,13 @@ def decision_log(request, pk: int):
     return render(
         request,
         "audit/decision_log.html",
-        {"deployment": deployment, "state": state, "timeline": timeline, "gates": gates},
+        {
+            "deployment": deployment,
+            "state": state,
+            "timeline": timeline,
+            "gates": gates,
+            "trust": trust_identity(deployment),
+        },
     )
 
 

@@ -28,13 +28,14 @@ def demo_ready(deployment, keyring, data_dir):
     return append(keyring, data_dir, "demo", "demo_ready", artefacts={"config_hash": "sha384:" + "a" * 96})
 
 
-def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, deployment, demo_ready):
+def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, deployment, demo_ready, keyring):
     client.force_login(user_with_role("compliance", deployments=[deployment]))
     page = client.get(f"/deployments/{deployment.pk}/decisions/").content.decode()
     assert "Verified: the strict verifier passed on 1 entry" in page
     assert "alice — approved as product owner" in page
     assert "carol — approved as compliance officer" in page
     assert "smoke_demo_report" in page  # demo_exit still misses its smoke report
+    assert f"trust root <code>{keyring.installation.root_fingerprint}</code>" in page
 
 
 def test_a_tampered_log_shows_not_verified_and_closes_every_gate(client, deployment, demo_ready, data_dir):
