@@ -8,8 +8,12 @@ A backup is one tar file (regular members only):
 - `database.xml`: the console database (the Django side dumps and loads it; this module only carries it).
 - `data/<path>`: every file of the data dir (licenses, activation, high-water mark, CRL, registry, key ring,
   decision logs + checkpoints, audit artefacts, certificates, the installation record) except what is
-  rebuilt or machine-local: the SQLite files (the dump replaces them), the witness state (reset on restore),
-  locks, the broker queue and collected static files.
+  rebuilt or machine-local: the SQLite files (the dump replaces them), the witness state (reset on restore;
+  its reset journal stays with the machine), locks, the broker queue and collected static files.
+
+Backup reads every file twice (digest, then the archive copy, hashed again) and re-checks every file's size
+and mtime at the end: a file changed meanwhile (a log appended after its checkpoint was read) refuses the
+backup instead of writing an inconsistent one.
 
 Restore verifies before it writes: the index signature against the root key it names, that root against
 the installation this machine knows (refused unless allowed), the member list against the index (nothing
@@ -56,7 +60,7 @@ _SAFE_PART = re.compile(r"^[A-Za-z0-9._@+=,-][A-Za-z0-9._@+=, -]*$")
 
 # Data-dir paths never backed up (relative, POSIX): rebuilt from the dump, reset on restore, or machine-local.
 _EXCLUDED_TOP = {"broker", "staticfiles"}
-_EXCLUDED_FILES = {"state/witness.json", "state/witness.key"}
+_EXCLUDED_FILES = {"state/witness.json", "state/witness.key", "state/witness_resets.jsonl"}
 _EXCLUDED_SUFFIXES = (".lock", ".tmp")
 _SQLITE = re.compile(r"^db\.sqlite3(-journal|-wal|-shm)?$")
 
@@ -153,10 +157,12 @@ def write_backup(
     members: list[tuple[str, Path | bytes]] = [(DATABASE_NAME, database)]
     members += [(DATA_PREFIX + relative, full) for relative, full in data_files(base)]
     files = []
+    stamps: dict[str, tuple[int, int]] = {}
     for name, source in members:
         if isinstance(source, bytes):
             size, sha = len(source), hashlib.sha384(source).hexdigest()
         else:
+            stamps[name] = _stamp(source)
             size, sha = _digest_file(source)
         files.append({"path": name, "size": size, "sha384": sha})
     body = {
@@ -183,18 +189,50 @@ def write_backup(
                 data = source if isinstance(source, bytes) else None
                 if data is None:
                     with open(source, "rb") as handle:
-                        _add(tar, name, handle, entry["size"])
+                        hashing = _HashingReader(handle)
+                        _add(tar, name, hashing, entry["size"])
+                    if hashing.digest.hexdigest() != entry["sha384"]:
+                        raise _changed(name)
                 else:
                     _add(tar, name, data)
             tar.close()
             raw.flush()
             os.fsync(raw.fileno())
+        # One consistent moment: a log appended after its checkpoint was read (or the reverse) is refused.
+        for name, source in members:
+            if not isinstance(source, bytes) and _stamp(source) != stamps[name]:
+                raise _changed(name)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(out.parent)
     return BackupIndex(body)
+
+
+class _HashingReader:
+    """What tarfile copies, hashed on the way: the copy in the archive is compared with the index entry."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self.digest = hashlib.sha384()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _changed(name: str) -> BackupError:
+    return BackupError(f"{name} changed while the backup was written: run it again while nothing writes")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _add(tar: tarfile.TarFile, name: str, source, size: int | None = None) -> None:

@@ -289,3 +289,25 @@ def test_restoring_over_a_newer_state_is_the_one_documented_way_back(
     assert (aside / "audit" / "decision_logs" / "demo.jsonl").read_bytes() == newer
     reset = AuditEvent.objects.filter(action="witness.reset").values_list("detail", flat=True)
     assert any("restore_installation" in detail["reason"] for detail in reset)
+
+
+def test_a_backup_racing_an_append_is_refused_not_written_torn(
+    console, keyring, tmp_path, password_file, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Fails when write_backup stops re-checking every file after the archive is written: a log appended
+    between reading its checkpoint and itself would be backed up as an inconsistent pair."""
+    import audit.trust.backup as backup_module
+
+    digest = backup_module._digest_file
+
+    def digest_then_append(path):
+        result = digest(path)
+        if path.name == "demo.checkpoint.json":
+            append(keyring, console, "demo", "demo_ready", artefacts={"run": "racing"})
+        return result
+
+    monkeypatch.setattr(backup_module, "_digest_file", digest_then_append)
+    with pytest.raises(CommandError, match="changed while the backup was written"):
+        backup(tmp_path, password_file, django_capture_on_commit_callbacks)
+    assert not (tmp_path / "offline" / "backup.tar").exists()
+    assert not list((tmp_path / "offline").glob(".backup.tar.*"))
