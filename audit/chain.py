@@ -10,9 +10,10 @@ Existing v1 rows are kept as they are, not re-chained: the first v2 row MACs the
 `prev_hash`, which anchors the whole v1 prefix; after a v2 row, a v1 row is a break.
 
 The export (JSONL) is one canonical line per event (its body plus `hash`) and a last line that is the signed
-head: the trail head at export time, the count and SHA-384 of the event lines, the filters and the
-installation, MACed with the audit key (domain "oem/audit-export/v1"). A deleted, added or edited line, a
-deleted tail (even with the head line kept) or a head line moved from another export is refused.
+head: the trail head at export time, the count and SHA-384 of the event lines, the filters, the
+installation and its deployment, MACed with the audit key (domain "oem/audit-export/v1"). A deleted,
+added or edited line, a deleted tail (even with the head line kept) or a head line moved from another
+export is refused.
 
 No Django here: the backup/restore tooling and the command share it.
 """
@@ -178,6 +179,7 @@ def export_lines(
     signer: HmacSigner,
     trail_head: tuple[int, str],
     installation_id: str,
+    deployment_id: str,
     exported_at: str,
     filters: dict[str, str],
 ) -> Iterator[bytes]:
@@ -192,6 +194,7 @@ def export_lines(
     head = {
         "format": EXPORT_FORMAT,
         "installation_id": installation_id,
+        "deployment_id": deployment_id,
         "exported_at": exported_at,
         "filters": dict(sorted(filters.items())),
         "trail_head": {"seq": trail_head[0], "hash": trail_head[1]},
@@ -234,6 +237,7 @@ def verify_export(data: bytes, keyring, *, installation_id: str | None = None) -
         != {
             "format",
             "installation_id",
+            "deployment_id",
             "exported_at",
             "filters",
             "trail_head",

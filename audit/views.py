@@ -129,6 +129,7 @@ def audit_trail_export(request):
         signer=signer,
         trail_head=head,
         installation_id=installation.installation_id,
+        deployment_id=installation.deployment_id,
         exported_at=format_time(timezone.now()),
         filters=filters,
     )
