@@ -41,7 +41,8 @@ RUN_PROCS := web worker beat daemon$(if $(DISPLAY)$(WAYLAND_DISPLAY), desktop,)
 
 run: seed
 	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
-	$(VENV)/bin/honcho start -f Procfile $(RUN_PROCS)
+	@echo "Demo: development license keys accepted (OEM_ALLOW_DEVELOPMENT_LICENSES=true); never in production"
+	OEM_ALLOW_DEVELOPMENT_LICENSES=true $(VENV)/bin/honcho start -f Procfile $(RUN_PROCS)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

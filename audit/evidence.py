@@ -19,6 +19,28 @@ def core_config_path() -> Path:
     return Path(settings.OEM_CONFIG_PATH)
 
 
+def trust_identity(deployment: Deployment) -> dict[str, str] | None:
+    """What the console shows: installation id, deployment id and the pinned root fingerprint (None when
+    the installation does not load; the verification section then says why)."""
+    from audit.trust.installation import InstallationError, load_installation, signature_context
+
+    try:
+        installation = load_installation(Path(settings.OEM_DATA_DIR))
+    except InstallationError:
+        return None
+    return {
+        **signature_context(installation, deployment.evidence_dir),
+        "root_fingerprint": installation.root_fingerprint,
+    }
+
+
+def trust_context(deployment: Deployment) -> dict[str, str]:
+    """{installation_id, deployment_id} every signature over this deployment's evidence binds."""
+    from audit.trust.installation import load_installation, signature_context
+
+    return signature_context(load_installation(Path(settings.OEM_DATA_DIR)), deployment.evidence_dir)
+
+
 def decision_log_paths(deployment: Deployment) -> list[Path]:
     return [trust_paths.decision_log_path(name, deployment.evidence_dir) for name in trust_paths.LOG_NAMES]
 

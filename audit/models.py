@@ -62,18 +62,22 @@ class DecisionEntry(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """Single row locked while appending, so concurrent writers cannot fork the chain."""
+    """Single row locked while appending, so concurrent writers cannot fork the chain. Every verification
+    compares it with the last event (a deleted tail shows), and the witness keeps a copy outside the
+    database (a deleted tail with this row rewound shows too). `chain_version` is the head event's."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)
-    head_hash = models.CharField(max_length=104)
+    head_hash = models.CharField(max_length=160)
+    chain_version = models.PositiveSmallIntegerField(default=1)
 
     def __str__(self) -> str:
         return f"audit chain head #{self.seq}"
 
 
 class AuditEvent(models.Model):
-    """A security decision. Rows are never updated or deleted; each hashes its predecessor."""
+    """A security decision. Rows are never updated or deleted; each MACs (v2) or hashes (v1, rows written
+    before the keyed chain) its predecessor: audit/chain.py."""
 
     seq = models.PositiveBigIntegerField(unique=True)
     timestamp = models.DateTimeField(db_index=True)
@@ -86,8 +90,9 @@ class AuditEvent(models.Model):
         Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
     detail = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=104)
-    hash = models.CharField(max_length=104, unique=True)
+    prev_hash = models.CharField(max_length=160)
+    hash = models.CharField(max_length=160, unique=True)
+    chain_version = models.PositiveSmallIntegerField(default=1)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

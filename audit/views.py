@@ -7,7 +7,7 @@ from django.shortcuts import render
 from audit.trust.decision_log import STATUS_RULES
 from audit.trust.gates import GATES
 
-from .evidence import deployment_evidence
+from .evidence import deployment_evidence, trust_identity
 from .models import Deployment
 from .selectors import deployment_get_visible
 
@@ -55,7 +55,13 @@ def decision_log(request, pk: int):
     return render(
         request,
         "audit/decision_log.html",
-        {"deployment": deployment, "state": state, "timeline": timeline, "gates": gates},
+        {
+            "deployment": deployment,
+            "state": state,
+            "timeline": timeline,
+            "gates": gates,
+            "trust": trust_identity(deployment),
+        },
     )
 
 
@@ -93,22 +99,40 @@ def audit_trail(request):
 
 @login_required
 def audit_trail_export(request):
-    """JSONL, oldest first, exactly the hashed bodies plus their hashes: re-verifiable outside the console."""
-    import json
+    """JSONL, oldest first: the exact MACed bodies plus their MACs, then a head line signed with the audit key
+    (trail head, count and digest of the lines): `manage.py verify_audit_trail --export FILE` re-checks it."""
+    from django.conf import settings
+    from django.http import JsonResponse, StreamingHttpResponse
+    from django.utils import timezone
 
-    from django.http import StreamingHttpResponse
+    from audit.chain import export_lines
+    from audit.trust.installation import InstallationError, load_installation
+    from audit.trust.keyring import KeyRing, KeyRingError, format_time
 
     from .services import audit_event_record, stored_event_body
+    from .services.trail import audit_trail_head
 
-    events = _audit_trail_or_403(request).order_by("seq")
-    audit_event_record(
-        action="audit.export", actor=request.user, detail={"filters": dict(request.GET.items())}
+    events = _audit_trail_or_403(request)
+    try:
+        installation = load_installation(settings.OEM_DATA_DIR)
+        signer = KeyRing.load(settings.OEM_DATA_DIR).hmac_signer("audit")
+    except (InstallationError, KeyRingError, OSError) as exc:
+        return JsonResponse({"detail": f"cannot sign the export: {' '.join(str(exc).split())}"}, status=409)
+    filters = {k: v for k, v in request.GET.items() if k in ("action", "actor", "outcome") and v}
+    audit_event_record(action="audit.export", actor=request.user, detail={"filters": filters})
+    head = audit_trail_head()
+    rows = (
+        (stored_event_body(e), e.hash) for e in events.filter(seq__lte=head[0]).order_by("seq").iterator(500)
     )
-
-    def lines():
-        for event in events.iterator(chunk_size=500):
-            yield json.dumps({**stored_event_body(event), "hash": event.hash}, sort_keys=True) + "\n"
-
-    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    lines = export_lines(
+        rows,
+        signer=signer,
+        trail_head=head,
+        installation_id=installation.installation_id,
+        deployment_id=installation.deployment_id,
+        exported_at=format_time(timezone.now()),
+        filters=filters,
+    )
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
     response["Content-Disposition"] = 'attachment; filename="audit_trail.jsonl"'
     return response

@@ -9,7 +9,10 @@ signed with the development vendor key and a signed CRL of `--revoked` other ser
   (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
   (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message).
 
-Usage: python bench/license_verify.py [--seconds S] [--revoked N]
+The license is signed with the development key, so the benchmark verifies with allow_development_keys=True
+explicitly, and pins the temporary installation's trust root as a real device does.
+
+Usage: python bench/license_verify.py [--seconds S] [--revoked N] [--quick]
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input  # noqa: E402
+from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
 from licensing.core.crl import build_crl, parse_crl  # noqa: E402
 from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
 from licensing.core.license_file import build_license_body, load_vendor_signer, sign_license  # noqa: E402
+from licensing.core.pin import TrustRootPin  # noqa: E402
 from licensing.core.verify import verify_license  # noqa: E402
 
 
@@ -84,12 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--revoked", type=int, default=100, help="other serials listed in the CRL")
+    parser.add_argument("--quick", action="store_true", help="0.2 s per measurement (a smoke run)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds = 0.2
 
     with tempfile.TemporaryDirectory(prefix="oem-bench-license-") as tmp:
         os.environ.setdefault("OEM_KDF_COST", "10")
         root = Path(tmp) / "machine"
         fake_machine(root)
+        installation = init_installation(Path(tmp) / "var", "bench-admin-password")
+        pin = TrustRootPin(installation.installation_id, installation.root_fingerprint)
         keyring = KeyRing.load(Path(tmp) / "var")
         now = utc_now()
         record = build_fingerprint(SystemProbe(root), keyring=keyring, now=now)
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 expires_at=now + timedelta(days=365),
                 stages=["demo", "paper", "live"],
                 features=["paper-labs", "smart-routing"],
+                trust_root=pin,
             ),
             signer,
         )
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in range(1, args.revoked + 1)
         ]
         crl_bytes = canonical_bytes(build_crl(revoked, number=1, issued_at=now, signer=signer))
-        crl = parse_crl(crl_bytes)
+        crl = parse_crl(crl_bytes, allow_development_keys=True)
         mark = now - timedelta(minutes=1)
 
         def full() -> None:
@@ -124,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 stage="paper",
                 revoked_serials=crl,
                 high_water=mark,
+                trust_root=pin,
+                allow_development_keys=True,
             )
             assert status.valid, status.reasons
 
@@ -135,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 stage="paper",
                 revoked_serials=crl_bytes,
                 high_water=mark,
+                trust_root=pin,
+                allow_development_keys=True,
             )
             assert status.valid, status.reasons
 

@@ -30,21 +30,31 @@ from audit.trust.canonical import (  # noqa: E402
 )
 from audit.trust.decision_log import (  # noqa: E402
     build_entry,
+    checkpoint_document,
     genesis_hash,
     line_hash,
-    write_checkpoint,
+    sign_checkpoint,
+    signing_context,
+    witness_key,
 )
+from audit.trust.fsutil import atomic_write_bytes  # noqa: E402
+from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, utc_now  # noqa: E402
+from audit.trust.paths import checkpoint_path  # noqa: E402
 from audit.trust.signatures import format_signature  # noqa: E402
 from audit.trust.verifier import verify_decision_logs  # noqa: E402
+from audit.trust.witness import Mark, witness_for  # noqa: E402
 
 
 def generate(data_dir: Path, count: int):
     """Write a valid log quickly: sign with the private key objects directly, splice the signing input."""
     os.environ.setdefault("OEM_KDF_COST", "10")  # key creation only; verification cost is unaffected
+    admin = "bench-administrator"  # noqa: S105 - a throw-away installation's password
+    init_installation(data_dir, admin)
     ring = KeyRing.load(data_dir)
-    ring.create_signer_key("alice", ["owner"], "pw-alice")
-    ring.create_signer_key("carol", ["compliance"], "pw-carol")
+    ring.create_signer_key("alice", ["owner"], "pw-alice", admin_password=admin)
+    ring.create_signer_key("carol", ["compliance"], "pw-carol", admin_password=admin)
+    context = signing_context(ring, data_dir)
     signers = {
         "compliance": ring.signer_for("carol", "pw-carol"),
         "owner": ring.signer_for("alice", "pw-alice"),
@@ -69,9 +79,20 @@ def generate(data_dir: Path, count: int):
                 runtime_flags={},
                 timestamp=start + timedelta(microseconds=seq),
             )
-            body = prefix + b'{"entry":' + fast_canonical_bytes(entry) + b',"log":' + log_json + b',"role":'
+            body = (
+                prefix
+                + b'{"deployment_id":'
+                + canonical_bytes(context["deployment_id"])
+                + b',"entry":'
+                + fast_canonical_bytes(entry)
+                + b',"installation_id":'
+                + canonical_bytes(context["installation_id"])
+                + b',"log":'
+                + log_json
+                + b',"role":'
+            )
             signatures = {}
-            for role in ("engineer", "owner"):
+            for role in ("compliance", "owner"):
                 message = body + canonical_bytes(role) + b"}"
                 raw = private[role].sign(message)
                 signatures[role] = format_signature("ed25519", signers[role].kid, raw)
@@ -80,19 +101,27 @@ def generate(data_dir: Path, count: int):
             line = fast_canonical_bytes(entry)
             handle.write(line + b"\n")
             prev = line_hash(line)
-    write_checkpoint(log_path, count, prev, ring.hmac_signer("audit"))
+    last = {k: v for k, v in entry.items() if k != "signatures"}
+    checkpoint = checkpoint_document(
+        entry, "demo", context, sign_checkpoint(last, "demo", signers, context=context)
+    )
+    atomic_write_bytes(checkpoint_path(log_path), canonical_bytes(checkpoint) + b"\n")
+    witness_for(data_dir).begin(witness_key("demo", context), Mark(0, genesis_hash("demo")), label="bench")
     return log_path, raw_triples
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="1,000 entries, one round (a smoke run)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best of each is kept")
     args = parser.parse_args()
+    if args.quick:
+        args.entries, args.rounds = 1_000, 1
     print(f"machine: {platform.platform()} | {platform.machine()} | cpus={os.cpu_count()}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="oem-bench-") as tmp:
-        data_dir = Path(tmp)
+        data_dir = Path(tmp) / "var"
         t0 = time.perf_counter()
         log_path, triples = generate(data_dir, args.entries)
         size_mb = log_path.stat().st_size / 1e6

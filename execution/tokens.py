@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.trust.canonical import DOMAIN_TOKEN, StrictJSONError, canonical_bytes, signing_input, strict_loads
+from audit.trust.fsutil import MAX_PEM_FILE, read_regular_file
 from audit.trust.keyring import KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
 
@@ -232,7 +233,9 @@ def issue_operator_token_main(argv: Sequence[str] | None = None) -> int:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     try:
-        cert = x509.load_pem_x509_certificate(args.cert.read_bytes())
+        cert = x509.load_pem_x509_certificate(
+            read_regular_file(args.cert, max_bytes=MAX_PEM_FILE, what="certificate")
+        )
         cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         if not cn or cn[0].value != args.subject:
             raise TokenError("bad_subject", f"--subject {args.subject} is not the certificate's CN")

@@ -141,6 +141,7 @@ class LicenseRequestApproveApi(APIView):
                 valid_days=data["valid_days"],
                 max_activations=data["max_activations"],
                 allow_virtual=data["allow_virtual"],
+                match_policy=data["match_policy"],
                 replaces=replaces,
                 user=request.user,
             )

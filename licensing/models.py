@@ -106,6 +106,7 @@ class License(models.Model):
     max_activations = models.PositiveIntegerField(default=1)
     active_activations = models.PositiveIntegerField(default=0)
     allow_virtual = models.BooleanField(default=False)
+    match_policy = models.CharField(max_length=40, default="3-of-5+machine_id")  # as signed in the license
     file_path = models.CharField(max_length=1000)  # OEM_DATA_DIR/licenses/issued/<serial>.json
     file_sha384 = models.CharField(max_length=96)
     signed_by = models.CharField(max_length=100, blank=True)  # kid of the vendor key

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from licensing.core.fingerprint import DEFAULT_POLICY, POLICIES
 from licensing.core.license_file import STAGES
 
 from .models import Customer, License, LicenseRequest
@@ -42,6 +43,7 @@ class LicenseSerializer(serializers.ModelSerializer):
             "max_activations",
             "active_activations",
             "allow_virtual",
+            "match_policy",
             "file_sha384",
             "signed_by",
             "replaces",
@@ -103,6 +105,7 @@ class ApproveSerializer(serializers.Serializer):
     valid_days = serializers.IntegerField(min_value=1, max_value=3650)
     max_activations = serializers.IntegerField(min_value=1, max_value=1000, default=1)
     allow_virtual = serializers.BooleanField(default=False)
+    match_policy = serializers.ChoiceField(choices=list(POLICIES), default=DEFAULT_POLICY.name)
     replaces = serializers.IntegerField(
         min_value=1, required=False, help_text="serial of the license to reissue"
     )

@@ -25,18 +25,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from audit.services import audit_event_record
 from audit.trust import paths
+from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, parse_time
-from licensing.core.crl import CrlError, load_crl, write_crl
-from licensing.core.fingerprint import DEFAULT_POLICY, ENV_PHYSICAL
+from licensing.core.crl import CrlError, build_crl, load_crl, write_crl
+from licensing.core.device import observe_crl
+from licensing.core.devkeys import development_licenses_allowed
+from licensing.core.fingerprint import DEFAULT_POLICY, ENV_PHYSICAL, MatchPolicy, policy_named
+from licensing.core.intent import PlannedWrite, operation_key
 from licensing.core.license_file import (
     License as SignedLicense,
 )
@@ -45,6 +48,7 @@ from licensing.core.license_file import (
     check_features,
     check_stages,
     load_vendor_signer,
+    parse_license,
 )
 from licensing.core.registry import LIVE, REVOKED, Registry, crl_path, device_digest, registry_path
 from licensing.core.request import LicenseRequest as ParsedRequest
@@ -91,12 +95,17 @@ def issued_path(serial: int) -> Path:
 
 
 def allow_development_keys() -> bool:
-    """As the CLIs: only OEM_ENV=production refuses development keys."""
-    return settings.OEM_ENV != "production"
+    """As the CLIs: development keys only with OEM_ALLOW_DEVELOPMENT_LICENSES=true (core.devkeys)."""
+    try:
+        return development_licenses_allowed()
+    except ValueError as exc:
+        raise LicensingError(str(exc)) from None
 
 
 def registry() -> Registry:
-    return Registry(registry_path(data_dir()), allow_development_keys=allow_development_keys())
+    return Registry(
+        registry_path(data_dir()), allow_development_keys=allow_development_keys(), keyring=_keyring()
+    )
 
 
 def vendor_signer():
@@ -260,30 +269,27 @@ def _check_terms(*, edition, features, stages, valid_days, max_activations) -> _
     return _Terms(edition, features, stages, valid_days, max_activations)
 
 
-def _check_device(parsed: ParsedRequest, allow_virtual: bool) -> None:
-    """The CLI's admission rules: VM/container only when allowed, enough stable components to match later."""
+def _check_device(parsed: ParsedRequest, allow_virtual: bool, match_policy: str) -> MatchPolicy:
+    """The CLI's admission rules: VM/container only when allowed, a policy the device can meet later."""
     env = parsed.environment
     if env["kind"] != ENV_PHYSICAL and not allow_virtual:
         raise LicensingError(
             f"request comes from a {env['kind']} ({env['name']}): allow virtual environments to license it"
         )
-    components = parsed.components
-    core = [c for c in components if c in DEFAULT_POLICY.core]
-    absent = [c for c in DEFAULT_POLICY.mandatory if c not in components]
-    if absent or len(core) < DEFAULT_POLICY.min_matches:
-        missing = ", ".join(parsed.fingerprint["missing"])
-        needed = f"{DEFAULT_POLICY.min_matches} including {', '.join(DEFAULT_POLICY.mandatory)}"
-        raise LicensingError(
-            f"device reports {len(core)} stable components (missing {missing}); "
-            f"the matching policy needs {needed}"
-        )
+    try:
+        policy = policy_named(match_policy)
+    except ValueError as exc:
+        raise LicensingError(str(exc)) from None
+    unmet = policy.unmet_by(parsed.components)
+    if unmet:
+        missing = ", ".join(parsed.fingerprint["missing"]) or "nothing"
+        raise LicensingError(f"{unmet} (missing {missing}); choose another match policy")
+    return policy
 
 
-def _write_license_file(lic: SignedLicense) -> tuple[Path, str]:
-    data = lic.to_bytes()
-    path = issued_path(lic.serial)
-    atomic_write_bytes(path, data)
-    return path, sha384_bytes(data)
+def _crl_write(signer, state, at) -> PlannedWrite:
+    crl = build_crl(state.revoked_list(), number=state.seq, issued_at=at, signer=signer)
+    return PlannedWrite(crl_path(data_dir()).resolve(), canonical_bytes(crl) + b"\n")
 
 
 def license_issue(
@@ -296,6 +302,7 @@ def license_issue(
     max_activations: int = 1,
     user=None,
     allow_virtual: bool = False,
+    match_policy: str = DEFAULT_POLICY.name,
     replaces: License | None = None,
 ) -> License:
     """Approve a pending request: sign its license with the vendor key, append `issued` (or `reissued` when
@@ -312,7 +319,7 @@ def license_issue(
     parsed = _parse_request(bytes(request.request_bytes), foreign_ok=request.foreign)
     if parsed.digest != request.request_digest:
         raise LicensingError("stored request bytes do not match the recorded request digest")
-    _check_device(parsed, allow_virtual)
+    policy = _check_device(parsed, allow_virtual, match_policy)
     customer = request.device.customer
     if replaces is not None and replaces.device.customer_id != customer.pk:
         raise LicensingError("a reissue must replace a license of the same customer")
@@ -335,6 +342,8 @@ def license_issue(
             max_activations=terms.max_activations,
             allow_virtual=not physical,
             request_digest=parsed.digest,
+            trust_root=parsed.trust_root,
+            match_policy=policy.name,
         )
 
     appended: SignedLicense | None = None
@@ -343,19 +352,36 @@ def license_issue(
             req = LicenseRequest.objects.select_for_update().get(pk=request.pk)
             if req.status != RequestStatus.PENDING:
                 raise LicensingError(f"request is {req.status}, not pending")
+
+            def outputs(entry: dict, state) -> list[PlannedWrite]:
+                # The license file (and the CRL of a reissue) are part of the registry append's intent:
+                # written with it, or finished by the next append after a crash.
+                signed = entry["data"]["license"]
+                writes = [_crl_write(signer, state, now)] if replaces is not None else []
+                data = canonical_bytes(signed) + b"\n"
+                return [*writes, PlannedWrite(issued_path(entry["data"]["serial"]).resolve(), data)]
+
+            intent = {
+                "outputs": outputs,
+                "op": "provision",
+                "key": operation_key(op="provision", request=parsed.digest, via="console"),
+            }
             try:
-                if replaces is not None:
-                    appended = reg.reissue(
-                        replaces.serial, body, signer, reason=f"reissued for {parsed.digest}", at=now
-                    )
+                # An approval of this request that died mid-way is finished, not redone.
+                finished = reg.recover()
+                if finished is not None and finished.key == intent["key"] and finished.line is not None:
+                    appended = parse_license(strict_loads(finished.line)["data"]["license"])
+                elif replaces is not None:
+                    reason = f"reissued for {parsed.digest}"
+                    appended = reg.reissue(replaces.serial, body, signer, reason=reason, at=now, **intent)
                 else:
-                    appended = reg.issue(body, signer, at=now, request_digest=parsed.digest)
+                    appended = reg.issue(body, signer, at=now, request_digest=parsed.digest, **intent)
+                if replaces is not None:
+                    observe_crl(data_dir(), allow_development_keys=allow_development_keys())
             except ValueError as exc:
                 raise LicensingError(str(exc)) from None
-            # -- the registry holds the license now; what follows mirrors it --
-            if replaces is not None:
-                write_crl(crl_path(data_dir()), reg.build_crl(signer, at=now))
-            path, digest = _write_license_file(appended)
+            # -- the registry holds the license and its file now; what follows mirrors it --
+            path, digest = issued_path(appended.serial), sha384_bytes(appended.to_bytes())
             lic = License.objects.create(
                 serial=appended.serial,
                 request=req,
@@ -368,6 +394,7 @@ def license_issue(
                 expires_at=appended.expires_at,
                 max_activations=appended.max_activations,
                 allow_virtual=appended.allow_virtual,
+                match_policy=appended.match_policy.name,
                 file_path=str(path),
                 file_sha384=digest,
                 signed_by=signer.kid,
@@ -430,12 +457,20 @@ def license_revoke(*, license: License, reason: str, user=None) -> License:  # n
         with transaction.atomic():
             lic = License.objects.select_for_update().get(pk=license.pk)
             try:
-                reg.revoke(lic.serial, reason=reason, signer=signer, at=now)
+                state = reg.revoke(
+                    lic.serial,
+                    reason=reason,
+                    signer=signer,
+                    at=now,
+                    outputs=lambda entry, state: [_crl_write(signer, state, now)],
+                    op="revoke",
+                    key=operation_key(op="revoke", serial=lic.serial),
+                )
             except ValueError as exc:
                 raise LicensingError(str(exc)) from None
             revoked = True
-            crl = reg.build_crl(signer, at=now)
-            write_crl(crl_path(data_dir()), crl)
+            observe_crl(data_dir(), allow_development_keys=allow_development_keys())
+            crl = {"number": state.seq}
             lic.status, lic.revoked_reason, lic.revoked_at = LicenseStatus.REVOKED, reason, now
             lic.active_activations = 0
             lic.save(update_fields=["status", "revoked_reason", "revoked_at", "active_activations"])
@@ -527,6 +562,7 @@ def _import_license(state, user) -> License:
         expires_at=signed.expires_at,
         max_activations=signed.max_activations,
         allow_virtual=signed.allow_virtual,
+        match_policy=signed.match_policy.name,
         file_path=str(issued_path(signed.serial)),
         file_sha384=sha384_bytes(data),
         signed_by=signed.signature.split(":")[1] if signed.signature.count(":") >= 2 else "",
@@ -584,6 +620,7 @@ def license_registry_reconcile(*, user=None) -> ReconcileReport:
     if stale:
         signer = vendor_signer()
         write_crl(crl_path(data_dir()), reg.build_crl(signer, at=timezone.now().replace(microsecond=0)))
+        observe_crl(data_dir(), allow_development_keys=allow_development_keys())
         report.crl_written = True
     if report.changed or report.problems:
         audit_event_record(

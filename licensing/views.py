@@ -8,8 +8,6 @@ they do not manage.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -19,9 +17,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.trust.fsutil import read_regular_file
 from audit.trust.hashing import sha384_bytes
 from licensing.core import qr
-from licensing.core.license_file import STAGES, parse_license, to_qr_text
+from licensing.core.fingerprint import CONTAINER_POLICY, DEFAULT_POLICY, POLICIES
+from licensing.core.license_file import MAX_LICENSE_BYTES, STAGES, parse_license, to_qr_text
 from licensing.core.request import MAX_REQUEST_BYTES
 
 from . import selectors, services
@@ -53,6 +53,12 @@ class ApproveForm(forms.Form):
     valid_days = forms.IntegerField(min_value=1, max_value=3650, initial=365)
     max_activations = forms.IntegerField(min_value=1, max_value=1000, initial=1)
     allow_virtual = forms.BooleanField(required=False, label="License a VM/container device")
+    match_policy = forms.ChoiceField(
+        choices=[(name, name) for name in POLICIES],
+        initial=DEFAULT_POLICY.name,
+        required=False,
+        help_text=f"{CONTAINER_POLICY.name} for containers and small VPSs (two stable components)",
+    )
     reissue = forms.BooleanField(required=False, label="Reissue: replace the device's active license")
 
     def clean_features(self) -> list[str]:
@@ -103,7 +109,7 @@ def _first_error(form: forms.Form) -> str:
 def _license_file_bytes(lic: License) -> bytes | None:
     """The issued file, only while it still matches its recorded SHA-384."""
     try:
-        data = Path(lic.file_path).read_bytes()
+        data = read_regular_file(lic.file_path, max_bytes=MAX_LICENSE_BYTES, what="issued license")
     except OSError:
         return None
     return data if sha384_bytes(data) == lic.file_sha384 else None
@@ -271,6 +277,7 @@ def request_approve(request, pk: int):
             valid_days=data["valid_days"],
             max_activations=data["max_activations"],
             allow_virtual=data["allow_virtual"],
+            match_policy=data["match_policy"] or DEFAULT_POLICY.name,
             replaces=replaces,
             user=request.user,
         )

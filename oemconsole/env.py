@@ -18,7 +18,9 @@ def env_str(name: str, default: str | None = None) -> str | None:
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
         try:
-            return Path(file_path).read_text(encoding="utf-8").strip()
+            from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
+
+            return read_regular_text(file_path, max_bytes=MAX_KEY_FILE, what=f"{name}_FILE").strip()
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={file_path} cannot be read: {exc.strerror}") from None
     return default

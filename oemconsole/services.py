@@ -13,7 +13,7 @@ from django.db import transaction
 from audit.models import Deployment
 from audit.services import audit_event_record, deployment_assign_user, deployment_create, signer_key_create
 from audit.trust.core_config import sign_file, signature_path
-from audit.trust.keyring import KeyRing
+from audit.trust.keyring import KeyRing, KeyRingError
 
 from .roles import ADMIN, ROLES, sync_roles
 
@@ -27,6 +27,9 @@ class SeedResult:
     deployment_created: bool
     signer_keys: list[str] = field(default_factory=list)
     config_signed: bool = False
+    installation_id: str | None = None  # set when this seed performed the setup step
+    root_fingerprint: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -42,6 +45,7 @@ def demo_seed(*, password: str | None) -> SeedResult:
         )
     created: dict[str, str | None] = {}
     signer_keys: list[str] = []
+    users = []
     for role in ROLES:
         user = User.objects.filter(username=role).first()
         if user is None:
@@ -60,15 +64,61 @@ def demo_seed(*, password: str | None) -> SeedResult:
         user.groups.add(Group.objects.get(name=role))
         if not user.has_perm("audit.view_deployment", deployment):
             deployment_assign_user(deployment=deployment, user=user)
+        users.append((role, user))
+    # The demo's setup step: the trust root is created with the demo administrator's password (printed or
+    # OEM_DEMO_PASSWORD), exactly as `manage.py init_installation` would, and pinned in this database.
+    admin_password = created.get(ADMIN) or password if ADMIN in created else password
+    installation, notes = _installation(admin_password)
+    for role, user in users:
         signer_password = created.get(role) or password if role in created else None
-        if signer_password:
-            signer_keys.append(signer_key_create(user=user, password=signer_password).kid)
+        if signer_password and installation is not None:
+            try:
+                signer_keys.append(
+                    signer_key_create(user=user, password=signer_password, admin_password=admin_password).kid
+                )
+            except KeyRingError as exc:
+                notes.append(f"no signer key for {role}: {exc}")
     return SeedResult(
         created_users=created,
         deployment_created=deployment_created,
         signer_keys=signer_keys,
-        config_signed=_sign_config_once(),
+        config_signed=installation is not None and _sign_config_once(),
+        installation_id=installation.installation_id if installation and installation.created_now else None,
+        root_fingerprint=installation.root_fingerprint if installation else None,
+        notes=notes,
     )
+
+
+@dataclass
+class _SeedInstallation:
+    installation_id: str
+    root_fingerprint: str
+    created_now: bool
+
+
+def _installation(admin_password: str | None) -> tuple[_SeedInstallation | None, list[str]]:
+    """Set up the installation when there is none; pin an existing one this database has not pinned yet
+    (the password proves it is this installation's root). Never re-creates a trust root."""
+    from audit.trust.installation import InstallationError, installation_exists, load_installation
+    from audit.trustdb.services import installation_init, installation_pin_existing
+    from audit.trustdb.stores import database_pin
+
+    data_dir = Path(settings.OEM_DATA_DIR)
+    try:
+        if not installation_exists(data_dir):
+            if not admin_password:
+                return None, ["no installation set up: run init_installation"]
+            made = installation_init(admin_password=admin_password)
+            return _SeedInstallation(made.installation_id, made.root_fingerprint, True), []
+        existing = load_installation(data_dir)
+        if admin_password and database_pin(existing) is None:
+            try:
+                installation_pin_existing(admin_password=admin_password)
+            except (InstallationError, KeyRingError):
+                pass  # an installation set up with another password: keys need `create_signer_key`
+        return _SeedInstallation(existing.installation_id, existing.root_fingerprint, False), []
+    except (InstallationError, KeyRingError) as exc:
+        return None, [f"installation: {exc}"]
 
 
 def _sign_config_once() -> bool:

@@ -2,7 +2,16 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import DeploymentFactory, user_with_role
+from tests.trust_setup import installed
 from tests.workers import Worker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def console_installation():
+    """The run's console data dir is set up once (the explicit trust-root step), as seed_demo does."""
+    from django.conf import settings
+
+    return installed(settings.OEM_DATA_DIR)
 
 
 @pytest.fixture

@@ -15,3 +15,5 @@ else:
 os.environ.setdefault("OEM_KDF_COST", "test")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls it makes around it are sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The second witness place normally sits beside the data dir; in a test run, keep every one inside it.
+os.environ.setdefault("OEM_WITNESS_DIR", os.path.join(os.environ["OEM_DATA_DIR"], ".witness-places"))

@@ -47,6 +47,7 @@ import yaml
 from audit.trust.canonical import canonical_bytes
 from audit.trust.core_config import ConfigError, parse_yaml
 from audit.trust.decision_log import LOG_STAGE, STATUS_RULES
+from audit.trust.fsutil import MAX_CONFIG_FILE, read_regular_file
 from audit.trust.gates import GATES
 from audit.trust.hashing import sha384_bytes
 
@@ -215,7 +216,7 @@ def _load_runbooks(data_dir: Path) -> dict[str, Runbook]:
 def load_runbook(path: Path | str) -> Runbook:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, max_bytes=MAX_CONFIG_FILE, what="runbook")
     except OSError as exc:
         raise RunbookError(f"{path.name}: cannot read: {exc.strerror}") from exc
     try:
@@ -439,7 +440,7 @@ def _where(data: bytes, message: str) -> str:
     line = int(match.group(1)) - 1  # 0-based, as yaml marks
     try:
         root = yaml.compose(data, Loader=yaml.SafeLoader)  # nodes only: duplicate keys are not resolved
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return ""
     checklist_node = _last_covering(_seq(_get(root, "checklists")), line)
     if checklist_node is None:

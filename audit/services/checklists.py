@@ -184,9 +184,13 @@ def gate_signers(deployment: Deployment, gate: str) -> dict[int, set[str]]:
 def esign_payload(
     *, checklist: Checklist, step, attachments, user, role: str, meaning: str, reason: str, signed_at
 ) -> dict:
+    from audit.evidence import trust_context
+
     deployment = checklist.deployment
     return {
         "schema": ESIG_SCHEMA,
+        # The signature holds only inside this deployment of this installation (copied elsewhere: refused).
+        **trust_context(deployment),
         "deployment": {"id": deployment.pk, "name": deployment.name},
         "gate": checklist.gate or None,
         "runbook": checklist.runbook_id,

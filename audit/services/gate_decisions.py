@@ -21,6 +21,8 @@ from audit.trust.decision_log import (
     append_signed_entry,
     entry_signing_input,
     prepare_entry,
+    sign_checkpoint,
+    signing_context,
 )
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.gates import GATES, proposal_missing
@@ -60,8 +62,11 @@ def checklist_document(checklist: Checklist) -> dict:
     definition = checklist_definition(checklist.checklist_id)
     attachments = current_attachments(checklist)
     signatures = list(checklist.signatures.select_related("user"))
+    from audit.evidence import trust_context
+
     return {
         "schema": SIGNED_CHECKLIST_SCHEMA,
+        **trust_context(checklist.deployment),
         "deployment": checklist.deployment.name,
         "gate": checklist.gate or None,
         "runbook": checklist.runbook_id,
@@ -259,12 +264,21 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
         signer = keyring.signer_for(user.get_username(), password, role=role)
     except KeyRingError as exc:
         raise refuse(f"no usable signing key: {exc}") from None
-    signature = signer.sign_bytes(entry_signing_input(proposal.entry, proposal.log, role))
+    context = signing_context(keyring, deployment.evidence_dir)
+    signature = signer.sign_bytes(entry_signing_input(proposal.entry, proposal.log, role, context=context))
+    # The checkpoint after this entry is co-signed in the same ceremony, so no box secret can re-seal it.
+    checkpoint_signature = sign_checkpoint(proposal.entry, proposal.log, {role: signer}, context=context)[
+        role
+    ]
     with transaction.atomic():
         locked = DecisionProposal.objects.select_for_update().get(pk=proposal.pk)
         if locked.status != DecisionProposal.Status.OPEN or role in locked.signatures:
             raise refuse("someone signed this role first; reload the page")
-        locked.signatures = {**locked.signatures, role: signature}
+        locked.signatures = {
+            **locked.signatures,
+            role: signature,
+            f"{CHECKPOINT_PREFIX}{role}": checkpoint_signature,
+        }
         locked.signers = {**locked.signers, role: user.get_username()}
         locked.save(update_fields=["signatures", "signers"])
         audit_event_record(
@@ -281,17 +295,32 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
     return proposal
 
 
+# DecisionProposal.signatures holds each role's entry signature under the role and its checkpoint
+# co-signature under "checkpoint:<role>".
+CHECKPOINT_PREFIX = "checkpoint:"
+
+
+def split_signatures(signatures: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    entry = {k: v for k, v in signatures.items() if not k.startswith(CHECKPOINT_PREFIX)}
+    checkpoint = {
+        k.removeprefix(CHECKPOINT_PREFIX): v for k, v in signatures.items() if k.startswith(CHECKPOINT_PREFIX)
+    }
+    return entry, checkpoint
+
+
 def _append(proposal: DecisionProposal, keyring: KeyRing, user) -> None:
     from audit.evidence import deployment_evidence
 
     deployment = proposal.deployment
     log_path = trust_paths.decision_log_path(proposal.log, deployment.evidence_dir)
     try:
+        entry_signatures, checkpoint_signatures = split_signatures(proposal.signatures)
         append_signed_entry(
             log_path,
-            {**proposal.entry, "signatures": proposal.signatures},
+            {**proposal.entry, "signatures": entry_signatures},
             keyring=keyring,
             data_dir=deployment.evidence_dir,
+            checkpoint_signatures=checkpoint_signatures,
         )
     except DecisionLogError as exc:
         DecisionProposal.objects.filter(pk=proposal.pk).update(

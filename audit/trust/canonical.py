@@ -26,6 +26,9 @@ DOMAIN_REGISTRY = "oem/registry/v1"
 DOMAIN_CRL = "oem/crl/v1"
 DOMAIN_ESIG = "oem/esig/v1"
 DOMAIN_AUDIT_EVENT = "oem/audit-event/v1"
+DOMAIN_AUDIT_EVENT_V2 = "oem/audit-event/v2"  # keyed: HMAC with the audit key
+DOMAIN_AUDIT_EXPORT = "oem/audit-export/v1"
+DOMAIN_BACKUP = "oem/backup/v1"
 
 DOMAINS = frozenset(
     {
@@ -41,6 +44,9 @@ DOMAINS = frozenset(
         DOMAIN_CRL,
         DOMAIN_ESIG,
         DOMAIN_AUDIT_EVENT,
+        DOMAIN_AUDIT_EVENT_V2,
+        DOMAIN_AUDIT_EXPORT,
+        DOMAIN_BACKUP,
     }
 )
 
@@ -69,6 +75,25 @@ def domain_prefix(domain: str) -> bytes:
 def signing_input(domain: str, obj: Any) -> bytes:
     """The exact bytes a signature covers: domain, separator, canonical JSON."""
     return domain_prefix(domain) + canonical_bytes(obj)
+
+
+# Deeper than any document the product writes (a decision entry nests about 5 levels), far below the depth at
+# which the decoder's recursion would cost time and memory.
+MAX_JSON_DEPTH = 64
+
+
+def _nesting_depth(value: Any) -> int:
+    """Deepest container nesting of a parsed value, iteratively (a deep value cannot exhaust the stack)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return deepest
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -130,6 +155,10 @@ def strict_loads(data: bytes | str) -> Any:
         raise StrictJSONError(f"invalid JSON: {exc.msg} at char {exc.pos}") from exc
     except RecursionError as exc:
         raise StrictJSONError("invalid JSON: nesting too deep") from exc
+    # The decoder itself stops at the interpreter's recursion limit (RecursionError above); the product's
+    # bound is checked on the value. Fewer opening brackets than the bound cannot nest deeper than it.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nesting_depth(value) > MAX_JSON_DEPTH:
+        raise StrictJSONError(f"invalid JSON: nesting deeper than {MAX_JSON_DEPTH} levels")
     if text[end:].strip(" \t\r\n"):
         # raw_decode stops after one value; anything left over is smuggled data.
         raise StrictJSONError(f"trailing data after JSON value at char {end}")

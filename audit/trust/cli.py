@@ -18,6 +18,7 @@ from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, fail, run
 from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.core_config import ConfigError, sign_file, validate_config
 from audit.trust.decision_log import DecisionLogError, append_entry, artefact_file
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.keyring import HMAC_PURPOSES, KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
 from audit.trust.verifier import verify_decision_logs
@@ -105,7 +106,11 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _read_passwords(password_file: Path | None, count: int) -> list[str]:
-    stream = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
+    stream = (
+        read_regular_text(password_file, max_bytes=MAX_KEY_FILE, what="password file")
+        if password_file
+        else sys.stdin.read(MAX_KEY_FILE)
+    )
     lines = stream.splitlines()
     if len(lines) < count:
         raise ValueError(f"expected {count} password line(s), got {len(lines)}")
@@ -191,6 +196,12 @@ def keys_main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--user", required=True)
     create.add_argument("--roles", required=True, help="comma-separated: owner,compliance,engineer")
     create.add_argument("--password-file", type=Path, default=None, help="else read one line from stdin")
+    create.add_argument(
+        "--admin-password-file",
+        type=Path,
+        default=None,
+        help="installation administrator password (certifies the key); else the next stdin line",
+    )
     rotate = sub.add_parser("rotate", help="new HMAC key for a purpose (the old one keeps verifying)")
     rotate.add_argument("--purpose", required=True, choices=sorted(HMAC_PURPOSES))
     sub.add_parser("list", help="list keys (never key material)")
@@ -200,9 +211,19 @@ def keys_main(argv: Sequence[str] | None = None) -> int:
     def action(args) -> int:
         keyring = KeyRing.load()
         if args.command == "create-signer":
-            (password,) = _read_passwords(args.password_file, 1)
+            if args.password_file and args.admin_password_file:
+                (password,) = _read_passwords(args.password_file, 1)
+                (admin_password,) = _read_passwords(args.admin_password_file, 1)
+            elif args.admin_password_file:
+                (admin_password,) = _read_passwords(args.admin_password_file, 1)
+                (password,) = _read_passwords(None, 1)
+            elif args.password_file:
+                (password,) = _read_passwords(args.password_file, 1)
+                (admin_password,) = _read_passwords(None, 1)
+            else:
+                password, admin_password = _read_passwords(None, 2)
             roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-            record = keyring.create_signer_key(args.user, roles, password)
+            record = keyring.create_signer_key(args.user, roles, password, admin_password=admin_password)
             print(f"created {record.kid} for {record.owner} roles={','.join(record.roles)}")
         elif args.command == "rotate":
             record = keyring.rotate_hmac_key(args.purpose)
@@ -221,3 +242,42 @@ def keys_main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
     return _run(parser, argv, action)
+
+
+# ---- installation ------------------------------------------------------------------------------------
+def init_installation_main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(
+        prog="init_installation",
+        description="Set up this installation's trust root, once (never re-created; restore from backup).",
+    )
+    parser.add_argument(
+        "--admin-password-file", type=Path, default=None, help="else read one line from stdin"
+    )
+
+    def action(args) -> int:
+        from audit.trust.installation import init_installation
+
+        (admin_password,) = _read_passwords(args.admin_password_file, 1)
+        installation = init_installation(paths.data_dir(), admin_password)
+        _print_installation(installation)
+        return EXIT_OK
+
+    return _run(parser, argv, action)
+
+
+def installation_main(argv: Sequence[str] | None = None) -> int:
+    parser = _Parser(prog="installation", description="Show this installation's id and root fingerprint.")
+
+    def action(_args) -> int:
+        from audit.trust.installation import load_installation
+
+        _print_installation(load_installation(paths.data_dir()))
+        return EXIT_OK
+
+    return _run(parser, argv, action)
+
+
+def _print_installation(installation) -> None:
+    print(f"installation_id: {installation.installation_id}")
+    print(f"deployment_id: {installation.deployment_id}")
+    print(f"root_fingerprint: {installation.root_fingerprint}")

@@ -17,7 +17,13 @@ import yaml
 
 from audit.trust import paths
 from audit.trust.canonical import DOMAIN_CONFIG, StrictJSONError, canonical_bytes, signing_input, strict_loads
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import (
+    MAX_CONFIG_FILE,
+    MAX_JSON_FILE,
+    UnsafeFileError,
+    atomic_write_bytes,
+    read_regular_file,
+)
 from audit.trust.hashing import sha256_bytes, sha384_bytes
 from audit.trust.keyring import KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
@@ -39,24 +45,101 @@ class ConfigValidation:
     config: dict[str, Any]
 
 
+# Far deeper than config/core.yaml (5 levels), far below anything that costs the composer time or stack.
+MAX_YAML_DEPTH = 32
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
 class _StrictSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that refuses what could make two readers see different configs, or make one reader slow:
+    duplicate keys (PyYAML silently keeps the last), non-string keys, anchors and aliases (a few lines of
+    aliases expand to billions of nodes for whoever walks the result), nesting deeper than MAX_YAML_DEPTH,
+    non-finite floats, and tags that build anything but JSON's types (dates, binary, sets)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"YAML aliases are not allowed (line {event.start_mark.line + 1})")
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise ConfigError(f"YAML anchors are not allowed (line {event.start_mark.line + 1})")
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise ConfigError(
+                    f"YAML nesting deeper than {MAX_YAML_DEPTH} levels (line {event.start_mark.line + 1})"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # PyYAML's own one-line error
         seen = set()
         for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(f"complex YAML key at line {line}: keys must be strings")
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(f"YAML merge keys are not allowed (line {line})")
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise ConfigError(f"YAML key {key!r} at line {line} is not a string (quote it)")
             if key in seen:
-                raise ConfigError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+                raise ConfigError(f"duplicate key {key!r} at line {line}")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"non-finite number {node.value!r} at line {node.start_mark.line + 1}")
+        return value
+
+    def construct_undefined_type(self, node):
+        raise ConfigError(f"YAML tag {node.tag!r} is not allowed (line {node.start_mark.line + 1})")
+
+
+_StrictSafeLoader.add_constructor("tag:yaml.org,2002:float", _StrictSafeLoader.construct_yaml_float)
+for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
+    _StrictSafeLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictSafeLoader.construct_undefined_type)
+_StrictSafeLoader.add_constructor(None, _StrictSafeLoader.construct_undefined_type)
+
 
 def parse_yaml(data: bytes) -> Any:
+    """One YAML document of JSON types (str keys, finite numbers), or ConfigError with a one-line reason."""
+    if len(data) > MAX_CONFIG_FILE:
+        raise ConfigError(f"YAML document larger than {MAX_CONFIG_FILE} bytes")
     try:
         return yaml.load(data, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError:
+        raise
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())[:200]}") from exc
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. an int over 4300 digits
+        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())[:200]}") from exc
+
+
+def read_config_file(path: Path | str, *, what: str = "config file") -> bytes:
+    """The bytes of a config-sized regular file, or ConfigError (FIFOs, devices, oversize files refused)."""
+    try:
+        return read_regular_file(path, max_bytes=MAX_CONFIG_FILE, what=what)
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def load_yaml_file(path: Path | str, *, what: str = "config file") -> Any:
+    """Read (bounded, regular files only) and parse one YAML file; ConfigError names the file."""
+    data = read_config_file(path, what=what)
+    try:
+        return parse_yaml(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{Path(path).name}: {exc}") from exc
 
 
 def signature_path(path: Path) -> Path:
@@ -70,10 +153,7 @@ def _signed_payload(path: Path, sha384: str) -> dict[str, str]:
 def sign_file(path: Path | str, keyring: KeyRing) -> Path:
     """Write `<path>.sig` with the current `config` key (created on first use)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    data = read_config_file(path)
     digest = sha384_bytes(data)
     payload = _signed_payload(path, digest)
     doc = {**payload, "signature": keyring.hmac_signer("config").sign(DOMAIN_CONFIG, payload)}
@@ -88,7 +168,9 @@ def verify_file_signature(path: Path, data: bytes, keyring: KeyRing) -> str:
     if not sig_path.exists():
         raise ConfigError(f"{path.name} is unsigned: {sig_path.name} is missing")
     try:
-        doc = strict_loads(sig_path.read_bytes())
+        doc = strict_loads(read_regular_file(sig_path, max_bytes=MAX_CONFIG_FILE, what="config signature"))
+    except UnsafeFileError as exc:
+        raise ConfigError(str(exc)) from exc
     except StrictJSONError as exc:
         raise ConfigError(f"{sig_path.name} is malformed: {exc}") from exc
     if not isinstance(doc, dict) or set(doc) != {"file", "sha384", "signature"}:
@@ -111,7 +193,7 @@ def _schema_errors(config: Any, schema_path: Path) -> str | None:
     import jsonschema
 
     try:
-        schema = strict_loads(schema_path.read_bytes())
+        schema = strict_loads(read_regular_file(schema_path, max_bytes=MAX_JSON_FILE, what="schema"))
     except (OSError, StrictJSONError) as exc:
         raise ConfigError(f"cannot load schema {schema_path}: {exc}") from exc
     validator = jsonschema.Draft202012Validator(schema)
@@ -126,10 +208,7 @@ def load_config(path: Path | str, schema_path: Path | None = None) -> dict[str, 
     """Parse and schema-check a config without its signature: for tools that only read it (exporting alert
     rules, planning a lab). Whatever starts trading uses validate_config, which also checks the signature."""
     path = Path(path)
-    try:
-        config = parse_yaml(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    config = parse_yaml(read_config_file(path))
     problem = _schema_errors(config, Path(schema_path) if schema_path else paths.CORE_CONFIG_SCHEMA_PATH)
     if problem:
         raise ConfigError(f"{path.name}: {problem}")
@@ -171,10 +250,7 @@ def validate_config(
     path = Path(path) if path else paths.DEFAULT_CONFIG_PATH
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (expected demo, paper or live)")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    data = read_config_file(path)
     try:
         keyring = keyring or KeyRing.load()
     except KeyRingError as exc:
@@ -182,10 +258,7 @@ def validate_config(
     kid = verify_file_signature(path, data, keyring)
     if env_path is not None:
         env_path = Path(env_path)
-        try:
-            env_data = env_path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {env_path}: {exc.strerror}") from exc
+        env_data = read_config_file(env_path, what="env file")
         verify_file_signature(env_path, env_data, keyring)
     config = parse_yaml(data)
     error = _schema_errors(config, Path(schema_path) if schema_path else paths.CORE_CONFIG_SCHEMA_PATH)

@@ -4,10 +4,13 @@ Line format: the RFC 8785 canonical JSON of the whole entry (signatures included
 - `seq` counts from 1; `prev_hash` is `sha384:<hex>` of the previous line's bytes (without `\n`), and the
   first line's is the genesis value bound to the log name, so lines cannot be reordered, dropped or moved
   between logs.
-- Each role signs signing_input("oem/decision-log/v2", {"entry": <entry without signatures>, "log": <name>,
-  "role": <role>}): a signature lifted onto another entry, role or log does not verify.
-- `<log>.checkpoint.json` holds {log, count, head} HMAC-signed with the `audit` key; it is what catches a
-  truncated tail (the chain alone cannot: a shorter chain is still a valid chain).
+- Each role signs signing_input("oem/decision-log/v2", {"deployment_id", "entry": <entry without
+  signatures>, "installation_id", "log": <name>, "role": <role>}): a signature lifted onto another entry,
+  role, log, deployment or installation does not verify.
+- `<log>.checkpoint.json` holds {log, installation_id, deployment_id, count, entry (digest of the last
+  unsigned entry), head (its line hash)} co-signed by the last entry's signers in the signing ceremony; it
+  catches a truncated tail, and no box-readable secret can re-seal a truncated log. An older checkpoint
+  with its older log is a rollback, which the witness (audit.trust.witness) refuses.
 
 STATUS_RULES is the one table of what each status requires; the verifier and the gates both read it.
 """
@@ -32,10 +35,19 @@ from audit.trust.canonical import (
     signing_input,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_LOG_FILE,
+    atomic_write_bytes,
+    exclusive_lock,
+    fsync_dir,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes, sha384_file
+from audit.trust.installation import signature_context
 from audit.trust.keyring import KeyRing, format_time, utc_now
-from audit.trust.signatures import Ed25519Signer, HmacSigner
+from audit.trust.signatures import Ed25519Signer
+from audit.trust.witness import Mark, WitnessError, witness_for
 
 FLAG_DEMO_MODE = "StrategyContext.require_demo_mode"
 FLAG_COMPLIANCE = "runtime.compliance_confirmed"
@@ -89,9 +101,32 @@ def unsigned_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "signatures"}
 
 
-def entry_signing_input(entry: Mapping[str, Any], log_name: str, role: str) -> bytes:
-    """Bytes a role signs: binds the entry to its log and to the role the signer acts in."""
-    return signing_input(DOMAIN_DECISION_LOG, {"entry": unsigned_entry(entry), "log": log_name, "role": role})
+def signing_context(keyring: KeyRing, data_dir: Path | str | None) -> dict[str, str]:
+    """{installation_id, deployment_id} of the evidence in `data_dir` (default: the installation's own)."""
+    if keyring.installation is None:
+        raise DecisionLogError("the key ring has no installation: run init_installation")
+    return signature_context(keyring.installation, data_dir)
+
+
+def entry_signing_input(
+    entry: Mapping[str, Any], log_name: str, role: str, *, context: Mapping[str, str]
+) -> bytes:
+    """Bytes a role signs: binds the entry to its log, the role the signer acts in, the deployment and the
+    installation (`context` from signing_context)."""
+    return signing_input(
+        DOMAIN_DECISION_LOG,
+        {"entry": unsigned_entry(entry), "log": log_name, "role": role, **_context(context)},
+    )
+
+
+def _context(context: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(context, Mapping) or set(context) != {"installation_id", "deployment_id"}:
+        raise DecisionLogError("a signature context needs exactly installation_id and deployment_id")
+    return {"installation_id": context["installation_id"], "deployment_id": context["deployment_id"]}
+
+
+def witness_key(log_name: str, context: Mapping[str, str]) -> str:
+    return f"decision_log:{context['deployment_id']}:{log_name}"
 
 
 def artefact_file(path: str | Path, data_dir: Path | None = None) -> dict[str, str]:
@@ -113,28 +148,67 @@ def resolve_artefact_path(stored: str, data_dir: Path) -> Path:
 
 
 # ---- checkpoint ---------------------------------------------------------------------------------------
-def checkpoint_payload(log_name: str, count: int, head: str) -> dict[str, Any]:
-    return {"log": log_name, "count": count, "head": head}
+CHECKPOINT_KEYS = frozenset(
+    {"log", "installation_id", "deployment_id", "count", "entry", "head", "signatures"}
+)
+LEGACY_CHECKPOINT_KEYS = frozenset({"log", "count", "head", "signature"})
 
 
-def write_checkpoint(log_path: Path, count: int, head: str, signer: HmacSigner) -> None:
-    payload = checkpoint_payload(log_name_of(log_path), count, head)
-    doc = {**payload, "signature": signer.sign(DOMAIN_CHECKPOINT, payload)}
-    atomic_write_bytes(paths.checkpoint_path(log_path), canonical_bytes(doc) + b"\n")
+def entry_digest(entry: Mapping[str, Any]) -> str:
+    return "sha384:" + sha384_bytes(canonical_bytes(unsigned_entry(entry)))
 
 
-def read_checkpoint(log_path: Path) -> dict[str, Any] | None:
-    """The checkpoint document (structure checked, signature not), or None when there is none."""
-    path = paths.checkpoint_path(log_path)
+def checkpoint_payload(entry: Mapping[str, Any], log_name: str, context: Mapping[str, str]) -> dict[str, Any]:
+    """What the signers co-sign for the checkpoint after `entry`: fixed before any signature exists, so the
+    console's signers (one at a time) sign it with the entry."""
+    return {"log": log_name, "count": entry["seq"], "entry": entry_digest(entry), **_context(context)}
+
+
+def checkpoint_signing_input(entry: Mapping[str, Any], log_name: str, context: Mapping[str, str]) -> bytes:
+    return signing_input(DOMAIN_CHECKPOINT, checkpoint_payload(entry, log_name, context))
+
+
+def sign_checkpoint(
+    entry: Mapping[str, Any],
+    log_name: str,
+    signers: Mapping[str, Ed25519Signer],
+    *,
+    context: Mapping[str, str],
+) -> dict[str, str]:
+    message = checkpoint_signing_input(entry, log_name, context)
+    return {role: signer.sign_bytes(message) for role, signer in signers.items()}
+
+
+def checkpoint_document(
+    signed: Mapping[str, Any], log_name: str, context: Mapping[str, str], signatures: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        **checkpoint_payload(signed, log_name, context),
+        "head": line_hash(canonical_bytes(dict(signed))),
+        "signatures": dict(signatures),
+    }
+
+
+def pending_checkpoint_path(log_path: Path) -> Path:
+    return log_path.with_name(log_path.stem + ".checkpoint.pending.json")
+
+
+def read_checkpoint(log_path: Path, path: Path | None = None) -> dict[str, Any] | None:
+    """The checkpoint document (structure checked, signatures not), or None when there is none. A legacy
+    HMAC-sealed checkpoint is returned as is; the verifier refuses it."""
+    path = path or paths.checkpoint_path(log_path)
     if not path.exists():
         return None
-    doc = strict_loads(path.read_bytes())
+    doc = strict_loads(read_regular_file(path, max_bytes=MAX_JSON_FILE, what="checkpoint"))
+    if isinstance(doc, dict) and set(doc) == LEGACY_CHECKPOINT_KEYS:
+        return doc
     if (
         not isinstance(doc, dict)
-        or set(doc) != {"log", "count", "head", "signature"}
+        or set(doc) != CHECKPOINT_KEYS
         or type(doc["count"]) is not int
-        or not isinstance(doc["head"], str)
-        or not isinstance(doc["signature"], str)
+        or not all(isinstance(doc[k], str) for k in CHECKPOINT_KEYS - {"count", "signatures"})
+        or not isinstance(doc["signatures"], dict)
+        or not all(isinstance(v, str) for v in doc["signatures"].values())
     ):
         raise StrictJSONError("checkpoint has an unexpected structure")
     return doc
@@ -166,9 +240,15 @@ def build_entry(
     return entry
 
 
-def sign_entry(entry: dict[str, Any], log_name: str, signers: Mapping[str, Ed25519Signer]) -> dict[str, Any]:
+def sign_entry(
+    entry: dict[str, Any],
+    log_name: str,
+    signers: Mapping[str, Ed25519Signer],
+    *,
+    context: Mapping[str, str],
+) -> dict[str, Any]:
     signatures = {
-        role: signer.sign_bytes(entry_signing_input(entry, log_name, role))
+        role: signer.sign_bytes(entry_signing_input(entry, log_name, role, context=context))
         for role, signer in signers.items()
     }
     return {**unsigned_entry(entry), "signatures": signatures}
@@ -197,8 +277,13 @@ def append_entry(
         timestamp=timestamp,
         note=note,
     )
+    name, context = log_name_of(Path(log_path)), signing_context(keyring, data_dir)
     return append_signed_entry(
-        log_path, sign_entry(entry, log_name_of(Path(log_path)), signers), keyring=keyring, data_dir=data_dir
+        log_path,
+        sign_entry(entry, name, signers, context=context),
+        keyring=keyring,
+        data_dir=data_dir,
+        checkpoint_signatures=sign_checkpoint(entry, name, signers, context=context),
     )
 
 
@@ -245,12 +330,19 @@ def prepare_entry(
 
 
 def append_signed_entry(
-    log_path: Path | str, signed: Mapping[str, Any], *, keyring: KeyRing, data_dir: Path | None = None
+    log_path: Path | str,
+    signed: Mapping[str, Any],
+    *,
+    keyring: KeyRing,
+    data_dir: Path | None = None,
+    checkpoint_signatures: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Append an entry whose signatures were collected beforehand, or raise DecisionLogError having written
-    nothing. Under an exclusive lock: the current logs must verify, the entry must still be the next one
-    (its seq and prev_hash match the head), and it must verify as it will be read back (schema, signatures,
-    roles, stage order, artefacts); then one write + fsync and the checkpoint is replaced atomically."""
+    """Append an entry whose signatures (and checkpoint co-signatures, sign_checkpoint) were collected
+    beforehand, or raise DecisionLogError having written nothing. Under an exclusive lock: the current logs
+    must verify, the entry must still be the next one (its seq and prev_hash match the head), and it must
+    verify as it will be read back (schema, signatures, roles, stage order, artefacts, context); then the
+    new checkpoint is written aside, the line appended (one write + fsync), the checkpoint renamed into
+    place, and the witness advanced."""
     from audit.trust.verifier import verify_decision_logs_with_pending  # verifier imports this module
 
     log_path = Path(log_path)
@@ -264,8 +356,25 @@ def append_signed_entry(
         candidate = verify_decision_logs_with_pending(log_path, line, keyring, data_dir=base)
         if not candidate.ok:
             raise DecisionLogError(f"refusing to append: {candidate.problems[0]}")
-        _append_line(log_path, line)
-        write_checkpoint(log_path, count + 1, line_hash(line), keyring.hmac_signer("audit"))
+        context = signing_context(keyring, base)
+        checkpoint = checkpoint_document(signed, name, context, checkpoint_signatures or {})
+        from audit.trust.verifier import checkpoint_problem
+
+        problem = checkpoint_problem(checkpoint, candidate.logs.get(name, []), name, context, keyring)
+        if problem:
+            raise DecisionLogError(f"refusing to append: checkpoint {problem}")
+        witness = witness_for(keyring.installation.data_dir)
+        key, label = witness_key(name, context), str(log_path)
+        try:
+            if count == 0:
+                witness.begin(key, Mark(0, genesis_hash(name)), label=label)
+            pending = pending_checkpoint_path(log_path)
+            atomic_write_bytes(pending, canonical_bytes(checkpoint) + b"\n")
+            _append_line(log_path, line)
+            _install_checkpoint(log_path)
+            witness.advance(key, Mark(count + 1, line_hash(line)), label=label)
+        except WitnessError as exc:
+            raise DecisionLogError(str(exc)) from None
         return dict(signed)
 
 
@@ -274,10 +383,11 @@ def recover_interrupted_append(
 ) -> str | None:
     """Finish or undo an append that crashed between its two writes; returns what was done, or None.
 
-    An append writes the line, then the checkpoint. So after a crash either (a) a partial last line without
-    newline follows lines the checkpoint covers - it was never acknowledged and is cut off; or (b) one whole
-    line more than the checkpoint covers - it is kept only if the log including it verifies, then the
-    checkpoint is re-signed. Anything else is left alone for the verifier to report.
+    An append writes the co-signed checkpoint aside, the line, then renames the checkpoint into place. So
+    after a crash either (a) a partial last line without newline follows lines the checkpoint covers - it
+    was never acknowledged and is cut off; or (b) one whole line more than the checkpoint covers - it is
+    kept only if the log including it verifies and the checkpoint written aside covers it, which is then
+    renamed into place. Anything else is left alone for the verifier to report.
     """
     log_path = Path(log_path)
     with exclusive_lock(log_path.with_name(f".{log_name_of(log_path)}.lock")):
@@ -289,9 +399,10 @@ def _recover_interrupted_append(log_path: Path, keyring: KeyRing, base: Path) ->
 
     if not log_path.exists():
         return None
-    data = log_path.read_bytes()
+    data = read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
     try:
         checkpoint = read_checkpoint(log_path)
+        pending = read_checkpoint(log_path, pending_checkpoint_path(log_path))
     except (StrictJSONError, OSError):
         return None
     count, head = (
@@ -302,14 +413,6 @@ def _recover_interrupted_append(log_path: Path, keyring: KeyRing, base: Path) ->
             checkpoint["head"],
         )
     )
-    if checkpoint is not None:
-        payload = checkpoint_payload(checkpoint["log"], count, head)
-        try:
-            keyring.verify(
-                checkpoint["signature"], signing_input(DOMAIN_CHECKPOINT, payload), purpose="audit"
-            )
-        except ValueError:
-            return None
     complete = data[: data.rfind(b"\n") + 1]
     lines = complete.split(b"\n")[:-1]
     covered = (
@@ -326,10 +429,16 @@ def _recover_interrupted_append(log_path: Path, keyring: KeyRing, base: Path) ->
         before = lines[-2] if count else None
         if (line_hash(before) if before is not None else genesis_hash(log_name_of(log_path))) != head:
             return None
+        if (
+            pending is None
+            or pending.get("count") != count + 1
+            or pending.get("head") != line_hash(lines[-1])
+        ):
+            return None
         if not verify_log_content(log_path, data, keyring, data_dir=base).ok:
             return None
-        write_checkpoint(log_path, count + 1, line_hash(lines[-1]), keyring.hmac_signer("audit"))  # (b)
-        return "re-sealed the checkpoint over a completely written last entry"
+        _install_checkpoint(log_path)  # (b)
+        return "completed the checkpoint of a completely written last entry"
     return None
 
 
@@ -342,6 +451,12 @@ def _current_state(log_path: Path, keyring: KeyRing, base: Path):
     entries = report.logs.get(log_name_of(log_path), [])
     head = entries[-1].line_hash if entries else genesis_hash(log_name_of(log_path))
     return report, len(entries), head
+
+
+def _install_checkpoint(log_path: Path) -> None:
+    """The checkpoint written aside becomes the checkpoint: one rename, durable."""
+    os.replace(pending_checkpoint_path(log_path), paths.checkpoint_path(log_path))
+    fsync_dir(log_path.parent)
 
 
 def _append_line(log_path: Path, line: bytes) -> None:

@@ -36,8 +36,16 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust import paths
 from audit.trust.canonical import DOMAIN_KEYRING, StrictJSONError, canonical_bytes, strict_loads
-from audit.trust.fsutil import atomic_write_bytes, create_secret_file, exclusive_lock
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_KEY_FILE,
+    atomic_write_bytes,
+    create_secret_file,
+    exclusive_lock,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes
+from audit.trust.installation import Installation
 from audit.trust.signatures import (
     ALG_ED25519,
     ALG_HMAC_SHA384,
@@ -49,7 +57,7 @@ from audit.trust.signatures import (
     verify_parsed,
 )
 
-KEYRING_FORMAT = "oem-keyring/1"
+KEYRING_FORMAT = "oem-keyring/2"
 ROOT_KID = "root"
 
 # Plan signer names <- console groups. One mapping, used by the console and the CLIs alike.
@@ -106,6 +114,7 @@ class KeyRecord:
     public_key: str | None = None  # base64 raw Ed25519 public key
     encrypted_private_key: dict[str, Any] | None = field(default=None, repr=False)
     secret_sha384: str | None = None  # fingerprint of the HMAC secret file
+    certificate: str | None = None  # signer keys: the installation root's signature over CERTIFIED_FIELDS
 
     def valid_at(self, moment: datetime) -> bool:
         if moment < parse_time(self.valid_from):
@@ -182,45 +191,63 @@ def encrypt_private_key(private_key: Ed25519PrivateKey, password: str, kid: str)
 
 
 def decrypt_private_key(record: KeyRecord, password: str) -> Ed25519PrivateKey:
-    blob = record.encrypted_private_key
-    if not blob or blob.get("kdf") != "scrypt" or blob.get("cipher") != "aes-256-gcm":
-        raise KeyRingError(f"key {record.kid} has no usable encrypted private key")
+    return decrypt_private_blob(record.encrypted_private_key, password, record.kid, record.public_key)
+
+
+def decrypt_private_blob(blob: Any, password: str, kid: str, public_key: str | None) -> Ed25519PrivateKey:
+    if not isinstance(blob, dict) or blob.get("kdf") != "scrypt" or blob.get("cipher") != "aes-256-gcm":
+        raise KeyRingError(f"key {kid} has no usable encrypted private key")
     try:
-        key = _derive(password, _unb64(blob["salt"]), int(blob["log2_n"]), int(blob["r"]), int(blob["p"]))
+        log2_n = int(blob["log2_n"])
+        if log2_n not in _KDF_COST_RANGE or int(blob["r"]) != 8 or int(blob["p"]) != 1:
+            raise ValueError("scrypt parameters out of range")
+        key = _derive(password, _unb64(blob["salt"]), log2_n, 8, 1)
         raw = AESGCM(key).decrypt(
-            _unb64(blob["nonce"]), _unb64(blob["ciphertext"]), _KEY_AAD_PREFIX + record.kid.encode()
+            _unb64(blob["nonce"]), _unb64(blob["ciphertext"]), _KEY_AAD_PREFIX + kid.encode()
         )
     except InvalidTag as exc:
-        raise KeyRingError(f"wrong password for key {record.kid}") from exc
+        raise KeyRingError(f"wrong password for key {kid}") from exc
     except (KeyError, ValueError, TypeError) as exc:
-        raise KeyRingError(f"key {record.kid} has a malformed encrypted private key") from exc
+        raise KeyRingError(f"key {kid} has a malformed encrypted private key") from exc
     private_key = Ed25519PrivateKey.from_private_bytes(raw)
     public_raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    if record.public_key is None or _b64(public_raw) != record.public_key:
-        raise KeyRingError(f"key {record.kid}: private key does not match the recorded public key")
+    if public_key is None or _b64(public_raw) != public_key:
+        raise KeyRingError(f"key {kid}: private key does not match the recorded public key")
     return private_key
 
 
-def load_root_secret(data_dir: Path, create: bool = True) -> bytes:
-    """The secret that signs the key ring itself (see module docstring for where it comes from)."""
+def create_root_secret(data_dir: Path) -> None:
+    """Only the setup step calls this (installation.init_installation); nothing creates it on demand."""
+    if os.environ.get("OEM_KEYRING_SECRET") or os.environ.get("OEM_KEYRING_SECRET_FILE"):
+        return
+    create_secret_file(paths.keys_dir(data_dir) / "root.key", secrets.token_hex(48).encode("ascii"))
+
+
+def load_root_secret(data_dir: Path, create: bool = False) -> bytes:
+    """The secret that seals the key ring file (see module docstring for where it comes from). Never
+    created here: the setup step (installation.init_installation) is the only place that makes one."""
+    if create:
+        raise KeyRingError("the key ring root secret is created only by init_installation")
     env_secret = os.environ.get("OEM_KEYRING_SECRET")
     if env_secret:
         secret = env_secret.encode("utf-8")
     elif os.environ.get("OEM_KEYRING_SECRET_FILE"):
         try:
-            secret = Path(os.environ["OEM_KEYRING_SECRET_FILE"]).read_bytes().strip()
+            secret = read_regular_file(
+                os.environ["OEM_KEYRING_SECRET_FILE"], max_bytes=MAX_KEY_FILE, what="OEM_KEYRING_SECRET_FILE"
+            ).strip()
         except OSError as exc:
             raise KeyRingError(f"cannot read OEM_KEYRING_SECRET_FILE: {exc.strerror}") from exc
     else:
         root_path = paths.keys_dir(data_dir) / "root.key"
         if not root_path.exists():
-            if not create:
-                raise KeyRingError(f"no key ring root secret at {root_path}")
-            try:
-                create_secret_file(root_path, secrets.token_hex(48).encode("ascii"))
-            except FileExistsError:
-                pass  # another process created it first; use theirs
-        secret = root_path.read_bytes().strip()
+            raise KeyRingError(
+                f"no key ring root secret at {root_path} (never re-created: restore keys/ from its backup)"
+            )
+        try:
+            secret = read_regular_file(root_path, max_bytes=MAX_KEY_FILE, what="key ring root secret").strip()
+        except OSError as exc:
+            raise KeyRingError(str(exc)) from exc
     if len(secret) < 32:
         raise KeyRingError("key ring root secret must be at least 32 bytes")
     return secret
@@ -229,12 +256,22 @@ def load_root_secret(data_dir: Path, create: bool = True) -> bytes:
 class KeyRing:
     """In-memory view of the signed key ring, with cached key objects for fast verification."""
 
-    def __init__(self, data_dir: Path, records: dict[str, KeyRecord], root_secret: bytes):
+    def __init__(
+        self,
+        data_dir: Path,
+        records: dict[str, KeyRecord],
+        root_secret: bytes | None,
+        *,
+        installation: Installation | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self._records = records
+        if root_secret is None:
+            root_secret = load_root_secret(self.data_dir)
         self._root = HmacSigner(ROOT_KID, root_secret)
         self._root_key = VerifyingKey(ROOT_KID, ALG_HMAC_SHA384, secret=root_secret)
         self._verifying_cache: dict[str, VerifyingKey] = {}
+        self.installation = installation
 
     # ---- loading / saving -------------------------------------------------------------------------
     @property
@@ -243,23 +280,47 @@ class KeyRing:
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> KeyRing:
-        base = Path(data_dir) if data_dir is not None else paths.data_dir()
-        root_secret = load_root_secret(base)
-        ring = cls(base, {}, root_secret)
+        """The verified ring of an installation set up by init_installation; refuses (one line) when there
+        is none, when its root does not match a pin or when the ring file is missing. Creates nothing."""
+        from audit.trust.installation import InstallationError, load_installation
+
+        base = Path(data_dir).resolve() if data_dir is not None else paths.data_dir()
+        try:
+            installation = load_installation(base)
+        except InstallationError as exc:
+            raise KeyRingError(str(exc)) from None
+        ring = cls(base, {}, load_root_secret(base), installation=installation)
         ring._records = ring._read_records()
         return ring
 
+    @property
+    def installation_id(self) -> str | None:
+        return self.installation.installation_id if self.installation else None
+
+    def write_empty(self) -> None:
+        """The setup step's empty ring (installation.init_installation)."""
+        if self.path.exists():
+            raise KeyRingError(f"key ring {self.path} already exists")
+        self._write({})
+
     def _read_records(self) -> dict[str, KeyRecord]:
         if not self.path.exists():
-            return {}
+            raise KeyRingError(
+                f"key ring {self.path} is missing: it is created once by init_installation, never re-created "
+                "(restore keys/ from its backup)"
+            )
         try:
-            doc = strict_loads(self.path.read_bytes())
+            doc = strict_loads(read_regular_file(self.path, max_bytes=MAX_JSON_FILE, what="key ring"))
+        except OSError as exc:
+            raise KeyRingError(str(exc)) from exc
         except StrictJSONError as exc:
             raise KeyRingError(f"key ring {self.path} is not valid JSON: {exc}") from exc
-        if not isinstance(doc, dict) or set(doc) != {"format", "keys", "signature"}:
+        if not isinstance(doc, dict) or set(doc) != {"format", "installation_id", "keys", "signature"}:
             raise KeyRingError(f"key ring {self.path} has an unexpected structure")
         if doc["format"] != KEYRING_FORMAT or not isinstance(doc["keys"], list):
             raise KeyRingError(f"key ring {self.path} has an unknown format")
+        if doc["installation_id"] != self.installation_id:
+            raise KeyRingError(f"key ring {self.path} belongs to another installation")
         try:
             verify_parsed(
                 parse_signature(doc["signature"]),
@@ -276,16 +337,18 @@ class KeyRing:
             records[record.kid] = record
         return records
 
-    @staticmethod
-    def _signed_bytes(keys: list[Any]) -> bytes:
+    def _signed_bytes(self, keys: list[Any]) -> bytes:
         from audit.trust.canonical import domain_prefix
 
-        return domain_prefix(DOMAIN_KEYRING) + canonical_bytes({"format": KEYRING_FORMAT, "keys": keys})
+        return domain_prefix(DOMAIN_KEYRING) + canonical_bytes(
+            {"format": KEYRING_FORMAT, "installation_id": self.installation_id, "keys": keys}
+        )
 
     def _write(self, records: dict[str, KeyRecord]) -> None:
         keys = [records[kid].to_json() for kid in sorted(records)]
         doc = {
             "format": KEYRING_FORMAT,
+            "installation_id": self.installation_id,
             "keys": keys,
             "signature": self._root.sign_bytes(self._signed_bytes(keys)),
         }
@@ -326,6 +389,7 @@ class KeyRing:
             return cached
         record = self.get(kid)
         if record.algorithm == ALG_ED25519:
+            self._check_certificate(record)
             key = VerifyingKey(
                 kid, ALG_ED25519, public_key=Ed25519PublicKey.from_public_bytes(_unb64(record.public_key))
             )
@@ -334,12 +398,30 @@ class KeyRing:
         self._verifying_cache[kid] = key
         return key
 
+    def _check_certificate(self, record: KeyRecord) -> None:
+        """A signer key counts only when this installation's root certified it (enrolment needed the
+        administrator password); a key added to the ring by anyone else is refused."""
+        if self.installation is None:
+            raise KeyRingError(f"signer key {record.kid}: no installation root to check its certificate")
+        if not record.certificate:
+            raise KeyRingError(f"signer key {record.kid} is not certified by the installation root")
+        try:
+            self.installation.verify_root(
+                record.certificate, DOMAIN_KEYRING, _certificate_body(self.installation_id, record)
+            )
+        except SignatureError:
+            raise KeyRingError(
+                f"signer key {record.kid} is not certified by this installation's root"
+            ) from None
+
     def _secret_path(self, kid: str) -> Path:
         return paths.keys_dir(self.data_dir) / "secrets" / f"{kid}.key"
 
     def _read_secret(self, record: KeyRecord) -> bytes:
         try:
-            secret = self._secret_path(record.kid).read_bytes()
+            secret = read_regular_file(
+                self._secret_path(record.kid), max_bytes=MAX_KEY_FILE, what="key secret"
+            )
         except OSError as exc:
             raise KeyRingError(f"secret for key {record.kid} is missing") from exc
         if sha384_bytes(secret) != record.secret_sha384:
@@ -399,8 +481,10 @@ class KeyRing:
         *,
         valid_until: datetime | None = None,
         now: datetime | None = None,
+        admin_password: str | None = None,
     ) -> KeyRecord:
-        """New Ed25519 signer key for `username`; that user's previous active key is retired."""
+        """New Ed25519 signer key for `username`, certified by the installation root (unlocked with the
+        administrator password for this moment only); that user's previous active key is retired."""
         if not username or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
             raise KeyRingError(f"invalid username {username!r}")
         roles = tuple(sorted(set(roles)))
@@ -425,6 +509,7 @@ class KeyRing:
             public_key=_b64(private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)),
             encrypted_private_key=encrypt_private_key(private_key, password, kid),
         )
+        record = KeyRecord(**{**record.__dict__, "certificate": self._certify(record, admin_password)})
 
         def change(records: dict[str, KeyRecord]) -> KeyRecord:
             for old in list(records.values()):
@@ -434,6 +519,17 @@ class KeyRing:
             return record
 
         return self._modify(change)
+
+    def _certify(self, record: KeyRecord, admin_password: str | None) -> str:
+        from audit.trust.installation import InstallationError, unlock_root
+
+        if not admin_password:
+            raise KeyRingError("enrolling a signer key needs the installation administrator password")
+        try:
+            root = unlock_root(self.data_dir, admin_password)
+        except InstallationError as exc:
+            raise KeyRingError(str(exc)) from None
+        return root.sign(DOMAIN_KEYRING, _certificate_body(self.installation_id, record))
 
     def rotate_hmac_key(self, purpose: str, *, now: datetime | None = None) -> KeyRecord:
         """New HMAC key for `purpose`; the previous one is retired but keeps verifying old data."""
@@ -480,6 +576,16 @@ class KeyRing:
             return records[kid]
 
         return self._modify(change)
+
+
+# What the root certifies: everything that says who may sign what, never the (mutable) retirement state.
+CERTIFIED_FIELDS = ("kid", "algorithm", "purpose", "owner", "roles", "public_key", "created_at", "valid_from")
+
+
+def _certificate_body(installation_id: str | None, record: KeyRecord) -> dict[str, Any]:
+    fields = {name: getattr(record, name) for name in CERTIFIED_FIELDS}
+    fields["roles"] = list(record.roles)
+    return {"signer_certificate": {"installation_id": installation_id, **fields}}
 
 
 def _retired(record: KeyRecord, moment: datetime) -> KeyRecord:

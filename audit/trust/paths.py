@@ -6,6 +6,7 @@ cached at import, so a process (or a test) that sets it before use always gets t
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -34,6 +35,25 @@ def decision_log_path(name: str, base: Path | None = None) -> Path:
     if name not in LOG_NAMES:
         raise ValueError(f"unknown decision log {name!r}")
     return decision_logs_dir(base) / f"{name}.jsonl"
+
+
+def installation_path(base: Path | None = None) -> Path:
+    return (base or data_dir()) / "installation.json"
+
+
+def witness_state_path(base: Path | None = None) -> Path:
+    return (base or data_dir()) / "state" / "witness.json"
+
+
+def witness_dir(base: Path | None = None) -> Path:
+    """The second, independent witness place: `OEM_WITNESS_DIR`, else `<data dir>.witness` beside the data
+    dir. Outside the data dir on purpose: restoring or copying a data dir does not roll this back. Under
+    `OEM_WITNESS_DIR` each data dir gets its own subdirectory (named by the digest of its absolute path)."""
+    base = (base or data_dir()).resolve()
+    configured = os.environ.get("OEM_WITNESS_DIR")
+    if configured:
+        return Path(configured).resolve() / hashlib.sha256(str(base).encode()).hexdigest()[:24]
+    return base.with_name(base.name + ".witness")
 
 
 def checkpoint_path(log_path: Path) -> Path:

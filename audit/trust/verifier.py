@@ -4,12 +4,13 @@ verify_decision_logs() reads the logs strictly and returns a VerificationReport;
 A line is accepted only if all of these hold (first failure is reported as `file:line: reason`):
 strict JSON; the v2 schema; seq continuity; prev_hash chain (genesis bound to the log name); timestamps
 non-decreasing; stage belongs to the log and status to the stage (STATUS_RULES); the status' runtime flags;
-every required signer role present; each signature parses, names a known `signer` key, uses that key's
-algorithm, verifies over the entry+log+role, was made while the key was valid (retired keys still verify
-what they signed before retirement), by a key whose owner holds the role, and no key or person counts twice;
-artefact files exist with the recorded SHA-384. Per log, the signed checkpoint must match count and head
-(catches truncation). Across logs, paper_ready needs an earlier verified demo_ready and live_ready an earlier
-verified paper_ready.
+every required signer role present; each signature parses, names a known `signer` key certified by the
+installation root, uses that key's algorithm, verifies over the entry+log+role+installation+deployment, was
+made while the key was valid (retired keys still verify what they signed before retirement), by a key whose
+owner holds the role, and no key or person counts twice; artefact files exist with the recorded SHA-384. Per
+log, the checkpoint co-signed by the last entry's signers must match count and head (catches truncation; no
+box-readable secret can re-seal it) and the witness must not hold a later position (catches rollback).
+Across logs, paper_ready needs an earlier verified demo_ready and live_ready an earlier verified paper_ready.
 
 Speed: key objects and validity windows are cached per run, the entry is canonicalised once and the
 per-role signing input spliced from it, and the schema is checked by a precompiled mirror (see
@@ -27,29 +28,34 @@ from typing import Any
 
 from audit.trust import paths as trust_paths
 from audit.trust.canonical import (
-    DOMAIN_CHECKPOINT,
     DOMAIN_DECISION_LOG,
     StrictJSONError,
     canonical_bytes,
     domain_prefix,
     fast_canonical_bytes,
-    signing_input,
     strict_loads,
 )
 from audit.trust.decision_log import (
+    LEGACY_CHECKPOINT_KEYS,
     LOG_STAGE,
     STATUS_RULES,
-    checkpoint_payload,
+    DecisionLogError,
+    checkpoint_signing_input,
+    entry_digest,
     genesis_hash,
     line_hash,
     log_name_of,
     read_checkpoint,
     resolve_artefact_path,
+    signing_context,
+    witness_key,
 )
 from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.fsutil import MAX_JSON_FILE, MAX_LOG_FILE, read_regular_file
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_time
 from audit.trust.signatures import SignatureError, parse_signature, verify_parsed
+from audit.trust.witness import Mark, WitnessError, witness_for
 
 _DL_PREFIX = domain_prefix(DOMAIN_DECISION_LOG)
 
@@ -100,11 +106,23 @@ class _LineRejected(Exception):
 class _Run:
     """Per-verification caches: key objects, validity windows, artefact digests, canonical role names."""
 
-    def __init__(self, keyring: KeyRing, data_dir: Path, shape: Callable[[Any], str | None], fast: bool):
+    def __init__(
+        self,
+        keyring: KeyRing,
+        data_dir: Path,
+        shape: Callable[[Any], str | None],
+        fast: bool,
+        context: dict[str, str],
+    ):
         self.keyring = keyring
         self.data_dir = data_dir
         self.shape = shape
         self.fast = fast
+        self.context = context
+        self.context_bytes = (
+            canonical_bytes(context["deployment_id"]),
+            canonical_bytes(context["installation_id"]),
+        )
         self.windows: dict[str, tuple[datetime, datetime | None]] = {}
         self.digests: dict[Path, str | None] = {}
         self.role_suffix: dict[str, bytes] = {}
@@ -146,7 +164,9 @@ def verify_decision_logs_with_pending(
 ) -> VerificationReport:
     """Verify `log_path` as it would read with `line` appended (used by append before writing anything)."""
     log_path = Path(log_path)
-    current = log_path.read_bytes() if log_path.exists() else b""
+    current = (
+        read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log") if log_path.exists() else b""
+    )
     return verify_log_content(log_path, current + line + b"\n", keyring, data_dir)
 
 
@@ -171,7 +191,11 @@ def _verify(paths, keyring, schema_path, data_dir, pending) -> VerificationRepor
         shape, fast = _schema_checker(schema_path)
     except (OSError, ValueError) as exc:
         return _failed(str(schema_path), f"cannot use schema: {' '.join(str(exc).split())}")
-    run = _Run(keyring, base, shape, fast)
+    try:
+        context = signing_context(keyring, base)
+    except DecisionLogError as exc:
+        return _failed(str(trust_paths.installation_path(base)), str(exc))
+    run = _Run(keyring, base, shape, fast, context)
     log_paths = _with_prerequisites(
         [Path(p) for p in paths]
         if paths is not None
@@ -215,7 +239,7 @@ def _with_prerequisites(log_paths: list[Path]) -> list[Path]:
 def _schema_checker(schema_path) -> tuple[Callable[[Any], str | None], bool]:
     if schema_path is None:
         return shape_error, True
-    raw = Path(schema_path).read_bytes()
+    raw = read_regular_file(schema_path, max_bytes=MAX_JSON_FILE, what="schema")
     if sha384_bytes(raw) == SCHEMA_SHA384:
         return shape_error, True
     import jsonschema  # only for schemas the fast mirror was not written for
@@ -242,7 +266,11 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
         problems.append(Problem(file, 0, f"unknown decision log name {name!r}"))
         return []
     try:
-        data = pending if pending is not None else log_path.read_bytes()
+        data = (
+            pending
+            if pending is not None
+            else read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
+        )
     except FileNotFoundError:
         data = b""
     except OSError as exc:
@@ -276,7 +304,8 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
         prev = digest
 
     if pending is None:
-        _check_checkpoint(log_path, name, lines, run, problems)
+        _check_checkpoint(log_path, name, lines, entries, run, problems)
+        _check_witness(log_path, name, lines, run, problems, advance=len(entries) == len(lines))
     return entries
 
 
@@ -321,7 +350,19 @@ def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _R
 
     unsigned = {k: v for k, v in entry.items() if k != "signatures"}
     body = fast_canonical_bytes(unsigned) if run.fast else canonical_bytes(unsigned)
-    message_prefix = _DL_PREFIX + b'{"entry":' + body + b',"log":' + log_canonical + b',"role":'
+    deployment, installation = run.context_bytes
+    message_prefix = (
+        _DL_PREFIX
+        + b'{"deployment_id":'
+        + deployment
+        + b',"entry":'
+        + body
+        + b',"installation_id":'
+        + installation
+        + b',"log":'
+        + log_canonical
+        + b',"role":'
+    )
     signers: dict[str, str] = {}
     kids: dict[str, str] = {}
     for role, text in signatures.items():
@@ -364,7 +405,12 @@ def _check_signature(role: str, text: str, message: bytes, timestamp: datetime, 
 
 
 def _check_checkpoint(
-    log_path: Path, name: str, lines: list[bytes], run: _Run, problems: list[Problem]
+    log_path: Path,
+    name: str,
+    lines: list[bytes],
+    entries: list[VerifiedEntry],
+    run: _Run,
+    problems: list[Problem],
 ) -> None:
     file = str(trust_paths.checkpoint_path(log_path))
     try:
@@ -376,20 +422,11 @@ def _check_checkpoint(
         if lines:
             problems.append(Problem(file, 0, "checkpoint missing for a non-empty log"))
         return
-    payload = checkpoint_payload(checkpoint["log"], checkpoint["count"], checkpoint["head"])
-    try:
-        run.keyring.verify(
-            checkpoint["signature"], signing_input(DOMAIN_CHECKPOINT, payload), purpose="audit"
-        )
-    except (SignatureError, KeyRingError) as exc:
-        problems.append(Problem(file, 0, f"checkpoint signature: {exc}"))
+    if not lines:
+        problems.append(Problem(file, 0, "checkpoint for an empty log (the log was deleted or truncated)"))
         return
-    if checkpoint["log"] != name:
-        problems.append(Problem(file, 0, f"checkpoint belongs to log {checkpoint['log']!r}"))
-        return
-    count = checkpoint["count"]
-    head = line_hash(lines[count - 1]) if 0 < count <= len(lines) else genesis_hash(name)
-    if count != len(lines) or head != checkpoint["head"]:
+    count = checkpoint.get("count")
+    if count != len(lines) or checkpoint.get("head") != line_hash(lines[-1]):
         problems.append(
             Problem(
                 file,
@@ -398,3 +435,86 @@ def _check_checkpoint(
                 f"or a different head (truncated or rewritten)",
             )
         )
+        return
+    if set(checkpoint) != LEGACY_CHECKPOINT_KEYS and (
+        checkpoint["installation_id"] != run.context["installation_id"]
+        or checkpoint["deployment_id"] != run.context["deployment_id"]
+    ):
+        problems.append(Problem(file, 0, _foreign(checkpoint)))
+        return
+    if not entries or entries[-1].line != len(lines):
+        return  # the last line itself was refused; that problem is already reported
+    problem = checkpoint_problem(checkpoint, entries, name, run.context, run.keyring, run)
+    if problem:
+        problems.append(Problem(file, 0, problem))
+
+
+def checkpoint_problem(
+    checkpoint: dict[str, Any],
+    entries: list[VerifiedEntry],
+    name: str,
+    context: dict[str, str],
+    keyring: KeyRing,
+    run: _Run | None = None,
+) -> str | None:
+    """Why `checkpoint` does not seal the verified `entries` of log `name` in `context`, or None. Its
+    signatures must be the last entry's signers' (same keys, same roles), over the co-signed payload."""
+    if set(checkpoint) == LEGACY_CHECKPOINT_KEYS:
+        return "is sealed with a box-readable HMAC key, not co-signed by the signers (re-sealed?)"
+    if checkpoint["log"] != name:
+        return f"belongs to log {checkpoint['log']!r}"
+    if (checkpoint["installation_id"], checkpoint["deployment_id"]) != (
+        context["installation_id"],
+        context["deployment_id"],
+    ):
+        return _foreign(checkpoint).removeprefix("checkpoint ")
+    last = entries[-1] if entries else None
+    if last is None or checkpoint["count"] != last.line or checkpoint["entry"] != entry_digest(last.entry):
+        return "does not seal the last entry of the log"
+    if set(checkpoint["signatures"]) != set(last.signer_kids):
+        return f"is signed by {sorted(checkpoint['signatures'])}, not by the last entry's roles"
+    run = run or _Run(keyring, keyring.data_dir, shape_error, True, dict(context))
+    message = checkpoint_signing_input(last.entry, name, context)
+    for role, text in checkpoint["signatures"].items():
+        try:
+            record = _check_signature(role, text, message, last.timestamp, run)
+        except _LineRejected as exc:
+            return f"signature: {exc}"
+        if record.kid != last.signer_kids[role]:
+            return f"{role} signature is by {record.kid}, not by the key that signed the entry"
+    return None
+
+
+def _foreign(checkpoint: dict[str, Any]) -> str:
+    return (
+        f"checkpoint belongs to deployment {checkpoint['deployment_id'][:60]} of installation "
+        f"{checkpoint['installation_id'][:60]}: evidence copied from another deployment or installation"
+    )
+
+
+def _check_witness(
+    log_path: Path, name: str, lines: list[bytes], run: _Run, problems: list[Problem], *, advance: bool
+) -> None:
+    """The log must be at or beyond the highest position the witness saw; a fully verified log advances it."""
+    installation = run.keyring.installation
+    key = witness_key(name, run.context)
+    current = Mark(len(lines), line_hash(lines[-1]) if lines else genesis_hash(name))
+
+    def head_at(seq: int) -> str | None:
+        if seq == 0:
+            return genesis_hash(name)
+        return line_hash(lines[seq - 1]) if seq <= len(lines) else None
+
+    try:
+        witness = witness_for(installation.data_dir)
+        if advance and not any(
+            p.file in (str(log_path), str(trust_paths.checkpoint_path(log_path))) for p in problems
+        ):
+            try:
+                witness.advance(key, current, label=str(log_path), head_at=head_at)
+            except OSError:
+                witness.check(key, current, label=str(log_path), head_at=head_at)  # read-only verifier
+        else:
+            witness.check(key, current, label=str(log_path), head_at=head_at)
+    except WitnessError as exc:
+        problems.append(Problem(str(log_path), 0, str(exc)))

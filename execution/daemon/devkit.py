@@ -20,6 +20,7 @@ from audit.trust.core_config import sign_file
 from audit.trust.decision_log import append_entry, artefact_file
 from audit.trust.gates import GATES
 from audit.trust.hashing import sha384_file
+from audit.trust.installation import init_installation, installation_exists
 from audit.trust.keyring import KeyRing
 from execution.mtls.bundle import BUNDLE_NAME, generate_bundle
 from execution.tokens import issue_token
@@ -32,6 +33,11 @@ FLAGS = {
     "revoked": {"StrategyContext.require_demo_mode": True, "runtime.compliance_confirmed": False},
 }
 ROLES_FOR = {"revoked": ("owner",)}
+
+
+# The devkit deployment's administrator password: it performs the setup step (init_installation) and
+# certifies the signer keys, as an administrator does on a real installation.
+ADMIN_PASSWORD = "devkit-administrator"  # noqa: S105 - a throw-away deployment's password
 
 
 def _password(user: str) -> str:
@@ -54,6 +60,8 @@ class Deployment:
         root = Path(root)
         data_dir = root / "var"
         data_dir.mkdir(parents=True, exist_ok=True)
+        if not installation_exists(data_dir):
+            init_installation(data_dir, ADMIN_PASSWORD)
         keyring = KeyRing.load(data_dir)
         config_dir = root / "config"
         config_dir.mkdir(exist_ok=True)
@@ -106,7 +114,7 @@ class Deployment:
         existing = {r.owner for r in self.keyring.list_keys("signer") if r.status == "active"}
         for role, user in SIGNERS.items():
             if user not in existing:
-                self.keyring.create_signer_key(user, [role], _password(user))
+                self.keyring.create_signer_key(user, [role], _password(user), admin_password=ADMIN_PASSWORD)
         return {
             role: self.keyring.signer_for(user, _password(user), role=role)
             for role, user in SIGNERS.items()

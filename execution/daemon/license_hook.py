@@ -31,29 +31,18 @@ def check_license(
     if not path.exists():
         return LicenseCheck(False, "no license installed", [f"no license installed ({path} is missing)"])
     try:
-        from licensing.core.cli import allow_development_keys, system_probe
-        from licensing.core.crl import load_crl
-        from licensing.core.fingerprint import build_fingerprint
-        from licensing.core.high_water import load_mark
-        from licensing.core.registry import crl_path
-        from licensing.core.verify import verify_license
+        from licensing.core.cli import system_probe
+        from licensing.core.device import check_installed_license
 
-        allow_dev = allow_development_keys()
-        record = build_fingerprint(
-            system_probe(),
-            keyring=keyring,
-            now=now,
-            usb_dongle=os.environ.get("OEM_LICENSE_USB_DONGLE") or None,
-        )
-        crl = load_crl(crl_path(Path(data_dir)), allow_development_keys=allow_dev)
-        status = verify_license(
-            path.read_bytes(),
-            fingerprint_record=record,
-            now=now,
+        # Development license keys only with OEM_ALLOW_DEVELOPMENT_LICENSES=true (`make run`); the installed
+        # license must pin this installation's trust root; CRL and high-water mark are witnessed.
+        status = check_installed_license(
+            Path(data_dir),
+            keyring,
             stage=stage,
-            revoked_serials=crl.serials if crl else (),
-            high_water=load_mark(keyring),
-            allow_development_keys=allow_dev,
+            now=now,
+            probe=system_probe(),
+            usb_dongle=os.environ.get("OEM_LICENSE_USB_DONGLE") or None,
         )
     except Exception as exc:  # noqa: BLE001 - any failure of the license check locks, never crashes
         reason = f"license check failed: {' '.join(str(exc).split()) or type(exc).__name__}"

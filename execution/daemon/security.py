@@ -28,6 +28,7 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from audit.trust.fsutil import MAX_PEM_FILE, read_regular_file
 from audit.trust.keyring import KeyRing
 from execution.daemon.access import AccessLog
 from execution.mtls.pki import PkiError, verify_crl
@@ -135,8 +136,11 @@ class CrlState:
         if stamp == self._stamp:
             return
         try:
-            ca = x509.load_pem_x509_certificate(self.ca_path.read_bytes())
-            verified = verify_crl(self.crl_path.read_bytes(), ca, now=datetime.now(UTC))
+            ca = x509.load_pem_x509_certificate(
+                read_regular_file(self.ca_path, max_bytes=MAX_PEM_FILE, what="CA")
+            )
+            crl = read_regular_file(self.crl_path, max_bytes=MAX_PEM_FILE, what="CRL")
+            verified = verify_crl(crl, ca, now=datetime.now(UTC))
             self._revoked, self._next_update, self._error = verified.revoked, verified.next_update, None
         except (PkiError, ValueError, OSError) as exc:
             self._error = f"CRL rejected: {exc}"
@@ -377,7 +381,7 @@ class ServerCertificates:
             return self._config()
 
     def _config(self):
-        key, cert, ca = (f.read_bytes() for f in self._files())
+        key, cert, ca = (read_regular_file(f, max_bytes=MAX_PEM_FILE, what="TLS file") for f in self._files())
         from cryptography.hazmat.primitives.serialization import PublicFormat, load_pem_private_key
 
         parsed = x509.load_pem_x509_certificate(cert)  # refuse garbage or a half-rotated pair
@@ -409,5 +413,7 @@ class ServerCertificates:
 
     def server_cert(self) -> x509.Certificate:
         with self._lock:
-            pem = self.current_cert_pem or (self.dir / "server.pem").read_bytes()
+            pem = self.current_cert_pem or read_regular_file(
+                self.dir / "server.pem", max_bytes=MAX_PEM_FILE, what="TLS file"
+            )
         return x509.load_pem_x509_certificate(pem)

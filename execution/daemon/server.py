@@ -22,8 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from audit.trust import paths as trust_paths
-from audit.trust.canonical import canonical_bytes
-from audit.trust.core_config import ConfigError, parse_yaml, validate_config
+from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
+from audit.trust.core_config import ConfigError, parse_yaml, read_config_file, validate_config
 from audit.trust.keyring import KeyRing, KeyRingError
 from execution.core.orders import OrderError, Stage
 from execution.core.risk import RiskLimits, TradingState
@@ -328,9 +328,9 @@ class Daemon:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise StartupRefused([f"--listen {opts.listen}: the daemon listens on loopback only"])
         try:
-            data = opts.config_path.read_bytes()
-        except OSError as exc:
-            raise StartupRefused([f"cannot read config {opts.config_path}: {exc.strerror}"]) from None
+            data = read_config_file(opts.config_path)
+        except ConfigError as exc:
+            raise StartupRefused([f"cannot read config: {exc}"]) from None
         if opts.mode == "demo":
             try:
                 config = parse_yaml(data)
@@ -507,6 +507,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_prices(path: Path) -> dict[str, float]:
+    """{symbol: positive finite price}; anything else is a one-line refusal, never a traceback."""
+    doc = strict_loads(read_config_file(path, what="prices file"))
+    if not isinstance(doc, dict):
+        raise ConfigError("prices file must be a JSON object {symbol: price}")
+    prices = {}
+    for symbol, value in doc.items():
+        if type(value) not in (int, float) or not 0 < value < 1e12:
+            raise ConfigError(f"price of {symbol!r} must be a positive number below 1e12")
+        prices[symbol] = float(value)
+    return prices
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -516,7 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     certs = (args.certs or data_dir / "certs").resolve()
     prices = dict(DEFAULT_PRICES)
     if args.prices:
-        prices = {str(k): float(v) for k, v in json.loads(args.prices.read_text()).items()}
+        try:
+            prices = _read_prices(args.prices)
+        except (ConfigError, StrictJSONError) as exc:
+            print(f"daemon refused: --prices: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 1
     try:
         keyring = KeyRing.load(data_dir)
     except KeyRingError as exc:

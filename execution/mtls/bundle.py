@@ -29,7 +29,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from audit.trust.fsutil import atomic_write_bytes, exclusive_lock
+from audit.trust.canonical import strict_loads
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_PEM_FILE,
+    atomic_write_bytes,
+    exclusive_lock,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes, sha384_file
 from execution.mtls.pki import (
     Issued,
@@ -67,11 +74,15 @@ def _write_issued(directory: Path, stem: str, issued: Issued) -> None:
 def _load_issued(directory: Path, stem: str) -> Issued:
     try:
         return Issued(
-            load_private_key((directory / f"{stem}.key").read_bytes()),
-            load_cert((directory / f"{stem}.pem").read_bytes()),
+            load_private_key(_read_pem(directory / f"{stem}.key")),
+            load_cert(_read_pem(directory / f"{stem}.pem")),
         )
     except OSError as exc:
         raise BundleError(f"cannot read {directory / stem}.pem/.key: {exc.strerror}") from None
+
+
+def _read_pem(path: Path) -> bytes:
+    return read_regular_file(path, max_bytes=MAX_PEM_FILE, what="PEM file")
 
 
 def _inventory_path(directory: Path) -> Path:
@@ -82,7 +93,7 @@ def load_inventory(directory: Path) -> dict:
     path = _inventory_path(directory)
     if not path.exists():
         return {"certificates": []}
-    return json.loads(path.read_text(encoding="utf-8"))
+    return strict_loads(read_regular_file(path, max_bytes=MAX_JSON_FILE, what="certificate inventory"))
 
 
 def _save_inventory(directory: Path, inventory: dict) -> None:
@@ -149,13 +160,17 @@ def bundle_matches_files(directory: Path) -> list[str]:
     directory = Path(directory)
     problems = []
     try:
-        with tarfile.open(directory / BUNDLE_NAME, "r:gz") as tar:
-            names = sorted(m.name for m in tar.getmembers())
+        data = read_regular_file(directory / BUNDLE_NAME, max_bytes=MAX_JSON_FILE, what="mTLS bundle")
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            names = []
+            while (member := tar.next()) is not None and len(names) <= len(BUNDLE_MEMBERS):
+                names.append(member.name)
+            names.sort()
             if names != sorted(BUNDLE_MEMBERS):
                 return [f"{BUNDLE_NAME} holds {names}, expected {sorted(BUNDLE_MEMBERS)}"]
             for name in BUNDLE_MEMBERS:
                 member = tar.extractfile(name)
-                if member is None or member.read() != (directory / name).read_bytes():
+                if member is None or member.read(MAX_PEM_FILE + 1) != _read_pem(directory / name):
                     problems.append(f"{name} in use differs from the copy in {BUNDLE_NAME}")
     except (OSError, tarfile.TarError) as exc:
         return [f"cannot read {directory / BUNDLE_NAME}: {exc}"]
@@ -275,7 +290,7 @@ def rotate(
         if _past_two_thirds(ca.cert.not_valid_before_utc, ca.cert.not_valid_after_utc, now):
             print(f"warning: the CA is past 2/3 of its lifetime (expires {ca.cert.not_valid_after_utc})")
         inventory = load_inventory(directory)
-        server = load_cert((directory / "server.pem").read_bytes())
+        server = load_cert(_read_pem(directory / "server.pem"))
         if force or _past_two_thirds(server.not_valid_before_utc, server.not_valid_after_utc, now):
             fresh = issue_server_cert(ca, days=days, now=now)
             _write_issued(directory, "server", fresh)
@@ -283,7 +298,7 @@ def rotate(
             renewed.append("server")
         revoked_serials = {int(c["serial"]) for c in inventory["certificates"] if c.get("revoked_at")}
         for pem in sorted((directory / "clients").glob("*.pem")):
-            cert = load_cert(pem.read_bytes())
+            cert = load_cert(_read_pem(pem))
             if cert.serial_number in revoked_serials:
                 continue
             if force or _past_two_thirds(cert.not_valid_before_utc, cert.not_valid_after_utc, now):

@@ -41,7 +41,7 @@ import grpc
 
 from audit.trust import paths as trust_paths
 from audit.trust.cliutil import OneLineParser, UsageError
-from audit.trust.core_config import parse_yaml
+from audit.trust.core_config import load_yaml_file
 from execution.core.risk import RiskLimits
 from execution.daemon.core import DEFAULT_BAR_VOLUME
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
@@ -94,7 +94,7 @@ def faults_for(rate: float) -> tuple[PaperFaults, PaperFaults]:
 
 
 def dry_run_config() -> dict:
-    config = parse_yaml(trust_paths.DEFAULT_CONFIG_PATH.read_bytes())
+    config = load_yaml_file(trust_paths.DEFAULT_CONFIG_PATH)
     config["venues"]["paper_b"] = {"kind": "paper", "timeout_ms": 500}
     for name in ("demo", "paper"):
         config["profiles"][name]["venues"] = ["paper", "paper_b"]

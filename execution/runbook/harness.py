@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 import yaml
 
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import MAX_PEM_FILE, atomic_write_bytes, read_regular_file
 from audit.trust.hashing import sha384_bytes
 from execution.daemon.devkit import Deployment
 from execution.daemon.license_hook import LicenseCheck
@@ -90,7 +90,9 @@ def remote_client(target: str, certs: Path, token: str, operator: str | None = N
     for f in files:
         if not f.is_file():
             raise ValueError(f"missing {f}")
-    creds = grpc.ssl_channel_credentials(*(f.read_bytes() for f in files))
+    creds = grpc.ssl_channel_credentials(
+        *(read_regular_file(f, max_bytes=MAX_PEM_FILE, what="TLS file") for f in files)
+    )
     channel = grpc.secure_channel(target, creds)
     return Client(
         pb_grpc.OemDaemonStub(channel), [("authorization", f"Bearer {token.strip()}")], channel, operator

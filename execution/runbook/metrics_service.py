@@ -175,7 +175,10 @@ def build_service(args) -> MetricsService:
             from execution.mtls.bundle import days_left
 
             try:
-                cert = x509.load_pem_x509_certificate(server_pem.read_bytes())
+                from audit.trust.fsutil import MAX_PEM_FILE, read_regular_file
+
+                pem = read_regular_file(server_pem, max_bytes=MAX_PEM_FILE, what="server certificate")
+                cert = x509.load_pem_x509_certificate(pem)
                 metrics.cert_days.labels("server").set(days_left(cert.not_valid_after_utc))
             except (OSError, ValueError):
                 pass

@@ -34,7 +34,8 @@ import grpc
 
 from audit.trust import paths as trust_paths
 from audit.trust.cliutil import OneLineParser, UsageError
-from audit.trust.core_config import parse_yaml
+from audit.trust.core_config import load_yaml_file
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from execution.core.risk import RiskLimits
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.runbook.harness import (
@@ -74,7 +75,7 @@ def acceptance_dir(data_dir: Path) -> Path:
 def demo_limits(config_path: Path, capital: float, stage: str = "demo") -> RiskLimits:
     """The stage profile's risk limits, except the order-rate window: the smoke replays hours of bars in
     seconds, and the per-minute rate is a wall-clock limit (documented in docs/daemon.md)."""
-    config = parse_yaml(Path(config_path).read_bytes())
+    config = load_yaml_file(config_path)
     name = config["profiles"][stage]["risk_profile"]
     profile = profile_from_mapping(name, config["risk_profiles"][name])
     return dataclasses.replace(RiskLimits.from_profile(profile, capital=capital), max_orders=10**6)
@@ -348,7 +349,12 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
         log=log,
     )
     if args.target:
-        client = remote_client(args.target, args.certs, args.token_file.read_text(), args.operator)
+        client = remote_client(
+            args.target,
+            args.certs,
+            read_regular_text(args.token_file, max_bytes=MAX_KEY_FILE, what="token file"),
+            args.operator,
+        )
         try:
             return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
         finally:

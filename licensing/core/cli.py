@@ -8,7 +8,8 @@ written, so a bad invocation leaves no file behind.
 Environment:
 - OEM_DATA_DIR: data directory (audit.trust.paths.data_dir()): key ring, licenses/{registry.jsonl, crl.json,
   high_water.json, license.json, activation.json}.
-- OEM_ENV: `production` refuses development license keys; `development` (default) and `test` accept them.
+- OEM_ALLOW_DEVELOPMENT_LICENSES: `true` lets the committed development license key verify (the demo);
+  unset or `false` refuses it (licensing.core.devkeys). Refused outright when OEM_ENV is `production`.
 - OEM_LICENSE_SIGNING_KEY_FILE: the vendor's Ed25519 PKCS8 PEM (default: the committed DEVELOPMENT key).
 - OEM_LICENSE_USB_DONGLE: optional `vendor:product:serial` of a USB dongle that is part of the fingerprint.
 - OEM_FINGERPRINT_ROOT: probe this directory instead of "/" (fake /sys, /proc, /etc trees); honoured only
@@ -32,20 +33,28 @@ from audit.trust import paths
 from audit.trust.canonical import DOMAIN_FINGERPRINT, StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, UsageError, fail, run
 from audit.trust.cliutil import OneLineParser as _Parser
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import MAX_JSON_FILE, atomic_write_bytes, read_regular_file
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, format_time, utc_now
+from licensing.core import intent as intents
 from licensing.core import qr
-from licensing.core.crl import load_crl, write_crl
+from licensing.core.crl import build_crl
+from licensing.core.device import device_state, installed_license_path, licenses_dir, observe_crl
+from licensing.core.devkeys import development_licenses_allowed
 from licensing.core.fingerprint import (
+    CONTAINER_POLICY,
     CORE_COMPONENTS,
     DEFAULT_POLICY,
     ENV_PHYSICAL,
+    POLICIES,
     SystemProbe,
     build_fingerprint,
+    policy_named,
 )
-from licensing.core.high_water import load_mark, update_mark
+from licensing.core.high_water import update_mark
+from licensing.core.intent import Intent, PlannedWrite, intent_path, operation_key, recover_local, run_local
 from licensing.core.license_file import (
+    MAX_LICENSE_BYTES,
     STAGES,
     License,
     build_license_body,
@@ -56,9 +65,11 @@ from licensing.core.license_file import (
     read_license_qr_png,
     to_qr_text,
 )
+from licensing.core.pin import installation_pin
 from licensing.core.registry import Registry, crl_path, device_digest, registry_path, verify_registry
-from licensing.core.request import build_request, load_request
+from licensing.core.request import MAX_REQUEST_BYTES, build_request, load_request
 from licensing.core.request import to_qr_text as request_to_qr_text
+from licensing.core.vendor_trust import trusted_verifying_key
 from licensing.core.verify import verify_license
 
 ACTIVATION_FORMAT = "oem-license-activation/1"
@@ -83,7 +94,7 @@ def oem_env() -> str:
 
 
 def allow_development_keys() -> bool:
-    return oem_env() != "production"
+    return development_licenses_allowed()
 
 
 def system_probe() -> SystemProbe:
@@ -156,7 +167,12 @@ def license_request_main(argv: Sequence[str] | None = None) -> int:
         record = build_fingerprint(
             system_probe(), keyring=KeyRing.load(), now=utc_now(), usb_dongle=_usb_dongle()
         )
-        document = build_request(record, hostname=socket.gethostname(), now=utc_now())
+        document = build_request(
+            record,
+            hostname=socket.gethostname(),
+            now=utc_now(),
+            trust_root=installation_pin(paths.data_dir()),
+        )
         png = qr.render_png(request_to_qr_text(document)) if qr_path else None  # fails before any write
         atomic_write_bytes(out, canonical_bytes(document) + b"\n")
         if qr_path and png is not None:
@@ -195,6 +211,13 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
         "--allow-virtual", action="store_true", help="license a device that reports a VM/container"
     )
     parser.add_argument(
+        "--match-policy",
+        default=DEFAULT_POLICY.name,
+        choices=sorted(POLICIES),
+        help=f"fingerprint matching policy recorded in the license (default {DEFAULT_POLICY.name}; "
+        f"{CONTAINER_POLICY.name} for containers and small VPSs)",
+    )
+    parser.add_argument(
         "--foreign-request",
         action="store_true",
         help="accept a request from another installation whose fingerprint HMAC cannot be checked here "
@@ -217,14 +240,18 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"{prog}: --max-activations must be in 1..1000")
         if not _EDITION.match(args.edition):
             raise UsageError(f"{prog}: --edition must match [a-z0-9][a-z0-9_.-]*")
-        out = _output_path(prog, args.out, "--out")
-        qr_path = _output_path(prog, args.qr, "--qr") if args.qr else None
-        if not args.request.is_file():
-            raise UsageError(f"{prog}: request file {args.request} does not exist")
+        out = _output_path(prog, args.out, "--out").resolve()
+        qr_path = _output_path(prog, args.qr, "--qr").resolve() if args.qr else None
+        policy = policy_named(args.match_policy)
+        allow_dev = allow_development_keys()
         signer = load_vendor_signer()  # fails early (and writes nothing) when the key is not trusted
-        request_bytes = args.request.read_bytes()
+        trusted_verifying_key(signer.kid, allow_development_keys=allow_dev)
+        if not os.path.lexists(args.request):
+            raise UsageError(f"{prog}: request file {args.request} does not exist")
+        request_bytes = read_regular_file(args.request, max_bytes=MAX_REQUEST_BYTES, what="license request")
 
-        request = load_request(request_bytes, KeyRing.load(), allow_foreign=args.foreign_request)
+        keyring = KeyRing.load()
+        request = load_request(request_bytes, keyring, allow_foreign=args.foreign_request)
         env = request.environment
         if env["kind"] != ENV_PHYSICAL and not args.allow_virtual:
             raise ValueError(
@@ -232,14 +259,11 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
                 "pass --allow-virtual to license it anyway"
             )
         components = request.components
-        core = [c for c in components if c in DEFAULT_POLICY.core]
-        absent = [c for c in DEFAULT_POLICY.mandatory if c not in components]
-        if absent or len(core) < DEFAULT_POLICY.min_matches:
+        unmet = policy.unmet_by(components)
+        if unmet:
             raise ValueError(
-                f"device reports {len(core)} stable components "
-                f"(missing {', '.join(request.fingerprint['missing'])}); "
-                f"the matching policy needs {DEFAULT_POLICY.min_matches} including "
-                f"{', '.join(DEFAULT_POLICY.mandatory)}"
+                f"{unmet} (missing {', '.join(request.fingerprint['missing']) or 'nothing'}); "
+                f"choose another --match-policy ({', '.join(sorted(POLICIES))})"
             )
         now = utc_now()
 
@@ -257,29 +281,50 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
                 max_activations=args.max_activations,
                 allow_virtual=env["kind"] != ENV_PHYSICAL,
                 request_digest=request.digest,
+                trust_root=request.trust_root,
+                match_policy=policy.name,
             )
 
-        registry = Registry(registry_path(), allow_development_keys=allow_development_keys())
-        if args.replaces is not None:
-            lic = registry.reissue(
-                args.replaces, body, signer, reason=f"reissued for {request.digest}", at=now
-            )
-            write_crl(crl_path(), registry.build_crl(signer, at=now))
-        else:
-            lic = registry.issue(body, signer, at=now, request_digest=request.digest)
-        png = qr.render_png(to_qr_text(lic)) if qr_path else None
-        atomic_write_bytes(out, lic.to_bytes())
-        if qr_path and png is not None:
-            atomic_write_bytes(qr_path, png)
+        def outputs(entry: dict[str, Any], state: Any) -> list[PlannedWrite]:
+            lic = parse_license(entry["data"]["license"])
+            writes = []
+            if args.replaces is not None:
+                crl = build_crl(state.revoked_list(), number=state.seq, issued_at=now, signer=signer)
+                writes.append(PlannedWrite(crl_path().resolve(), canonical_bytes(crl) + b"\n"))
+            writes.append(PlannedWrite(out, lic.to_bytes()))
+            if qr_path is not None:  # rendered before any write: a code that does not fit stops here
+                writes.append(PlannedWrite(qr_path, qr.render_png(to_qr_text(lic))))
+            return writes
+
+        key = operation_key(
+            op="provision", request=request.digest, out=out, qr=qr_path, replaces=args.replaces
+        )
+        registry = Registry(registry_path(), allow_development_keys=allow_dev, keyring=keyring)
+        recovered = registry.recover()
+        if recovered is not None and recovered.key == key:
+            print(f"{recovered.summary} (completed after an interruption)")
+            return EXIT_OK
         verb = f"reissued (replaces {args.replaces})" if args.replaces is not None else "issued"
+
+        def summary(entry: dict[str, Any]) -> str:
+            return f"{verb} license serial {entry['data']['serial']} for {args.customer.strip()} -> {out}"
+
+        intent = {"outputs": outputs, "op": "provision", "key": key, "summary": summary}
+        if args.replaces is not None:
+            reason = f"reissued for {request.digest}"
+            lic = registry.reissue(args.replaces, body, signer, reason=reason, at=now, **intent)
+            observe_crl(paths.data_dir(), allow_development_keys=allow_dev)
+        else:
+            lic = registry.issue(body, signer, at=now, request_digest=request.digest, **intent)
         print(
             f"{verb} license serial {lic.serial} for {lic.customer}: stages {','.join(lic.stages)}, "
-            f"edition {lic.edition}, expires {format_time(lic.expires_at)}, signed by {signer.kid} -> {out}"
+            f"edition {lic.edition}, policy {lic.match_policy.name}, expires {format_time(lic.expires_at)}, "
+            f"signed by {signer.kid} -> {out}"
         )
         origin = (
             "device HMAC verified" if request.device_hmac_verified else "foreign, digest confirmed by admin"
         )
-        print(f"  request {request.digest} ({origin})")
+        print(f"  request {request.digest} ({origin}); pinned {request.trust_root.short()}...")
         print(f"  registry: {registry.path}")
         if qr_path:
             print(f"  QR code: {qr_path}")
@@ -290,11 +335,11 @@ def oem_provision_license_main(argv: Sequence[str] | None = None) -> int:
 
 # ---- activation (device) ----------------------------------------------------------------------------------
 def _activation_path() -> Path:
-    return paths.data_dir() / "licenses" / "activation.json"
+    return licenses_dir(paths.data_dir()) / "activation.json"
 
 
 def _installed_license_path() -> Path:
-    return paths.data_dir() / "licenses" / "license.json"
+    return installed_license_path(paths.data_dir())
 
 
 def load_local_activation(keyring: KeyRing) -> dict[str, Any] | None:
@@ -303,7 +348,7 @@ def load_local_activation(keyring: KeyRing) -> dict[str, Any] | None:
 
     path = _activation_path()
     try:
-        doc = strict_loads(path.read_bytes())
+        doc = strict_loads(read_regular_file(path, max_bytes=MAX_JSON_FILE, what="activation record"))
     except FileNotFoundError:
         return None
     except StrictJSONError as exc:
@@ -328,24 +373,43 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
     def action(args: argparse.Namespace) -> int:
         if (args.file is None) == (args.qr is None):
             raise UsageError(f"{parser.prog}: give exactly one of FILE or --qr PNG")
-        source = args.file or args.qr
-        if not source.is_file():
-            raise UsageError(f"{parser.prog}: {source} does not exist")
-        lic: License = read_license_qr_png(args.qr) if args.qr else parse_license(args.file.read_bytes())
+        if not os.path.lexists(args.file or args.qr):
+            raise UsageError(f"{parser.prog}: {args.file or args.qr} does not exist")
+        lic: License = (
+            read_license_qr_png(args.qr)
+            if args.qr
+            else parse_license(read_regular_file(args.file, max_bytes=MAX_LICENSE_BYTES, what="license"))
+        )
         allow_dev = allow_development_keys()
+        data_dir = paths.data_dir()
         keyring = KeyRing.load()
         now = utc_now()
-        record = build_fingerprint(system_probe(), keyring=keyring, now=now, usb_dongle=_usb_dongle())
-        crl = load_crl(crl_path(), allow_development_keys=allow_dev)
-        mark = load_mark(keyring)
+        key = operation_key(op="activate", license=sha384_bytes(lic.to_bytes()))
+        registry = Registry(registry_path(), allow_development_keys=allow_dev, keyring=keyring)
+        pending_path = intent_path(licenses_dir(data_dir))
+        recovered = registry.recover() if registry.path.exists() else recover_local(pending_path, keyring)
+        if recovered is not None and recovered.key == key:
+            update_mark(keyring, now)
+            print(f"{recovered.summary} (completed after an interruption)")
+            return EXIT_OK
+        device = device_state(
+            data_dir,
+            keyring,
+            now=now,
+            probe=system_probe(),
+            usb_dongle=_usb_dongle(),
+            allow_development_keys=allow_dev,
+            first_use=True,
+        )
         status = verify_license(
             lic,
-            fingerprint_record=record,
+            fingerprint_record=device.record,
             now=now,
             stage=args.stage,
-            revoked_serials=crl.serials if crl else (),
-            high_water=mark,
+            revoked_serials=device.crl.serials if device.crl else (),
+            high_water=device.mark,
             allow_development_keys=allow_dev,
+            trust_root=device.pin,
         )
         if not status.valid:
             return _fail(f"license {lic.serial} refused: {status.summary()}")
@@ -353,20 +417,6 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
         previous = load_local_activation(keyring)
         same = previous is not None and previous.get("serial") == lic.serial
         activation_id = previous["activation_id"] if same else f"act-{secrets.token_hex(8)}"
-        registry = Registry(registry_path(), allow_development_keys=allow_dev)
-        recorded = "no local registry: report the activation id to the vendor console"
-        if registry.path.exists() and not same:
-            # Single-box install: the registry lives here, so the activation policy is enforced right away.
-            registry.activate(
-                lic.serial,
-                activation_id,
-                device_digest=device_digest(record["components"]),
-                signer=load_vendor_signer(),
-                at=now,
-            )
-            recorded = f"recorded in {registry.path}"
-        elif same:
-            recorded = "already active on this machine"
         body = {
             "format": ACTIVATION_FORMAT,
             "serial": lic.serial,
@@ -378,15 +428,43 @@ def activate_license_main(argv: Sequence[str] | None = None) -> int:
             "changed": list(status.changed),
         }
         signature = keyring.hmac_signer("fingerprint").sign(DOMAIN_FINGERPRINT, body)
-        atomic_write_bytes(_installed_license_path(), lic.to_bytes())
-        atomic_write_bytes(
-            _activation_path(), canonical_bytes({**body, "signature": signature}) + b"\n", mode=0o600
-        )
-        update_mark(keyring, now)
-        print(
+        # The installed license is written last: until then the daemon keeps seeing the previous state.
+        writes = [
+            PlannedWrite(
+                _activation_path().resolve(), canonical_bytes({**body, "signature": signature}) + b"\n", 0o600
+            ),
+            PlannedWrite(_installed_license_path().resolve(), lic.to_bytes()),
+        ]
+        done = (
             f"activated license serial {lic.serial} for {lic.customer} (activation {activation_id}, "
-            f"stages {','.join(lic.stages)}, expires {format_time(lic.expires_at)}); {recorded}"
+            f"stages {','.join(lic.stages)}, policy {lic.match_policy.name}, "
+            f"expires {format_time(lic.expires_at)})"
         )
+        if registry.path.exists() and not same:
+            # Single-box install: the registry lives here, so the activation policy is enforced right away;
+            # the device files are written only once the registry line is (one intent covers both).
+            registry.activate(
+                lic.serial,
+                activation_id,
+                device_digest=device_digest(device.record["components"]),
+                signer=load_vendor_signer(),
+                at=now,
+                outputs=lambda entry, state: writes,
+                op="activate",
+                key=key,
+                summary=done,
+            )
+            recorded = f"recorded in {registry.path}"
+        else:
+            run_local(pending_path, Intent("activate", key, None, None, tuple(writes), done), keyring)
+            recorded = (
+                "already active on this machine"
+                if same
+                else "no local registry: report the activation id to the vendor console"
+            )
+        intents.crash_point("before the high-water mark")
+        update_mark(keyring, now)
+        print(f"{done}; {recorded}")
         print(f"  matched components: {', '.join(status.matched)}")
         if status.changed:
             print(f"  changed components (tolerated by policy): {', '.join(status.changed)}")
@@ -406,17 +484,45 @@ def revoke_license_main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"{parser.prog}: --serial must be a positive integer")
         if not args.reason.strip() or len(args.reason) > 500:
             raise UsageError(f"{parser.prog}: --reason must be 1..500 characters")
-        registry = Registry(registry_path(), allow_development_keys=allow_development_keys())
+        allow_dev = allow_development_keys()
+        registry = Registry(registry_path(), allow_development_keys=allow_dev, keyring=KeyRing.load())
         if not registry.path.exists():
             raise ValueError(f"no license registry at {registry.path}")
         signer = load_vendor_signer()
+        trusted_verifying_key(signer.kid, allow_development_keys=allow_dev)
+        key = operation_key(op="revoke", serial=args.serial)
+        recovered = registry.recover()
+        if recovered is not None and recovered.key == key:
+            print(f"{recovered.summary} (completed after an interruption)")
+            return EXIT_OK
         now = utc_now()
-        registry.revoke(args.serial, reason=args.reason.strip(), signer=signer, at=now)
-        crl = registry.build_crl(signer, at=now)
-        write_crl(crl_path(), crl)
+        target = crl_path().resolve()
+
+        def outputs(entry: dict[str, Any], state: Any) -> list[PlannedWrite]:
+            crl = build_crl(state.revoked_list(), number=state.seq, issued_at=now, signer=signer)
+            return [PlannedWrite(target, canonical_bytes(crl) + b"\n")]
+
+        def summary(entry: dict[str, Any]) -> str:
+            return (
+                f"revoked license serial {args.serial} ({args.reason.strip()}); CRL number {entry['seq']} "
+                f"-> {target}"
+            )
+
+        registry.revoke(
+            args.serial,
+            reason=args.reason.strip(),
+            signer=signer,
+            at=now,
+            outputs=outputs,
+            op="revoke",
+            key=key,
+            summary=summary,
+        )
+        crl = observe_crl(paths.data_dir(), allow_development_keys=allow_dev)
+        listed = len(crl.serials) if crl is not None else 0
         print(
-            f"revoked license serial {args.serial} ({args.reason.strip()}); CRL number {crl['number']} "
-            f"lists {len(crl['revoked'])} serial(s) -> {crl_path()}"
+            f"revoked license serial {args.serial} ({args.reason.strip()}); CRL number "
+            f"{crl.number if crl else '?'} lists {listed} serial(s) -> {target}"
         )
         return EXIT_OK
 
@@ -434,9 +540,12 @@ def verify_license_registry_main(argv: Sequence[str] | None = None) -> int:
 
     def action(args: argparse.Namespace) -> int:
         path = args.registry or registry_path()
-        if not path.is_file():
+        # The data dir's own registry is compared with its witness (an older copy, or a deleted file, is
+        # refused); a copy named elsewhere is checked for its chain, signatures and checkpoint only.
+        own = path.resolve() == registry_path().resolve()
+        problems = verify_registry(path, allow_development_keys=allow_development_keys(), witness=own)
+        if not problems and not path.is_file():
             raise ValueError(f"no license registry at {path}")
-        problems = verify_registry(path, allow_development_keys=allow_development_keys())
         if args.json:
             print(json.dumps(problems))
         if problems:
@@ -444,12 +553,13 @@ def verify_license_registry_main(argv: Sequence[str] | None = None) -> int:
                 for problem in problems:
                     print(problem)
             return _fail(f"license registry {path} has {len(problems)} problem(s), first: {problems[0]}")
-        state = Registry(path, allow_development_keys=allow_development_keys()).read_state()
+        state = Registry(path, allow_development_keys=allow_development_keys(), witness=own).read_state()
         live = sum(1 for s in state.licenses.values() if s.status == "live")
         if not args.json:
+            copy = "" if own else "; a copy: not compared with the witness"
             print(
                 f"license registry ok: {state.seq} entries, {len(state.licenses)} licenses ({live} live), "
-                f"next serial {state.next_serial()} ({path})"
+                f"next serial {state.next_serial()} ({path}{copy})"
             )
         return EXIT_OK
 

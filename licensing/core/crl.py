@@ -21,13 +21,14 @@ from audit.trust.canonical import (
     fast_canonical_bytes,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import atomic_write_bytes, read_regular_file
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
 from licensing.core.trusted_keys import TRUSTED
 from licensing.core.vendor_trust import TrustError, verify_vendor_bytes
 
 CRL_FORMAT = "oem-license-crl/1"
+MAX_CRL_BYTES = 8 * 1024 * 1024  # about 60 000 revoked serials
 
 
 class CrlError(ValueError):
@@ -62,7 +63,7 @@ def parse_crl(
     data: bytes | str | dict[str, Any],
     *,
     trusted_keys: dict[str, tuple[str, str, str]] = TRUSTED,
-    allow_development_keys: bool = True,
+    allow_development_keys: bool | None = None,
 ) -> Crl:
     """Strictly parse and verify a CRL against the compiled-in license keys. Raises CrlError."""
     try:
@@ -106,9 +107,9 @@ def parse_crl(
 def load_crl(path: Path, **kwargs: Any) -> Crl | None:
     """The CRL at `path`, or None when there is none yet. A present but broken CRL raises CrlError."""
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path, max_bytes=MAX_CRL_BYTES, what="revocation list")
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CrlError(f"cannot read revocation list {path}: {exc.strerror}") from None
+        raise CrlError(f"cannot read revocation list {path}: {exc}") from None
     return parse_crl(data, **kwargs)

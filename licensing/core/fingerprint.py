@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,16 +76,21 @@ class SystemProbe:
         return self.root / rel.lstrip("/")
 
     def read_text(self, rel: str, limit: int = 1 << 20) -> str | None:
-        try:
-            with open(self.path(rel), "rb") as handle:
-                data = handle.read(limit)
-        except OSError:
-            return None
-        return data.decode("utf-8", errors="replace")
+        data = self.read_bytes(rel, limit)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def read_bytes(self, rel: str, limit: int = 1 << 20) -> bytes | None:
+        """At most `limit` bytes of a regular file (procfs and sysfs files are); anything else is absent. The
+        open never blocks, so a FIFO planted in place of /etc/machine-id cannot hang a command."""
         try:
-            with open(self.path(rel), "rb") as handle:
+            fd = os.open(self.path(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return None
+            with os.fdopen(fd, "rb") as handle:
                 return handle.read(limit)
         except OSError:
             return None
@@ -380,12 +386,14 @@ class MatchResult:
 @dataclass(frozen=True)
 class MatchPolicy:
     """At least `min_matches` of the core components match, every `mandatory` one matches, and a USB dongle
-    bound by the license (when `dongle_mandatory_when_bound`) is plugged in."""
+    bound by the license (when `dongle_mandatory_when_bound`) is plugged in. Licenses name their policy
+    (signed), so the admin's choice at provisioning is the one the device is held to."""
 
     min_matches: int = 3
     mandatory: tuple[str, ...] = (COMPONENT_MACHINE_ID,)
     core: tuple[str, ...] = field(default=CORE_COMPONENTS)
     dongle_mandatory_when_bound: bool = True
+    name: str = "3-of-5+machine_id"
 
     def match(self, licensed: dict[str, str], device: dict[str, str]) -> MatchResult:
         matched = tuple(c for c in ALL_COMPONENTS if c in licensed and device.get(c) == licensed[c])
@@ -398,10 +406,33 @@ class MatchPolicy:
             problems.append(f"only {len(core_matched)} of the required {self.min_matches} components match")
         reason = None
         if problems:
-            reason = "device fingerprint does not match: " + "; ".join(problems)
+            reason = f"device fingerprint does not match policy {self.name}: " + "; ".join(problems)
             if changed:
                 reason += f" (changed: {', '.join(changed)})"
         return MatchResult(not problems, matched, changed, reason)
 
+    def unmet_by(self, components: dict[str, str]) -> str | None:
+        """Why a device reporting `components` could never satisfy this policy, or None when it can."""
+        core = [c for c in components if c in self.core]
+        absent = [c for c in self.mandatory if c not in components]
+        if absent or len(core) < self.min_matches:
+            return (
+                f"device reports {len(core)} stable components ({', '.join(sorted(components)) or 'none'}); "
+                f"policy {self.name} needs {self.min_matches} including {', '.join(self.mandatory)}"
+            )
+        return None
+
 
 DEFAULT_POLICY = MatchPolicy()
+# Containers and small VPSs expose two stable components: the machine id and the CPU.
+CONTAINER_POLICY = MatchPolicy(
+    min_matches=2, mandatory=(COMPONENT_MACHINE_ID, COMPONENT_CPU), name="machine_id+cpu"
+)
+POLICIES = {p.name: p for p in (DEFAULT_POLICY, CONTAINER_POLICY)}
+
+
+def policy_named(name: object) -> MatchPolicy:
+    policy = POLICIES.get(name) if isinstance(name, str) else None
+    if policy is None:
+        raise FingerprintError(f"unknown match policy {str(name)[:40]!r} (known: {', '.join(POLICIES)})")
+    return policy

@@ -13,7 +13,7 @@ record's. (A dedicated domain is requested from the trust core; see docs/licensi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.trust import paths
@@ -24,9 +24,10 @@ from audit.trust.canonical import (
     signing_input,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes, exclusive_lock
+from audit.trust.fsutil import MAX_KEY_FILE, atomic_write_bytes, exclusive_lock, read_regular_file
 from audit.trust.keyring import KeyRing, format_time, parse_time
 from audit.trust.signatures import SignatureError
+from audit.trust.witness import Mark, Witness, witness_for
 
 HIGH_WATER_FORMAT = "oem-license-high-water/1"
 DEFAULT_TOLERANCE = timedelta(minutes=5)
@@ -40,15 +41,40 @@ def high_water_path(data_dir: Path | None = None) -> Path:
     return (data_dir or paths.data_dir()) / "licenses" / "high_water.json"
 
 
-def load_mark(keyring: KeyRing, path: Path | None = None) -> datetime | None:
-    """The verified mark, or None when no mark was ever written. Tampering raises HighWaterError."""
+CLOCK_WITNESS_KEY = "licenses/high_water"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_MARK = Mark(0, "clock:none")
+
+
+def clock_mark(mark: datetime | None) -> Mark:
+    """The witness position of a mark: microseconds since the epoch, so a later mark is a higher position."""
+    if mark is None:
+        return _NO_MARK
+    return Mark((mark - _EPOCH) // timedelta(microseconds=1), "clock:" + format_time(mark))
+
+
+def _witness(keyring: KeyRing, witness: Witness | None) -> Witness:
+    return witness if witness is not None else witness_for(keyring.data_dir)
+
+
+def load_mark(
+    keyring: KeyRing, path: Path | None = None, *, witness: Witness | None = None
+) -> datetime | None:
+    """The verified mark, or None before the first successful check. Tampering raises HighWaterError; a mark
+    older than its witness, or a file deleted after first use, raises WitnessError naming both positions."""
     path = path or high_water_path(keyring.data_dir)
+    mark = _read_mark(keyring, path)
+    _witness(keyring, witness).check(CLOCK_WITNESS_KEY, clock_mark(mark), label=str(path))
+    return mark
+
+
+def _read_mark(keyring: KeyRing, path: Path) -> datetime | None:
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, max_bytes=MAX_KEY_FILE, what="high-water mark")
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise HighWaterError(f"cannot read high-water mark {path}: {exc.strerror}") from None
+        raise HighWaterError(f"cannot read high-water mark {path}: {exc}") from None
     try:
         doc = strict_loads(data)
     except StrictJSONError as exc:
@@ -79,15 +105,21 @@ def check_clock(now: datetime, mark: datetime | None, tolerance: timedelta = DEF
     return None
 
 
-def update_mark(keyring: KeyRing, now: datetime, path: Path | None = None) -> datetime:
-    """Raise the mark to `now` (never lower it), atomically and under a lock. Returns the stored mark."""
+def update_mark(
+    keyring: KeyRing, now: datetime, path: Path | None = None, *, witness: Witness | None = None
+) -> datetime:
+    """Raise the mark to `now` (never lower it), atomically and under a lock, and its witness with it."""
     path = path or high_water_path(keyring.data_dir)
+    witness = _witness(keyring, witness)
     with exclusive_lock(path.with_name(".high_water.lock")):
-        current = load_mark(keyring, path)
+        current = load_mark(keyring, path, witness=witness)
         mark = max(current, now) if current is not None else now
         if current is not None and mark == current:
             return current
+        if current is None:  # first use: from now on a missing file is an error, never "no mark"
+            witness.begin(CLOCK_WITNESS_KEY, _NO_MARK, label=str(path))
         body = {"format": HIGH_WATER_FORMAT, "mark": format_time(mark)}
         signature = keyring.hmac_signer("fingerprint").sign(DOMAIN_FINGERPRINT, body)
         atomic_write_bytes(path, canonical_bytes({**body, "signature": signature}) + b"\n", mode=0o600)
+        witness.advance(CLOCK_WITNESS_KEY, clock_mark(mark), label=str(path))
         return mark

@@ -33,10 +33,17 @@ from audit.trust.canonical import (
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.signatures import ALG_ED25519, Ed25519Signer
 from licensing.core import qr
-from licensing.core.fingerprint import FingerprintError, check_components
+from licensing.core.fingerprint import (
+    DEFAULT_POLICY,
+    FingerprintError,
+    MatchPolicy,
+    check_components,
+    policy_named,
+)
+from licensing.core.pin import PinError, TrustRootPin, parse_pin
 from licensing.core.trusted_keys import TRUSTED
 
-LICENSE_FORMAT = "oem-license/1"
+LICENSE_FORMAT = "oem-license/2"
 QR_PREFIX = "OEMLIC1:"
 STAGES = ("demo", "paper", "live")
 SIGNING_KEY_ENV = "OEM_LICENSE_SIGNING_KEY_FILE"
@@ -59,6 +66,7 @@ _FIELDS = (
     "request_digest",
     "signature",
 )
+_DEVICE_FIELDS = {"components", "allow_virtual", "match_policy", "trust_root"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _DIGEST = re.compile(r"^sha384:[0-9a-f]{96}$")
 
@@ -73,6 +81,8 @@ class License:
     customer: str
     components: dict[str, str]
     allow_virtual: bool
+    match_policy: MatchPolicy
+    trust_root: TrustRootPin
     edition: str
     features: tuple[str, ...]
     stages: tuple[str, ...]
@@ -166,14 +176,19 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
     if doc["format"] != LICENSE_FORMAT:
         raise LicenseError(f"unknown license format {str(doc['format'])[:40]!r}")
     device = doc["device"]
-    if not isinstance(device, dict) or set(device) != {"components", "allow_virtual"}:
-        raise LicenseError("license device must hold components and allow_virtual")
+    if not isinstance(device, dict) or set(device) != _DEVICE_FIELDS:
+        raise LicenseError(f"license device must hold {', '.join(sorted(_DEVICE_FIELDS))}")
     try:
         check_components(device["components"])
     except FingerprintError as exc:
         raise LicenseError(f"license device: {exc}") from None
     if not isinstance(device["allow_virtual"], bool):
         raise LicenseError("license device.allow_virtual must be true or false")
+    try:
+        policy = policy_named(device["match_policy"])
+        trust_root = parse_pin(device["trust_root"])
+    except (FingerprintError, PinError) as exc:
+        raise LicenseError(f"license device: {exc}") from None
     stages = check_stages(doc["stages"])
     if list(stages) != doc["stages"]:
         raise LicenseError("license stages must be listed in stage order")
@@ -194,6 +209,8 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
         customer=_check_str(doc["customer"], "customer"),
         components=dict(device["components"]),
         allow_virtual=device["allow_virtual"],
+        match_policy=policy,
+        trust_root=trust_root,
         edition=_check_str(doc["edition"], "edition", 64),
         features=features,
         stages=stages,
@@ -221,12 +238,19 @@ def build_license_body(
     max_activations: int = 1,
     allow_virtual: bool = False,
     request_digest: str | None = None,
+    trust_root: TrustRootPin,
+    match_policy: str = DEFAULT_POLICY.name,
 ) -> dict[str, Any]:
     return {
         "format": LICENSE_FORMAT,
         "serial": serial,
         "customer": customer,
-        "device": {"components": dict(components), "allow_virtual": allow_virtual},
+        "device": {
+            "components": dict(components),
+            "allow_virtual": allow_virtual,
+            "match_policy": match_policy,
+            "trust_root": trust_root.to_json(),
+        },
         "edition": edition,
         "features": sorted(features),
         "stages": list(check_stages(list(stages))),

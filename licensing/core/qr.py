@@ -12,8 +12,10 @@ import io
 import re
 from pathlib import Path
 
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import atomic_write_bytes, read_regular_file
 
+MAX_PNG_BYTES = 8 * 1024 * 1024
+MAX_QR_PIXELS = 4096 * 4096  # a version-40 code at 4 px per module is 740 px wide; a photo of one fits too
 MAX_QR_PAYLOAD = 2300  # bytes in a version-40 QR code at error-correction level M is 2331
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -67,16 +69,31 @@ def write_png(text: str, path: Path) -> None:
 
 
 def read_png(path: Path) -> str:
-    """Decode the single QR code in an image with zxing-cpp. Raises QrError."""
+    """Decode the single QR code in a PNG with zxing-cpp. Raises QrError (one line).
+
+    Only a regular file of at most MAX_PNG_BYTES, only PNG, at most MAX_QR_PIXELS pixels (checked from the
+    header before any pixel is decoded): a hostile image can neither hang the reader nor exhaust memory."""
     import zxingcpp
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        data = read_regular_file(path, max_bytes=MAX_PNG_BYTES, what="QR code image")
+    except OSError as exc:
+        raise QrError(str(exc)) from None
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            width, height = image.size
+            if width * height > MAX_QR_PIXELS:
+                raise QrError(
+                    f"image {path} is {width}x{height} pixels, more than the {MAX_QR_PIXELS} allowed"
+                )
             image.load()
             results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise QrError(f"cannot read image {path}: {exc}") from exc
+    except QrError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files; all are one refusal
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise QrError(f"cannot read image {path} as PNG: {reason}") from None
     texts = [r.text for r in results if r.valid]
     if len(texts) != 1:
         raise QrError(f"expected exactly one QR code in {path}, found {len(texts)}")

@@ -37,17 +37,44 @@ from audit.trust.canonical import (
     domain_prefix,
     strict_loads,
 )
-from audit.trust.fsutil import atomic_write_bytes, exclusive_lock, fsync_dir
+from audit.trust.fsutil import (
+    MAX_JSON_FILE,
+    MAX_LOG_FILE,
+    atomic_write_bytes,
+    exclusive_lock,
+    fsync_dir,
+    read_regular_file,
+)
 from audit.trust.hashing import sha384_bytes
-from audit.trust.keyring import format_time, parse_time
+from audit.trust.keyring import KeyRing, format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
+from audit.trust.witness import Mark, Witness, WitnessError, witness_for
+from licensing.core import intent as intents
 from licensing.core.crl import build_crl
+from licensing.core.devkeys import resolve
+from licensing.core.intent import (
+    Intent,
+    PlannedWrite,
+    apply_writes,
+    clear_intent,
+    intent_path,
+    load_intent,
+    operation_key,
+    save_intent,
+)
 from licensing.core.license_file import License, LicenseError, parse_license
 from licensing.core.trusted_keys import TRUSTED
 from licensing.core.vendor_trust import TrustedKeys, TrustError, verify_vendor_signature
 
 REGISTRY_NAME = "licenses/registry"
 KINDS = ("issued", "revoked", "reissued", "activated", "deactivated")
+_OPERATION = {
+    "issued": "provision",
+    "reissued": "provision",
+    "revoked": "revoke",
+    "activated": "activate",
+    "deactivated": "activate",
+}
 LIVE, REVOKED, SUPERSEDED = "live", "revoked", "superseded"
 _DATA_FIELDS = {
     "issued": {"serial", "license", "device_digest", "request_digest"},
@@ -108,7 +135,7 @@ def _check_checkpoint(
             else []
         )
     try:
-        doc = strict_loads(target.read_bytes())
+        doc = strict_loads(read_regular_file(target, max_bytes=MAX_JSON_FILE, what="registry checkpoint"))
         if not isinstance(doc, dict) or set(doc) != {"count", "head", "signature"}:
             raise RegistryError("unexpected checkpoint structure")
         verify_vendor_signature(
@@ -281,11 +308,11 @@ def _scan_lines(
     state = RegistryState(head=genesis_hash(name))
     problems: list[str] = []
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, max_bytes=MAX_LOG_FILE, what="license registry")
     except FileNotFoundError:
         return state, problems
     except OSError as exc:
-        return state, [f"{path.name}: cannot read: {exc.strerror}"]
+        return state, [f"{path.name}: cannot read: {exc}"]
     if not data:
         return state, problems
     lines = data.split(b"\n")
@@ -309,14 +336,14 @@ def _scan_lines(
 
 def _scan_prefix_head(path: Path, count: int, name: str) -> str:
     """Hash of line `count` (the genesis hash for 0)."""
-    lines = path.read_bytes().split(b"\n")
+    lines = read_regular_file(path, max_bytes=MAX_LOG_FILE, what="license registry").split(b"\n")
     return line_hash(lines[count - 1]) if count else genesis_hash(name)
 
 
 def _peek_seq(raw: bytes) -> int | None:
     try:
         value = json.loads(raw).get("seq")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # the line already failed strict parsing
         return None
     return value if type(value) is int else None
 
@@ -325,11 +352,48 @@ def verify_registry(
     path: Path | str,
     trusted_keys: TrustedKeys = TRUSTED,
     *,
-    allow_development_keys: bool = True,
+    allow_development_keys: bool | None = None,
     name: str = REGISTRY_NAME,
+    witness: Witness | bool = True,
 ) -> list[str]:
-    """Every problem as "registry.jsonl:<line>: <reason>"; an empty list means the registry verifies."""
-    return _scan(Path(path), trusted_keys, allow_development_keys, name)[1]
+    """Every problem as "registry.jsonl:<line>: <reason>"; an empty list means the registry verifies.
+
+    `witness`: True checks the registry against the witness of its data dir (`<data dir>/licenses/...`),
+    so an older registry + checkpoint is refused; False only for a copy examined outside its data dir."""
+    path = Path(path)
+    state, problems = _scan(path, trusted_keys, resolve(allow_development_keys), name)
+    chosen = _witness_of(path, witness)
+    if not problems and chosen is not None:
+        try:
+            _check_witness(chosen, path, state, name)
+        except WitnessError as exc:
+            problems.append(f"{path.name}:0: {exc}")
+    return problems
+
+
+REGISTRY_WITNESS_KEY = "licenses/registry"
+
+
+def _witness_of(path: Path, witness: Witness | bool) -> Witness | None:
+    if witness is False:
+        return None
+    if witness is True:
+        return witness_for(path.parent.parent)
+    return witness
+
+
+def _mark(state: RegistryState) -> Mark:
+    return Mark(state.seq, state.head)
+
+
+def _check_witness(witness: Witness, path: Path, state: RegistryState, name: str) -> None:
+    """The registry must be at or beyond the highest (entries, head) ever seen, and extend it."""
+    witness.check(
+        REGISTRY_WITNESS_KEY,
+        _mark(state),
+        label=f"{path} (+ {checkpoint_path(path).name})",
+        head_at=lambda seq: _scan_prefix_head(path, seq, name),
+    )
 
 
 def _scan_with_checkpoint(path: Path, trusted_keys, allow_dev: bool, name: str):
@@ -345,24 +409,39 @@ class Registry:
         path: Path | str | None = None,
         *,
         trusted_keys: TrustedKeys = TRUSTED,
-        allow_development_keys: bool = True,
+        allow_development_keys: bool | None = None,
         name: str = REGISTRY_NAME,
+        keyring: KeyRing | None = None,
+        witness: Witness | bool = True,
     ):
         self.path = Path(path) if path is not None else registry_path()
+        self.keyring = keyring  # signs and checks intents; default: the key ring of the registry's data dir
+        self._witness_choice = (
+            witness  # True: the witness of the registry's data dir (licenses/registry.jsonl)
+        )
+        self._witness: Witness | None = witness if isinstance(witness, Witness) else None
         self.trusted_keys = trusted_keys
-        self.allow_development_keys = allow_development_keys
+        self.allow_development_keys = resolve(allow_development_keys)
         self.name = name
 
     @property
     def _lock_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.lock")
 
+    @property
+    def witness(self) -> Witness | None:
+        if self._witness is None and self._witness_choice is not False:
+            self._witness = _witness_of(self.path, self._witness_choice)
+        return self._witness
+
     def read_state(self) -> RegistryState:
-        """Replay a registry that verifies completely; any problem raises RegistryError."""
+        """Replay a registry that verifies completely and is not behind its witness; else RegistryError."""
         state, problems = _scan(self.path, self.trusted_keys, self.allow_development_keys, self.name)
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             raise RegistryError(f"registry does not verify: {problems[0]}{more}")
+        if self.witness is not None:
+            _check_witness(self.witness, self.path, state, self.name)
         return state
 
     def _finish_interrupted_append(self, signer: Ed25519Signer) -> None:
@@ -373,7 +452,11 @@ class Registry:
             return
         target = checkpoint_path(self.path)
         try:
-            doc = strict_loads(target.read_bytes()) if target.exists() else {"count": 0}
+            doc = (
+                strict_loads(read_regular_file(target, max_bytes=MAX_JSON_FILE, what="registry checkpoint"))
+                if target.exists()
+                else {"count": 0}
+            )
         except (OSError, StrictJSONError):
             return
         if not isinstance(doc, dict) or doc.get("count") != state.seq - 1:
@@ -383,17 +466,86 @@ class Registry:
             return
         self._write_checkpoint(signer, state)
 
-    def _write_checkpoint(self, signer: Ed25519Signer, state: RegistryState) -> None:
+    def _checkpoint_bytes(self, signer: Ed25519Signer, state: RegistryState) -> bytes:
         checkpoint = dict(_checkpoint_body(self.name, state.seq, state.head)["checkpoint"])
         checkpoint["signature"] = signer.sign(
             DOMAIN_REGISTRY, _checkpoint_body(self.name, state.seq, state.head)
         )
-        atomic_write_bytes(checkpoint_path(self.path), canonical_bytes(checkpoint) + b"\n")
+        return canonical_bytes(checkpoint) + b"\n"
+
+    def _write_checkpoint(self, signer: Ed25519Signer, state: RegistryState) -> None:
+        atomic_write_bytes(checkpoint_path(self.path), self._checkpoint_bytes(signer, state))
+
+    # ---- intents: an operation completes entirely or leaves no trace (licensing.core.intent) ----
+    @property
+    def intent_path(self) -> Path:
+        return intent_path(self.path.parent)
+
+    def _intent_keyring(self) -> KeyRing:
+        if self.keyring is None:
+            self.keyring = KeyRing.load(self.path.parent.parent)
+        return self.keyring
+
+    def recover(self) -> Intent | None:
+        """Finish or drop a pending operation (see licensing.core.intent); returns it when it was finished."""
+        with exclusive_lock(self._lock_path):
+            return self._recover_locked()
+
+    def _recover_locked(self) -> Intent | None:
+        ipath = self.intent_path
+        if not os.path.lexists(ipath):
+            return None
+        intent = load_intent(ipath, self._intent_keyring())
+        if intent is None:
+            return None
+        if intent.line is None or intent.registry_seq is None:
+            apply_writes(intent)
+            clear_intent(ipath)
+            return intent
+        try:
+            data = read_regular_file(self.path, max_bytes=MAX_LOG_FILE, what="license registry")
+        except FileNotFoundError:
+            data = b""
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if tail and (intent.line + b"\n").startswith(tail):
+            # The append died inside its own line write: the partial line is ours, unsigned garbage; cut it.
+            os.truncate(self.path, cut)
+            data = data[:cut]
+        lines = data.split(b"\n")[:-1] if data else []
+        seq = intent.registry_seq
+        if len(lines) >= seq and lines[seq - 1] == intent.line:
+            writes = intent.writes
+            if len(lines) > seq:  # never put an older checkpoint over a newer registry
+                writes = tuple(w for w in writes if w.path != checkpoint_path(self.path))
+            apply_writes(Intent(intent.op, intent.key, seq, intent.line, writes, intent.summary))
+            if len(lines) == seq:
+                self._advance_witness(RegistryState(seq=seq, head=line_hash(intent.line)))
+            clear_intent(ipath)
+            return intent
+        if len(lines) == seq - 1:
+            clear_intent(ipath)  # it died before its commit point: nothing else was written
+            return None
+        raise RegistryError(
+            f"{ipath.name}: pending {intent.op} names {self.path.name} line {seq}, but the registry holds "
+            f"{len(lines)} lines without it; resolve by hand"
+        )
 
     def _append(
-        self, signer: Ed25519Signer, at: datetime, make: Callable[[RegistryState], tuple[str, dict[str, Any]]]
+        self,
+        signer: Ed25519Signer,
+        at: datetime,
+        make: Callable[[RegistryState], tuple[str, dict[str, Any]]],
+        *,
+        outputs: Callable[[dict[str, Any], RegistryState], list[PlannedWrite]] | None = None,
+        op: str = "",
+        key: str = "",
+        summary: str | Callable[[dict[str, Any]], str] = "",
     ) -> tuple[dict[str, Any], RegistryState]:
+        """Append one line. Every byte the operation writes (line, checkpoint, `outputs(entry, state)`) is
+        computed first and stored as an intent, so a crash anywhere is finished or undone by the next run."""
         with exclusive_lock(self._lock_path):
+            self._recover_locked()
             self._finish_interrupted_append(signer)
             state = self.read_state()
             kind, data = make(state)
@@ -417,6 +569,22 @@ class Registry:
             except TrustError as exc:
                 raise RegistryError(f"refusing to append: {exc}") from None
             line = canonical_bytes(entry)
+            state.seq, state.head = entry["seq"], line_hash(line)
+            writes = [PlannedWrite(checkpoint_path(self.path), self._checkpoint_bytes(signer, state))]
+            writes += outputs(entry, state) if outputs is not None else []
+            intent = Intent(
+                op or _OPERATION.get(kind, "provision"),
+                key or operation_key(op=kind, seq=entry["seq"]),
+                entry["seq"],
+                line,
+                tuple(writes),
+                (summary(entry) if callable(summary) else summary)
+                or f"{kind} recorded as registry line {entry['seq']}",
+            )
+            if self.witness is not None and entry["seq"] == 1:
+                self.witness.begin(REGISTRY_WITNESS_KEY, Mark(0, entry["prev_hash"]), label=str(self.path))
+            save_intent(self.intent_path, intent, self._intent_keyring())
+            intents.crash_point("before the registry line")
             created = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -427,9 +595,20 @@ class Registry:
                 os.close(fd)
             if created:
                 fsync_dir(self.path.parent)
-            state.seq, state.head = entry["seq"], line_hash(line)
-            self._write_checkpoint(signer, state)
+            apply_writes(intent)
+            self._advance_witness(state)  # before the intent goes: a retry then still finds the operation
+            clear_intent(self.intent_path)
             return entry, state
+
+    def _advance_witness(self, state: RegistryState) -> None:
+        if self.witness is not None:
+            intents.crash_point("before the registry witness")
+            self.witness.advance(
+                REGISTRY_WITNESS_KEY,
+                _mark(state),
+                label=str(self.path),
+                head_at=lambda seq: _scan_prefix_head(self.path, seq, self.name),
+            )
 
     def issue(
         self,
@@ -438,6 +617,7 @@ class Registry:
         *,
         at: datetime,
         request_digest: str | None = None,
+        **intent: Any,
     ) -> License:
         """Sign `build_body(next_serial)` and record it as `issued`, all under the registry lock."""
         from licensing.core.license_file import sign_license
@@ -452,7 +632,7 @@ class Registry:
                 "request_digest": request_digest,
             }
 
-        entry, _ = self._append(signer, at, make)
+        entry, _ = self._append(signer, at, make, **intent)
         return parse_license(entry["data"]["license"])
 
     def reissue(
@@ -463,6 +643,7 @@ class Registry:
         *,
         reason: str,
         at: datetime,
+        **intent: Any,
     ) -> License:
         from licensing.core.license_file import sign_license
 
@@ -476,19 +657,30 @@ class Registry:
                 "reason": reason,
             }
 
-        entry, _ = self._append(signer, at, make)
+        entry, _ = self._append(signer, at, make, **intent)
         return parse_license(entry["data"]["license"])
 
-    def revoke(self, serial: int, *, reason: str, signer: Ed25519Signer, at: datetime) -> RegistryState:
+    def revoke(
+        self, serial: int, *, reason: str, signer: Ed25519Signer, at: datetime, **intent: Any
+    ) -> RegistryState:
         if not reason.strip():
             raise RegistryError("a revocation needs a reason")
-        return self._append(signer, at, lambda s: ("revoked", {"serial": serial, "reason": reason}))[1]
+        return self._append(
+            signer, at, lambda s: ("revoked", {"serial": serial, "reason": reason}), **intent
+        )[1]
 
     def activate(
-        self, serial: int, activation_id: str, *, device_digest: str, signer: Ed25519Signer, at: datetime
+        self,
+        serial: int,
+        activation_id: str,
+        *,
+        device_digest: str,
+        signer: Ed25519Signer,
+        at: datetime,
+        **intent: Any,
     ) -> RegistryState:
         data = {"serial": serial, "activation_id": activation_id, "device_digest": device_digest}
-        return self._append(signer, at, lambda s: ("activated", data))[1]
+        return self._append(signer, at, lambda s: ("activated", data), **intent)[1]
 
     def deactivate(
         self, serial: int, activation_id: str, *, signer: Ed25519Signer, at: datetime

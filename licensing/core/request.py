@@ -1,6 +1,7 @@
 """The device's license request: its signed fingerprint record, hostname and time. Nothing secret.
 
-{"format": "oem-license-request/1", "fingerprint": <record with HMAC>, "hostname", "created_at",
+{"format": "oem-license-request/2", "fingerprint": <record with HMAC>, "hostname", "created_at",
+ "trust_root": {"installation_id", "root_fingerprint"} (the installation's pin, copied into the license),
  "request_digest": "sha384:" + SHA-384 of the canonical request without this field}
 
 Who can check what (docs/licensing.md, "Request verification"):
@@ -28,11 +29,12 @@ from audit.trust.keyring import KeyRing, format_time, parse_time
 from audit.trust.signatures import SignatureError, parse_signature
 from licensing.core import qr
 from licensing.core.fingerprint import FingerprintError, check_record_shape, verify_fingerprint_record
+from licensing.core.pin import PinError, TrustRootPin, parse_pin
 
-REQUEST_FORMAT = "oem-license-request/1"
+REQUEST_FORMAT = "oem-license-request/2"
 QR_PREFIX = "OEMREQ1:"
 MAX_REQUEST_BYTES = 64 * 1024
-_FIELDS = {"format", "fingerprint", "hostname", "created_at", "request_digest"}
+_FIELDS = {"format", "fingerprint", "hostname", "created_at", "trust_root", "request_digest"}
 _HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
 
@@ -45,6 +47,7 @@ class LicenseRequest:
     fingerprint: dict[str, Any]
     hostname: str
     created_at: datetime
+    trust_root: TrustRootPin
     digest: str
     device_hmac_verified: bool  # False only for an explicitly accepted foreign request
     document: dict[str, Any]
@@ -66,7 +69,9 @@ def request_digest(body: dict[str, Any]) -> str:
     return "sha384:" + sha384_bytes(canonical_bytes(body))
 
 
-def build_request(fingerprint_record: dict[str, Any], *, hostname: str, now: datetime) -> dict[str, Any]:
+def build_request(
+    fingerprint_record: dict[str, Any], *, hostname: str, now: datetime, trust_root: TrustRootPin
+) -> dict[str, Any]:
     if not _HOSTNAME.match(hostname):
         hostname = re.sub(r"[^A-Za-z0-9.-]", "-", hostname)[:253].strip("-.") or "unknown-host"
     body = {
@@ -74,6 +79,7 @@ def build_request(fingerprint_record: dict[str, Any], *, hostname: str, now: dat
         "fingerprint": fingerprint_record,
         "hostname": hostname,
         "created_at": format_time(now),
+        "trust_root": trust_root.to_json(),
     }
     return {**body, "request_digest": request_digest(body)}
 
@@ -99,6 +105,10 @@ def load_request(
     except (TypeError, ValueError):
         raise RequestError("request created_at is not a UTC timestamp") from None
     try:
+        trust_root = parse_pin(doc["trust_root"])
+    except PinError as exc:
+        raise RequestError(f"request {exc}") from None
+    try:
         check_record_shape(doc["fingerprint"])
     except FingerprintError as exc:
         raise RequestError(f"request {exc}") from None
@@ -119,7 +129,9 @@ def load_request(
             f"request fingerprint key {kid} is not on this key ring (request from another installation): "
             f"confirm digest {doc['request_digest']} with the device, then accept it as a foreign request"
         )
-    return LicenseRequest(doc["fingerprint"], doc["hostname"], created_at, doc["request_digest"], known, doc)
+    return LicenseRequest(
+        doc["fingerprint"], doc["hostname"], created_at, trust_root, doc["request_digest"], known, doc
+    )
 
 
 def to_qr_text(document: dict[str, Any]) -> str:

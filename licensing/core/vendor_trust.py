@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.trust.canonical import signing_input
 from audit.trust.signatures import ALG_ED25519, SignatureError, VerifyingKey, parse_signature, verify_parsed
+from licensing.core.devkeys import DEV_SWITCH_ENV, resolve
 from licensing.core.trusted_keys import KEY_DEVELOPMENT, KEY_PRODUCTION, TRUSTED
 
 TrustedKeys = dict[str, tuple[str, str, str]]
@@ -36,7 +37,7 @@ def _verifying_key(kid: str, algorithm: str, key_b64: str) -> VerifyingKey:
 
 
 def trusted_verifying_key(
-    kid: str, *, trusted_keys: TrustedKeys = TRUSTED, allow_development_keys: bool = True
+    kid: str, *, trusted_keys: TrustedKeys = TRUSTED, allow_development_keys: bool | None = None
 ) -> VerifyingKey:
     entry = trusted_keys.get(kid)
     if entry is None:
@@ -44,8 +45,8 @@ def trusted_verifying_key(
     algorithm, key_b64, kind = entry
     if kind not in (KEY_DEVELOPMENT, KEY_PRODUCTION):
         raise TrustError(f"trusted key {kid} has unknown kind {kind!r}")
-    if kind == KEY_DEVELOPMENT and not allow_development_keys:
-        raise TrustError(f"key {kid} is a development key, refused in production mode")
+    if kind == KEY_DEVELOPMENT and not resolve(allow_development_keys):
+        raise TrustError(f"key {kid} is a development key, refused unless {DEV_SWITCH_ENV}=true")
     return _verifying_key(kid, algorithm, key_b64)
 
 
@@ -54,7 +55,7 @@ def verify_vendor_bytes(
     message: bytes,
     *,
     trusted_keys: TrustedKeys = TRUSTED,
-    allow_development_keys: bool = True,
+    allow_development_keys: bool | None = None,
 ) -> str:
     """Verify `signature` over exact `message` bytes; returns the kid. Raises TrustError."""
     try:
@@ -74,7 +75,7 @@ def verify_vendor_signature(
     body: Any,
     *,
     trusted_keys: TrustedKeys = TRUSTED,
-    allow_development_keys: bool = True,
+    allow_development_keys: bool | None = None,
 ) -> str:
     """Verify a vendor signature over signing_input(domain, body); returns the kid. Raises TrustError."""
     return verify_vendor_bytes(

@@ -16,8 +16,8 @@ from typing import Any
 from audit.trust.keyring import format_time
 from audit.trust.signatures import VerifyingKey
 from licensing.core.crl import Crl, CrlError, parse_crl
+from licensing.core.devkeys import resolve
 from licensing.core.fingerprint import (
-    DEFAULT_POLICY,
     ENV_PHYSICAL,
     FingerprintError,
     MatchPolicy,
@@ -26,6 +26,7 @@ from licensing.core.fingerprint import (
 )
 from licensing.core.high_water import DEFAULT_TOLERANCE, check_clock
 from licensing.core.license_file import License, LicenseError, parse_license
+from licensing.core.pin import TrustRootPin, check_pin
 from licensing.core.trusted_keys import TRUSTED
 from licensing.core.vendor_trust import TrustedKeys, TrustError, verify_vendor_bytes
 
@@ -69,8 +70,9 @@ def verify_license(
     revoked_serials: Iterable[int] | Crl | bytes | str | dict[str, Any] = (),
     high_water: datetime | None = None,
     trusted_keys: TrustedKeys = TRUSTED,
-    allow_development_keys: bool = True,
-    policy: MatchPolicy = DEFAULT_POLICY,
+    allow_development_keys: bool | None = None,
+    policy: MatchPolicy | None = None,
+    trust_root: TrustRootPin | None = None,
     fingerprint_key: VerifyingKey | None = None,
     clock_tolerance: timedelta = DEFAULT_TOLERANCE,
 ) -> LicenseStatus:
@@ -78,11 +80,17 @@ def verify_license(
 
     `revoked_serials`: serials already taken from a verified CRL, a `Crl`, or the raw `crl.json` (verified
     here against `trusted_keys`; a broken CRL fails closed). `high_water`: the verified mark from
-    `licensing.core.high_water.load_mark`. `fingerprint_key`: when given, the record's HMAC is checked too
-    (callers that collected the record themselves a moment ago may skip it).
+    `licensing.core.high_water.load_mark`. `trust_root`: this installation's pin
+    (`licensing.core.pin.installation_pin`); the license's signed pin must equal it, and None refuses.
+    `policy`: None holds the device to the policy the license names. `fingerprint_key`: when given, the
+    record's HMAC is checked too (callers that collected the record themselves a moment ago may skip it).
     """
     if now.tzinfo is None:
         return LicenseStatus(False, ["now must be a timezone-aware UTC time"])
+    try:
+        allow_development_keys = resolve(allow_development_keys)
+    except ValueError as exc:
+        return LicenseStatus(False, [str(exc)])
     try:
         lic = parse_license(license_bytes_or_obj)
     except LicenseError as exc:
@@ -109,7 +117,7 @@ def verify_license(
         reasons.append(str(exc))
     else:
         environment = fingerprint_record["environment"]
-        result = policy.match(lic.components, device)
+        result = (policy or lic.match_policy).match(lic.components, device)
         matched, changed = result.matched, result.changed
         if not result.ok:
             reasons.append(result.reason or "device fingerprint does not match")
@@ -119,6 +127,9 @@ def verify_license(
                 f"device runs in a {environment['kind']} ({environment['name']}: {evidence}) "
                 "and the license does not allow virtual environments"
             )
+    pin = check_pin(lic.trust_root, trust_root)
+    if pin:
+        reasons.append(pin)
     if now < lic.not_before:
         reasons.append(f"license is not valid before {format_time(lic.not_before)}")
     if now >= lic.expires_at:

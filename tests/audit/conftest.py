@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from audit.trust.keyring import KeyRing
+from tests.trust_setup import ADMIN_PASSWORD, installed
 
 # username -> signer roles. dave holds two roles, to test "one person, one signature".
 PEOPLE = {
@@ -41,9 +42,10 @@ def data_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def keyring(data_dir) -> KeyRing:
+    installed(data_dir)
     ring = KeyRing.load(data_dir)
     for username, roles in PEOPLE.items():
-        ring.create_signer_key(username, roles, password(username))
+        ring.create_signer_key(username, roles, password(username), admin_password=ADMIN_PASSWORD)
     return ring
 
 

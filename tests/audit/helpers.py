@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit.trust.canonical import canonical_bytes
+from audit.trust.canonical import DOMAIN_CHECKPOINT, canonical_bytes
 from audit.trust.decision_log import (
     LOG_STAGE,
     append_entry,
@@ -14,11 +14,16 @@ from audit.trust.decision_log import (
     genesis_hash,
     line_hash,
     log_name_of,
+    sign_checkpoint,
     sign_entry,
-    write_checkpoint,
+    signing_context,
+    witness_key,
 )
+from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.keyring import KeyRing
+from audit.trust.paths import checkpoint_path
 from audit.trust.verifier import verify_decision_logs
+from audit.trust.witness import Mark, witness_for
 from tests.audit.conftest import password
 
 DEMO_FLAGS = {"StrategyContext.require_demo_mode": True, "runtime.compliance_confirmed": False}
@@ -67,8 +72,16 @@ def read_lines(log_path: Path) -> list[bytes]:
     return log_path.read_bytes().split(b"\n")[:-1]
 
 
+def write_checkpoint(log_path: Path, count: int, head: str, signer) -> None:
+    """An attacker's re-seal: a checkpoint signed with a box-readable HMAC key (the pre-witness format)."""
+    payload = {"log": log_name_of(log_path), "count": count, "head": head}
+    doc = {**payload, "signature": signer.sign(DOMAIN_CHECKPOINT, payload)}
+    atomic_write_bytes(checkpoint_path(log_path), canonical_bytes(doc) + b"\n")
+
+
 def write_lines(log_path: Path, lines: list[bytes], keyring: KeyRing | None = None) -> None:
-    """Write lines; with a key ring, also re-sign the checkpoint (an attacker holding the audit HMAC key)."""
+    """Write lines; with a key ring, also re-seal the checkpoint with the box-readable audit HMAC key (what
+    an attacker without passwords can do)."""
     log_path.write_bytes(b"".join(line + b"\n" for line in lines))
     if keyring is not None:
         head = line_hash(lines[-1]) if lines else genesis_hash(log_name_of(log_path))
@@ -100,7 +113,8 @@ def forge_append(
     sign_for_log: str | None = None,
     stage: str | None = None,
 ) -> dict[str, Any]:
-    """Append a correctly chained line with the given signers, skipping every check append_entry makes."""
+    """Append a correctly chained line with the given signers, skipping every check append_entry makes; the
+    checkpoint is co-signed by the same signers (what a holder of those keys could write)."""
     lines = read_lines(log_path) if log_path.exists() else []
     name = log_name_of(log_path)
     entry = build_entry(
@@ -112,9 +126,28 @@ def forge_append(
         runtime_flags=flags or STATUS_FLAGS[status],
         timestamp=timestamp,
     )
-    signed = sign_entry(entry, sign_for_log or name, signer_objects)
-    write_lines(log_path, [*lines, canonical_bytes(signed)], keyring)
+    context = signing_context(keyring, log_path.parent.parent.parent)
+    signed = sign_entry(entry, sign_for_log or name, signer_objects, context=context)
+    if not lines:  # as if the log had been started through the API, which marks its witness first
+        witness_for(keyring.installation.data_dir).begin(
+            witness_key(name, context), Mark(0, genesis_hash(name)), label=str(log_path)
+        )
+    write_lines(log_path, [*lines, canonical_bytes(signed)])
+    cosigned_checkpoint(log_path, keyring, signed, signer_objects)
     return signed
+
+
+def cosigned_checkpoint(
+    log_path: Path, keyring: KeyRing, entry: dict[str, Any], signer_objects: dict
+) -> None:
+    """A checkpoint co-signed by `signer_objects` over `entry` (what an append writes), bypassing checks."""
+    from audit.trust.decision_log import checkpoint_document
+
+    name, context = log_name_of(log_path), signing_context(keyring, log_path.parent.parent.parent)
+    doc = checkpoint_document(
+        entry, name, context, sign_checkpoint(entry, name, signer_objects, context=context)
+    )
+    atomic_write_bytes(checkpoint_path(log_path), canonical_bytes(doc) + b"\n")
 
 
 def reasons(report) -> str:

@@ -18,6 +18,7 @@ from audit.services import (
 from audit.trust.hashing import sha384_file
 from audit.trust.verifier import verify_decision_logs
 from tests.factories import PASSWORD, user_with_role
+from tests.trust_setup import ADMIN_PASSWORD, installed
 
 ENGINEER_STEPS = [
     "validate_config",
@@ -31,11 +32,12 @@ ENGINEER_STEPS = [
 @pytest.fixture
 def env(db, settings, data_dir):
     settings.OEM_DATA_DIR = data_dir
+    installed(data_dir)
     deployment = Deployment.objects.create(name="acme", customer="ACME")
     people = {}
     for role in ("engineer", "product_owner", "compliance", "operator"):
         user = user_with_role(role, deployments=[deployment], first_name=role.title(), last_name="Person")
-        signer_key_create(user=user, password=PASSWORD)
+        signer_key_create(user=user, password=PASSWORD, admin_password=ADMIN_PASSWORD)
         people[role] = user
     return deployment, people, settings
 
@@ -219,7 +221,7 @@ def close_gate(deployment, people, gate):
 def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(env):
     deployment, people, settings = env
     admin = user_with_role("admin", first_name="Ada", last_name="Admin")
-    signer_key_create(user=admin, password=PASSWORD)
+    signer_key_create(user=admin, password=PASSWORD, admin_password=ADMIN_PASSWORD)
     checklist_export(checklist=complete_demo_checklist(deployment, people, settings), user=people["engineer"])
     close_gate(deployment, people, "demo_exit")
 

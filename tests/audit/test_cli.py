@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from audit.trust.cli import keys_main, verify_decision_log_main
+from audit.trust.cli import init_installation_main, keys_main, verify_decision_log_main
 from tests.audit.helpers import read_lines, write_lines
+from tests.trust_setup import ADMIN_PASSWORD, installed
 
 
 @pytest.fixture
 def people(tmp_path, data_dir, capsys):
+    admin = tmp_path / "admin.pw"
+    admin.write_text(ADMIN_PASSWORD + "\n")
+    assert init_installation_main(["--admin-password-file", str(admin)]) == 0
     for user, roles in [("alice", "owner"), ("bob", "engineer"), ("carol", "compliance")]:
         secret = tmp_path / f"{user}.pw"
         secret.write_text(f"pw-{user}\n")
-        assert (
-            keys_main(["create-signer", "--user", user, "--roles", roles, "--password-file", str(secret)])
-            == 0
-        )
+        argv = ["create-signer", "--user", user, "--roles", roles, "--password-file", str(secret)]
+        assert keys_main([*argv, "--admin-password-file", str(admin)]) == 0
     capsys.readouterr()
     return tmp_path
 
@@ -48,9 +50,28 @@ def test_keys_rotate_and_retire(people, capsys):
 def test_create_signer_reads_password_from_stdin(data_dir, monkeypatch, capsys):
     import io
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("secret-from-stdin\n"))
+    installed(data_dir)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"secret-from-stdin\n{ADMIN_PASSWORD}\n"))
     assert keys_main(["create-signer", "--user", "erin", "--roles", "owner,engineer"]) == 0
     assert "roles=engineer,owner" in capsys.readouterr().out
+
+
+def test_create_signer_without_the_administrator_password_is_refused(data_dir, monkeypatch, capsys):
+    """Fails if enrolment stops requiring the installation root (anyone could add signers to the ring)."""
+    import io
+
+    installed(data_dir)
+    monkeypatch.setattr("sys.stdin", io.StringIO("secret-from-stdin\nnot-the-admin-password\n"))
+    assert keys_main(["create-signer", "--user", "erin", "--roles", "owner"]) == 1
+    assert "wrong password for the installation root" in capsys.readouterr().err
+
+
+def test_keys_and_verification_refuse_a_data_dir_never_set_up(data_dir, capsys):
+    """Fails if any command creates a trust root implicitly again (only init_installation may)."""
+    assert keys_main(["list"]) == 1
+    assert verify_decision_log_main(["--strict"]) == 1
+    assert "never set up" in capsys.readouterr().err
+    assert not (data_dir / "keys").exists()
 
 
 def test_update_then_verify_strict(people, data_dir, capsys):

@@ -11,6 +11,7 @@ from audit.models import DecisionEntry, Deployment
 from audit.services import decision_log_reconcile
 from tests.audit.helpers import append, read_lines, write_lines
 from tests.factories import user_with_role
+from tests.trust_setup import installed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def deployment(db, settings, data_dir, keyring):
     settings.OEM_DATA_DIR = data_dir
+    installed(data_dir)
     return Deployment.objects.create(name="local-install", customer="ACME")  # evidence in data_dir itself
 
 
@@ -26,13 +28,14 @@ def demo_ready(deployment, keyring, data_dir):
     return append(keyring, data_dir, "demo", "demo_ready", artefacts={"config_hash": "sha384:" + "a" * 96})
 
 
-def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, deployment, demo_ready):
+def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, deployment, demo_ready, keyring):
     client.force_login(user_with_role("compliance", deployments=[deployment]))
     page = client.get(f"/deployments/{deployment.pk}/decisions/").content.decode()
     assert "Verified: the strict verifier passed on 1 entry" in page
     assert "alice — approved as product owner" in page
     assert "carol — approved as compliance officer" in page
     assert "smoke_demo_report" in page  # demo_exit still misses its smoke report
+    assert f"trust root <code>{keyring.installation.root_fingerprint}</code>" in page
 
 
 def test_a_tampered_log_shows_not_verified_and_closes_every_gate(client, deployment, demo_ready, data_dir):

@@ -14,6 +14,7 @@ from audit.trust.core_config import ConfigError, sign_file, signature_path, vali
 from audit.trust.keyring import KeyRing
 from audit.trust.paths import DEFAULT_CONFIG_PATH
 from audit.trust.signatures import HmacSigner
+from tests.trust_setup import installed
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def config(tmp_path, data_dir):
 
 @pytest.fixture
 def ring(data_dir):
+    installed(data_dir)  # the explicit setup step; nothing creates a key ring on demand
     return KeyRing.load(data_dir)
 
 
@@ -66,7 +68,7 @@ def test_tampered_byte_fails(config, ring, capsys):
     assert "modified after signing" in _one_line_error(capsys)
 
 
-def test_missing_signature_fails(config, capsys):
+def test_missing_signature_fails(config, ring, capsys):
     assert validate_config_main(["--profile", "demo", "--config", str(config)]) != 0
     assert "unsigned" in _one_line_error(capsys)
 
@@ -147,3 +149,111 @@ def test_env_file_is_signed_and_checked(config, ring, tmp_path, capsys):
     env.write_text("OEM_ENV=dev\n")
     assert validate_config_main(["--profile", "live", "--config", str(config), "--env", str(env)]) != 0
     assert ".env was modified after signing" in capsys.readouterr().err
+
+
+# ---- numbers: NaN and infinities nowhere, an upper bound everywhere (generated from the schema) -----------
+def _schema():
+    import json
+
+    from audit.trust.paths import CORE_CONFIG_SCHEMA_PATH
+
+    return json.loads(CORE_CONFIG_SCHEMA_PATH.read_text())
+
+
+def _numeric_subschemas(node, schema, where="#"):
+    """(pointer, subschema) of every number/integer in the schema, $refs resolved."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = schema
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            yield from _numeric_subschemas(target, schema, where + "->" + node["$ref"])
+        if node.get("type") in ("number", "integer"):
+            yield where, node
+        for key, value in node.items():
+            if key != "$ref":
+                yield from _numeric_subschemas(value, schema, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _numeric_subschemas(value, schema, f"{where}/{index}")
+
+
+def _numeric_paths(value, path=()):
+    """Every path to a number in the shipped config: one per numeric field in use."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _numeric_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _numeric_paths(child, (*path, index))
+    elif type(value) in (int, float):
+        yield path
+
+
+def _shipped():
+    from audit.trust.core_config import parse_yaml
+
+    return parse_yaml(DEFAULT_CONFIG_PATH.read_bytes())
+
+
+NUMERIC_PATHS = [p for p in _numeric_paths(_shipped()) if p != ("version",)]
+
+
+def _with(config, path, value):
+    import copy
+
+    changed = copy.deepcopy(config)
+    target = changed
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return changed
+
+
+def test_every_number_in_the_schema_has_an_upper_bound():
+    """Fails when a numeric field is added to (or loses its bound in) docs/schemas/core_config.json without
+    a maximum."""
+    unbounded = [
+        where
+        for where, sub in _numeric_subschemas(_schema(), _schema())
+        if "maximum" not in sub and "exclusiveMaximum" not in sub
+    ]
+    assert not unbounded, unbounded
+    assert NUMERIC_PATHS, "the shipped config has numeric fields"
+
+
+@pytest.mark.parametrize("path", NUMERIC_PATHS, ids=lambda p: ".".join(map(str, p)))
+@pytest.mark.parametrize("spelling", [".nan", ".NaN", ".inf", "-.inf", "+.Inf", "1.0e+999"])
+def test_a_non_finite_number_in_each_numeric_field_is_refused(tmp_path, path, spelling):
+    """Fails when _StrictSafeLoader.construct_yaml_float stops refusing NaN/inf (the schema alone lets a
+    NaN through: every comparison with NaN is false)."""
+    import yaml
+
+    from audit.trust.core_config import load_config
+
+    text = yaml.safe_dump(_with(_shipped(), path, "@@NUMBER@@"), sort_keys=False)
+    target = tmp_path / "core.yaml"
+    target.write_text(text.replace("'@@NUMBER@@'", spelling))
+    with pytest.raises(ConfigError, match="non-finite number") as info:
+        load_config(target)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", NUMERIC_PATHS, ids=lambda p: ".".join(map(str, p)))
+def test_a_huge_number_in_each_numeric_field_is_refused_by_the_schema(tmp_path, path):
+    """Fails when the field's schema maximum is removed."""
+    import yaml
+
+    from audit.trust.core_config import load_config
+
+    target = tmp_path / "core.yaml"
+    target.write_text(yaml.safe_dump(_with(_shipped(), path, 10**15), sort_keys=False))
+    with pytest.raises(ConfigError, match="schema error at " + "/".join(map(str, path))):
+        load_config(target)
+
+
+def test_the_shipped_config_has_no_non_finite_number_and_passes_the_schema():
+    """Fails when config/core.yaml itself stops meeting the bounds (guards the values above being real)."""
+    from audit.trust.core_config import load_config
+
+    assert load_config(DEFAULT_CONFIG_PATH)["version"] == 1

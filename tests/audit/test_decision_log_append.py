@@ -7,18 +7,28 @@ from audit.trust.decision_log import (
     append_signed_entry,
     entry_signing_input,
     prepare_entry,
+    sign_checkpoint,
+    signing_context,
 )
 from tests.audit.helpers import STATUS_FLAGS, append, signers, verify
 
 
 def collect(keyring, entry, log, who):
     found = signers(keyring, who)
+    context = signing_context(keyring, keyring.data_dir)
     return {
         **entry,
         "signatures": {
-            role: s.sign_bytes(entry_signing_input(entry, log, role)) for role, s in found.items()
+            role: s.sign_bytes(entry_signing_input(entry, log, role, context=context))
+            for role, s in found.items()
         },
     }
+
+
+def cosign(keyring, entry, log, who):
+    """Each signer's checkpoint co-signature, made in the same ceremony as the entry signature."""
+    context = signing_context(keyring, keyring.data_dir)
+    return sign_checkpoint(entry, log, signers(keyring, who), context=context)
 
 
 def test_signatures_collected_separately_append_one_verified_entry(keyring, data_dir, logs_dir):
@@ -38,8 +48,33 @@ def test_signatures_collected_separately_append_one_verified_entry(keyring, data
             **collect(keyring, entry, "demo", {"compliance": "carol"})["signatures"],
         },
     }
-    append_signed_entry(logs_dir / "demo.jsonl", both, keyring=keyring, data_dir=data_dir)
+    cosigned = {
+        **cosign(keyring, entry, "demo", {"owner": "alice"}),
+        **cosign(keyring, entry, "demo", {"compliance": "carol"}),
+    }
+    append_signed_entry(
+        logs_dir / "demo.jsonl", both, keyring=keyring, data_dir=data_dir, checkpoint_signatures=cosigned
+    )
     assert verify(keyring, data_dir, ["demo"]).ok
+
+
+def test_an_entry_without_checkpoint_co_signatures_is_refused_and_nothing_written(
+    keyring, data_dir, logs_dir
+):
+    """Fails if append_signed_entry stops checking the checkpoint co-signatures before writing."""
+    log = logs_dir / "demo.jsonl"
+    entry = prepare_entry(
+        log,
+        status="demo_ready",
+        artefacts={},
+        runtime_flags=STATUS_FLAGS["demo_ready"],
+        keyring=keyring,
+        data_dir=data_dir,
+    )
+    signed = collect(keyring, entry, "demo", {"owner": "alice", "compliance": "carol"})
+    with pytest.raises(DecisionLogError, match="checkpoint is signed by"):
+        append_signed_entry(log, signed, keyring=keyring, data_dir=data_dir)
+    assert not log.exists() or log.read_bytes() == b""
 
 
 def test_an_entry_prepared_before_another_append_is_refused_and_nothing_written(keyring, data_dir, logs_dir):

@@ -10,9 +10,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from audit.trust.canonical import DOMAIN_TOKEN, signing_input
 from audit.trust.keyring import KeyRing, KeyRingError
+from tests.trust_setup import ADMIN_PASSWORD, installed
 
 
 def test_root_secret_and_hmac_secrets_are_private_files(data_dir):
+    installed(data_dir)
     ring = KeyRing.load(data_dir)
     record = ring.rotate_hmac_key("token")
     assert stat.S_IMODE((data_dir / "keys" / "root.key").stat().st_mode) == 0o600
@@ -22,6 +24,7 @@ def test_root_secret_and_hmac_secrets_are_private_files(data_dir):
 
 def test_env_secret_signs_the_ring_and_another_secret_cannot_load_it(data_dir, monkeypatch):
     monkeypatch.setenv("OEM_KEYRING_SECRET", "a" * 40)
+    installed(data_dir)
     KeyRing.load(data_dir).rotate_hmac_key("audit")
     assert not (data_dir / "keys" / "root.key").exists()
     monkeypatch.setenv("OEM_KEYRING_SECRET", "b" * 40)
@@ -43,7 +46,7 @@ def test_wrong_password_is_refused(keyring):
 
 def test_new_signer_key_retires_the_previous_one(keyring):
     old = keyring.active_key("signer", owner="alice")
-    new = keyring.create_signer_key("alice", ["owner"], "new-pw")
+    new = keyring.create_signer_key("alice", ["owner"], "new-pw", admin_password=ADMIN_PASSWORD)
     assert keyring.get(old.kid).status == "retired" and keyring.get(old.kid).valid_until is not None
     assert keyring.signer_for("alice", "new-pw").kid == new.kid
 
@@ -54,6 +57,7 @@ def test_unknown_roles_are_refused(keyring):
 
 
 def test_rotated_hmac_key_still_verifies_but_never_signs(data_dir):
+    installed(data_dir)
     ring = KeyRing.load(data_dir)
     old_signer = ring.hmac_signer("token")
     text = old_signer.sign(DOMAIN_TOKEN, {"sub": "op"})
@@ -66,6 +70,7 @@ def test_rotated_hmac_key_still_verifies_but_never_signs(data_dir):
 
 
 def test_swapped_secret_file_is_detected(data_dir):
+    installed(data_dir)
     ring = KeyRing.load(data_dir)
     record = ring.rotate_hmac_key("config")
     path = data_dir / "keys" / "secrets" / f"{record.kid}.key"

@@ -79,13 +79,18 @@ def test_fast_canonical_equals_rfc8785_for_valid_entries(entry):
 @settings(max_examples=100)
 def test_spliced_signing_input_equals_reference(entry, log, role):
     unsigned = {k: v for k, v in entry.items() if k != "signatures"}
-    reference = signing_input(DOMAIN_DECISION_LOG, {"entry": unsigned, "log": log, "role": role})
-    assert entry_signing_input(entry, log, role) == reference
+    context = {"installation_id": "inst-1", "deployment_id": "dep-1/deployments/2"}
+    reference = signing_input(DOMAIN_DECISION_LOG, {"entry": unsigned, "log": log, "role": role, **context})
+    assert entry_signing_input(entry, log, role, context=context) == reference
     spliced = (
         DOMAIN_DECISION_LOG.encode()
         + b"\x00"
-        + b'{"entry":'
+        + b'{"deployment_id":'
+        + canonical_bytes(context["deployment_id"])
+        + b',"entry":'
         + fast_canonical_bytes(unsigned)
+        + b',"installation_id":'
+        + canonical_bytes(context["installation_id"])
         + b',"log":'
         + canonical_bytes(log)
         + b',"role":'

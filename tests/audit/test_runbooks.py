@@ -315,6 +315,8 @@ def _document(checklist_id: str = "demo_stage1") -> dict:
         )
     return {
         "schema": "oem/signed-checklist/v1",
+        "installation_id": "inst-" + "0" * 32,
+        "deployment_id": "dep-" + "1" * 16 + "/deployments/7",
         "deployment": "acme-demo",
         "gate": item.gate,
         "runbook": item.runbook,

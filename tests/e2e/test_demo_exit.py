@@ -13,6 +13,7 @@ from audit.models import Deployment
 from audit.services import signer_key_create
 from audit.trust.hashing import sha384_file
 from tests.factories import PASSWORD, user_with_role
+from tests.trust_setup import ADMIN_PASSWORD, installed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def team(settings, tmp_path):
     settings.OEM_DATA_DIR = tmp_path / "data"
+    installed(settings.OEM_DATA_DIR)
     deployment = Deployment.objects.create(name="acme-demo", customer="ACME")
     people = {}
     for role, name in (
@@ -31,7 +33,7 @@ def team(settings, tmp_path):
     ):
         first, last = name.split()
         people[role] = user_with_role(role, deployments=[deployment], first_name=first, last_name=last)
-        signer_key_create(user=people[role], password=PASSWORD)
+        signer_key_create(user=people[role], password=PASSWORD, admin_password=ADMIN_PASSWORD)
     return deployment, people
 
 
@@ -163,7 +165,7 @@ def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
 ):
     deployment, people = team
     admin = user_with_role("admin", deployments=[deployment], first_name="Ada", last_name="Admin")
-    signer_key_create(user=admin, password=PASSWORD)
+    signer_key_create(user=admin, password=PASSWORD, admin_password=ADMIN_PASSWORD)
     files = {}
     for name, text in {
         "smoke": '{"ok": true}\n',

@@ -23,6 +23,7 @@ from execution.mtls.bundle import _load_issued, load_inventory, revoke, write_cr
 from execution.mtls.pki import create_ca, issue_client_cert, utc_now
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
+from tests.trust_setup import installed
 
 ECHO = "/oem.daemon.v1.OemDaemon/Echo"
 
@@ -143,6 +144,7 @@ def test_tls12_client_gets_unauthenticated(env):
 
 
 def _other_ring_token(dep):
+    installed(dep.root / "other-var")
     ring = KeyRing.load(dep.root / "other-var")
     from execution.tokens import issue_token
 

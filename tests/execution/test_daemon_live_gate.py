@@ -165,12 +165,16 @@ def test_license_hook_calls_the_licensing_verifier(tmp_path, monkeypatch):
     from licensing.core.license_file import load_vendor_signer
     from tests.licensing.fakesys import build_machine
     from tests.licensing.helpers import fingerprint, make_license
+    from tests.trust_setup import installed
 
     monkeypatch.setenv("OEM_ENV", "test")
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the license below uses the development key
     monkeypatch.delenv("OEM_LICENSE_USB_DONGLE", raising=False)
     build_machine(tmp_path / "machine")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
     data_dir = tmp_path / "var"
+    monkeypatch.setenv("OEM_DATA_DIR", str(data_dir))
+    installed(data_dir)
     ring = KeyRing.load(data_dir)
     assert not check_license(data_dir=data_dir, keyring=ring, stage="live").valid  # nothing installed
     now = datetime.now(UTC)
@@ -188,6 +192,10 @@ def test_license_hook_calls_the_licensing_verifier(tmp_path, monkeypatch):
     result = check_license(data_dir=data_dir, keyring=ring, stage="live")
     assert result.valid, result.reasons
     assert result.expires_at == lic.expires_at  # the status reports the license's expiry and days left
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")  # a daemon started without the demo switch
+    result = check_license(data_dir=data_dir, keyring=ring, stage="live")
+    assert not result.valid and any("development key" in r for r in result.reasons)
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
     paper_only = make_license(
         load_vendor_signer(),
         components,

@@ -10,6 +10,7 @@ from audit.trust.canonical import canonical_bytes
 from audit.trust.keyring import KeyRing
 from audit.trust.signatures import HmacSigner
 from execution.tokens import TokenError, issue_operator_token_main, issue_token, verify_token
+from tests.trust_setup import installed
 
 CERT = b"certificate-der-a"
 OTHER = b"certificate-der-b"
@@ -17,6 +18,7 @@ OTHER = b"certificate-der-b"
 
 @pytest.fixture
 def ring(tmp_path):
+    installed(tmp_path)
     return KeyRing.load(tmp_path)
 
 
@@ -103,6 +105,7 @@ def test_cli_issues_a_token_bound_to_the_certificate(tmp_path, capsys):
         "--data-dir",
         str(tmp_path / "var"),
     ]
+    installed(tmp_path / "var")
     assert issue_operator_token_main(args) == 0
     token = capsys.readouterr().out.strip()
     from cryptography import x509

@@ -9,6 +9,7 @@ import pytest
 from audit.trust.keyring import KeyRing
 from licensing.core.license_file import load_vendor_signer
 from tests.licensing.fakesys import build_machine
+from tests.trust_setup import installed
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +25,12 @@ def licensing_env(tmp_path, monkeypatch):
         "OEM_LICENSE_USB_DONGLE",
     ):
         monkeypatch.delenv(name, raising=False)
+    # The demo switch: these tests sign with the committed development key. Tests of the refusal unset it.
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+    monkeypatch.delenv("OEM_WITNESS_DIR", raising=False)
     build_machine(tmp_path / "machine")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
+    installed(tmp_path / "var")  # the explicit setup step: installation id and trust root
 
 
 @pytest.fixture

@@ -8,10 +8,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from audit.trust import paths
 from audit.trust.keyring import KeyRing
 from audit.trust.signatures import Ed25519Signer
 from licensing.core.fingerprint import SystemProbe, build_fingerprint
 from licensing.core.license_file import License, build_license_body, sign_license
+from licensing.core.pin import TrustRootPin, installation_pin
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -22,8 +24,14 @@ def fingerprint(
     return build_fingerprint(SystemProbe(root), keyring=keyring, now=now, usb_dongle=usb_dongle)
 
 
+def this_pin() -> TrustRootPin:
+    """The trust-root pin of the test's installation (OEM_DATA_DIR)."""
+    return installation_pin(paths.data_dir())
+
+
 def make_license(signer: Ed25519Signer, components: dict[str, str], **overrides: Any) -> License:
     fields: dict[str, Any] = {
+        "trust_root": this_pin() if "trust_root" not in overrides else overrides["trust_root"],
         "serial": 1,
         "customer": "ACME Trading",
         "components": components,

@@ -12,6 +12,7 @@ from licensing.core.registry import registry_path
 from licensing.models import License, LicenseRequest
 from oemconsole.roles import ROLES
 from tests.factories import ensure_roles, user_with_role
+from tests.trust_setup import installed
 
 pytestmark = pytest.mark.django_db
 
@@ -147,9 +148,11 @@ def test_the_managing_admin_reads_uploads_approves_and_revokes(world, tmp_path, 
     pending = world["pending"].pk
     refused = client.post(f"{API}/requests/{pending}/approve/", APPROVE, format="json")
     assert refused.status_code == 400 and "already holds live license 1" in refused.json()["detail"]
-    approved = client.post(f"{API}/requests/{pending}/approve/", {**APPROVE, "replaces": 1}, format="json")
+    reissue = {**APPROVE, "replaces": 1, "match_policy": "machine_id+cpu"}
+    approved = client.post(f"{API}/requests/{pending}/approve/", reissue, format="json")
     assert approved.status_code == 201, approved.json()
     body = approved.json()
+    assert body["match_policy"] == "machine_id+cpu"  # signed into license 2 and mirrored
     assert (body["serial"], body["stages"], body["features"], body["replaces"]) == (
         2,
         ["demo", "paper"],
@@ -182,6 +185,7 @@ def test_upload_refusals_are_400_with_one_line(world, tmp_path, monkeypatch, cap
     assert response.status_code == 400 and "already uploaded" in response.json()["detail"]
 
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "device"))
+    installed(tmp_path / "device")
     assert license_request_main(["--out", str(tmp_path / "f.json")]) == 0
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "var"))
     foreign = {
@@ -209,6 +213,7 @@ def test_approve_validates_its_terms_before_writing(world):
         {**APPROVE, "valid_days": 0},
         {**APPROVE, "edition": "Not Valid"},
         {**APPROVE, "features": ["Bad Feature"]},
+        {**APPROVE, "match_policy": "any-one"},
     ):
         assert client.post(f"{API}/requests/{pending}/approve/", payload, format="json").status_code == 400, (
             payload

@@ -129,12 +129,12 @@ def test_bad_provisioning_arguments_give_one_line_and_write_nothing(tmp_path, da
     for flag, value in {**_GOOD, **changes}.items():
         if value is not None:
             argv += [flag, str(work / value) if value in ("REQ", "OUT", "MISSING", "NODIR/x.json") else value]
-    before = _files(work)
+    before, before_data = _files(work), _files(data_dir)
     assert oem_provision_license_main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: oem_provision_license:") and err.count("\n") == 1
     assert _files(work) == before
-    assert _files(data_dir) == []
+    assert _files(data_dir) == before_data
 
 
 def test_a_broken_request_is_refused_and_nothing_is_issued(tmp_path, data_dir, capsys):
@@ -152,6 +152,7 @@ def test_a_broken_request_is_refused_and_nothing_is_issued(tmp_path, data_dir, c
 
 
 def test_bad_activation_and_revocation_arguments_are_refused(tmp_path, data_dir, capsys):
+    before = _files(data_dir)
     assert activate_license_main([]) == 2
     assert activate_license_main([str(tmp_path / "nope.json")]) == 2
     assert activate_license_main([str(tmp_path / "a"), "--qr", str(tmp_path / "b")]) == 2
@@ -160,7 +161,7 @@ def test_bad_activation_and_revocation_arguments_are_refused(tmp_path, data_dir,
     assert revoke_license_main(["--serial", "1"]) == 2
     err_lines = capsys.readouterr().err.splitlines()
     assert len(err_lines) == 6 and all(line.startswith("error: ") for line in err_lines)
-    assert _files(data_dir) == []
+    assert _files(data_dir) == before
 
 
 def test_the_script_runs_the_same_main_without_django(tmp_path):
@@ -189,8 +190,8 @@ def test_the_script_runs_the_same_main_without_django(tmp_path):
     assert check.stdout.strip() == "[]"
 
 
-def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path):
-    env = {**os.environ, "OEM_DATA_DIR": str(tmp_path / "var")}
+def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path, data_dir):
+    env = {**os.environ, "OEM_DATA_DIR": str(data_dir)}
     run = [sys.executable, "-m", "licensing.core"]
     done = subprocess.run(
         [*run, "fingerprint"], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False
@@ -198,3 +199,21 @@ def test_python_m_licensing_core_dispatches_to_the_commands(tmp_path):
     assert done.returncode == 0 and "5 of 5 core" in done.stdout
     done = subprocess.run([*run, "nope"], capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_a_development_key_license_is_refused_at_activation_without_the_switch(
+    tmp_path, data_dir, monkeypatch, capsys
+):
+    """Fails when the activation command decides on development keys from anything but
+    OEM_ALLOW_DEVELOPMENT_LICENSES (before, any OEM_ENV other than production accepted them)."""
+    assert license_request_main(["--out", str(tmp_path / "req.json")]) == 0
+    assert _provision(tmp_path) == 0
+    capsys.readouterr()
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
+    monkeypatch.setenv("OEM_ENV", "development")
+    assert activate_license_main([str(tmp_path / "lic.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "development key, refused unless OEM_ALLOW_DEVELOPMENT_LICENSES=true" in err
+    assert _provision(tmp_path) == 1  # nor can the development key issue one
+    assert "development key" in capsys.readouterr().err

@@ -20,6 +20,7 @@ from licensing.core.registry import Registry, crl_path, registry_path
 from licensing.models import Customer, License, LicenseRequest, RequestStatus
 from tests.factories import ensure_roles, user_with_role
 from tests.licensing.fakesys import make_vm
+from tests.trust_setup import installed
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +193,7 @@ def test_a_tampered_registry_is_shown_as_not_verified(client, pending, admin):
 
 def test_a_foreign_request_needs_its_digest_confirmed(client, customer, admin, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "device"))  # the device is another installation
+    installed(tmp_path / "device")
     assert license_request_main(["--out", str(tmp_path / "foreign.json")]) == 0
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "var"))
     digest = json.loads((tmp_path / "foreign.json").read_bytes())["request_digest"]
@@ -241,8 +243,11 @@ def test_reject_a_request(client, pending, admin):
     assert not registry_path().exists()
 
 
-def test_production_refuses_the_development_key_and_writes_nothing(client, pending, admin, settings):
-    settings.OEM_ENV = "production"
+def test_without_the_switch_the_development_key_is_refused_and_nothing_written(
+    client, pending, admin, monkeypatch
+):
+    """Fails when services.allow_development_keys stops reading OEM_ALLOW_DEVELOPMENT_LICENSES."""
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
     client.force_login(admin)
     response = client.post(f"/licensing/requests/{pending.pk}/approve/", APPROVE)
     assert response.status_code == 400 and "development key" in response.content.decode()
@@ -306,3 +311,55 @@ def test_reissue_supersedes_the_old_license(client, pending, admin, request_file
     old.refresh_from_db()
     assert old.status == "superseded" and License.objects.get(serial=2).replaces == old
     assert load_crl(crl_path()).serials == frozenset({1})
+
+
+def test_every_page_shows_a_red_banner_while_development_licenses_are_accepted(client, admin, monkeypatch):
+    """Fails when the development_licenses context processor or the base template line is removed."""
+    assert 'data-testid="dev-license-banner"' in client.get("/", follow=True).content.decode()  # login page
+    client.force_login(admin)
+    for url in ("/licensing/", "/"):
+        assert 'data-testid="dev-license-banner"' in client.get(url, follow=True).content.decode()
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
+    for url in ("/licensing/", "/"):
+        assert "dev-license-banner" not in client.get(url, follow=True).content.decode()
+
+
+def test_the_chosen_match_policy_is_signed_into_the_license_and_shown(client, admin, pending):
+    """Fails when license_issue drops match_policy or the license page stops showing it."""
+    client.force_login(admin)
+    response = client.post(
+        f"/licensing/requests/{pending.pk}/approve/", {**APPROVE, "match_policy": "machine_id+cpu"}
+    )
+    assert response.status_code == 302, response.content.decode()[-400:]
+    lic = License.objects.get()
+    signed = parse_license((registry_path().parent / "issued" / "1.json").read_bytes())
+    assert lic.match_policy == signed.match_policy.name == "machine_id+cpu"
+    page = client.get(f"/licensing/licenses/{lic.serial}/").content.decode()
+    assert 'data-testid="match-policy">machine_id+cpu<' in page
+
+
+def test_an_approval_that_died_before_its_intent_was_removed_is_finished_by_approving_again(
+    client, admin, pending, monkeypatch
+):
+    """Fails when license_issue appends anew instead of finishing its own pending intent (the retry would be
+    refused: "device already holds live license 1")."""
+    from licensing.core import intent
+
+    class Crash(BaseException):
+        pass
+
+    def crash(step):
+        if step == "before removing the intent":
+            raise Crash(step)
+
+    monkeypatch.setattr(intent, "crash_point", crash)
+    client.force_login(admin)
+    with pytest.raises(Crash):
+        client.post(f"/licensing/requests/{pending.pk}/approve/", APPROVE)
+    monkeypatch.setattr(intent, "crash_point", lambda step: None)
+    assert not License.objects.exists()  # the database transaction rolled back
+    response = client.post(f"/licensing/requests/{pending.pk}/approve/", APPROVE)
+    assert response.status_code == 302, response.content.decode()[-300:]
+    assert list(License.objects.values_list("serial", flat=True)) == [1]
+    assert [s for s in Registry(registry_path()).read_state().licenses] == [1]
+    assert not (registry_path().parent / "intent.json").exists()

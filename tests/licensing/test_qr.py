@@ -11,7 +11,7 @@ from licensing.core.request import build_request, load_request
 from licensing.core.request import from_qr_text as request_from_qr_text
 from licensing.core.request import to_qr_text as request_to_qr_text
 from licensing.core.verify import verify_license
-from tests.licensing.helpers import NOW, fingerprint, make_license
+from tests.licensing.helpers import NOW, fingerprint, make_license, this_pin
 
 
 def test_a_license_survives_encode_png_zxing_decode_and_verifies(tmp_path, machine, keyring, signer):
@@ -26,11 +26,15 @@ def test_a_license_survives_encode_png_zxing_decode_and_verifies(tmp_path, machi
         assert [r.text for r in zxingcpp.read_barcodes(image)] == [text]
     decoded = read_license_qr_png(png)
     assert decoded.to_bytes() == lic.to_bytes()
-    assert verify_license(decoded, fingerprint_record=record, now=NOW, stage="paper").valid
+    assert verify_license(
+        decoded, fingerprint_record=record, now=NOW, stage="paper", trust_root=this_pin()
+    ).valid
 
 
 def test_a_request_survives_a_qr_round_trip(tmp_path, machine, keyring):
-    document = build_request(fingerprint(machine, keyring), hostname="trader-01", now=NOW)
+    document = build_request(
+        fingerprint(machine, keyring), hostname="trader-01", now=NOW, trust_root=this_pin()
+    )
     png = tmp_path / "request.png"
     qr.write_png(request_to_qr_text(document), png)
     request = load_request(request_from_qr_text(qr.read_png(png)), keyring)

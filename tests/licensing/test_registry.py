@@ -10,7 +10,7 @@ from licensing.core.crl import parse_crl
 from licensing.core.license_file import build_license_body
 from licensing.core.registry import Registry, RegistryError, device_digest, registry_path, verify_registry
 from licensing.core.trusted_keys import TRUSTED
-from tests.licensing.helpers import NOW, fingerprint, untrusted_signer
+from tests.licensing.helpers import NOW, fingerprint, this_pin, untrusted_signer
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def _body(components, **overrides):
             expires_at=NOW.replace(year=2026),
             stages=["demo"],
             max_activations=2,
+            trust_root=this_pin(),
         )
         fields.update(overrides)
         return build_license_body(**fields)

@@ -11,12 +11,15 @@ from audit.trust.canonical import canonical_bytes
 from audit.trust.keyring import KeyRing
 from licensing.core.high_water import HighWaterError, check_clock, high_water_path, load_mark, update_mark
 from licensing.core.request import RequestError, build_request, load_request, request_digest
-from tests.licensing.helpers import NOW, fingerprint
+from tests.licensing.helpers import NOW, fingerprint, this_pin
+from tests.trust_setup import installed
 
 
 @pytest.fixture
 def request_bytes(machine, keyring):
-    return canonical_bytes(build_request(fingerprint(machine, keyring), hostname="trader-01", now=NOW))
+    return canonical_bytes(
+        build_request(fingerprint(machine, keyring), hostname="trader-01", now=NOW, trust_root=this_pin())
+    )
 
 
 def test_a_request_from_this_installation_loads_with_its_hmac_verified(request_bytes, keyring):
@@ -43,6 +46,7 @@ def test_a_request_damaged_in_transit_is_refused_by_its_digest(request_bytes, ke
 
 
 def test_a_request_from_another_installation_needs_explicit_acceptance(request_bytes, tmp_path):
+    installed(tmp_path / "vendor")
     vendor_ring = KeyRing.load(tmp_path / "vendor")
     with pytest.raises(RequestError, match="not on this key ring"):
         load_request(request_bytes, vendor_ring)

@@ -14,7 +14,7 @@ from audit.trust.paths import REPO_ROOT
 from licensing.core.crl import build_crl
 from licensing.core.license_file import LicenseError, parse_license
 from licensing.core.trusted_keys import TRUSTED
-from licensing.core.verify import verify_license
+from licensing.core.verify import verify_license as _verify_license
 from tests.licensing.fakesys import (
     build_machine,
     make_vm,
@@ -23,7 +23,13 @@ from tests.licensing.fakesys import (
     set_mac,
     set_machine_id,
 )
-from tests.licensing.helpers import NOW, fingerprint, make_license, untrusted_signer
+from tests.licensing.helpers import NOW, fingerprint, make_license, this_pin, untrusted_signer
+
+
+def verify_license(*args, **kwargs):
+    """verify_license on this test's installation: its pin is what every license here is made for."""
+    kwargs.setdefault("trust_root", this_pin())
+    return _verify_license(*args, **kwargs)
 
 
 @pytest.fixture
@@ -49,7 +55,7 @@ def test_a_license_for_this_machine_is_valid(lic, record):
 
 
 def test_the_license_document_matches_its_published_schema(lic):
-    schema = json.loads((REPO_ROOT / "docs/schemas/license_v1.json").read_text())
+    schema = json.loads((REPO_ROOT / "docs/schemas/license_v2.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(json.loads(lic.to_bytes()))
 
 
@@ -99,9 +105,35 @@ def test_a_license_whose_signature_names_an_unknown_algorithm_is_refused(lic, re
     )
 
 
-def test_a_development_key_is_refused_in_production_mode(lic, record):
+def test_a_development_key_is_refused_when_the_caller_refuses_it(lic, record):
+    """Fails when trusted_verifying_key stops refusing `development` keys on request."""
     status = verify_license(lic, fingerprint_record=record, now=NOW, allow_development_keys=False)
-    _only_reason(status, "development key, refused in production mode")
+    _only_reason(status, "development key, refused unless OEM_ALLOW_DEVELOPMENT_LICENSES=true")
+
+
+@pytest.mark.parametrize("switch", [None, "", "false"])
+def test_a_development_key_license_is_refused_without_the_switch(lic, record, monkeypatch, switch):
+    """Fails when vendor_trust stops asking devkeys.resolve (the default would accept the development key)."""
+    if switch is None:
+        monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES", raising=False)
+    else:
+        monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", switch)
+    status = verify_license(lic, fingerprint_record=record, now=NOW)
+    _only_reason(status, "development key, refused unless OEM_ALLOW_DEVELOPMENT_LICENSES=true")
+
+
+@pytest.mark.parametrize(
+    ("switch", "env", "text"),
+    [
+        ("yes", "development", "must be true or false"),
+        ("true", "production", "refused when OEM_ENV=production"),
+    ],
+)
+def test_a_malformed_or_production_switch_refuses_in_one_line(lic, record, monkeypatch, switch, env, text):
+    """Fails when development_licenses_allowed guesses at values or honours the switch in production."""
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", switch)
+    monkeypatch.setenv("OEM_ENV", env)
+    _only_reason(verify_license(lic, fingerprint_record=record, now=NOW), text)
 
 
 def test_a_production_key_verifies_in_production_mode(record):

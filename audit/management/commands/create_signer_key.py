@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.services import signer_key_create
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.keyring import KeyRingError
 
 
@@ -18,6 +19,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True)
         parser.add_argument("--password-file", help="file whose first line is the user's password")
+        parser.add_argument(
+            "--admin-password-file",
+            help="file whose first line is the installation administrator password (certifies the key)",
+        )
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -27,18 +32,34 @@ class Command(BaseCommand):
             raise CommandError(f"no user {options['user']!r}") from None
         if options["password_file"]:
             try:
-                with open(options["password_file"], encoding="utf-8") as handle:
-                    password = handle.readline().rstrip("\n")
+                text = read_regular_text(
+                    options["password_file"], max_bytes=MAX_KEY_FILE, what="--password-file"
+                )
+                password = text.split("\n", 1)[0]
             except OSError as exc:
                 raise CommandError(f"cannot read --password-file: {exc.strerror}") from None
         elif sys.stdin.isatty():
             password = getpass.getpass(f"password of {user.username}: ")
         else:
             password = sys.stdin.readline().rstrip("\n")
+        admin_password = _admin_password(options["admin_password_file"])
         try:
-            record = signer_key_create(user=user, password=password)
+            record = signer_key_create(user=user, password=password, admin_password=admin_password)
         except (KeyRingError, PermissionError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"created signer key {record.kid} for {user.username} (roles {', '.join(record.roles)})"
         )
+
+
+def _admin_password(path: str | None) -> str:
+    if path:
+        try:
+            return read_regular_text(path, max_bytes=MAX_KEY_FILE, what="--admin-password-file").split(
+                "\n", 1
+            )[0]
+        except OSError as exc:
+            raise CommandError(f"cannot read --admin-password-file: {exc}") from None
+    if sys.stdin.isatty():
+        return getpass.getpass("installation administrator password: ")
+    return sys.stdin.readline().rstrip("\n")

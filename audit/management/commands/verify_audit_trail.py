@@ -1,16 +1,45 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.models import AuditEvent
-from audit.services import audit_trail_problems
+from audit.services.trail import audit_trail_report
 
 
 class Command(BaseCommand):
-    help = "Re-check the audit trail's hash chain; exit non-zero naming every broken event."
+    help = (
+        "Re-check the audit trail: every event's MAC (or hash, before the keyed chain) and link, the stored "
+        "head and the witness; with --export FILE, check an exported JSONL and its signed head instead."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--export", default=None, help="an audit_trail.jsonl downloaded from /audit/")
 
     def handle(self, *args, **options):
-        problems = audit_trail_problems()
+        if options["export"]:
+            return self._export(options["export"])
+        report, problems = audit_trail_report()
         for problem in problems:
             self.stderr.write(problem)
         if problems:
-            raise CommandError(f"audit trail chain broken in {len(problems)} place(s)")
-        self.stdout.write(f"audit trail intact: {AuditEvent.objects.count()} events")
+            raise CommandError(f"audit trail broken in {len(problems)} place(s)")
+        self.stdout.write(
+            f"audit trail intact: {report.count} events ({report.keyed} keyed), "
+            f"head at event {report.last_seq}"
+        )
+
+    def _export(self, path: str) -> None:
+        from audit.chain import ExportError, verify_export
+        from audit.trust.fsutil import MAX_LOG_FILE, read_regular_file
+        from audit.trust.installation import InstallationError, load_installation
+        from audit.trust.keyring import KeyRing, KeyRingError
+
+        try:
+            data = read_regular_file(path, max_bytes=MAX_LOG_FILE, what="export")
+            installation = load_installation(settings.OEM_DATA_DIR)
+            keyring = KeyRing.load(settings.OEM_DATA_DIR)
+            result = verify_export(data, keyring, installation_id=installation.installation_id)
+        except (ExportError, InstallationError, KeyRingError, OSError) as exc:
+            raise CommandError(f"{path}: {' '.join(str(exc).split())}") from None
+        scope = "filtered" if result.filtered else "complete"
+        self.stdout.write(
+            f"export intact ({scope}): {result.count} events, signed at trail head {result.trail_head[0]}"
+        )

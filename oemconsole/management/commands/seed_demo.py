@@ -16,6 +16,11 @@ class Command(BaseCommand):
             shown = generated if generated else "(from OEM_DEMO_PASSWORD)"
             # Printed once, at creation; never stored in clear anywhere.
             self.stdout.write(f"created user {username:<14} password {shown}")
+        if result.installation_id:
+            self.stdout.write(f"set up installation {result.installation_id}")
+            self.stdout.write(f"installation root fingerprint {result.root_fingerprint}")
+        for note in result.notes:
+            self.stdout.write(note)
         for kid in result.signer_keys:
             self.stdout.write(f"created signer key {kid}")
         if result.config_signed:

@@ -1,0 +1,52 @@
+"""Set up this installation's trust root once, with the administrator password, and pin it in the database."""
+
+import getpass
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
+from audit.trust.installation import InstallationError
+from audit.trust.keyring import KeyRingError
+
+
+class Command(BaseCommand):
+    help = "Create the installation trust root (once; never re-created) and pin its fingerprint."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--admin-password-file", help="file whose first line is the administrator password"
+        )
+        parser.add_argument(
+            "--pin-existing",
+            action="store_true",
+            help="pin an installation set up with the pure CLI (proves the password, creates nothing)",
+        )
+
+    def handle(self, *args, **options):
+        from audit.trustdb.services import installation_init, installation_pin_existing
+
+        password = _admin_password(options["admin_password_file"])
+        try:
+            if options["pin_existing"]:
+                installation = installation_pin_existing(admin_password=password)
+            else:
+                installation = installation_init(admin_password=password)
+        except (InstallationError, KeyRingError, OSError) as exc:
+            raise CommandError(" ".join(str(exc).split())) from None
+        self.stdout.write(f"installation_id: {installation.installation_id}")
+        self.stdout.write(f"deployment_id: {installation.deployment_id}")
+        self.stdout.write(f"root_fingerprint: {installation.root_fingerprint}")
+
+
+def _admin_password(path: str | None) -> str:
+    if path:
+        try:
+            return read_regular_text(path, max_bytes=MAX_KEY_FILE, what="--admin-password-file").split(
+                "\n", 1
+            )[0]
+        except OSError as exc:
+            raise CommandError(f"cannot read --admin-password-file: {exc}") from None
+    if sys.stdin.isatty():
+        return getpass.getpass("installation administrator password: ")
+    return sys.stdin.readline().rstrip("\n")
