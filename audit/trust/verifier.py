@@ -7,9 +7,10 @@ non-decreasing; stage belongs to the log and status to the stage (STATUS_RULES);
 every required signer role present; each signature parses, names a known `signer` key, uses that key's
 algorithm, verifies over the entry+log+role, was made while the key was valid (retired keys still verify
 what they signed before retirement), by a key whose owner holds the role, and no key or person counts twice;
-artefact files exist with the recorded SHA-384. Per log, the signed checkpoint must match count and head
-(catches truncation). Across logs, paper_ready needs an earlier verified demo_ready and live_ready an earlier
-verified paper_ready.
+artefact files exist with the recorded SHA-384, and every artefact the entry's gate declares proves what
+its kind says (audit.trust.evidence: one problem per failing artefact). Per log, the signed checkpoint must
+match count and head (catches truncation). Across logs, paper_ready needs an earlier verified demo_ready
+and live_ready an earlier verified paper_ready.
 
 Speed: key objects and validity windows are cached per run, the entry is canonicalised once and the
 per-role signing input spliced from it, and the schema is checked by a precompiled mirror (see
@@ -47,6 +48,7 @@ from audit.trust.decision_log import (
     resolve_artefact_path,
 )
 from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.evidence import entry_artefact_problems, read_capped
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_time
 from audit.trust.signatures import SignatureError, parse_signature, verify_parsed
@@ -108,6 +110,8 @@ class _Run:
         self.windows: dict[str, tuple[datetime, datetime | None]] = {}
         self.digests: dict[Path, str | None] = {}
         self.role_suffix: dict[str, bytes] = {}
+        self.contents: dict[Path, bytes | None] = {}
+        self.keyring_salt = _keyring_salt(keyring)
 
     def window(self, record) -> tuple[datetime, datetime | None]:
         cached = self.windows.get(record.kid)
@@ -118,14 +122,43 @@ class _Run:
 
     def digest(self, path: Path) -> str | None:
         if path not in self.digests:
-            self.digests[path] = sha384_file(path) if path.is_file() else None
+            data = self.read(path)
+            if data is not None:
+                self.digests[path] = sha384_bytes(data)
+            else:
+                self.digests[path] = sha384_file(path) if path.is_file() else None
         return self.digests[path]
+
+    def read(self, path: Path) -> bytes | None:
+        if path not in self.contents:
+            self.contents[path] = read_capped(path)
+        return self.contents[path]
+
+    def evidence_problems(self, verified: VerifiedEntry, earlier: tuple[dict[str, Any], ...]) -> list[str]:
+        return entry_artefact_problems(
+            verified.entry,
+            log_name=verified.log,
+            data_dir=self.data_dir,
+            keyring=self.keyring,
+            read=self.read,
+            digest=self.digest,
+            earlier=earlier,
+            cache_salt=self.keyring_salt,
+        )
 
     def suffix(self, role: str) -> bytes:
         cached = self.role_suffix.get(role)
         if cached is None:
             cached = self.role_suffix[role] = canonical_bytes(role) + b"}"
         return cached
+
+
+def _keyring_salt(keyring: KeyRing) -> str:
+    """Cached evidence verdicts are valid only for the key ring that produced them."""
+    try:
+        return sha384_bytes(keyring.path.read_bytes())
+    except (AttributeError, OSError):
+        return f"ring-{id(keyring)}"
 
 
 def verify_decision_logs(
@@ -259,6 +292,7 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
     last_ts: datetime | None = None
     entries: list[VerifiedEntry] = []
     prior_statuses = {(e.status, e.timestamp) for e in earlier}
+    latest_prior = {e.status: e.entry for e in earlier}  # entries are in order: the last one wins
     for number, line in enumerate(lines, 1):
         digest = line_hash(line)
         try:
@@ -271,8 +305,14 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
         except _LineRejected as exc:
             problems.append(Problem(file, number, str(exc)))
         else:
-            entries.append(verified)
-            last_ts = verified.timestamp
+            prerequisite = STATUS_RULES[verified.status].requires_earlier
+            before = (latest_prior[prerequisite],) if prerequisite in latest_prior else ()
+            evidence = run.evidence_problems(verified, before)
+            if evidence:
+                problems.extend(Problem(file, number, reason) for reason in evidence)
+            else:
+                entries.append(verified)
+                last_ts = verified.timestamp
         prev = digest
 
     if pending is None:

@@ -140,7 +140,10 @@ def run_smoke(
     pace_s: float = 0.0,
     progress: Progress | None = None,
     log: Log | None = None,
+    stage: str = "demo",
 ) -> SmokeResult:
+    """The smoke strategies against ``client``'s daemon; ``stage="paper"`` makes it the paper smoke (report
+    check ``paper_smoke``, evidence kind paper_smoke_report) against a daemon in paper mode."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -184,7 +187,7 @@ def run_smoke(
                 try:
                     reply = client.stub.SubmitOrder(
                         pb.SubmitOrderRequest(
-                            client_order_id=cid, symbol=SYMBOL, side=side, qty=abs(delta), stage="demo"
+                            client_order_id=cid, symbol=SYMBOL, side=side, qty=abs(delta), stage=stage
                         ),
                         metadata=client.metadata,
                         timeout=10,
@@ -226,7 +229,7 @@ def run_smoke(
                     symbol=SYMBOL,
                     side=o["side"],
                     qty=o["qty"],
-                    stage="demo",
+                    stage=stage,
                 ),
                 metadata=client.metadata,
                 timeout=10,
@@ -256,7 +259,7 @@ def run_smoke(
     passed = bool(orders) and acknowledged == len(orders) == accounted and not fills.duplicates and not errors
     summary = {
         "kind": "summary",
-        "check": "smoke_demo_strategies",
+        "check": "smoke_demo_strategies" if stage == "demo" else f"{stage}_smoke",
         "passed": passed,
         "orders": len(orders),
         "acknowledged": acknowledged,
@@ -273,13 +276,15 @@ def run_smoke(
         "data": {"file": bars.name, "sha384": bars.sha384, "bars": len(bars)},
         "daemon": daemon_label,
         "daemon_mode": status.mode,
+        "config_sha384": status.config_sha384,  # the config the daemon runs: binds the report to it
         "open_orders_after": end_status.open_orders,
         "operator": client.subject,
         "errors": errors[:20],
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
     }
-    path, digest = write_report(report_dir, f"smoke_demo_{utc_stamp(started)}", [*orders, summary])
+    stem = "smoke_demo" if stage == "demo" else f"{stage}_smoke"
+    path, digest = write_report(report_dir, f"{stem}_{utc_stamp(started)}", [*orders, summary])
     progress(99)
     log(f"{len(orders)} order(s), {accounted} accounted for, passed={passed}; report {path}")
     return SmokeResult(path, digest, passed, summary)
