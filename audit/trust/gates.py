@@ -50,6 +50,8 @@ _CONFIG_HASH = Artefact("config_hash", "config_hash", "config/core.yaml hash, sh
 _CONFIG_SIGNATURE = Artefact(
     "config_signature", "config_signature", "config/core.yaml.sig, the HMAC signature file of that config"
 )
+# Recorded by the decision itself (archiving its evidence), not attached by any checklist step.
+DECISION_ARTEFACTS = ("artefact_index",)
 _INDEX = Artefact(
     "artefact_index", "artefact_index", "index of the archived copies, audit/artefacts/<date>/<gate>/"
 )
@@ -247,11 +249,14 @@ def config_hash_difference(earlier: VerifiedEntry, later: VerifiedEntry) -> list
     ]
 
 
-def evidence_missing(gate: Gate, artefacts: Mapping[str, Any]) -> list[str]:
+def evidence_missing(gate: Gate, artefacts: Mapping[str, Any], *, proposal: bool = False) -> list[str]:
     """What a gate's deciding entry would lack with these artefacts: the same rule for a recorded entry
-    (evaluate_gate) and for one the console is about to propose (proposal_missing)."""
+    (evaluate_gate) and for one the console is about to propose (proposal_missing, before the proposal
+    archives its evidence and records the DECISION_ARTEFACTS)."""
     missing: list[str] = []
     for artefact in gate.artefacts:
+        if proposal and artefact.name in DECISION_ARTEFACTS:
+            continue
         value = artefacts.get(artefact.name)
         if value in (None, ""):
             missing.append(f"artefact {artefact.name}: {artefact.description}")
@@ -275,7 +280,7 @@ def proposal_missing(name: str, artefacts: Mapping[str, Any], report: Verificati
     missing: list[str] = []
     if gate.prerequisite and not evaluate_gate(gate.prerequisite, report).passed:
         missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
-    return missing + evidence_missing(gate, artefacts)
+    return missing + evidence_missing(gate, artefacts, proposal=True)
 
 
 def evaluate_all(
