@@ -101,6 +101,7 @@ _REGISTRY: dict[str, ArtefactVerifier] = {}
 _LOADED = threading.Event()
 _LOAD_LOCK = threading.Lock()
 _CACHE: dict[tuple, tuple[float, tuple[str, ...]]] = {}
+_CROSS_CHECKING = frozenset({"signed_checklist", "artefact_index"})
 
 
 def register_verifier(kind: str, verifier: ArtefactVerifier) -> None:
@@ -242,7 +243,9 @@ def entry_artefact_verdicts(
         cache_salt,
     )
     verdicts = []
-    for name in sorted(artefacts):
+    # Artefacts that cross-check the others (checklists, the archive index) come last, so the first
+    # problem named is the artefact at fault rather than a checklist that attached it.
+    for name in sorted(artefacts, key=lambda n: (kinds.get(n) in _CROSS_CHECKING, n)):
         kind = kinds.get(name)
         if kind is None or artefacts[name] is None:
             continue
