@@ -96,6 +96,7 @@ GATES: dict[str, Gate] = {
             ),
             Artefact("paper_smoke_report", "paper_smoke_report", "paper smoke report"),
             _CONFIG_HASH,
+            _CONFIG_SIGNATURE,
             Artefact("bundle", "bundle", "bundle manifest.json (manifest.sig beside it)"),
             Artefact(
                 "bundle_fingerprint", "bundle_fingerprint", "sha384:<hex> of the bundle's manifest.json"
@@ -130,6 +131,7 @@ GATES: dict[str, Gate] = {
                 "UI telemetry guard log, logs/ui_telemetry_alerts.jsonl",
             ),
             _CONFIG_HASH,
+            _CONFIG_SIGNATURE,
             _CI_RUN,
             _INDEX,
         ),

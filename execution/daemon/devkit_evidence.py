@@ -239,6 +239,7 @@ def write_gate_evidence(
     certs_dir: Path | None = None,
     overrides: dict[str, Any] | None = None,
     archive: bool = True,
+    checklists: bool = True,
 ) -> dict[str, Any]:
     """Genuine artefacts for one gate's deciding entry, archived (audit/artefacts/<date>/<gate>/) unless
     archive=False. `overrides` replace artefacts before the checklist is signed and archived."""
@@ -302,7 +303,7 @@ def write_gate_evidence(
             data_dir,
         )
     artefacts.update(overrides or {})
-    for checklist_id in gate.checklists:
+    for checklist_id in gate.checklists if checklists else ():
         document = signed_checklist(
             checklist_id, gate=gate_name, data_dir=data_dir, keyring=keyring, artefacts=artefacts
         )
