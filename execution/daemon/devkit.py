@@ -128,7 +128,7 @@ class Deployment:
         return append_entry(
             trust_paths.decision_log_path(log, self.data_dir),
             status=status,
-            artefacts=self._artefacts(gate_name, overrides),
+            artefacts=dict(overrides) if status == "revoked" else self._artefacts(gate_name, overrides),
             runtime_flags=FLAGS[status],
             signers=self._signers(ROLES_FOR.get(status, ("owner", "compliance"))),
             keyring=self.keyring,

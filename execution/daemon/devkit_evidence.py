@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import secrets
 import shutil
 import tempfile
 from datetime import timedelta
@@ -148,7 +149,7 @@ def signed_checklist(
     step asks for them (a small file or value otherwise). Returns the export document."""
     ensure_checklist_signers(keyring)
     definition = checklist_definition(checklist_id)
-    folder = Path(data_dir) / "evidence" / gate / "attachments"
+    folder = Path(data_dir) / "evidence" / gate / "attachments" / secrets.token_hex(4)
     steps = []
     now = utc_now()
     unlocked: dict[str, Any] = {}  # one key unlock per signer (the KDF is deliberately slow)
@@ -245,7 +246,9 @@ def write_gate_evidence(
     archive=False. `overrides` replace artefacts before the checklist is signed and archived."""
     gate = GATES[gate_name]
     data_dir = Path(data_dir)
-    folder = data_dir / "evidence" / gate_name
+    folder = (
+        data_dir / "evidence" / gate_name / secrets.token_hex(4)
+    )  # files a signed checklist attached stay
     reports = producer_outputs()
     config_copy = folder / "config" / "core.yaml"
     config_copy.parent.mkdir(parents=True, exist_ok=True)
