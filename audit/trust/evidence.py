@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.trust.canonical import canonical_bytes
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing
 
@@ -102,6 +101,7 @@ _LOADED = threading.Event()
 _LOAD_LOCK = threading.Lock()
 _CACHE: dict[tuple, tuple[float, tuple[str, ...]]] = {}
 _CROSS_CHECKING = frozenset({"signed_checklist", "artefact_index"})
+_KINDS: dict[str, dict[str, str]] = {}  # status -> declared kinds (GATES is constant)
 
 
 def register_verifier(kind: str, verifier: ArtefactVerifier) -> None:
@@ -223,25 +223,35 @@ def entry_artefact_verdicts(
     cache_salt: str = "",
 ) -> list[ArtefactVerdict]:
     """One verdict per artefact the entry's gate declares (artefacts a gate does not declare prove nothing
-    and are not listed). An absent or null declared artefact is the gate's business (evidence_missing)."""
-    from audit.trust.gates import declared_kinds
+    and are not listed). An absent or null declared artefact is the gate's business (evidence_missing).
 
-    kinds = declared_kinds(str(entry.get("status")))
+    With `digest` (the strict verifier, which has already matched every recorded file against its SHA-384
+    in this run) a whole entry whose declared artefacts were verified before is answered from the cache.
+    """
+    status = str(entry.get("status"))
+    kinds = _KINDS.get(status)
+    if kinds is None:
+        from audit.trust.gates import declared_kinds
+
+        kinds = _KINDS.setdefault(status, declared_kinds(status))
     if not kinds:
         return []
-    ctx = context_for(entry, log_name=log_name, data_dir=data_dir, keyring=keyring, earlier=earlier)
     artefacts = entry.get("artefacts", {})
-    salt = (
+    declared = {name: value for name, value in artefacts.items() if name in kinds}
+    salt = (  # what a verdict may depend on besides the artefact's own content
         log_name,
-        ctx.gate,
-        ctx.config_sha384,
-        ctx.deployment_id,
-        ctx.installation_id,
-        sha384_bytes(canonical_bytes(artefacts)),
-        sha384_bytes(canonical_bytes([e.get("artefacts") for e in earlier])) if earlier else "",
-        str(Path(data_dir)),
+        status,
+        _text(entry.get("deployment_id")),
+        _text(entry.get("installation_id")),
+        _freeze(declared),
+        _freeze([e.get("artefacts") for e in earlier]) if earlier else (),
+        str(data_dir),
         cache_salt,
     )
+    entry_key = ("entry", salt, int(time.monotonic() // CACHE_SECONDS))
+    if digest is not None and entry_key in _CACHE:
+        return list(_CACHE[entry_key][1])
+    ctx = context_for(entry, log_name=log_name, data_dir=data_dir, keyring=keyring, earlier=earlier)
     verdicts = []
     # Artefacts that cross-check the others (checklists, the archive index) come last, so the first
     # problem named is the artefact at fault rather than a checklist that attached it.
@@ -251,7 +261,25 @@ def entry_artefact_verdicts(
             continue
         problems = _check(name, kind, artefacts[name], ctx, read, digest, salt)
         verdicts.append(ArtefactVerdict(name, kind, tuple(problems)))
+    if digest is not None:
+        _remember(entry_key, tuple(verdicts))
     return verdicts
+
+
+def _remember(key: tuple, value: tuple) -> None:
+    if len(_CACHE) >= _CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[key] = (time.monotonic(), value)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, order-independent copy of recorded JSON values: an exact cache key (compared by equality,
+    not by a digest)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 def entry_artefact_problems(entry: Mapping[str, Any], **kwargs) -> list[str]:
@@ -299,7 +327,5 @@ def _check(
             ]
         except Exception as exc:  # noqa: BLE001 - a verifier that crashes has not proven anything
             problems = [f"verifier failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"]
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.clear()
-    _CACHE[key] = (time.monotonic(), tuple(problems))
+    _remember(key, tuple(problems))
     return problems
