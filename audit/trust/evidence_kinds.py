@@ -8,7 +8,6 @@ Each returns one-line problems; [] = the artefact proves what its name says.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -423,13 +422,6 @@ def verify_artefact_index(artefact: ArtefactInput, ctx: EvidenceContext) -> list
     if extra:
         return [f"the index lists {', '.join(extra)[:80]} that the entry does not record"]
     return []
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return parse_time(str(value))
-    except ValueError:
-        return None
 
 
 register_verifier("config_signature", verify_config_signature)
