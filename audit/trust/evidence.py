@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.trust.canonical import canonical_bytes, fast_canonical_bytes
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing
 
@@ -243,8 +244,8 @@ def entry_artefact_verdicts(
         status,
         _text(entry.get("deployment_id")),
         _text(entry.get("installation_id")),
-        _freeze(declared),
-        _freeze([e.get("artefacts") for e in earlier]) if earlier else (),
+        _key(declared),
+        _key([e.get("artefacts") for e in earlier]) if earlier else b"",
         str(data_dir),
         cache_salt,
     )
@@ -272,14 +273,12 @@ def _remember(key: tuple, value: tuple) -> None:
     _CACHE[key] = (time.monotonic(), value)
 
 
-def _freeze(value: Any) -> Any:
-    """A hashable, order-independent copy of recorded JSON values: an exact cache key (compared by equality,
-    not by a digest)."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    return value
+def _key(value: Any) -> bytes:
+    """Exact cache-key bytes of recorded JSON values (sorted keys; compared by equality, not a digest)."""
+    try:
+        return fast_canonical_bytes(value)
+    except (TypeError, ValueError):
+        return canonical_bytes(value)
 
 
 def entry_artefact_problems(entry: Mapping[str, Any], **kwargs) -> list[str]:
