@@ -148,7 +148,7 @@ def verify_mtls_bundle(artefact: ArtefactInput, ctx: EvidenceContext) -> list[st
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
 
-    from execution.mtls.pki import PkiError, load_private_key, utc_now, verify_crl
+    from execution.mtls.pki import PkiError, load_private_key, verify_crl
 
     try:
         with tarfile.open(fileobj=io.BytesIO(artefact.data or b""), mode="r:gz") as tar:
@@ -164,7 +164,7 @@ def verify_mtls_bundle(artefact: ArtefactInput, ctx: EvidenceContext) -> list[st
         key = load_private_key(members["server.key"])
     except (ValueError, PkiError) as exc:
         return [f"certificates or key do not parse: {exc}"]
-    now = utc_now()
+    now = ctx.decided_at()
     try:
         server.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):

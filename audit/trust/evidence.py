@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,16 @@ class EvidenceContext:
     deployment_id: str | None
     config_sha384: str | None  # hex of the config the entry names in its config_hash artefact
     earlier: tuple[Mapping[str, Any], ...] = field(default=())  # verified entries of earlier stages
+
+    def decided_at(self) -> datetime:
+        """The moment the evidence must hold at: the entry's time, or now for an entry still proposed.
+        A recorded decision stays verifiable later; the daemon checks what it runs with at run time."""
+        from audit.trust.keyring import parse_time, utc_now
+
+        try:
+            return parse_time(str(self.entry["timestamp"]))
+        except (KeyError, ValueError):
+            return utc_now()
 
     def artefact(self, name: str) -> Any:
         return self.entry.get("artefacts", {}).get(name)

@@ -6,7 +6,6 @@ now. Pure (no Django); loaded by name by audit.trust.evidence.
 from __future__ import annotations
 
 from audit.trust.evidence import ArtefactInput, EvidenceContext, register_verifier
-from audit.trust.keyring import utc_now
 from licensing.core.registry import LIVE, Registry, RegistryError
 
 
@@ -19,7 +18,7 @@ def verify_license_registry(artefact: ArtefactInput, ctx: EvidenceContext) -> li
         return [str(exc)]
     if state.seq == 0:
         return ["the license registry is empty"]
-    now = utc_now()
+    now = ctx.decided_at()
     usable = [
         s
         for s in state.licenses.values()
