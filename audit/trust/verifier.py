@@ -111,6 +111,7 @@ class _Run:
         self.digests: dict[Path, str | None] = {}
         self.role_suffix: dict[str, bytes] = {}
         self.contents: dict[Path, bytes | None] = {}
+        self.recorded: dict[str, str | None] = {}  # recorded path text -> digest (skips Path parsing)
         self.keyring_salt = _keyring_salt(keyring)
 
     def window(self, record) -> tuple[datetime, datetime | None]:
@@ -128,6 +129,11 @@ class _Run:
             else:
                 self.digests[path] = sha384_file(path) if path.is_file() else None
         return self.digests[path]
+
+    def recorded_digest(self, stored: str) -> str | None:
+        if stored not in self.recorded:
+            self.recorded[stored] = self.digest(resolve_artefact_path(stored, self.data_dir))
+        return self.recorded[stored]
 
     def read(self, path: Path) -> bytes | None:
         if path not in self.contents:
@@ -375,7 +381,7 @@ def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _R
 
     for artefact, value in entry["artefacts"].items():
         if isinstance(value, dict):
-            found = run.digest(resolve_artefact_path(value["path"], run.data_dir))
+            found = run.recorded_digest(value["path"])
             if found is None:
                 raise _LineRejected(f"artefact {artefact}: file {value['path']} not found")
             if found != value["sha384"]:
