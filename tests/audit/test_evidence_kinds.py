@@ -63,9 +63,11 @@ class World:
                 )
         return dict(self._sets[gate])
 
-    def problems(self, name: str, artefacts: dict | None = None) -> list[str]:
+    def problems(self, name: str, artefacts: dict | None = None, timestamp: str | None = None) -> list[str]:
         gate = GATE_OF[name]
         entry = {"status": GATE_STATUS[gate], "artefacts": artefacts or self.artefacts(gate)}
+        if timestamp is not None:
+            entry["timestamp"] = timestamp
         evidence.clear_cache()
         verdicts = entry_artefact_verdicts(
             entry, log_name=GATE_LOG[gate], data_dir=self.data_dir, keyring=self.keyring
@@ -529,3 +531,21 @@ def test_a_one_shot_metrics_snapshot_without_a_running_daemon_fails(tmp_path, ca
         != 0
     )
     assert "could not be scraped" in capsys.readouterr().err
+
+
+def test_certificate_lifetimes_are_judged_at_the_decision_so_a_recorded_entry_stays_verifiable(
+    world, tmp_path
+):
+    from datetime import timedelta
+
+    from audit.trust.keyring import format_time, utc_now
+
+    short = tmp_path / "twenty-days"
+    generate_bundle(short, ["alice"], days=20)
+    artefacts = world.with_file("mtls_bundle", build_bundle_bytes(short))
+    (world.data_dir / Path(artefacts["mtls_bundle"]["path"]).with_name("crl.pem")).write_bytes(
+        (short / "crl.pem").read_bytes()
+    )
+    assert world.problems("mtls_bundle", artefacts, timestamp=format_time(utc_now())) == []
+    later = format_time(utc_now() + timedelta(days=10))
+    _reason(world.problems("mtls_bundle", artefacts, timestamp=later), "expires within 14 days")
