@@ -31,6 +31,7 @@ from .services.gate_decisions import (
     decision_missing,
     gate_artefacts,
     gate_checklist_ids,
+    gate_evidence_verdicts,
 )
 
 
@@ -196,6 +197,7 @@ def gate_page(request, pk: int, gate: str):
             }
         )
     proposal = DecisionProposal.objects.filter(deployment=deployment, gate=gate).first()
+    artefacts = gate_artefacts(deployment, gate)
     return render(
         request,
         "audit/gate.html",
@@ -204,7 +206,8 @@ def gate_page(request, pk: int, gate: str):
             "gate": GATES[gate],
             "checklists": checklists,
             "missing": decision_missing(deployment, gate),
-            "artefacts": gate_artefacts(deployment, gate),
+            "artefacts": artefacts,
+            "verdicts": gate_evidence_verdicts(deployment, gate, artefacts),
             "proposal": proposal,
             "printed_name": printed_name(request.user),
         },

@@ -83,6 +83,7 @@ def _options(dep: Deployment, no_fsync: bool) -> DaemonOptions:
         gate_poll_s=60,
         tick_s=3600,
         workers=64,
+        paper_needs_demo_exit=False,  # a throw-away deployment: no decision logs
     )
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from audit.trust.live_venues import simulated_venues
 from execution.core.clock import Clock, SystemClock
 from execution.core.journal import Journal, ReplayReport
 from execution.core.orders import (
@@ -137,6 +138,8 @@ class RoutingTable:
             raise ValueError("config: routing.default must be a list of venue names")
         known = set((config.get("venues") or {}).keys())
         allowed = set(config["profiles"][profile]["venues"]) if profile else known
+        if profile == "live":  # never fall back to a simulated venue when trading live
+            allowed -= simulated_venues(config)
         table = cls(routing["default"], routing.get("symbols") or {})
         for name in [*table.default, *(v for vs in table.symbols.values() for v in vs)]:
             if name not in known:

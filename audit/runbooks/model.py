@@ -48,7 +48,7 @@ from audit.trust.canonical import canonical_bytes
 from audit.trust.core_config import ConfigError, parse_yaml
 from audit.trust.decision_log import LOG_STAGE, STATUS_RULES
 from audit.trust.fsutil import MAX_CONFIG_FILE, read_regular_file
-from audit.trust.gates import GATES
+from audit.trust.gates import DECISION_ARTEFACTS, GATES
 from audit.trust.hashing import sha384_bytes
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -256,6 +256,8 @@ def decision_command(checklist: Checklist) -> str | None:
         f"--stage {LOG_STAGE[gate.log]} --status {gate.status}",
     ]
     for artefact in gate.artefacts:
+        if artefact.name in DECISION_ARTEFACTS:  # update archives the evidence and records these itself
+            continue
         value = f"@<{artefact.name} file>" if artefact.file else f"<{artefact.name}>"
         parts.append(f"--artefact {artefact.name}={value}")
     for name in gate.checklists:

@@ -14,6 +14,7 @@ from audit.runbooks.model import checklist as checklist_definition
 from audit.runbooks.model import load_runbooks
 from audit.runbooks.pdf import render_checklist_pdf
 from audit.trust import paths as trust_paths
+from audit.trust.artefact_archive import ArchiveError, archive_artefacts, discard_archive
 from audit.trust.decision_log import (
     DEFAULT_RUNTIME_FLAGS,
     STATUS_RULES,
@@ -24,6 +25,7 @@ from audit.trust.decision_log import (
     sign_checkpoint,
     signing_context,
 )
+from audit.trust.evidence import entry_artefact_verdicts
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.gates import GATES, proposal_missing
 from audit.trust.hashing import sha384_bytes
@@ -68,6 +70,7 @@ def checklist_document(checklist: Checklist) -> dict:
         "schema": SIGNED_CHECKLIST_SCHEMA,
         **trust_context(checklist.deployment),
         "deployment": checklist.deployment.name,
+        "deployment_id": checklist.deployment.pk,
         "gate": checklist.gate or None,
         "runbook": checklist.runbook_id,
         "checklist": checklist.checklist_id,
@@ -164,12 +167,31 @@ def gate_artefacts(deployment: Deployment, gate: str) -> dict:
     return artefacts
 
 
+def gate_evidence_verdicts(deployment: Deployment, gate: str, artefacts: dict | None = None):
+    """Each gathered artefact checked by its kind's verifier: the verdicts the gate page shows, and the
+    same checks the strict verifier repeats when the entry is appended."""
+    definition = GATES[gate]
+    try:
+        keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    except KeyRingError:
+        keyring = None
+    entry = {
+        "status": definition.status,
+        "artefacts": gate_artefacts(deployment, gate) if artefacts is None else artefacts,
+    }
+    return entry_artefact_verdicts(
+        entry, log_name=definition.log, data_dir=deployment.evidence_dir, keyring=keyring
+    )
+
+
 def decision_missing(deployment: Deployment, gate: str) -> list[str]:
     from audit.evidence import deployment_evidence
 
     state = deployment_evidence(deployment)
     artefacts = gate_artefacts(deployment, gate)
     missing = proposal_missing(gate, artefacts, state.report)
+    for verdict in gate_evidence_verdicts(deployment, gate, artefacts):
+        missing.extend(f"artefact {verdict.name} ({verdict.kind}): {p}" for p in verdict.problems)
     config_hash = artefacts.get("config_hash")
     if state.config_sha384 and config_hash and config_hash != f"sha384:{state.config_sha384}":
         missing.append("the recorded config_hash is not the hash of the current config/core.yaml")
@@ -192,16 +214,21 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
     definition = GATES[gate]
     flags = {**DEFAULT_RUNTIME_FLAGS, **STATUS_RULES[definition.status].runtime_flags}
     keyring = KeyRing.load(settings.OEM_DATA_DIR)
-    try:
+    created = None
+    try:  # the entry records archived copies, so later work on the files cannot void the decision
+        artefacts, created = archive_artefacts(
+            gate_artefacts(deployment, gate), gate=gate, data_dir=deployment.evidence_dir
+        )
         entry = prepare_entry(
             trust_paths.decision_log_path(definition.log, deployment.evidence_dir),
             status=definition.status,
-            artefacts=gate_artefacts(deployment, gate),
+            artefacts=artefacts,
             runtime_flags=flags,
             keyring=keyring,
             data_dir=deployment.evidence_dir,
         )
-    except DecisionLogError as exc:
+    except (ArchiveError, DecisionLogError) as exc:
+        discard_archive(created)
         raise SignatureRefused(str(exc)) from None
     with transaction.atomic():
         DecisionProposal.objects.filter(

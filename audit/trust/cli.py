@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from audit.trust import paths
+from audit.trust.artefact_archive import ArchiveError, archive_artefacts, discard_archive
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, fail, run
 from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.core_config import ConfigError, sign_file, validate_config
 from audit.trust.decision_log import DecisionLogError, append_entry, artefact_file
 from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
+from audit.trust.gates import gate_for_status
 from audit.trust.keyring import HMAC_PURPOSES, KeyRing, KeyRingError
 from audit.trust.signatures import SignatureError
 from audit.trust.verifier import verify_decision_logs
 
-_EXPECTED = (ConfigError, DecisionLogError, KeyRingError, SignatureError, OSError, ValueError)
+_EXPECTED = (ArchiveError, ConfigError, DecisionLogError, KeyRingError, SignatureError, OSError, ValueError)
 
 
 def _fail(message: str, code: int = EXIT_FAIL) -> int:
@@ -87,6 +89,9 @@ def verify_decision_log_main(argv: Sequence[str] | None = None) -> int:
     )
 
     def action(args) -> int:
+        for log in args.log or ():
+            if not log.is_file():  # a log named explicitly must exist: a wrong path is not "0 entries, OK"
+                raise DecisionLogError(f"decision log {log} does not exist")
         report = verify_decision_logs(args.log, schema_path=args.schema)
         for problem in report.problems:
             print(str(problem), file=sys.stderr)
@@ -157,16 +162,24 @@ def _update_main(argv: list[str]) -> int:
             if role in signers:
                 raise ValueError(f"role {role} given twice")
             signers[role] = keyring.signer_for(username, password, role=role)
-        entry = append_entry(
-            args.log,
-            status=args.status,
-            artefacts=artefacts,
-            runtime_flags=flags,
-            signers=signers,
-            keyring=keyring,
-            data_dir=base,
-            note=args.note,
-        )
+        gate = gate_for_status(args.status)
+        created = None
+        if gate is not None:  # the entry records archived copies, checked by kind before anything stays
+            artefacts, created = archive_artefacts(artefacts, gate=gate.name, data_dir=base)
+        try:
+            entry = append_entry(
+                args.log,
+                status=args.status,
+                artefacts=artefacts,
+                runtime_flags=flags,
+                signers=signers,
+                keyring=keyring,
+                data_dir=base,
+                note=args.note,
+            )
+        except DecisionLogError:
+            discard_archive(created)
+            raise
         print(f"appended seq {entry['seq']} status={entry['status']} to {args.log}")
         return EXIT_OK
 

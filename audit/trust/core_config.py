@@ -26,6 +26,7 @@ from audit.trust.fsutil import (
 )
 from audit.trust.hashing import sha256_bytes, sha384_bytes
 from audit.trust.keyring import KeyRing, KeyRingError
+from audit.trust.live_venues import live_routing_problems
 from audit.trust.signatures import SignatureError
 
 PROFILES = ("demo", "paper", "live")
@@ -232,6 +233,8 @@ def check_profile(config: dict[str, Any], profile: str) -> None:
             raise ConfigError(f"profile {profile} may only use paper venues, not {venue!r}")
     if profile != "live" and selected["allow_real_orders"]:
         raise ConfigError(f"profile {profile} must not allow real orders")
+    if profile == "live" and (problems := live_routing_problems(config)):
+        raise ConfigError(problems[0])
     routing = config["routing"]
     for venue in [*routing["default"], *(v for vs in routing.get("symbols", {}).values() for v in vs)]:
         if venue not in venues:

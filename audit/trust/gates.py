@@ -13,14 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.trust.decision_log import DEFAULT_RUNTIME_FLAGS, FLAG_COMPLIANCE, FLAG_DEMO_MODE, STATUS_RULES
+from audit.trust.evidence import FILE_KINDS
 from audit.trust.verifier import VerificationReport, VerifiedEntry
 
 
 @dataclass(frozen=True)
 class Artefact:
     name: str  # key under the entry's "artefacts"
-    file: bool  # True: must be a {path, sha384} file reference (the verifier checked the file)
+    kind: (
+        str  # evidence kind: its registered verifier decides what the artefact proves (audit.trust.evidence)
+    )
     description: str
+
+    @property
+    def file(self) -> bool:
+        """True: recorded as a {path, sha384} file reference; False: a recorded value."""
+        return self.kind in FILE_KINDS
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,19 @@ class Gate:
     signer_roles: tuple[str, ...]
     runtime_flags: Mapping[str, bool]
     references: tuple[str, ...] = ()  # runbooks and CI jobs, for people; not evaluated
+    compare_config_with_prerequisite: bool = False  # the config must not change since the previous gate
 
 
-_CI_RUN = Artefact("ci_run", False, "CI run reference: job id + commit")
-_CONFIG_HASH = Artefact("config_hash", False, "config/core.yaml hash, sha384:<hex>")
+_CI_RUN = Artefact("ci_run", "ci_run", "CI run record ci_run.json (docs/schemas/ci_run_v1.json)")
+_CONFIG_HASH = Artefact("config_hash", "config_hash", "config/core.yaml hash, sha384:<hex>")
+_CONFIG_SIGNATURE = Artefact(
+    "config_signature", "config_signature", "config/core.yaml.sig, the HMAC signature file of that config"
+)
+# Recorded by the decision itself (archiving its evidence), not attached by any checklist step.
+DECISION_ARTEFACTS = ("artefact_index",)
+_INDEX = Artefact(
+    "artefact_index", "artefact_index", "index of the archived copies, audit/artefacts/<date>/<gate>/"
+)
 
 GATES: dict[str, Gate] = {
     "demo_exit": Gate(
@@ -47,9 +64,11 @@ GATES: dict[str, Gate] = {
         prerequisite=None,
         artefacts=(
             _CONFIG_HASH,
-            Artefact("config_signature", False, "HMAC signature of config/core.yaml (core.yaml.sig)"),
-            Artefact("smoke_demo_report", True, "smoke demo report, var/audit/acceptance/*.jsonl"),
+            _CONFIG_SIGNATURE,
+            Artefact("bundle_commit", "bundle_commit", "commit of the OEM bundle the config ships with"),
+            Artefact("smoke_demo_report", "smoke_report", "smoke demo report, var/audit/acceptance/*.jsonl"),
             _CI_RUN,
+            _INDEX,
         ),
         checklists=("demo_stage1",),
         signer_roles=STATUS_RULES["demo_ready"].signer_roles,
@@ -67,14 +86,23 @@ GATES: dict[str, Gate] = {
         status="paper_ready",
         prerequisite="demo_exit",
         artefacts=(
-            Artefact("paper_labs_report_pdf", True, "Paper Labs report, reports/paper_labs/*.pdf"),
-            Artefact("paper_labs_report_json", True, "Paper Labs report, reports/paper_labs/*.json"),
-            Artefact("paper_smoke_report", True, "paper smoke result, reports/paper_smoke/*.md"),
-            _CONFIG_HASH,
             Artefact(
-                "bundle_fingerprint", False, "bundle fingerprint from deploy/packaging/build_core_bundle.py"
+                "paper_labs_report_pdf",
+                "paper_labs_report_pdf",
+                "Paper Labs report, reports/paper_labs/*.pdf",
+            ),
+            Artefact(
+                "paper_labs_report_json", "paper_labs_report", "Paper Labs report, reports/paper_labs/*.json"
+            ),
+            Artefact("paper_smoke_report", "paper_smoke_report", "paper smoke report"),
+            _CONFIG_HASH,
+            _CONFIG_SIGNATURE,
+            Artefact("bundle", "bundle", "bundle manifest.json (manifest.sig beside it)"),
+            Artefact(
+                "bundle_fingerprint", "bundle_fingerprint", "sha384:<hex> of the bundle's manifest.json"
             ),
             _CI_RUN,
+            _INDEX,
         ),
         checklists=("paper_trading",),
         signer_roles=STATUS_RULES["paper_ready"].signer_roles,
@@ -91,17 +119,26 @@ GATES: dict[str, Gate] = {
         status="live_ready",
         prerequisite="paper_exit",
         artefacts=(
-            Artefact("live_dry_run_report", True, "live dry-run report, logs/live_dry_run/*.jsonl"),
-            Artefact("mtls_bundle", True, "mTLS bundle, var/certs/live_bundle.tar.gz"),
-            Artefact("mtls_fingerprint", False, "mTLS bundle fingerprint"),
-            Artefact("license_registry", True, "licensed device fingerprints, var/licenses/registry.jsonl"),
-            Artefact("ui_telemetry_log", True, "UI telemetry guard log, logs/ui_telemetry_alerts.jsonl"),
+            Artefact(
+                "live_dry_run_report", "live_dry_run_report", "live dry-run report, logs/live_dry_run/*.jsonl"
+            ),
+            Artefact("mtls_bundle", "mtls_bundle", "mTLS bundle, var/certs/live_bundle.tar.gz"),
+            Artefact("mtls_fingerprint", "mtls_fingerprint", "sha384:<hex> of the mTLS bundle"),
+            Artefact("license_registry", "license_registry", "licensed devices, var/licenses/registry.jsonl"),
+            Artefact(
+                "ui_telemetry_log",
+                "ui_telemetry_log",
+                "UI telemetry guard log, logs/ui_telemetry_alerts.jsonl",
+            ),
             _CONFIG_HASH,
+            _CONFIG_SIGNATURE,
             _CI_RUN,
+            _INDEX,
         ),
         checklists=("live_execution",),
         signer_roles=STATUS_RULES["live_ready"].signer_roles,
         runtime_flags={FLAG_DEMO_MODE: False, FLAG_COMPLIANCE: True},
+        compare_config_with_prerequisite=True,
         references=(
             "docs/runbooks/LIVE_EXECUTION_CHECKLIST.md",
             "scripts/live_execution_dry_run.py",
@@ -110,6 +147,21 @@ GATES: dict[str, Gate] = {
         ),
     ),
 }
+
+
+def gate_for_status(status: str) -> Gate | None:
+    """The gate whose deciding entry has this status (None for revoked and unknown statuses)."""
+    return next((gate for gate in GATES.values() if gate.status == status), None)
+
+
+def declared_kinds(status: str) -> dict[str, str]:
+    """Artefact name -> evidence kind for an entry of this status; signed checklists included."""
+    gate = gate_for_status(status)
+    if gate is None:
+        return {}
+    kinds = {artefact.name: artefact.kind for artefact in gate.artefacts}
+    kinds.update({f"checklist_{checklist}": "signed_checklist" for checklist in gate.checklists})
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -159,10 +211,9 @@ def evaluate_gate(
     if not report.ok:
         return GateEvaluation(name, False, [f"decision logs do not verify: {p}" for p in report.problems])
     missing: list[str] = []
-    if gate.prerequisite:
-        before = evaluate_gate(gate.prerequisite, report, None)
-        if not before.passed:
-            missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
+    before = evaluate_gate(gate.prerequisite, report, None) if gate.prerequisite else None
+    if before is not None and not before.passed:
+        missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
     candidates = [e for e in report.logs.get(gate.log, []) if e.status == gate.status]
     if not candidates:
         missing.append(f"no verified status={gate.status} entry in the {gate.log} decision log")
@@ -179,17 +230,35 @@ def evaluate_gate(
     for flag, required in gate.runtime_flags.items():
         if flags.get(flag) is not required:
             missing.append(f"runtime flag {flag} must be {str(required).lower()}")
+    if gate.compare_config_with_prerequisite and before is not None and before.entry is not None:
+        missing.extend(config_hash_difference(before.entry, entry))
     expected_config = (context or {}).get("config_sha384")
     if expected_config and entry.entry["artefacts"].get("config_hash") != f"sha384:{expected_config}":
         missing.append("config_hash in the decision entry does not match the current config/core.yaml")
     return GateEvaluation(name, not missing, missing, entry)
 
 
-def evidence_missing(gate: Gate, artefacts: Mapping[str, Any]) -> list[str]:
+def config_hash_difference(earlier: VerifiedEntry, later: VerifiedEntry) -> list[str]:
+    """The later entry must run the config the earlier gate approved; the strict verifier's config_hash
+    check names the keys that differ (from the archived copies of both configs)."""
+    before = earlier.entry["artefacts"].get("config_hash")
+    after = later.entry["artefacts"].get("config_hash")
+    if before == after:
+        return []
+    return [
+        f"config_hash {str(after)[:23]}... of the {later.status} entry differs from {str(before)[:23]}... "
+        f"approved by the {earlier.status} entry at {earlier.file}:{earlier.line}"
+    ]
+
+
+def evidence_missing(gate: Gate, artefacts: Mapping[str, Any], *, proposal: bool = False) -> list[str]:
     """What a gate's deciding entry would lack with these artefacts: the same rule for a recorded entry
-    (evaluate_gate) and for one the console is about to propose (proposal_missing)."""
+    (evaluate_gate) and for one the console is about to propose (proposal_missing, before the proposal
+    archives its evidence and records the DECISION_ARTEFACTS)."""
     missing: list[str] = []
     for artefact in gate.artefacts:
+        if proposal and artefact.name in DECISION_ARTEFACTS:
+            continue
         value = artefacts.get(artefact.name)
         if value in (None, ""):
             missing.append(f"artefact {artefact.name}: {artefact.description}")
@@ -213,7 +282,7 @@ def proposal_missing(name: str, artefacts: Mapping[str, Any], report: Verificati
     missing: list[str] = []
     if gate.prerequisite and not evaluate_gate(gate.prerequisite, report).passed:
         missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
-    return missing + evidence_missing(gate, artefacts)
+    return missing + evidence_missing(gate, artefacts, proposal=True)
 
 
 def evaluate_all(

@@ -7,10 +7,12 @@ non-decreasing; stage belongs to the log and status to the stage (STATUS_RULES);
 every required signer role present; each signature parses, names a known `signer` key certified by the
 installation root, uses that key's algorithm, verifies over the entry+log+role+installation+deployment, was
 made while the key was valid (retired keys still verify what they signed before retirement), by a key whose
-owner holds the role, and no key or person counts twice; artefact files exist with the recorded SHA-384. Per
-log, the checkpoint co-signed by the last entry's signers must match count and head (catches truncation; no
-box-readable secret can re-seal it) and the witness must not hold a later position (catches rollback).
-Across logs, paper_ready needs an earlier verified demo_ready and live_ready an earlier verified paper_ready.
+owner holds the role, and no key or person counts twice; artefact files exist with the recorded SHA-384, and
+every artefact the entry's gate declares proves what its kind says (audit.trust.evidence: one problem per
+failing artefact). Per log, the checkpoint co-signed by the last entry's signers must match count and head
+(catches truncation; no box-readable secret can re-seal it) and the witness must not hold a later position
+(catches rollback). Across logs, paper_ready needs an earlier verified demo_ready and live_ready an earlier
+verified paper_ready.
 
 Speed: key objects and validity windows are cached per run, the entry is canonicalised once and the
 per-role signing input spliced from it, and the schema is checked by a precompiled mirror (see
@@ -51,6 +53,7 @@ from audit.trust.decision_log import (
     witness_key,
 )
 from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.evidence import entry_artefact_problems, read_capped
 from audit.trust.fsutil import MAX_JSON_FILE, MAX_LOG_FILE, read_regular_file
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_time
@@ -126,6 +129,9 @@ class _Run:
         self.windows: dict[str, tuple[datetime, datetime | None]] = {}
         self.digests: dict[Path, str | None] = {}
         self.role_suffix: dict[str, bytes] = {}
+        self.contents: dict[Path, bytes | None] = {}
+        self.recorded: dict[str, str | None] = {}  # recorded path text -> digest (skips Path parsing)
+        self.keyring_salt = _keyring_salt(keyring)
 
     def window(self, record) -> tuple[datetime, datetime | None]:
         cached = self.windows.get(record.kid)
@@ -136,14 +142,48 @@ class _Run:
 
     def digest(self, path: Path) -> str | None:
         if path not in self.digests:
-            self.digests[path] = sha384_file(path) if path.is_file() else None
+            data = self.read(path)
+            if data is not None:
+                self.digests[path] = sha384_bytes(data)
+            else:
+                self.digests[path] = sha384_file(path) if path.is_file() else None
         return self.digests[path]
+
+    def recorded_digest(self, stored: str) -> str | None:
+        if stored not in self.recorded:
+            self.recorded[stored] = self.digest(resolve_artefact_path(stored, self.data_dir))
+        return self.recorded[stored]
+
+    def read(self, path: Path) -> bytes | None:
+        if path not in self.contents:
+            self.contents[path] = read_capped(path)
+        return self.contents[path]
+
+    def evidence_problems(self, verified: VerifiedEntry, earlier: tuple[dict[str, Any], ...]) -> list[str]:
+        return entry_artefact_problems(
+            verified.entry,
+            log_name=verified.log,
+            data_dir=self.data_dir,
+            keyring=self.keyring,
+            read=self.read,
+            digest=self.digest,
+            earlier=earlier,
+            cache_salt=self.keyring_salt,
+        )
 
     def suffix(self, role: str) -> bytes:
         cached = self.role_suffix.get(role)
         if cached is None:
             cached = self.role_suffix[role] = canonical_bytes(role) + b"}"
         return cached
+
+
+def _keyring_salt(keyring: KeyRing) -> str:
+    """Cached evidence verdicts are valid only for the key ring that produced them."""
+    try:
+        return sha384_bytes(keyring.path.read_bytes())
+    except (AttributeError, OSError):
+        return f"ring-{id(keyring)}"
 
 
 def verify_decision_logs(
@@ -287,6 +327,7 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
     last_ts: datetime | None = None
     entries: list[VerifiedEntry] = []
     prior_statuses = {(e.status, e.timestamp) for e in earlier}
+    latest_prior = {e.status: e.entry for e in earlier}  # entries are in order: the last one wins
     for number, line in enumerate(lines, 1):
         digest = line_hash(line)
         try:
@@ -299,8 +340,14 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: lis
         except _LineRejected as exc:
             problems.append(Problem(file, number, str(exc)))
         else:
-            entries.append(verified)
-            last_ts = verified.timestamp
+            prerequisite = STATUS_RULES[verified.status].requires_earlier
+            before = (latest_prior[prerequisite],) if prerequisite in latest_prior else ()
+            evidence = run.evidence_problems(verified, before)
+            if evidence:
+                problems.extend(Problem(file, number, reason) for reason in evidence)
+            else:
+                entries.append(verified)
+                last_ts = verified.timestamp
         prev = digest
 
     if pending is None:
@@ -376,7 +423,7 @@ def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _R
 
     for artefact, value in entry["artefacts"].items():
         if isinstance(value, dict):
-            found = run.digest(resolve_artefact_path(value["path"], run.data_dir))
+            found = run.recorded_digest(value["path"])
             if found is None:
                 raise _LineRejected(f"artefact {artefact}: file {value['path']} not found")
             if found != value["sha384"]:

@@ -17,12 +17,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from audit.trust import paths as trust_paths
 from audit.trust.core_config import sign_file
-from audit.trust.decision_log import append_entry, artefact_file
-from audit.trust.gates import GATES
-from audit.trust.hashing import sha384_file
+from audit.trust.decision_log import append_entry
 from audit.trust.installation import init_installation, installation_exists
 from audit.trust.keyring import KeyRing
-from execution.mtls.bundle import BUNDLE_NAME, generate_bundle
+from execution.mtls.bundle import generate_bundle
 from execution.tokens import issue_token
 
 SIGNERS = {"owner": "olivia", "compliance": "carl"}
@@ -121,37 +119,24 @@ class Deployment:
             if role in roles
         }
 
-    def _evidence(self, name: str) -> dict:
-        path = self.data_dir / "evidence" / f"{name}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"evidence for {name}\n")
-        return artefact_file(path, self.data_dir)
-
     def _artefacts(self, gate_name: str, overrides: dict) -> dict:
-        gate = GATES[gate_name]
-        config_hash = "sha384:" + sha384_file(self.config_path)
-        out: dict = {}
-        for artefact in gate.artefacts:
-            if artefact.name == "config_hash":
-                out[artefact.name] = config_hash
-            elif artefact.name == "mtls_bundle":
-                out[artefact.name] = artefact_file(self.certs_dir / BUNDLE_NAME, self.data_dir)
-            elif artefact.name == "mtls_fingerprint":
-                out[artefact.name] = "sha384:" + sha384_file(self.certs_dir / BUNDLE_NAME)
-            elif artefact.file:
-                out[artefact.name] = self._evidence(artefact.name)
-            else:
-                out[artefact.name] = f"devkit-{artefact.name}"
-        for checklist in gate.checklists:
-            out[f"checklist_{checklist}"] = self._evidence(f"checklist_{checklist}")
-        out.update(overrides)
-        return out
+        """Genuine evidence from the product's producers (devkit_evidence), archived for the gate."""
+        from execution.daemon.devkit_evidence import write_gate_evidence
+
+        return write_gate_evidence(
+            gate_name,
+            data_dir=self.data_dir,
+            keyring=self.keyring,
+            config_path=self.config_path,
+            certs_dir=self.certs_dir,
+            overrides=overrides,
+        )
 
     def append(self, log: str, status: str, gate_name: str, **overrides) -> dict:
         return append_entry(
             trust_paths.decision_log_path(log, self.data_dir),
             status=status,
-            artefacts=self._artefacts(gate_name, overrides),
+            artefacts=dict(overrides) if status == "revoked" else self._artefacts(gate_name, overrides),
             runtime_flags=FLAGS[status],
             signers=self._signers(ROLES_FOR.get(status, ("owner", "compliance"))),
             keyring=self.keyring,

@@ -72,6 +72,9 @@ class DaemonOptions:
     tick_s: float = 1.0
     workers: int = 32
     extra_venues: dict = field(default_factory=dict)
+    # Paper trading starts only after a passed demo_exit (live: after live_go, always). Off only for the
+    # throw-away deployments of runbook drills and tests, which have no decision logs by construction.
+    paper_needs_demo_exit: bool = True
 
 
 class StartupRefused(RuntimeError):
@@ -348,6 +351,11 @@ class Daemon:
         self._set_gate(self.evaluate_gate())
         if opts.mode == "live" and not self.gate.live_unlocked:
             raise StartupRefused(self.gate.reasons)
+        demo_exit = self.gate.gates.get("demo_exit", (False, ["demo_exit was not evaluated"]))
+        if opts.mode == "paper" and opts.paper_needs_demo_exit and not demo_exit[0]:
+            raise StartupRefused(
+                [f"paper mode needs a passed demo_exit gate: {m}" for m in demo_exit[1]][:10]
+            )
         self.core = TradingCore(
             config,
             CoreOptions(

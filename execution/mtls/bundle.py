@@ -340,6 +340,10 @@ def generate_mtls_bundle_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--crl-days", type=_positive, default=DEFAULT_CRL_DAYS)
 
     def action(args) -> int:
+        if args.out.name.endswith((".tar.gz", ".tgz")):
+            raise BundleError(
+                f"--out {args.out}: --out is the bundle directory ({BUNDLE_NAME} is written in it)"
+            )
         operators = [o.strip() for o in args.operators.split(",") if o.strip()]
         if not operators or len(set(operators)) != len(operators):
             raise BundleError("--operators must list distinct, non-empty names")

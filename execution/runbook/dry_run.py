@@ -41,7 +41,8 @@ import grpc
 
 from audit.trust import paths as trust_paths
 from audit.trust.cliutil import OneLineParser, UsageError
-from audit.trust.core_config import load_yaml_file
+from audit.trust.core_config import load_yaml_file, parse_yaml
+from audit.trust.hashing import sha384_bytes
 from execution.core.risk import RiskLimits
 from execution.daemon.core import DEFAULT_BAR_VOLUME
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
@@ -93,11 +94,14 @@ def faults_for(rate: float) -> tuple[PaperFaults, PaperFaults]:
     return primary, fallback
 
 
-def dry_run_config() -> dict:
-    config = load_yaml_file(trust_paths.DEFAULT_CONFIG_PATH)
+def dry_run_config(source: bytes | None = None) -> dict:
+    """The live profile of the config (its risk profile and settings) with its venues simulated: two paper
+    venues stand in for the live routing, since a dry run never reaches an exchange."""
+    config = parse_yaml(source) if source is not None else load_yaml_file(trust_paths.DEFAULT_CONFIG_PATH)
     config["venues"]["paper_b"] = {"kind": "paper", "timeout_ms": 500}
-    for name in ("demo", "paper"):
-        config["profiles"][name]["venues"] = ["paper", "paper_b"]
+    live = config["profiles"]["live"]
+    config["profiles"]["paper"] = {**live, "venues": ["paper", "paper_b"], "allow_real_orders": False}
+    config["profiles"]["demo"]["venues"] = ["paper", "paper_b"]
     config["routing"] = {"default": ["paper", "paper_b"], "symbols": {SYMBOL: ["paper", "paper_b"]}}
     return config
 
@@ -166,12 +170,13 @@ def run_dry_run(
         venue.on_bar(SYMBOL, PRICE, DEFAULT_BAR_VOLUME)
     records: dict[str, dict] = {}
     checks: list[dict] = []
+    source = trust_paths.DEFAULT_CONFIG_PATH.read_bytes()
     with local_daemon(
         data_dir,
         "live_dry_run",
         mode="paper",
         operators=("dry-operator", "dry-admin"),
-        config=dry_run_config(),
+        config=dry_run_config(source),
         keep=keep,
         risk_limits=LOOSE,
         prices={SYMBOL: PRICE},
@@ -478,6 +483,9 @@ def run_dry_run(
         "seed": seed,
         "fault_rate": fault_rate,
         "requested_orders": orders,
+        "profile": "live",  # the live profile of the config below, venues simulated (dry_run_config)
+        "config_sha384": sha384_bytes(source),
+        "live_venues": parse_yaml(source)["profiles"]["live"]["venues"],
         "stream_errors": [e for e in (telemetry.error, fills.error) if e],
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),

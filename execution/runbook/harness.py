@@ -140,6 +140,7 @@ def local_daemon(
             listen="127.0.0.1:0",
             license_checker=lambda stage: LicenseCheck(False, f"not needed in {mode} mode"),
             gate_poll_s=60.0,
+            paper_needs_demo_exit=False,  # a drill's own throw-away deployment has no decision logs
         )
         base.update(options)
         daemon = Daemon(DaemonOptions(**base)).start()

@@ -2,11 +2,14 @@
 
 What is served (``http://127.0.0.1:<port>/metrics``, loopback only) and snapshotted:
 
-- default: a ``DaemonMetrics`` registry — every metric family of the daemon (``oem_order_latency_seconds``,
-  ``oem_fill_ratio``, ``oem_venue_up`` ... the names the alert rules in config/core.yaml use) — with
-  ``oem_certificate_days_left{cert="server"}`` refreshed from ``<data-dir>/certs/server.pem`` when it exists;
-- ``--scrape URL``: the live numbers of a running daemon (its ``--metrics-port`` endpoint, loopback only)
-  re-exposed as they are, plus ``oem_metrics_scrape_up`` (1 when the last scrape worked).
+- default: the live numbers of the running daemon, scraped from ``--scrape URL`` (default
+  ``http://127.0.0.1:9464/metrics``: the daemon started with ``--metrics-port 9464``; loopback only) and
+  re-exposed as they are, plus ``oem_metrics_scrape_up`` (1 when the last scrape worked). This is the
+  evidence form (kind ``metrics_log``): a one-shot snapshot (``--shutdown-after 0``) whose scrape failed
+  exits non-zero;
+- ``--local-registry``: an own, idle ``DaemonMetrics`` registry — every metric family of the daemon (the
+  names the alert rules in config/core.yaml use) — with ``oem_certificate_days_left{cert="server"}``
+  refreshed from ``<data-dir>/certs/server.pem``; for wiring Prometheus, never evidence.
 
 Every ``--interval`` seconds (and once at start and once at shutdown) one line is appended to ``--jsonl``:
 ``{"ts": ISO-8601 UTC, "unix": seconds, "source": ..., "samples": [{"name", "labels", "value"}, ...]}``.
@@ -39,6 +42,7 @@ from execution.metrics import DaemonMetrics
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEFAULT_PORT = 9465
+DAEMON_METRICS_URL = "http://127.0.0.1:9464/metrics"
 
 
 def _value(value: float) -> dict:
@@ -104,6 +108,7 @@ class MetricsService:
         self.port: int | None = None
         self._server = None
         self.snapshots = 0
+        self.scraper: ScrapeCollector | None = None
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         if host not in LOOPBACK:
@@ -161,10 +166,13 @@ class MetricsService:
 
 def build_service(args) -> MetricsService:
     data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
-    if args.scrape:
+    if not args.local_registry:
         registry = CollectorRegistry()
-        registry.register(ScrapeCollector(args.scrape))
-        return MetricsService(registry, args.jsonl, source=f"scrape {args.scrape}")
+        scraper = ScrapeCollector(args.scrape)
+        registry.register(scraper)
+        service = MetricsService(registry, args.jsonl, source=f"scrape {args.scrape}")
+        service.scraper = scraper
+        return service
     metrics = DaemonMetrics()
     server_pem = data_dir / "certs" / "server.pem"
 
@@ -199,7 +207,14 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between snapshots (default 15)")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $OEM_DATA_DIR (./var)")
-    parser.add_argument("--scrape", default=None, help="a running daemon's metrics URL (loopback)")
+    parser.add_argument(
+        "--scrape",
+        default=DAEMON_METRICS_URL,
+        help=f"the running daemon's metrics URL (default {DAEMON_METRICS_URL})",
+    )
+    parser.add_argument(
+        "--local-registry", action="store_true", help="serve an idle own registry instead (never evidence)"
+    )
     return parser
 
 
@@ -236,6 +251,9 @@ def run_metrics_service_main(argv: Sequence[str] | None = None) -> int:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         print(f"wrote {count} snapshot(s) to {args.jsonl}")
+        if args.shutdown_after <= 0 and service.scraper is not None and service.scraper.last_error:
+            error = " ".join(service.scraper.last_error.split())[:120]
+            raise ValueError(f"the daemon at {args.scrape} could not be scraped: {error}")
         return EXIT_OK
 
     return run(_parser(), argv, action)

@@ -144,6 +144,8 @@ def run_smoke(
     stage: str = "demo",
     report_name: str | None = None,
 ) -> SmokeResult:
+    """The smoke strategies against ``client``'s daemon; ``stage="paper"`` makes it the paper smoke (report
+    check ``paper_smoke``, evidence kind paper_smoke_report) against a daemon in paper mode."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -259,7 +261,7 @@ def run_smoke(
     passed = bool(orders) and acknowledged == len(orders) == accounted and not fills.duplicates and not errors
     summary = {
         "kind": "summary",
-        "check": "smoke_demo_strategies" if stage == "demo" else f"smoke_{stage}_strategies",
+        "check": "smoke_demo_strategies" if stage == "demo" else f"{stage}_smoke",
         "stage": stage,
         "passed": passed,
         "orders": len(orders),
@@ -277,13 +279,16 @@ def run_smoke(
         "data": {"file": bars.name, "sha384": bars.sha384, "bars": len(bars)},
         "daemon": daemon_label,
         "daemon_mode": status.mode,
+        "config_sha384": status.config_sha384,  # the config the daemon runs: binds the report to it
         "open_orders_after": end_status.open_orders,
         "operator": client.subject,
         "errors": errors[:20],
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
     }
-    stem = report_name or f"smoke_demo_{utc_stamp(started)}"
+    stem = report_name or (
+        f"smoke_demo_{utc_stamp(started)}" if stage == "demo" else f"{stage}_smoke_{utc_stamp(started)}"
+    )
     path, digest = write_report(report_dir, stem, [*orders, summary])
     progress(99)
     log(f"{len(orders)} order(s), {accounted} accounted for, passed={passed}; report {path}")

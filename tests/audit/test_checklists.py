@@ -1,5 +1,7 @@
 """Checklists signed in the console and gates closed by signed decisions (service level)."""
 
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
@@ -16,7 +18,9 @@ from audit.services import (
     step_sign,
 )
 from audit.trust.hashing import sha384_file
+from audit.trust.keyring import KeyRing
 from audit.trust.verifier import verify_decision_logs
+from tests.evidence_factory import console_uploads, stand_in_verifiers
 from tests.factories import PASSWORD, user_with_role
 from tests.trust_setup import ADMIN_PASSWORD, installed
 
@@ -58,39 +62,33 @@ def sign(checklist, step, user, password=PASSWORD, meaning="performed"):
     )
 
 
+def genuine_uploads(gate, settings):
+    """The gate's genuine evidence as the console receives it (files to upload, values to enter)."""
+    scratch = Path(settings.OEM_DATA_DIR).parent / f"producers-{gate}"
+    keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    return console_uploads(gate, keyring=keyring, config_path=settings.OEM_CONFIG_PATH, scratch=scratch)
+
+
 def attach_demo_evidence(checklist, engineer, settings):
-    config_hash = "sha384:" + sha384_file(settings.OEM_CONFIG_PATH)
-    checklist_attach(
-        checklist=checklist, step_id="validate_config", name="config_hash", user=engineer, value=config_hash
-    )
-    checklist_attach(
-        checklist=checklist,
-        step_id="validate_config",
-        name="config_signature",
-        user=engineer,
-        value="hmac-sha384:config-1:abc",
-    )
-    checklist_attach(
-        checklist=checklist,
-        step_id="smoke_demo",
-        name="smoke_demo_report",
-        user=engineer,
-        uploaded=SimpleUploadedFile("smoke.jsonl", b'{"ok": true}\n'),
-    )
-    checklist_attach(
-        checklist=checklist,
-        step_id="metrics_service",
-        name="metrics_demo_log",
-        user=engineer,
-        uploaded=SimpleUploadedFile("metrics.jsonl", b'{"m": 1}\n'),
-    )
-    checklist_attach(
-        checklist=checklist,
-        step_id="installer_acceptance",
-        name="ci_run",
-        user=engineer,
-        value="github_actions_oem_packaging.yml#1 abc123",
-    )
+    evidence = genuine_uploads("demo_exit", settings)
+    steps = {
+        "config_hash": "validate_config",
+        "config_signature": "validate_config",
+        "bundle_commit": "validate_config",
+        "smoke_demo_report": "smoke_demo",
+        "ci_run": "installer_acceptance",
+    }
+    for name, step in steps.items():
+        attach(checklist, step, name, engineer, evidence[name])
+    attach(checklist, "metrics_service", "metrics_demo_log", engineer, b'{"m": 1}\n')
+
+
+def attach(checklist, step, name, user, evidence):
+    if isinstance(evidence, bytes):
+        upload = SimpleUploadedFile(f"{name}.bin", evidence)
+        checklist_attach(checklist=checklist, step_id=step, name=name, user=user, uploaded=upload)
+    else:
+        checklist_attach(checklist=checklist, step_id=step, name=name, user=user, value=evidence)
 
 
 def complete_demo_checklist(deployment, people, settings):
@@ -228,34 +226,29 @@ def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(e
     engineer = people["engineer"]
     paper = checklist_open(deployment=deployment, checklist_id="paper_trading", user=engineer)
 
-    def upload(step, name, data, user=engineer):
-        checklist_attach(
-            checklist=paper,
-            step_id=step,
-            name=name,
-            user=user,
-            uploaded=SimpleUploadedFile(f"{name}.bin", data),
-        )
-
-    def value(step, name, text):
-        checklist_attach(checklist=paper, step_id=step, name=name, user=engineer, value=text)
-
-    value("paper_config", "config_hash", "sha384:" + sha384_file(settings.OEM_CONFIG_PATH))
-    upload("paper_license", "paper_license", b'{"serial": 1}', user=admin)
-    upload("paper_labs_reports", "paper_labs_report_json", b'{"verdict": "pass"}')
-    upload("paper_labs_reports", "paper_labs_report_pdf", b"%PDF-1.4 report")
-    value("bundle_fingerprint", "bundle_fingerprint", "sha384:" + "b" * 96)
-    upload("paper_smoke", "paper_smoke_report", b"# paper smoke: ok\n")
-    value("paper_smoke", "ci_run", "github_actions_paper_smoke.yml#7 abc")
+    evidence = genuine_uploads("paper_exit", settings)
+    steps = {
+        "config_hash": "paper_config",
+        "config_signature": "paper_config",
+        "paper_labs_report_json": "paper_labs_reports",
+        "paper_labs_report_pdf": "paper_labs_reports",
+        "bundle_fingerprint": "bundle_fingerprint",
+        "bundle": "bundle_fingerprint",
+        "paper_smoke_report": "paper_smoke",
+        "ci_run": "paper_smoke",
+    }
+    for name, step in steps.items():
+        attach(paper, step, name, engineer, evidence[name])
+    attach(paper, "paper_license", "paper_license", admin, b'{"serial": 1}')
     for step in ("paper_config", "paper_labs_reports", "bundle_fingerprint", "paper_smoke"):
         sign(paper, step, engineer)
     sign(paper, "paper_license", admin)
     sign(paper, "compliance_acceptance", people["compliance"], meaning="reviewed")
     sign(paper, "product_owner_approval", people["product_owner"], meaning="approved")
     checklist_export(checklist=paper, user=people["compliance"])
-    close_gate(deployment, people, "paper_exit")
-
-    report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
+    with stand_in_verifiers():
+        close_gate(deployment, people, "paper_exit")
+        report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
     assert report.ok, report.problems
     assert [e.status for e in report.entries] == ["demo_ready", "paper_ready"]
     paper_entry = report.logs["paper"][0].entry
@@ -298,8 +291,8 @@ def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
     with pytest.raises(SignatureRefused, match="longer than 500"):
         checklist_attach(
             checklist=checklist,
-            step_id="installer_acceptance",
-            name="ci_run",
+            step_id="validate_config",
+            name="bundle_commit",
             user=people["engineer"],
             value="x" * 501,
         )

@@ -79,7 +79,7 @@ def test_update_then_verify_strict(people, data_dir, capsys):
     report = data_dir / "acceptance" / "smoke.jsonl"
     report.parent.mkdir(parents=True)
     report.write_text("{}\n")
-    extra = ["--artefact", "config_hash=sha384:" + "a" * 96, "--artefact", f"smoke_demo_report=@{report}"]
+    extra = ["--artefact", "run_hash=sha384:" + "a" * 96, "--artefact", f"smoke_notes=@{report}"]
     code = _update(
         people,
         logs / "demo.jsonl",

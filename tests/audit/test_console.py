@@ -25,7 +25,7 @@ def deployment(db, settings, data_dir, keyring):
 
 @pytest.fixture
 def demo_ready(deployment, keyring, data_dir):
-    return append(keyring, data_dir, "demo", "demo_ready", artefacts={"config_hash": "sha384:" + "a" * 96})
+    return append(keyring, data_dir, "demo", "demo_ready", artefacts={"run": "r1"})
 
 
 def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, deployment, demo_ready, keyring):
@@ -41,7 +41,7 @@ def test_page_shows_verified_timeline_with_signer_names_and_meanings(client, dep
 def test_a_tampered_log_shows_not_verified_and_closes_every_gate(client, deployment, demo_ready, data_dir):
     log = data_dir / "audit" / "decision_logs" / "demo.jsonl"
     lines = read_lines(log)
-    write_lines(log, [lines[0].replace(b"a" * 8, b"b" * 8, 1)])
+    write_lines(log, [lines[0].replace(b'"run":"r1"', b'"run":"r2"', 1)])
     client.force_login(user_with_role("auditor"))
     page = client.get(f"/deployments/{deployment.pk}/decisions/").content.decode()
     assert "NOT VERIFIED" in page

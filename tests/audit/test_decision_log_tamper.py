@@ -46,7 +46,7 @@ def demo_log(keyring, data_dir, logs_dir):
             data_dir,
             "demo",
             "demo_ready",
-            artefacts={"config_hash": f"sha384:{n:096x}"},
+            artefacts={"run_hash": f"sha384:{n:096x}"},  # a note: no gate declares it
             note=f"n{n}",
         )
     return logs_dir / "demo.jsonl"
@@ -114,7 +114,7 @@ def test_log_rechained_without_signer_keys_fails(keyring, data_dir, demo_log):
     """The attacker holds the root and audit secrets, not the people's Ed25519 private keys."""
     entries = [json.loads(line) for line in read_lines(demo_log)]
     for entry in entries:
-        entry["artefacts"]["config_hash"] = "sha384:" + "e" * 96
+        entry["artefacts"]["run_hash"] = "sha384:" + "e" * 96
         for role, text in entry["signatures"].items():
             _, kid, _ = text.split(":")
             forged = Ed25519Signer(kid, Ed25519PrivateKey.generate())  # right kid, wrong key
@@ -277,10 +277,10 @@ def test_artefact_file_changed_after_signing_fails(keyring, data_dir, logs_dir):
     report_file.write_text('{"ok": true}\n')
     artefact = artefact_file(report_file, data_dir)
     assert artefact["path"] == "reports/smoke.jsonl"
-    append(keyring, data_dir, "demo", "demo_ready", artefacts={"smoke_demo_report": artefact})
+    append(keyring, data_dir, "demo", "demo_ready", artefacts={"smoke_notes": artefact})
     assert verify(keyring, data_dir, ["demo"]).ok
     report_file.write_text('{"ok": false}\n')
-    assert "artefact smoke_demo_report: file reports/smoke.jsonl changed since it was signed" in reasons(
+    assert "artefact smoke_notes: file reports/smoke.jsonl changed since it was signed" in reasons(
         verify(keyring, data_dir, ["demo"])
     )
     report_file.unlink()

@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-from audit.trust.decision_log import artefact_file
+import pytest
+
+from audit.trust import paths as trust_paths
 from audit.trust.gates import GATES, evaluate_gate, runtime_state
-from tests.audit.helpers import append, read_lines, verify, write_lines
+from audit.trust.hashing import sha384_file
+from tests.audit.helpers import STATUS_SIGNERS, append, read_lines, signers, verify, write_lines
+from tests.evidence_factory import append_genuine, stand_in_verifiers
 
 
-def _file_artefact(data_dir, name):
-    path = data_dir / "evidence" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"evidence {name}\n")
-    return artefact_file(path, data_dir)
-
-
-def _full_artefacts(data_dir, gate_name):
-    gate = GATES[gate_name]
-    artefacts = {}
-    for artefact in gate.artefacts:
-        artefacts[artefact.name] = (
-            _file_artefact(data_dir, artefact.name) if artefact.file else "sha384:" + "c" * 96
-        )
-    for checklist in gate.checklists:
-        artefacts[f"checklist_{checklist}"] = _file_artefact(data_dir, checklist)
-    return artefacts
+@pytest.fixture(autouse=True)
+def _stand_ins():
+    with stand_in_verifiers():
+        yield
 
 
 def _promote_to_live(keyring, data_dir):
-    append(keyring, data_dir, "demo", "demo_ready", artefacts=_full_artefacts(data_dir, "demo_exit"))
-    append(keyring, data_dir, "paper", "paper_ready", artefacts=_full_artefacts(data_dir, "paper_exit"))
-    append(keyring, data_dir, "live_execution", "live_ready", artefacts=_full_artefacts(data_dir, "live_go"))
+    for gate, status in (
+        ("demo_exit", "demo_ready"),
+        ("paper_exit", "paper_ready"),
+        ("live_go", "live_ready"),
+    ):
+        append_genuine(
+            gate, data_dir=data_dir, keyring=keyring, signers=signers(keyring, STATUS_SIGNERS[status])
+        )
 
 
 def test_empty_logs_fail_every_gate_and_keep_safe_defaults(keyring, data_dir):
@@ -52,7 +48,7 @@ def test_full_promotion_passes_all_gates_and_unlocks_live(keyring, data_dir):
 
 
 def test_gate_lists_missing_artefacts_and_checklists(keyring, data_dir):
-    append(keyring, data_dir, "demo", "demo_ready", artefacts={"config_hash": "sha384:" + "a" * 96})
+    append(keyring, data_dir, "demo", "demo_ready", artefacts={})
     evaluation = evaluate_gate("demo_exit", verify(keyring, data_dir))
     assert not evaluation.passed
     assert any(m.startswith("artefact smoke_demo_report") for m in evaluation.missing)
@@ -81,7 +77,9 @@ def test_revocation_relocks_runtime_and_fails_live_gate(keyring, data_dir):
 def test_config_hash_must_match_current_config(keyring, data_dir):
     _promote_to_live(keyring, data_dir)
     report = verify(keyring, data_dir)
-    assert evaluate_gate("live_go", report, {"config_sha384": "c" * 96}).passed
+    assert evaluate_gate(
+        "live_go", report, {"config_sha384": sha384_file(trust_paths.DEFAULT_CONFIG_PATH)}
+    ).passed
     assert not evaluate_gate("live_go", report, {"config_sha384": "d" * 96}).passed
 
 

@@ -11,7 +11,10 @@ from playwright.sync_api import Page, expect
 
 from audit.models import Deployment
 from audit.services import signer_key_create
+from audit.trust.cli import verify_decision_log_main
 from audit.trust.hashing import sha384_file
+from audit.trust.keyring import KeyRing
+from tests.evidence_factory import console_uploads, stand_in_verifiers
 from tests.factories import PASSWORD, user_with_role
 from tests.trust_setup import ADMIN_PASSWORD, installed
 
@@ -37,6 +40,12 @@ def team(settings, tmp_path):
     return deployment, people
 
 
+@pytest.fixture
+def stand_ins():
+    with stand_in_verifiers():
+        yield
+
+
 def log_in(page: Page, live_server, user):
     page.context.clear_cookies()
     page.goto(f"{live_server.url}/login/")
@@ -53,10 +62,30 @@ def sign_step(page: Page, step: str, meaning: str = "performed"):
     expect(page.get_by_test_id(f"step-{step}").get_by_test_id("signature")).to_contain_text("Signed by")
 
 
+def genuine_files(settings, tmp_path, gate: str) -> dict:
+    """The gate's genuine evidence from the product's producers: files to upload (paths) and values."""
+    keyring = KeyRing.load(settings.OEM_DATA_DIR)
+    uploads = console_uploads(
+        gate, keyring=keyring, config_path=settings.OEM_CONFIG_PATH, scratch=tmp_path / f"producers-{gate}"
+    )
+    out = {}
+    for name, content in uploads.items():
+        if isinstance(content, bytes):
+            out[name] = tmp_path / "uploads" / gate / f"{name}.bin"
+            out[name].parent.mkdir(parents=True, exist_ok=True)
+            out[name].write_bytes(content)
+        else:
+            out[name] = content
+    return out
+
+
 def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, settings, tmp_path):
+    """A hollow smoke report blocks the proposal and the gate page says why; with the genuine report the
+    gate closes and the written log passes the strict verifier."""
     deployment, people = team
-    smoke = tmp_path / "smoke_demo.jsonl"
-    smoke.write_text('{"cycles": 1, "orders": 12, "ok": true}\n')
+    evidence = genuine_files(settings, tmp_path, "demo_exit")
+    hollow = tmp_path / "smoke_demo.jsonl"
+    hollow.write_text('{"cycles": 1, "orders": 12, "ok": true}\n')
     metrics = tmp_path / "metrics_demo.jsonl"
     metrics.write_text('{"oem_orders_total": 12}\n')
     checklist_url = f"{live_server.url}/deployments/{deployment.pk}/checklists/demo_stage1/"
@@ -64,17 +93,12 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
 
     log_in(page, live_server, people["engineer"])
     page.goto(checklist_url)
-    page.get_by_label("value for config_hash").fill("sha384:" + sha384_file(settings.OEM_CONFIG_PATH))
-    page.get_by_test_id("step-validate_config").get_by_role("button", name="Attach").first.click()
-    page.get_by_label("value for config_signature").fill("hmac-sha384:config-1:demo")
-    page.get_by_test_id("step-validate_config").get_by_role("button", name="Attach").click()
-    page.get_by_label("file for smoke_demo_report").set_input_files(str(smoke))
-    page.get_by_test_id("step-smoke_demo").get_by_role("button", name="Attach").click()
-    expect(page.get_by_test_id("sha-smoke_demo_report")).to_have_text("sha384:" + sha384_file(smoke))
-    page.get_by_label("file for metrics_demo_log").set_input_files(str(metrics))
-    page.get_by_test_id("step-metrics_service").get_by_role("button", name="Attach").click()
-    page.get_by_label("value for ci_run").fill("github_actions_oem_packaging.yml#41 3f2a9c1")
-    page.get_by_test_id("step-installer_acceptance").get_by_role("button", name="Attach").click()
+    attach_value(page, "validate_config", "config_hash", evidence["config_hash"])
+    attach_file(page, "validate_config", "config_signature", evidence["config_signature"])
+    attach_value(page, "validate_config", "bundle_commit", evidence["bundle_commit"])
+    attach_file(page, "smoke_demo", "smoke_demo_report", hollow)
+    attach_file(page, "metrics_service", "metrics_demo_log", metrics)
+    attach_file(page, "installer_acceptance", "ci_run", evidence["ci_run"])
     for step in (
         "validate_config",
         "smoke_demo",
@@ -93,6 +117,31 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
 
     log_in(page, live_server, people["compliance"])
     page.goto(gate_url)
+    expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text("refused")
+    expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text(
+        "smoke report has no summary line"
+    )
+    expect(page.get_by_test_id("verdict-config_signature")).to_contain_text("proven")
+    expect(page.get_by_test_id("gate-missing")).to_contain_text(
+        "artefact smoke_demo_report (smoke_report): smoke report has no summary line"
+    )
+    expect(page.get_by_role("button", name="Propose the demo_ready decision")).to_have_count(0)
+
+    log_in(page, live_server, people["engineer"])
+    page.goto(checklist_url)
+    attach_file(page, "smoke_demo", "smoke_demo_report", evidence["smoke_demo_report"])
+    step = page.get_by_test_id("step-smoke_demo")
+    expect(step.locator(".signature.void")).to_contain_text("VOID")  # replacing the report voided it
+    page.get_by_label("meaning for smoke_demo").select_option("performed")
+    page.get_by_label("password for smoke_demo").fill(PASSWORD)
+    step.get_by_role("button", name="Sign step").click()
+    expect(step.locator(".signature:not(.void)")).to_contain_text("Signed by Erin Engineer")
+    page.get_by_role("button", name="Export signed checklist").click()
+    expect(page.get_by_text("Signed checklist: JSON")).to_be_visible()
+
+    log_in(page, live_server, people["compliance"])
+    page.goto(gate_url)
+    expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text("proven")
     page.get_by_role("button", name="Propose the demo_ready decision").click()
     page.get_by_label("decision password").fill(PASSWORD)
     page.get_by_role("button", name="Sign decision").click()
@@ -141,13 +190,15 @@ def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, liv
 
 
 def attach_value(page: Page, step: str, name: str, value: str):
-    page.get_by_label(f"value for {name}").fill(value)
-    page.get_by_test_id(f"step-{step}").locator("tr", has_text=name).locator("button[type=submit]").click()
+    field = page.get_by_label(f"value for {name}", exact=True)
+    field.fill(value)
+    page.get_by_test_id(f"step-{step}").locator("tr", has=field).locator("button[type=submit]").click()
 
 
 def attach_file(page: Page, step: str, name: str, path: Path):
-    page.get_by_label(f"file for {name}").set_input_files(str(path))
-    page.get_by_test_id(f"step-{step}").locator("tr", has_text=name).locator("button[type=submit]").click()
+    field = page.get_by_label(f"file for {name}", exact=True)
+    field.set_input_files(str(path))
+    page.get_by_test_id(f"step-{step}").locator("tr", has=field).locator("button[type=submit]").click()
     expect(page.get_by_test_id(f"sha-{name}")).to_have_text("sha384:" + sha384_file(path))
 
 
@@ -161,32 +212,28 @@ def sign_decision(page: Page, live_server, user, gate_url: str, propose: bool = 
 
 
 def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
-    page: Page, live_server, team, settings, tmp_path
+    page: Page, live_server, team, settings, tmp_path, monkeypatch, stand_ins
 ):
+    """The bundle manifest's verifier comes with the bundle builder; a stand-in takes its place here."""
     deployment, people = team
     admin = user_with_role("admin", deployments=[deployment], first_name="Ada", last_name="Admin")
     signer_key_create(user=admin, password=PASSWORD, admin_password=ADMIN_PASSWORD)
+    demo = genuine_files(settings, tmp_path, "demo_exit")
+    paper = genuine_files(settings, tmp_path, "paper_exit")
     files = {}
-    for name, text in {
-        "smoke": '{"ok": true}\n',
-        "metrics": '{"m": 1}\n',
-        "license": '{"serial": 1}\n',
-        "labs_json": '{"verdict": "pass"}\n',
-        "labs_pdf": "%PDF-1.4\n",
-        "paper_smoke": "# ok\n",
-    }.items():
+    for name, text in {"metrics": '{"m": 1}\n', "license": '{"serial": 1}\n'}.items():
         files[name] = tmp_path / f"{name}.txt"
         files[name].write_text(text)
-    config_hash = "sha384:" + sha384_file(settings.OEM_CONFIG_PATH)
     base = f"{live_server.url}/deployments/{deployment.pk}"
 
     log_in(page, live_server, people["engineer"])
     page.goto(f"{base}/checklists/demo_stage1/")
-    attach_value(page, "validate_config", "config_hash", config_hash)
-    attach_value(page, "validate_config", "config_signature", "hmac-sha384:config-1:demo")
-    attach_file(page, "smoke_demo", "smoke_demo_report", files["smoke"])
+    attach_value(page, "validate_config", "config_hash", demo["config_hash"])
+    attach_file(page, "validate_config", "config_signature", demo["config_signature"])
+    attach_value(page, "validate_config", "bundle_commit", demo["bundle_commit"])
+    attach_file(page, "smoke_demo", "smoke_demo_report", demo["smoke_demo_report"])
     attach_file(page, "metrics_service", "metrics_demo_log", files["metrics"])
-    attach_value(page, "installer_acceptance", "ci_run", "github_actions_oem_packaging.yml#41 3f2a9c1")
+    attach_file(page, "installer_acceptance", "ci_run", demo["ci_run"])
     for step in (
         "validate_config",
         "smoke_demo",
@@ -204,12 +251,14 @@ def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
 
     log_in(page, live_server, people["engineer"])
     page.goto(f"{base}/checklists/paper_trading/")
-    attach_value(page, "paper_config", "config_hash", config_hash)
-    attach_file(page, "paper_labs_reports", "paper_labs_report_json", files["labs_json"])
-    attach_file(page, "paper_labs_reports", "paper_labs_report_pdf", files["labs_pdf"])
-    attach_value(page, "bundle_fingerprint", "bundle_fingerprint", "sha384:" + "b" * 96)
-    attach_file(page, "paper_smoke", "paper_smoke_report", files["paper_smoke"])
-    attach_value(page, "paper_smoke", "ci_run", "github_actions_paper_smoke.yml#7 abc")
+    attach_value(page, "paper_config", "config_hash", paper["config_hash"])
+    attach_file(page, "paper_config", "config_signature", paper["config_signature"])
+    attach_file(page, "paper_labs_reports", "paper_labs_report_json", paper["paper_labs_report_json"])
+    attach_file(page, "paper_labs_reports", "paper_labs_report_pdf", paper["paper_labs_report_pdf"])
+    attach_value(page, "bundle_fingerprint", "bundle_fingerprint", paper["bundle_fingerprint"])
+    attach_file(page, "bundle_fingerprint", "bundle", paper["bundle"])
+    attach_file(page, "paper_smoke", "paper_smoke_report", paper["paper_smoke_report"])
+    attach_file(page, "paper_smoke", "ci_run", paper["ci_run"])
     for step in ("paper_config", "paper_labs_reports", "bundle_fingerprint", "paper_smoke"):
         sign_step(page, step)
     log_in(page, live_server, admin)
@@ -232,12 +281,5 @@ def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
         "Verified: the strict verifier passed on 2 entries"
     )
     expect(page.get_by_test_id("entry-paper_ready")).to_contain_text("approved as compliance officer")
-    verified = subprocess.run(
-        [sys.executable, "manage.py", "verify_decision_log", "--strict"],
-        cwd=ROOT,
-        env={**os.environ, "OEM_DATA_DIR": str(settings.OEM_DATA_DIR)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    monkeypatch.setenv("OEM_DATA_DIR", str(settings.OEM_DATA_DIR))
+    assert verify_decision_log_main(["--strict"]) == 0  # in process: the bundle's stand-in verifier

@@ -39,6 +39,7 @@ def env(tmp_path_factory):
             certs_dir=dep.certs_dir,
             license_checker=lambda stage: LicenseCheck(True, "stub"),
             gate_poll_s=60,
+            paper_needs_demo_exit=False,
         )
     ).start()
     yield dep, daemon

@@ -18,6 +18,7 @@ from execution.mtls.bundle import generate_bundle
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
 from execution.venues.paper import PaperVenue
+from tests.evidence_factory import stand_in_verifiers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +48,8 @@ def _refused(options) -> list[str]:
 
 @pytest.fixture
 def dep(tmp_path):
-    return Deployment.create(tmp_path, operators=("alice", "root-admin"))
+    with stand_in_verifiers():  # the bundle and UI telemetry verifiers come with their own packages
+        yield Deployment.create(tmp_path, operators=("alice", "root-admin"))
 
 
 def test_without_live_ready_live_is_refused(dep):
@@ -60,7 +62,9 @@ def test_without_live_ready_live_is_refused(dep):
 def test_tampered_decision_log_is_refused(dep):
     dep.promote_to_live()
     log = trust_paths.decision_log_path("live_execution", dep.data_dir)
-    log.write_bytes(log.read_bytes().replace(b"devkit-ci_run", b"devkit-ci_ruN"))
+    data = log.read_bytes()
+    at = data.index(b'"mtls_fingerprint":"sha384:') + len(b'"mtls_fingerprint":"sha384:')
+    log.write_bytes(data[:at] + (b"0" if data[at : at + 1] != b"0" else b"1") + data[at + 1 :])
     reasons = _refused(_live_options(dep))
     assert any(r.startswith("decision log:") for r in reasons)
 
@@ -221,3 +225,37 @@ def test_status_names_the_entry_each_gate_was_decided_by(dep):
         assert gates["demo_exit"].deciding_entry.startswith("demo.jsonl:1 demo_ready ")
     finally:
         daemon.stop(0)
+
+
+def _paper_options(dep, **kw):
+    base = dict(
+        config_path=dep.config_path,
+        mode="paper",
+        data_dir=dep.data_dir,
+        certs_dir=dep.certs_dir,
+        license_checker=lambda stage: LicenseCheck(True, "stub license"),
+        gate_poll_s=60,
+    )
+    base.update(kw)
+    return DaemonOptions(**base)
+
+
+def test_paper_mode_without_a_passed_demo_exit_is_refused(dep):
+    reasons = _refused(_paper_options(dep))
+    assert any(r.startswith("paper mode needs a passed demo_exit gate:") for r in reasons)
+    assert any("no verified status=demo_ready" in r for r in reasons)
+
+
+def test_paper_mode_starts_after_a_verified_demo_ready(dep):
+    dep.append("demo", "demo_ready", "demo_exit")
+    daemon = Daemon(_paper_options(dep)).start()
+    daemon.stop(0)
+
+
+def test_cli_paper_without_demo_ready_exits_non_zero(dep):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OEM_DATA_DIR": str(dep.data_dir)}
+    argv = [sys.executable, "-m", "execution.daemon", "--config", str(dep.config_path), "--mode", "paper"]
+    argv += ["--data-dir", str(dep.data_dir), "--listen", "127.0.0.1:0"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+    assert proc.returncode == 1
+    assert "paper mode needs a passed demo_exit gate" in proc.stderr

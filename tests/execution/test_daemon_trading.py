@@ -30,6 +30,7 @@ def _options(dep, **kw):
         gate_poll_s=60,
         tick_s=0.1,
         metrics_port=0,
+        paper_needs_demo_exit=False,
     )
     base.update(kw)
     return DaemonOptions(**base)

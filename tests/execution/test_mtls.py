@@ -108,3 +108,23 @@ def test_rotation_renews_only_past_two_thirds_and_rebuilds_bundle(tmp_path, caps
     assert rotate_certs_main(["--dir", str(tmp_path)]) == 0
     assert "nothing" in capsys.readouterr().out
     assert len(load_inventory(tmp_path)["certificates"]) == 5
+
+
+def test_the_runbook_command_works_and_a_tarball_path_as_out_is_refused(tmp_path, monkeypatch, capsys):
+    from audit.runbooks.model import load_runbooks
+
+    commands = {
+        s.command
+        for r in load_runbooks().values()
+        for c in r.checklists
+        for s in c.steps
+        if s.command and "generate_mtls_bundle" in s.command
+    }
+    assert commands == {"python scripts/generate_mtls_bundle.py --out var/certs"}
+    monkeypatch.chdir(tmp_path)
+    assert generate_mtls_bundle_main(["--out", "var/certs"]) == 0
+    assert (tmp_path / "var" / "certs" / "live_bundle.tar.gz").is_file()
+    capsys.readouterr()
+    assert generate_mtls_bundle_main(["--out", "other/live_bundle.tar.gz"]) == 1
+    assert "--out is the bundle directory" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

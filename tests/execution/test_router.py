@@ -178,9 +178,12 @@ def test_routing_table_reads_core_yaml_preferences():
     config = load_config()
     table = RoutingTable.from_config(config)
     assert table.venues_for("ETH/BTC") == ["binance", "paper"]
-    assert table.venues_for("LTC/BTC") == ["paper"]
+    assert table.venues_for("LTC/BTC") == ["paper", "binance"]
     paper_only = RoutingTable.from_config(config, profile="paper")
     assert paper_only.venues_for("ETH/BTC") == ["paper"]
+    assert paper_only.venues_for("LTC/BTC") == ["paper"]
+    live_only = RoutingTable.from_config(config, profile="live")
+    assert live_only.venues_for("ETH/BTC") == ["binance"] and live_only.venues_for("LTC/BTC") == ["binance"]
 
 
 def test_paper_venue_is_deterministic_for_a_seed(clock):

@@ -23,7 +23,9 @@ def _free_port() -> int:
 def test_shutdown_after_zero_writes_exactly_one_strict_snapshot(tmp_path, capsys):
     out = tmp_path / "snap" / "metrics.jsonl"
     assert (
-        run_metrics_service_main(["--shutdown-after", "0", "--jsonl", str(out), "--data-dir", str(tmp_path)])
+        run_metrics_service_main(
+            ["--shutdown-after", "0", "--jsonl", str(out), "--data-dir", str(tmp_path), "--local-registry"]
+        )
         == 0
     )
     lines = out.read_bytes().splitlines()
@@ -55,6 +57,7 @@ def test_serves_prometheus_text_on_loopback_and_snapshots_every_interval(tmp_pat
     port = _free_port()
     out = tmp_path / "metrics.jsonl"
     argv = ["--shutdown-after", "2", "--interval", "0.5", "--port", str(port), "--jsonl", str(out)]
+    argv.append("--local-registry")
     rc = []
     thread = threading.Thread(target=lambda: rc.append(run_metrics_service_main(argv)))
     thread.start()
