@@ -15,6 +15,7 @@ from audit.trust.hashing import sha384_file
 from risklab.engine.data import MarketDataError
 from risklab.engine.lab import LabError, plan_tasks
 from risklab.engine.profiles import PROFILE_NAMES, ProfileError
+from risklab.engine.report_json import upgrade_report
 from risklab.engine.scenarios import SCENARIOS, ScenarioError
 from risklab.engine.strategies import STRATEGIES
 
@@ -86,7 +87,7 @@ def lab_detail(request, pk: int):
     run = _visible_run(request, pk)
     report, charts = None, []
     if run.status == "succeeded":
-        report = strict_loads(Path(run.json_path).read_bytes())
+        report = upgrade_report(strict_loads(Path(run.json_path).read_bytes()))
         for result in services.gathered_unit_results(run):
             for chart in result["charts"]:
                 charts.append(

@@ -29,7 +29,13 @@ from risklab.engine.metrics import (
     path_metrics,
 )
 from risklab.engine.profiles import DEFAULT_CONFIG, PROFILE_NAMES, load_profiles, profile_from_mapping
-from risklab.engine.report_json import SCHEMA_ID, identity_bytes, report_bytes, write_files_atomically
+from risklab.engine.report_json import (
+    SCHEMA_ID,
+    clean,
+    identity_bytes,
+    report_bytes,
+    write_files_atomically,
+)
 from risklab.engine.scenarios import (
     PERTURBATIONS,
     SCENARIOS,
@@ -333,7 +339,7 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                     per_path, first_equity = outcomes[(strategy_name, profile.name)]
                     reference = outcomes.get(("reference", profile.name)) if strategy_name == PROBE else None
                     rows[unit["unit_id"]].append(
-                        _row(entry, strategy_name, profile, scenario, per_path, reference)
+                        build_row(entry, strategy_name, profile, scenario, per_path, reference)
                     )
                     charts[unit["unit_id"]].append(
                         {
@@ -358,7 +364,9 @@ def _window_seconds(path: MarketPath) -> list[int] | None:
     return [int(ts[start]) // 10**9, int(ts[stop - 1]) // 10**9]
 
 
-def _row(entry: dict, strategy_name: str, profile, scenario: ScenarioResult, per_path, reference) -> dict:
+def build_row(
+    entry: dict, strategy_name: str, profile, scenario: ScenarioResult, per_path, reference
+) -> dict:
     folded = combine_paths(per_path)
     metrics = {k: v for k, v in folded.items() if k not in WINDOW_KEYS}
     checks = acceptance_checks(metrics, profile.acceptance)
@@ -529,7 +537,9 @@ def assemble(plan: dict, unit_results: list[dict], out_dir=None) -> LabResult:
     """Write ``<out>/<date>-<run id>.json`` and ``.pdf`` together, or neither."""
     report, charts = build_report(plan, unit_results)
     json_data = report_bytes(report)
-    pdf_data = report_pdf.render_pdf(report, charts)
+    # The PDF is drawn from the same rounded numbers as the JSON, so a fanned-out lab (whose unit results
+    # travelled through storage) renders the very same bytes as an inline one.
+    pdf_data = report_pdf.render_pdf(clean(report), clean(charts))
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     stem = f"{report['report_date']}-{report['run_id']}"
     json_path, pdf_path = out / f"{stem}.json", out / f"{stem}.pdf"

@@ -55,6 +55,11 @@ def read_report(data: bytes) -> dict:
         report = json.loads(data, parse_constant=refuse)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReportError(f"report is not strict JSON ({exc})") from None
+    return upgrade_report(report)
+
+
+def upgrade_report(report) -> dict:
+    """``read_report`` for an already parsed report (e.g. by the trust core's strict parser)."""
     schema = report.get("schema") if isinstance(report, dict) else None
     if schema not in SCHEMA_IDS:
         raise ReportError(f"unknown report schema {schema!r} (expected one of {', '.join(SCHEMA_IDS)})")

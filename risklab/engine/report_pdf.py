@@ -204,7 +204,8 @@ def _param_text(value) -> str:
     if isinstance(value, list):
         return "; ".join(_param_text(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_param_text(v)}" for k, v in value.items())
+        # Sorted: unit results that travelled through storage come back key-sorted.
+        return ", ".join(f"{k}={_param_text(v)}" for k, v in sorted(value.items()))
     return str(value)
 
 
@@ -266,7 +267,8 @@ def _scenarios_page(report: dict, styles) -> list:
             )
             + ". Scenario overrides: "
             + (
-                ", ".join(f"{k}({_param_text(v)})" for k, v in parameters["scenarios"].items() if v) or "none"
+                ", ".join(f"{k}({_param_text(v)})" for k, v in sorted(parameters["scenarios"].items()) if v)
+                or "none"
             ),
             styles["Normal"],
         )
