@@ -140,7 +140,7 @@ def main(argv=None) -> int:
             "profile": p,
             "scenario": scenario.name,
             "path": scenario.paths[0].label,
-            **chart_series(eq, scenario.paths[0].bars.timestamp),
+            **chart_series(eq[0], scenario.paths[0].bars.timestamp),
             "window": None,
         }
         for p, scenario, name, eq in charts

@@ -36,7 +36,8 @@ STOPS, DAILY_BREACHES, RATE_REJECTS, HALTS, EXPOSURE_SUM = 7, 8, 9, 10, 11
 SUM_RETURN, SUM_RETURN_SQ, SUM_DOWNSIDE_SQ, MAX_DRAWDOWN = 12, 13, 14, 15
 # What happened inside the scenario's stress window, so a row can say whether the stress ever hit.
 WINDOW_EXPOSURE_SUM, WINDOW_MAX_EXPOSURE, WINDOW_TRADED_NOTIONAL, WINDOW_BARS, MIN_CASH = 16, 17, 18, 19, 20
-_N_STATS = 21
+HALT_BAR = 21  # the bar of the max-drawdown halt, -1 if none: charts draw the halted stretch apart
+_N_STATS = 22
 # A residual this small relative to the position it is left from is settled, not carried: relative, so
 # a high-priced instrument (few units, each worth much) is never mistaken for dust.
 _DUST = 1e-9
@@ -131,6 +132,7 @@ def _simulate_kernel(
     peak_norm = 1.0
     halted = False
     day_blocked = False
+    halt_bar = -1.0
     stopped_target = np.nan  # NEW_SIGNAL rule: the target that was exited; re-entry waits for another
     reentry_from = 0  # cool-down rule: first bar at which entries are allowed again
     tokens = token_cap
@@ -292,6 +294,7 @@ def _simulate_kernel(
             if breach == 2:
                 halted = True
                 halts += 1.0
+                halt_bar = float(i)
             else:
                 day_blocked = True
                 daily_breaches += 1.0
@@ -339,6 +342,7 @@ def _simulate_kernel(
     stats[WINDOW_TRADED_NOTIONAL] = window_traded
     stats[WINDOW_BARS] = window_bars
     stats[MIN_CASH] = min_cash
+    stats[HALT_BAR] = halt_bar
     return stats
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from audit.trust.hashing import sha384_bytes, sha384_file
 from risklab.engine import ENGINE_VERSION, report_pdf
 from risklab.engine.data import SAMPLE_DATA, Bars, load_bars
-from risklab.engine.engine import ExecutionModel, simulate
+from risklab.engine.engine import HALT_BAR, ExecutionModel, simulate
 from risklab.engine.metrics import (
     FOLDING_RULES,
     WINDOW_KEYS,
@@ -216,7 +216,8 @@ def _simulate_job(path, target, profile, execution, keep_equity):
     if buffer is None or buffer.shape[0] < n:
         buffer = _SCRATCH.returns = np.empty(n)
     result = simulate(path, target, profile, execution, window=path.window, returns_buffer=buffer)
-    return path_metrics(result, execution.capital), (result.equity if keep_equity else None)
+    kept = (result.equity, int(result.stats[HALT_BAR])) if keep_equity else None
+    return path_metrics(result, execution.capital), kept
 
 
 def probe_target(n: int, window: tuple[int, int]) -> np.ndarray:
@@ -238,8 +239,8 @@ class PendingScenario:
     futures: list
     references: dict  # profile name -> future of the probe on the unstressed bars
 
-    def collect(self) -> dict[tuple[str, str], tuple[list[dict], np.ndarray | None]]:
-        """(strategy, profile name) -> (metrics per path, equity of the first path); the probe's
+    def collect(self) -> dict[tuple[str, str], tuple[list[dict], tuple | None]]:
+        """(strategy, profile name) -> (metrics per path, (equity, halt bar) of the first path); the probe's
         reference on unstressed bars under ("reference", profile name)."""
         out, index = {}, 0
         for name, future in self.references.items():
@@ -348,12 +349,17 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                             "profile": profile.name,
                             "scenario": scenario.name,
                             "path": scenario.paths[0].label,
-                            **chart_series(first_equity, scenario.paths[0].bars.timestamp),
+                            **chart_series(first_equity[0], scenario.paths[0].bars.timestamp),
                             "window": _window_seconds(scenario.paths[0]),
+                            "halted_s": _bar_seconds(scenario.paths[0], first_equity[1]),
                         }
                     )
     ids = [unit["unit_id"] for unit in units]
     return [{"unit_id": uid, "rows": rows[uid], "charts": charts[uid]} for uid in ids]
+
+
+def _bar_seconds(path: MarketPath, bar: int) -> int | None:
+    return None if bar < 0 else int(path.bars.timestamp[bar]) // 10**9
 
 
 def _window_seconds(path: MarketPath) -> list[int] | None:

@@ -46,7 +46,8 @@ def clean(obj, where: str = "$"):
 
 def read_report(data: bytes) -> dict:
     """A written report (v1 or v2) as one shape: v1 rows gain ``status`` (pass/fail), ``exercise`` None
-    (v1 never measured it) and no ``flags``, so readers need not care which version wrote it."""
+    (v1 never measured it), no ``flags``, ``fills`` (v1's ``trades``) and ``orders`` None (v1 did not
+    count them), so readers need not care which version wrote it."""
 
     def refuse(token):
         raise ReportError(f"non-finite JSON number {token}")
@@ -68,6 +69,10 @@ def upgrade_report(report) -> dict:
             row.setdefault("status", "pass" if row.get("pass") else "fail")
             row.setdefault("exercise", None)
             row.setdefault("flags", [])
+            metrics = row.get("metrics", {})
+            if "trades" in metrics:  # v1 counted fills as trades and had no order count
+                metrics.setdefault("fills", metrics["trades"])
+                metrics.setdefault("orders", None)
     return report
 
 

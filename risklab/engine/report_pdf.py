@@ -11,7 +11,7 @@ import io
 import re
 
 from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.shapes import Drawing, Rect, String
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
@@ -285,7 +285,7 @@ def _date_label(seconds: float) -> str:
 
 def _chart(
     title: str,
-    series: list[tuple[str, list[float]]],
+    series: list[tuple[str, list[float], int | None]],
     times: list[int],
     window: list[int] | None,
     size: tuple[float, float],
@@ -304,15 +304,28 @@ def _chart(
         drawing.add(
             Rect(left, plot.y, max(right - left, 1.0), plot.height, fillColor=_WINDOW_FILL, strokeColor=None)
         )
-    plot.data = [[(float(t), float(v)) for t, v in zip(times, values, strict=True)] for _, values in series]
-    for index, (name, _) in enumerate(series):
-        plot.lines[index].strokeColor = _PROFILE_COLOURS.get(name, colors.black)
+    data, styles = [], []
+    for name, values, halted in series:
+        points = [(float(t), float(v)) for t, v in zip(times, values, strict=True)]
+        colour = _PROFILE_COLOURS.get(name, colors.black)
+        split = next((k for k, t in enumerate(times) if halted is not None and t >= halted), len(points))
+        data.append(points[: split + 1])
+        styles.append((colour, None))
+        if split < len(points) - 1:  # halted: flat for the rest of the run, drawn dashed
+            data.append(points[split:])
+            styles.append((colour, (2, 2)))
+    plot.data = data
+    for index, (colour, dash) in enumerate(styles):
+        plot.lines[index].strokeColor = colour
         plot.lines[index].strokeWidth = 0.8
-    values = [v for _, vs in series for v in vs]
+        if dash:
+            plot.lines[index].strokeDashArray = dash
+    values = [v for _, vs, _ in series for v in vs]
     bottom, top = min(values), max(values)
     pad = (top - bottom) * 0.05 or abs(top) * 0.05 or 0.01
-    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = bottom - pad, top + pad
-    plot.yValueAxis.valueSteps = [bottom - pad + (top - bottom + 2 * pad) * k / 5 for k in range(6)]
+    floor = max(bottom - pad, 0.0) if percent and bottom >= 0.0 else bottom - pad  # no negative drawdown
+    plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = floor, top + pad
+    plot.yValueAxis.valueSteps = [floor + (top + pad - floor) * k / 5 for k in range(6)]
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = lo, hi
     plot.xValueAxis.valueSteps = [lo + (hi - lo) * k / 4 for k in range(5)]
     plot.xValueAxis.labelTextFormat = _date_label
@@ -331,10 +344,14 @@ def _chart(
     axis_title = "drawdown from peak" if percent else "equity (x starting capital)"
     drawing.add(String(plot.x, plot.y + plot.height + 4, axis_title, fontSize=6))
     x = float(plot.x)
-    for name, _ in series:  # swatch first, then its label
+    for name, _, _ in series:  # swatch first, then its label
         drawing.add(Rect(x, 6, 10, 4, fillColor=_PROFILE_COLOURS.get(name, colors.black), strokeColor=None))
         drawing.add(String(x + 13, 5, name, fontSize=6))
         x += 16 + 4 * len(name)
+    if any(style[1] for style in styles):
+        drawing.add(Line(x, 8, x + 10, 8, strokeColor=colors.black, strokeWidth=0.8, strokeDashArray=(2, 2)))
+        drawing.add(String(x + 13, 5, "halted (flat)", fontSize=6))
+        x += 16 + 4 * len("halted (flat)")
     if window is not None:
         drawing.add(Rect(x, 5, 10, 6, fillColor=_WINDOW_FILL, strokeColor=None))
         drawing.add(String(x + 13, 5, "stress window", fontSize=6))
@@ -354,7 +371,7 @@ def _charts(charts: list[dict], styles, page_width: float) -> list:
         window = first.get("window")
         equity = _chart(
             f"Equity: {label}",
-            [(c["profile"], c["equity"]) for c in members],
+            [(c["profile"], c["equity"], c.get("halted_s")) for c in members],
             times,
             window,
             (width, 220),
@@ -362,7 +379,7 @@ def _charts(charts: list[dict], styles, page_width: float) -> list:
         )
         drawdown = _chart(
             f"Drawdown: {label}",
-            [(c["profile"], c["drawdown"]) for c in members],
+            [(c["profile"], c["drawdown"], c.get("halted_s")) for c in members],
             times,
             window,
             (width, 220),

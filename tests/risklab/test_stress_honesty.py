@@ -286,6 +286,8 @@ def test_v1_reports_still_validate_and_read_as_pass_or_fail_rows():
     assert report["schema"] == "oem/paper-labs-report/v1"
     assert {row["status"] for row in report["rows"]} <= {"pass", "fail"}
     assert all(row["flags"] == [] and row["exercise"] is None for row in report["rows"])
+    assert all(row["metrics"]["fills"] == row["metrics"]["trades"] for row in report["rows"])
+    assert all(row["metrics"]["orders"] is None for row in report["rows"])
 
 
 def test_the_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
