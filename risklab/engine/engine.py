@@ -43,7 +43,6 @@ _N_STATS = 22
 _DUST = 1e-9
 # Sizing headroom so rounding can never take cash below zero at the sizing limit.
 _SIZING_HEADROOM = 1.0 - 1e-12
-NEW_SIGNAL = -1  # re-entry rule: a stop or daily-limit exit waits for the strategy's target to change
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,12 @@ def plan_tasks(
     }
 
 
+def _check_plan(plan: dict) -> None:
+    # A lab planned (or half run) by an older engine has unit results in another shape: start it again.
+    if plan.get("schema") != PLAN_SCHEMA:
+        raise LabError(f"plan schema {plan.get('schema')!r} is not {PLAN_SCHEMA}; start the lab again")
+
+
 def _load_checked(entry: dict) -> Bars:
     bars = load_bars(entry["path"])
     if bars.sha384 != entry["sha384"]:
@@ -308,6 +314,7 @@ def submit_scenario(
 def run_units(plan: dict, units: list[dict]) -> list[dict]:
     """``run_unit`` for several units at once, sharing each (dataset, scenario)'s transform and signals
     across profiles and running the simulations in parallel; same results, in the order of ``units``."""
+    _check_plan(plan)
     execution = ExecutionModel(**plan["execution"])
     profiles = {}
     for unit in units:
@@ -541,6 +548,7 @@ def build_report(plan: dict, unit_results: list[dict]) -> tuple[dict, list[dict]
 
 def assemble(plan: dict, unit_results: list[dict], out_dir=None) -> LabResult:
     """Write ``<out>/<date>-<run id>.json`` and ``.pdf`` together, or neither."""
+    _check_plan(plan)
     report, charts = build_report(plan, unit_results)
     json_data = report_bytes(report)
     # The PDF is drawn from the same rounded numbers as the JSON, so a fanned-out lab (whose unit results

@@ -31,6 +31,7 @@ _LIMIT_RANGES: dict[str, tuple[float, float, bool]] = {
 _ACCEPTANCE_KEYS = ("max_drawdown", "cvar_99")
 # Optional: absent means re-entry after a stop or daily-limit exit waits for a new signal.
 REENTRY_KEY = "reentry_cooldown_bars"
+NEW_SIGNAL = -1  # re-entry rule: a stop or daily-limit exit waits for the strategy's target to change
 _REENTRY_RANGE = (1.0, 1_000_000.0)
 
 
@@ -75,8 +76,7 @@ class RiskProfile:
         return f"re-enter at the strategy's current target {self.reentry_cooldown_bars:g} bars after the exit"
 
     def cooldown_bars(self) -> int:
-        from risklab.engine.engine import NEW_SIGNAL
-
+        """The kernel's form of the rule: bars to wait, or ``NEW_SIGNAL``."""
         return NEW_SIGNAL if self.reentry_cooldown_bars is None else int(self.reentry_cooldown_bars)
 
     def with_costs(self, fees_bps: float | None = None, slippage_bps: float | None = None) -> RiskProfile:

@@ -302,3 +302,17 @@ def test_the_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise():
         progress(3, 3, "manual/bootstrap")
     assert plain.getvalue().splitlines() == ["progress: 0/3 planned", "progress: 3/3 manual/bootstrap"]
     assert "3/3" in terminal.getvalue() and "progress:" not in terminal.getvalue()
+
+
+def test_a_lab_planned_by_the_previous_engine_is_refused_in_one_line(tmp_path):
+    from risklab.engine.lab import LabError, assemble, plan_tasks, run_unit
+
+    plan = {**plan_tasks(profiles="balanced", strategies="buy_and_hold", scenarios="baseline")}
+    plan["schema"] = "oem/paper-labs-plan/v1"
+    with pytest.raises(
+        LabError, match=r"^plan schema 'oem/paper-labs-plan/v1' is not oem/paper-labs-plan/v2"
+    ):
+        run_unit(plan, plan["units"][0])
+    with pytest.raises(LabError, match="start the lab again"):
+        assemble(plan, [], tmp_path)
+    assert list(tmp_path.iterdir()) == []
