@@ -1,9 +1,10 @@
 """Paper Labs throughput: the full engine vs a bare fused numba kernel over the same 1,000,000 bars.
 
-Run: .venv/bin/python bench/risklab.py [--bars N] [--seed S]
+Run: .venv/bin/python bench/risklab.py [--bars N] [--seed S] [--quick]
 The lab part is 4 profiles x 4 scenarios (baseline, flash_crash, dry_liquidity, latency_spike) with one
-strategy, including scenario transforms, strategy signals and metrics. Compile time is excluded by a
-warm-up on a small slice.
+strategy plus the stress probes (one per profile and stressed scenario, and its unstressed reference),
+including scenario transforms, strategy signals and metrics; every simulated bar counts as a bar-step.
+Compile time is excluded by a warm-up on a small slice. ``--quick``: 200,000 bars, one timed run.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from numba import njit  # noqa: E402
 
 from risklab.engine.data import SAMPLE_DATA, load_bars  # noqa: E402
 from risklab.engine.engine import ExecutionModel  # noqa: E402
-from risklab.engine.lab import build_report, lab_threads, submit_scenario  # noqa: E402
-from risklab.engine.metrics import acceptance_checks, chart_series, combine_paths  # noqa: E402
+from risklab.engine.lab import build_report, build_row, lab_threads, submit_scenario  # noqa: E402
+from risklab.engine.metrics import chart_series  # noqa: E402
 from risklab.engine.profiles import load_profiles  # noqa: E402
 from risklab.engine.report_pdf import page_count, render_pdf  # noqa: E402
 from risklab.engine.scenarios import block_bootstrap_bars, build_scenario  # noqa: E402
@@ -50,22 +51,26 @@ def bare_kernel(close, fraction):
 
 def run_lab_arrays(bars, profiles, strategy_name, execution):
     """The lab's own code path (``lab.submit_scenario``): scenario transforms, signals shared by the
-    profiles (and by scenarios that keep the prices), simulations in the engine's thread pool, metrics."""
+    profiles (and by scenarios that keep the prices), simulations in the engine's thread pool, metrics.
+    Returns (rows, charts, simulated bar-steps)."""
     rows, charts, pending = [], [], []
     signals: dict = {}
+    steps = 0
+    entry = {"name": "bench"}
     for scenario_name in SCENARIOS:
         scenario = build_scenario(scenario_name, bars, seed=0)
-        job = submit_scenario(scenario, [strategy_name], list(profiles.values()), execution, signals)
+        job = submit_scenario(scenario, [strategy_name], list(profiles.values()), execution, signals, bars)
+        steps += (len(job.futures) + len(job.references)) * len(bars)
         pending.append((scenario, job))
     for scenario, job in pending:
         outcomes = job.collect()
         for profile in profiles.values():
-            per_path, equity = outcomes[(strategy_name, profile.name)]
-            metrics = combine_paths(per_path)
-            checks = acceptance_checks(metrics, profile.acceptance)
-            rows.append((profile, scenario, metrics, checks))
-            charts.append((profile.name, scenario.name, equity))
-    return rows, charts
+            for name in job.strategies:
+                per_path, equity = outcomes[(name, profile.name)]
+                reference = outcomes.get(("reference", profile.name)) if name != strategy_name else None
+                rows.append(build_row(entry, name, profile, scenario, per_path, reference))
+                charts.append((profile.name, scenario, name, equity))
+    return rows, charts, steps
 
 
 def main(argv=None) -> int:
@@ -74,7 +79,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timed lab runs; the median is reported")
     parser.add_argument("--strategy", default="ema_crossover", choices=list(STRATEGIES))
+    parser.add_argument("--quick", action="store_true", help="200,000 bars and one timed run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.bars, args.repeats = min(args.bars, 200_000), 1
 
     sample = load_bars(SAMPLE_DATA)
     bars = block_bootstrap_bars(sample, np.random.default_rng(args.seed), args.bars, 288)
@@ -87,12 +95,11 @@ def main(argv=None) -> int:
     lab_times = []
     for _ in range(args.repeats):  # each run is the whole lab from the bootstrapped bars
         start = time.perf_counter()
-        rows, charts = run_lab_arrays(bars, profiles, args.strategy, execution)
+        rows, charts, lab_steps = run_lab_arrays(bars, profiles, args.strategy, execution)
         lab_times.append(time.perf_counter() - start)
         del charts  # keep the equity of one run only: the next run must fault in its memory afresh
-    rows, charts = run_lab_arrays(bars, profiles, args.strategy, execution)
+    rows, charts, lab_steps = run_lab_arrays(bars, profiles, args.strategy, execution)
     lab_seconds = float(np.median(lab_times))
-    lab_steps = len(profiles) * len(SCENARIOS) * len(bars)
 
     repeats = 5
     start = time.perf_counter()
@@ -103,21 +110,7 @@ def main(argv=None) -> int:
     lab_rate = lab_steps / lab_seconds
 
     # PDF throughput on the report of this run.
-    report_rows = [
-        {
-            "dataset": "bench",
-            "strategy": args.strategy,
-            "profile": profile.name,
-            "scenario": scenario.name,
-            "paths": 1,
-            "metrics": metrics,
-            "profile_params": profile.params(),
-            "scenario_params": scenario.params,
-            "acceptance": checks,
-            "pass": all(c["pass"] for c in checks.values()),
-        }
-        for profile, scenario, metrics, checks in rows
-    ]
+    report_rows = rows
     plan = {
         "engine_version": "bench",
         "seed": args.seed,
@@ -143,13 +136,14 @@ def main(argv=None) -> int:
     chart_dicts = [
         {
             "dataset": "bench",
-            "strategy": args.strategy,
+            "strategy": name,
             "profile": p,
-            "scenario": s,
-            "path": s,
-            **chart_series(eq),
+            "scenario": scenario.name,
+            "path": scenario.paths[0].label,
+            **chart_series(eq[0], scenario.paths[0].bars.timestamp),
+            "window": None,
         }
-        for p, s, eq in charts
+        for p, scenario, name, eq in charts
     ]
     report, report_charts = build_report(
         plan, [{"unit_id": "all", "rows": report_rows, "charts": chart_dicts}]
@@ -162,7 +156,7 @@ def main(argv=None) -> int:
     print(f"machine: {platform.platform()} | cpus {os.cpu_count()} | python {platform.python_version()}")
     print(
         f"bars: {len(bars):,} | lab: {len(profiles)} profiles x {len(SCENARIOS)} scenarios x 1 strategy "
-        f"({args.strategy}) = {lab_steps:,} bar-steps"
+        f"({args.strategy}) + stress probes = {lab_steps:,} bar-steps"
     )
     print(
         f"lab wall time (median of {args.repeats}): {lab_seconds:.3f} s "

@@ -15,11 +15,12 @@ from audit.trust.hashing import sha384_file
 from risklab.engine.data import MarketDataError
 from risklab.engine.lab import LabError, plan_tasks
 from risklab.engine.profiles import PROFILE_NAMES, ProfileError
+from risklab.engine.report_json import upgrade_report
 from risklab.engine.scenarios import SCENARIOS, ScenarioError
 from risklab.engine.strategies import STRATEGIES
 
 from . import selectors, services
-from .charts import sparkline_svg
+from .charts import line_chart_svg
 from .models import LabRun
 
 
@@ -81,21 +82,57 @@ def _visible_run(request, pk) -> LabRun:
         raise Http404("no such lab run") from None
 
 
+def _chart_picks(request, gathered: list[dict]) -> dict:
+    """The reader's choice of profile / scenario / strategy (a GET form), defaulting to the first chart."""
+    picks = {}
+    for key in ("profile", "scenario", "strategy"):
+        options = list(dict.fromkeys(c[key] for c in gathered))
+        wanted = request.GET.get(key, "all" if key == "profile" else (options[0] if options else ""))
+        picks[key] = {
+            "options": options,
+            "selected": wanted if wanted in options or wanted == "all" else "all",
+        }
+    return picks
+
+
+def _charts_for(gathered: list[dict], picks: dict) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for chart in gathered:
+        if any(picks[k]["selected"] not in ("all", chart[k]) for k in picks):
+            continue
+        groups.setdefault((chart["dataset"], chart["scenario"], chart["strategy"]), []).append(chart)
+    out = []
+    for (dataset, scenario, strategy), members in groups.items():
+        first = members[0]
+        times = first.get("time_s") or list(range(len(first["equity"])))
+        label = f"{scenario} / {strategy} / {dataset}"
+        common = {"times": times, "window": first.get("window")}
+        out.append(
+            {
+                "label": label,
+                "equity_svg": line_chart_svg(
+                    title=f"Equity: {label}", series=[(c["profile"], c["equity"]) for c in members], **common
+                ),
+                "drawdown_svg": line_chart_svg(
+                    title=f"Drawdown: {label}",
+                    series=[(c["profile"], c["drawdown"]) for c in members],
+                    percent=True,
+                    **common,
+                ),
+            }
+        )
+    return out
+
+
 @login_required
 def lab_detail(request, pk: int):
     run = _visible_run(request, pk)
-    report, charts = None, []
+    report, charts, picks = None, [], {}
     if run.status == "succeeded":
-        report = strict_loads(Path(run.json_path).read_bytes())
-        for result in services.gathered_unit_results(run):
-            for chart in result["charts"]:
-                charts.append(
-                    {
-                        **{k: chart[k] for k in ("dataset", "strategy", "profile", "scenario")},
-                        "equity_svg": sparkline_svg(chart["equity"]),
-                        "drawdown_svg": sparkline_svg(chart["drawdown"], invert=True),
-                    }
-                )
+        report = upgrade_report(strict_loads(Path(run.json_path).read_bytes()))
+        gathered = [c for result in services.gathered_unit_results(run) for c in result["charts"]]
+        picks = _chart_picks(request, gathered)
+        charts = _charts_for(gathered, picks)
     return render(
         request,
         "risklab/lab_detail.html",
@@ -105,6 +142,7 @@ def lab_detail(request, pk: int):
             "units": run.units.select_related("job"),
             "report": report,
             "charts": charts,
+            "picks": picks,
         },
     )
 

@@ -5,4 +5,4 @@ directly, and an import-linter contract keeps it that way. Modules are imported 
 (``from risklab.engine import lab``) so importing the package stays cheap and numba compiles lazily.
 """
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: per-order fill rate, fill-time sizing, gapped stops, re-entry rule, probes

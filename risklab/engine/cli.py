@@ -50,23 +50,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ProgressBar:
-    def __init__(self, stream, width: int = 30):
-        self.stream, self.width = stream, width
+class _PlainProgress:
+    """One line per finished unit: what a log file or a pipe wants."""
+
+    def __init__(self, stream):
+        self.stream = stream
 
     def __call__(self, done: int, total: int, label: str) -> None:
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {done}/{total} {label:<32}")
-        if done >= total:
-            self.stream.write("\n")
+        self.stream.write(f"progress: {done}/{total} {label}\n")
         self.stream.flush()
+
+
+class _RichProgress:
+    """A live bar on a terminal (rich); closed when the last unit is done."""
+
+    def __init__(self, stream):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("Paper Labs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(file=stream),
+            transient=False,
+        )
+        self.task = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task(label, total=total)
+        self.progress.update(self.task, completed=done, description=label)
+        if done >= total:
+            self.progress.stop()
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+def progress_for(stream):
+    """A rich progress bar when ``stream`` is a terminal, plain lines otherwise."""
+    isatty = getattr(stream, "isatty", None)
+    return _RichProgress(stream) if isatty is not None and isatty() else _PlainProgress(stream)
+
+
+def _close(progress) -> None:
+    close = getattr(progress, "close", None)
+    if close is not None:
+        close()
 
 
 def run_risk_simulation_lab_main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.inline:
         print("note: the pure CLI has no task queue; running inline", file=sys.stderr)
+    progress = progress_for(sys.stderr)
     try:
         result = run_lab(
             profiles=args.profile,
@@ -77,14 +119,16 @@ def run_risk_simulation_lab_main(argv: list[str] | None = None) -> int:
             fees_bps=args.fees,
             slippage_bps=args.slippage,
             out_dir=args.out if args.out is not None else default_out_dir(),
-            progress=_ProgressBar(sys.stderr),
+            progress=progress,
             config_path=args.config,
             manual_overrides=parse_manual_overrides(args.manual),
         )
     except (MarketDataError, ProfileError, ScenarioError, LabError, ReportError) as exc:
+        _close(progress)
         print(f"\nrun_risk_simulation_lab: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as exc:
+        _close(progress)
         print(f"\nrun_risk_simulation_lab: error: cannot write report: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(f"verdict: {result.verdict}")

@@ -29,12 +29,20 @@ from risklab.engine.scenarios import MarketPath
 _NS_PER_DAY = 86_400 * 1_000_000_000
 
 # Indices into the kernel's stats vector.
-REQUESTED, FILLED, SLIP_NOTIONAL, DECISION_NOTIONAL, TRADED_NOTIONAL, TRADES = 0, 1, 2, 3, 4, 5
-STOPS, DAILY_BREACHES, RATE_REJECTS, HALTS, EXPOSURE_SUM = 6, 7, 8, 9, 10
+ORDERS, ORDERED, FILLED, FILLS, SLIP_NOTIONAL, DECISION_NOTIONAL, TRADED_NOTIONAL = 0, 1, 2, 3, 4, 5, 6
+STOPS, DAILY_BREACHES, RATE_REJECTS, HALTS, EXPOSURE_SUM = 7, 8, 9, 10, 11
 # Return moments and drawdown are accumulated in the same pass: a second pass over a million bars in
 # NumPy costs more than the whole simulation.
-SUM_RETURN, SUM_RETURN_SQ, SUM_DOWNSIDE_SQ, MAX_DRAWDOWN = 11, 12, 13, 14
-_N_STATS = 15
+SUM_RETURN, SUM_RETURN_SQ, SUM_DOWNSIDE_SQ, MAX_DRAWDOWN = 12, 13, 14, 15
+# What happened inside the scenario's stress window, so a row can say whether the stress ever hit.
+WINDOW_EXPOSURE_SUM, WINDOW_MAX_EXPOSURE, WINDOW_TRADED_NOTIONAL, WINDOW_BARS, MIN_CASH = 16, 17, 18, 19, 20
+HALT_BAR = 21  # the bar of the max-drawdown halt, -1 if none: charts draw the halted stretch apart
+_N_STATS = 22
+# A residual this small relative to the position it is left from is settled, not carried: relative, so
+# a high-priced instrument (few units, each worth much) is never mistaken for dust.
+_DUST = 1e-9
+# Sizing headroom so rounding can never take cash below zero at the sizing limit.
+_SIZING_HEADROOM = 1.0 - 1e-12
 
 
 @dataclass(frozen=True)
@@ -85,16 +93,20 @@ def _simulate_kernel(
     slip_rate,
     impact,
     participation,
+    cooldown,
+    window_start,
+    window_stop,
     equity_out,
     returns_out,
 ):
     n = close.shape[0]
-    requested = 0.0
+    orders = 0.0
+    ordered = 0.0
     filled = 0.0
+    fills = 0.0
     slip_notional = 0.0
     decision_notional = 0.0
     traded_notional = 0.0
-    trades = 0.0
     stops = 0.0
     daily_breaches = 0.0
     rate_rejects = 0.0
@@ -104,7 +116,12 @@ def _simulate_kernel(
     sum_return_sq = 0.0
     sum_downside_sq = 0.0
     max_drawdown = 0.0
+    window_exposure_sum = 0.0
+    window_max_exposure = 0.0
+    window_traded = 0.0
+    window_bars = 0.0
     cash = capital
+    min_cash = capital
     units = 0.0
     entry = 0.0
     peak = capital
@@ -114,7 +131,9 @@ def _simulate_kernel(
     peak_norm = 1.0
     halted = False
     day_blocked = False
-    stopped_target = np.nan  # target that was stopped out; re-entry waits for a different one
+    halt_bar = -1.0
+    stopped_target = np.nan  # NEW_SIGNAL rule: the target that was exited; re-entry waits for another
+    reentry_from = 0  # cool-down rule: first bar at which entries are allowed again
     tokens = token_cap
     prev_target = 0.0
     working = 0.0  # signed quantity still to fill
@@ -124,13 +143,15 @@ def _simulate_kernel(
 
     for i in range(n):
         px_close = close[i]
+        in_window = window_start <= i < window_stop
         tokens = min(token_cap, tokens + tokens_per_bar)
         if timestamp[i] >= next_day:
             next_day = (timestamp[i] // _NS_PER_DAY + 1) * _NS_PER_DAY
             day_start = cash + units * close[i - 1]
             day_blocked = False
 
-        # 1. Stop loss, triggered intrabar; a gap through the stop fills at the open.
+        # 1. Stop loss, triggered intrabar. A bar that opens through the stop fills at its open (inside a
+        # flash crash the open is the crash price), never at the stop price the market skipped.
         if units != 0.0 and stop_loss < 1.0:
             hit = False
             if units > 0.0:
@@ -149,16 +170,20 @@ def _simulate_kernel(
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = base * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
-                requested += qty
+                orders += 1.0
+                ordered += qty
                 filled += qty
+                fills += 1.0
                 slip_notional += qty * (fill_px - stop_px) * side
                 decision_notional += qty * stop_px
                 traded_notional += qty * fill_px
-                trades += 1.0
+                if in_window:
+                    window_traded += qty * fill_px
                 stops += 1.0
                 units = 0.0
                 working = 0.0
                 stopped_target = prev_target
+                reentry_from = i + cooldown
                 prev_target = 0.0
 
         # 2. A changed target places a new order that replaces whatever was still working.
@@ -166,10 +191,14 @@ def _simulate_kernel(
         if i > 0 and t != target[i - 1]:
             stopped_target = np.nan  # a fresh signal re-arms entries after a stop
         if t != prev_target and not halted and not day_blocked:
-            if t != stopped_target:
+            allowed = t != stopped_target if cooldown < 0 else i >= reentry_from
+            if allowed:
                 equity_now = cash + units * px_close
                 desired = t * scale * equity_now / px_close if equity_now > 0.0 else 0.0
                 working = desired - units
+                if working != 0.0:
+                    orders += 1.0
+                    ordered += abs(working)
                 arrival = i + delay[i]
                 decision = px_close
                 stale = delay[i] > 0
@@ -184,7 +213,6 @@ def _simulate_kernel(
                 side = 1.0 if working > 0.0 else -1.0
                 want = abs(working)
                 qty = min(want, participation * volume[i])
-                requested += want
                 if qty > 0.0:
                     ref = decision if stale else px_close
                     base = px_close
@@ -192,23 +220,45 @@ def _simulate_kernel(
                         base = decision  # latency never improves the price: the worse of the two
                     cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                     fill_px = base * (1.0 + side * cost)
+                    # Sized at the decision close, filled later at another price and charged fees: cap it
+                    # so notional + fees stay within equity x fraction x leverage at the fill itself.
+                    adding = units == 0.0 or (units > 0.0) == (side > 0.0)
+                    if adding or qty > abs(units):
+                        held = abs(units) * fill_px
+                        room = (cash + units * fill_px) * scale - (held if adding else -held)
+                        cap = max(room * _SIZING_HEADROOM / (fill_px * (1.0 + fee_rate)), 0.0)
+                        if cap < qty:
+                            ordered -= want - cap  # the order is resized, not left unfilled
+                            qty = cap
+                            want = cap
+                            working = side * cap
+                            cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                            fill_px = base * (1.0 + side * cost)
+                if qty > 0.0:
                     cash -= side * qty * fill_px + qty * fill_px * fee_rate
                     new_units = units + side * qty
                     if units == 0.0 or (units > 0.0) != (new_units > 0.0):
                         entry = fill_px
                     elif abs(new_units) > abs(units):
                         entry = (entry * abs(units) + fill_px * qty) / abs(new_units)
+                    if new_units != 0.0 and abs(new_units) <= _DUST * abs(units):
+                        cash += new_units * fill_px  # settle the residual of a close at the fill price
+                        new_units = 0.0
                     units = new_units
                     filled += qty
+                    fills += 1.0
                     slip_notional += qty * (fill_px - ref) * side
                     decision_notional += qty * ref
                     traded_notional += qty * fill_px
-                    trades += 1.0
+                    if in_window:
+                        window_traded += qty * fill_px
                     working -= side * qty
                     if abs(working) <= 1e-12 * max(abs(units), 1e-300):
                         working = 0.0
-                    if abs(units) <= 1e-15:
-                        units = 0.0
+                elif want == 0.0:
+                    working = 0.0
+            if cash < min_cash:
+                min_cash = cash
 
         # 4. Mark to market, then the limits that are judged on closing equity.
         equity = cash + units * px_close
@@ -226,24 +276,35 @@ def _simulate_kernel(
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
                 fill_px = px_close * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
-                requested += qty
+                orders += 1.0
+                ordered += qty
                 filled += qty
+                fills += 1.0
                 slip_notional += qty * (fill_px - px_close) * side
                 decision_notional += qty * px_close
                 traded_notional += qty * fill_px
-                trades += 1.0
+                if in_window:
+                    window_traded += qty * fill_px
                 units = 0.0
             working = 0.0
+            stopped_target = prev_target
+            reentry_from = i + cooldown
             prev_target = 0.0
             if breach == 2:
                 halted = True
                 halts += 1.0
+                halt_bar = float(i)
             else:
                 day_blocked = True
                 daily_breaches += 1.0
             equity = cash
-        if equity > 0.0:
-            exposure_sum += abs(units * px_close) / equity
+        exposure = abs(units * px_close) / equity if equity > 0.0 else 0.0
+        exposure_sum += exposure
+        if in_window:
+            window_bars += 1.0
+            window_exposure_sum += exposure
+            if exposure > window_max_exposure:
+                window_max_exposure = exposure
         norm = equity / capital
         equity_out[i] = norm
         r = norm / previous_norm - 1.0 if previous_norm > 0.0 else 0.0
@@ -259,12 +320,13 @@ def _simulate_kernel(
         if drawdown > max_drawdown:
             max_drawdown = drawdown
     stats = np.empty(_N_STATS)
-    stats[REQUESTED] = requested
+    stats[ORDERS] = orders
+    stats[ORDERED] = ordered
     stats[FILLED] = filled
+    stats[FILLS] = fills
     stats[SLIP_NOTIONAL] = slip_notional
     stats[DECISION_NOTIONAL] = decision_notional
     stats[TRADED_NOTIONAL] = traded_notional
-    stats[TRADES] = trades
     stats[STOPS] = stops
     stats[DAILY_BREACHES] = daily_breaches
     stats[RATE_REJECTS] = rate_rejects
@@ -274,6 +336,12 @@ def _simulate_kernel(
     stats[SUM_RETURN_SQ] = sum_return_sq
     stats[SUM_DOWNSIDE_SQ] = sum_downside_sq
     stats[MAX_DRAWDOWN] = max_drawdown
+    stats[WINDOW_EXPOSURE_SUM] = window_exposure_sum
+    stats[WINDOW_MAX_EXPOSURE] = window_max_exposure
+    stats[WINDOW_TRADED_NOTIONAL] = window_traded
+    stats[WINDOW_BARS] = window_bars
+    stats[MIN_CASH] = min_cash
+    stats[HALT_BAR] = halt_bar
     return stats
 
 
@@ -283,13 +351,15 @@ def simulate(
     profile: RiskProfile,
     execution: ExecutionModel | None = None,
     *,
+    window: tuple[int, int] | None = None,
     returns_buffer: np.ndarray | None = None,
 ) -> SimulationResult:
     """Run one profile over one path for a precomputed target series (same length as the path).
 
     ``returns_buffer`` (float64, at least as long as the path) lets a caller that reduces the returns to
     metrics at once reuse one scratch array instead of faulting in fresh memory per run; the result's
-    ``returns`` is then a view of it, valid until the buffer is reused.
+    ``returns`` is then a view of it, valid until the buffer is reused. ``window`` (start, stop) bar
+    indices: exposure and traded notional inside it are counted apart (the scenario's stress window).
     """
     execution = execution or ExecutionModel()
     bars = path.bars
@@ -327,6 +397,9 @@ def simulate(
         float(profile.slippage_bps * 1e-4),
         float(execution.impact),
         float(execution.participation),
+        int(profile.cooldown_bars()),
+        int(window[0]) if window is not None else 0,
+        int(window[1]) if window is not None else 0,
         equity,
         returns,
     )

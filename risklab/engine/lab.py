@@ -19,14 +19,67 @@ import numpy as np
 from audit.trust.hashing import sha384_bytes, sha384_file
 from risklab.engine import ENGINE_VERSION, report_pdf
 from risklab.engine.data import SAMPLE_DATA, Bars, load_bars
-from risklab.engine.engine import ExecutionModel, simulate
-from risklab.engine.metrics import acceptance_checks, chart_series, combine_paths, path_metrics
+from risklab.engine.engine import HALT_BAR, ExecutionModel, simulate
+from risklab.engine.metrics import (
+    FOLDING_RULES,
+    WINDOW_KEYS,
+    acceptance_checks,
+    chart_series,
+    combine_paths,
+    path_metrics,
+)
 from risklab.engine.profiles import DEFAULT_CONFIG, PROFILE_NAMES, load_profiles, profile_from_mapping
-from risklab.engine.report_json import SCHEMA_ID, identity_bytes, report_bytes, write_files_atomically
-from risklab.engine.scenarios import SCENARIOS, ScenarioError, ScenarioResult, build_scenario
+from risklab.engine.report_json import (
+    SCHEMA_ID,
+    clean,
+    identity_bytes,
+    report_bytes,
+    write_files_atomically,
+)
+from risklab.engine.scenarios import (
+    PERTURBATIONS,
+    SCENARIOS,
+    MarketPath,
+    ScenarioError,
+    ScenarioResult,
+    build_scenario,
+)
 from risklab.engine.strategies import STRATEGIES
 
-PLAN_SCHEMA = "oem/paper-labs-plan/v1"
+PLAN_SCHEMA = "oem/paper-labs-plan/v2"
+PROBE = "stress_probe"  # the profile's full position held through the stress window, limits active
+_EPSILON = 1e-12  # monotonicity: differences below this are rounding, not an improvement
+RULES = {
+    "stop_fill": (
+        "a stop triggers on the bar's low (long) or high (short); a bar that opens through the stop fills "
+        "at its open (inside a flash crash: the crash price), otherwise at the stop price; then the "
+        "scenario's slippage, impact and spread apply"
+    ),
+    "protective_exits": "daily loss limit and drawdown halt exit in full at the close, with slippage",
+    "reentry": (
+        "after a stop-loss or daily-loss-limit exit: the profile's reentry_cooldown_bars when set "
+        "(re-enter at the current target that many bars later), otherwise only on a new signal"
+    ),
+    "sizing": (
+        "orders sized at the decision close; each fill is capped so notional + fees stay within "
+        "equity x position_fraction x leverage at the fill price (leverage 1 never borrows)"
+    ),
+    "dust": "a residual under 1e-9 of the position it is left from is settled at the fill price",
+    "exercised": (
+        "a stress row is exercised when the strategy held a position or traded inside the stress "
+        "window; otherwise its status is not_exercised, never pass"
+    ),
+    "stress_probe": (
+        "per profile and stress scenario: target 1 from the bar before the window to the bar before "
+        "its end, limits active; the profile's verdict needs every probe row to pass"
+    ),
+    "monotonicity": (
+        "flash_crash, dry_liquidity and latency_spike rows are compared with baseline (probe rows with "
+        "the probe on the unstressed bars): a higher return or a shallower drawdown is flagged with the "
+        "reason the engine recorded"
+    ),
+    "folding": FOLDING_RULES,
+}
 DEFAULT_SCENARIOS = tuple(SCENARIOS)
 
 Progress = Callable[[int, int, str], None]
@@ -128,6 +181,12 @@ def plan_tasks(
     }
 
 
+def _check_plan(plan: dict) -> None:
+    # A lab planned (or half run) by an older engine has unit results in another shape: start it again.
+    if plan.get("schema") != PLAN_SCHEMA:
+        raise LabError(f"plan schema {plan.get('schema')!r} is not {PLAN_SCHEMA}; start the lab again")
+
+
 def _load_checked(entry: dict) -> Bars:
     bars = load_bars(entry["path"])
     if bars.sha384 != entry["sha384"]:
@@ -162,8 +221,18 @@ def _simulate_job(path, target, profile, execution, keep_equity):
     buffer = getattr(_SCRATCH, "returns", None)
     if buffer is None or buffer.shape[0] < n:
         buffer = _SCRATCH.returns = np.empty(n)
-    result = simulate(path, target, profile, execution, returns_buffer=buffer)
-    return path_metrics(result, execution.capital), (result.equity if keep_equity else None)
+    result = simulate(path, target, profile, execution, window=path.window, returns_buffer=buffer)
+    kept = (result.equity, int(result.stats[HALT_BAR])) if keep_equity else None
+    return path_metrics(result, execution.capital), kept
+
+
+def probe_target(n: int, window: tuple[int, int]) -> np.ndarray:
+    """Full size from the close before the window to the close of its second-last bar: the position is
+    held through every stressed bar and its exit is placed inside the window too (latency hits it)."""
+    start, stop = window
+    target = np.zeros(n)
+    target[max(start - 1, 0) : max(stop - 1, start)] = 1.0
+    return target
 
 
 @dataclass
@@ -174,10 +243,14 @@ class PendingScenario:
     profiles: list
     paths: int
     futures: list
+    references: dict  # profile name -> future of the probe on the unstressed bars
 
-    def collect(self) -> dict[tuple[str, str], tuple[list[dict], np.ndarray | None]]:
-        """(strategy, profile name) -> (metrics per path, equity of the first path)."""
+    def collect(self) -> dict[tuple[str, str], tuple[list[dict], tuple | None]]:
+        """(strategy, profile name) -> (metrics per path, (equity, halt bar) of the first path); the probe's
+        reference on unstressed bars under ("reference", profile name)."""
         out, index = {}, 0
+        for name, future in self.references.items():
+            out[("reference", name)] = ([future.result()[0]], None)
         for strategy_name in self.strategies:
             for profile in self.profiles:
                 per_path, first_equity = [], None
@@ -197,6 +270,7 @@ def submit_scenario(
     profiles: list,
     execution: ExecutionModel,
     signals: dict | None = None,
+    reference_bars: Bars | None = None,
 ) -> PendingScenario:
     """Queue every (strategy, profile, path) simulation of one scenario and return at once.
 
@@ -204,27 +278,43 @@ def submit_scenario(
     across scenarios of the same dataset: strategies are pure functions of ``bars.close``, and scenarios
     that leave prices alone share the very same close array, keyed here by identity (the caller keeps
     the scenarios, hence the arrays, alive while the cache is in use).
+
+    A scenario with a stress window also runs the stress probe per profile; for a perturbation of the
+    real bars, ``reference_bars`` (those real bars) give the probe's unstressed reference.
     """
     signals = {} if signals is None else signals
     pool = _pool()
     futures = []
-    for strategy_name in strategies:
-        strategy = STRATEGIES[strategy_name]
+    stressed = scenario.paths[0].window is not None
+    names = [*strategies, PROBE] if stressed else list(strategies)
+    for strategy_name in names:
         targets = []
         for path in scenario.paths:
+            if strategy_name == PROBE:
+                targets.append(probe_target(len(path.bars), path.window))
+                continue
             key = (strategy_name, id(path.bars.close))
             if key not in signals:
-                signals[key] = (path.bars.close, strategy(path.bars))  # the array pins its id
+                signals[key] = (path.bars.close, STRATEGIES[strategy_name](path.bars))  # pins the id
             targets.append(signals[key][1])
         for profile in profiles:
             for k, (path, target) in enumerate(zip(scenario.paths, targets, strict=True)):
                 futures.append(pool.submit(_simulate_job, path, target, profile, execution, k == 0))
-    return PendingScenario(list(strategies), list(profiles), len(scenario.paths), futures)
+    references = {}
+    if stressed and reference_bars is not None and scenario.name in PERTURBATIONS:
+        window = scenario.paths[0].window
+        n = len(reference_bars)
+        real = MarketPath("reference", reference_bars, np.zeros(n), np.zeros(n, dtype=np.int64), window)
+        target = probe_target(n, window)
+        for profile in profiles:
+            references[profile.name] = pool.submit(_simulate_job, real, target, profile, execution, False)
+    return PendingScenario(names, list(profiles), len(scenario.paths), futures, references)
 
 
 def run_units(plan: dict, units: list[dict]) -> list[dict]:
     """``run_unit`` for several units at once, sharing each (dataset, scenario)'s transform and signals
     across profiles and running the simulations in parallel; same results, in the order of ``units``."""
+    _check_plan(plan)
     execution = ExecutionModel(**plan["execution"])
     profiles = {}
     for unit in units:
@@ -245,7 +335,7 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
             wanted = [profiles[u["profile"]] for u in units if u["scenario"] == scenario_name]
             wanted = list({p.name: p for p in wanted}.values())
             pending.append(
-                (scenario, submit_scenario(scenario, plan["strategies"], wanted, execution, signals))
+                (scenario, submit_scenario(scenario, plan["strategies"], wanted, execution, signals, bars))
             )
         for scenario, job in pending:
             outcomes = job.collect()
@@ -253,23 +343,11 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                 if unit["scenario"] != scenario.name:
                     continue
                 profile = profiles[unit["profile"]]
-                for strategy_name in plan["strategies"]:
+                for strategy_name in job.strategies:
                     per_path, first_equity = outcomes[(strategy_name, profile.name)]
-                    metrics = combine_paths(per_path)
-                    checks = acceptance_checks(metrics, profile.acceptance)
+                    reference = outcomes.get(("reference", profile.name)) if strategy_name == PROBE else None
                     rows[unit["unit_id"]].append(
-                        {
-                            "dataset": entry["name"],
-                            "strategy": strategy_name,
-                            "profile": profile.name,
-                            "scenario": scenario.name,
-                            "paths": len(scenario.paths),
-                            "metrics": metrics,
-                            "profile_params": profile.params(),
-                            "scenario_params": scenario.params,
-                            "acceptance": checks,
-                            "pass": all(check["pass"] for check in checks.values()),
-                        }
+                        build_row(entry, strategy_name, profile, scenario, per_path, reference)
                     )
                     charts[unit["unit_id"]].append(
                         {
@@ -278,11 +356,98 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                             "profile": profile.name,
                             "scenario": scenario.name,
                             "path": scenario.paths[0].label,
-                            **chart_series(first_equity),
+                            **chart_series(first_equity[0], scenario.paths[0].bars.timestamp),
+                            "window": _window_seconds(scenario.paths[0]),
+                            "halted_s": _bar_seconds(scenario.paths[0], first_equity[1]),
                         }
                     )
     ids = [unit["unit_id"] for unit in units]
     return [{"unit_id": uid, "rows": rows[uid], "charts": charts[uid]} for uid in ids]
+
+
+def _bar_seconds(path: MarketPath, bar: int) -> int | None:
+    return None if bar < 0 else int(path.bars.timestamp[bar]) // 10**9
+
+
+def _window_seconds(path: MarketPath) -> list[int] | None:
+    if path.window is None:
+        return None
+    start, stop = path.window
+    ts = path.bars.timestamp
+    return [int(ts[start]) // 10**9, int(ts[stop - 1]) // 10**9]
+
+
+def build_row(
+    entry: dict, strategy_name: str, profile, scenario: ScenarioResult, per_path, reference
+) -> dict:
+    folded = combine_paths(per_path)
+    metrics = {k: v for k, v in folded.items() if k not in WINDOW_KEYS}
+    checks = acceptance_checks(metrics, profile.acceptance)
+    exercise = None
+    status = "pass" if all(check["pass"] for check in checks.values()) else "fail"
+    if scenario.paths[0].window is not None:
+        exercise = {k: folded[k] for k in WINDOW_KEYS}
+        exercise["exercised"] = bool(folded["window_max_exposure"] > 0.0 or folded["window_turnover"] > 0.0)
+        if not exercise["exercised"]:
+            status = "not_exercised"
+    row = {
+        "dataset": entry["name"],
+        "strategy": strategy_name,
+        "profile": profile.name,
+        "scenario": scenario.name,
+        "paths": len(scenario.paths),
+        "metrics": metrics,
+        "exercise": exercise,
+        "profile_params": profile.params(),
+        "scenario_params": scenario.params,
+        "acceptance": checks,
+        "status": status,
+        "pass": status == "pass",
+        "flags": [],
+    }
+    if reference is not None:
+        ref = reference[0][0]
+        row["reference"] = {k: ref[k] for k in ("total_return", "max_drawdown", "cvar_99")}
+    return row
+
+
+def _flag_reason(row: dict) -> str:
+    """Why a stress may look better than baseline, from what the engine counted on the stressed run."""
+    metrics = row["metrics"]
+    if row["exercise"] is not None and not row["exercise"]["exercised"]:
+        return "not_exposed"
+    if metrics["halts"] > 0:
+        return "halted"
+    if metrics["stops"] > 0:
+        return "stopped_out"
+    if metrics["daily_limit_exits"] > 0:
+        return "daily_limit"
+    return "no_limit_event"
+
+
+def monotonicity_flags(rows: list[dict]) -> None:
+    """Flag, in place, every perturbation row whose return is higher or drawdown shallower than its
+    reference: the baseline row of the same (dataset, profile, strategy), or for the probe the probe
+    on the unstressed bars."""
+    baseline = {(r["dataset"], r["profile"], r["strategy"]): r for r in rows if r["scenario"] == "baseline"}
+    for row in rows:
+        if row["scenario"] not in PERTURBATIONS:
+            continue
+        if row["strategy"] == PROBE:
+            ref = row.get("reference")
+        else:
+            base = baseline.get((row["dataset"], row["profile"], row["strategy"]))
+            ref = base["metrics"] if base is not None else None
+        if ref is None:
+            continue
+        flags = []
+        stress = row["metrics"]
+        if stress["total_return"] > ref["total_return"] + _EPSILON:
+            flags.append({"metric": "total_return", "baseline": ref["total_return"]})
+        if stress["max_drawdown"] < ref["max_drawdown"] - _EPSILON:
+            flags.append({"metric": "max_drawdown", "baseline": ref["max_drawdown"]})
+        reason = _flag_reason(row)
+        row["flags"] = [{**flag, "stress": stress[flag["metric"]], "reason": reason} for flag in flags]
 
 
 def run_unit(plan: dict, unit: dict) -> dict:
@@ -325,12 +490,28 @@ def build_report(plan: dict, unit_results: list[dict]) -> tuple[dict, list[dict]
         )
     rows = [row for unit_id in expected for row in by_id[unit_id]["rows"]]
     charts = [chart for unit_id in expected for chart in by_id[unit_id]["charts"]]
+    monotonicity_flags(rows)
     profiles_summary = {}
     for name in plan["profiles"]:
         own = [row for row in rows if row["profile"] == name]
-        failed = sum(1 for row in own if not row["pass"])
-        profiles_summary[name] = {"rows": len(own), "failed": failed, "verdict": "fail" if failed else "pass"}
-    verdict = "pass" if rows and all(row["pass"] for row in rows) else "fail"
+        probes = [row for row in own if row["strategy"] == PROBE]
+        failed = sum(1 for row in own if row["status"] == "fail")
+        # A probe that was not exercised proves nothing either: the profile needs every probe to pass.
+        probes_failed = sum(1 for row in probes if row["status"] != "pass")
+        profiles_summary[name] = {
+            "rows": len(own),
+            "failed": failed,
+            "not_exercised": sum(1 for row in own if row["status"] == "not_exercised"),
+            "probe_rows": len(probes),
+            "probe_failed": probes_failed,
+            "flags": sum(len(row["flags"]) for row in own),
+            "verdict": "fail" if failed or probes_failed else "pass",
+        }
+    verdict = (
+        "pass"
+        if rows and all(summary["verdict"] == "pass" for summary in profiles_summary.values())
+        else "fail"
+    )
     run_id, report_date, date_source = run_identity(plan)
     report = {
         "schema": SCHEMA_ID,
@@ -349,12 +530,16 @@ def build_report(plan: dict, unit_results: list[dict]) -> tuple[dict, list[dict]
             "scenarios": plan["scenarios"],
             "execution": plan["execution"],
             "overrides": plan["overrides"],
+            "rules": RULES,
         },
         "rows": rows,
         "summary": {
             "profiles": profiles_summary,
             "rows": len(rows),
-            "failed": sum(not r["pass"] for r in rows),
+            "failed": sum(r["status"] == "fail" for r in rows),
+            "not_exercised": sum(r["status"] == "not_exercised" for r in rows),
+            "flags": sum(len(r["flags"]) for r in rows),
+            "flagged_rows": sum(bool(r["flags"]) for r in rows),
         },
         "verdict": verdict,
     }
@@ -363,9 +548,12 @@ def build_report(plan: dict, unit_results: list[dict]) -> tuple[dict, list[dict]
 
 def assemble(plan: dict, unit_results: list[dict], out_dir=None) -> LabResult:
     """Write ``<out>/<date>-<run id>.json`` and ``.pdf`` together, or neither."""
+    _check_plan(plan)
     report, charts = build_report(plan, unit_results)
     json_data = report_bytes(report)
-    pdf_data = report_pdf.render_pdf(report, charts)
+    # The PDF is drawn from the same rounded numbers as the JSON, so a fanned-out lab (whose unit results
+    # travelled through storage) renders the very same bytes as an inline one.
+    pdf_data = report_pdf.render_pdf(clean(report), clean(charts))
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     stem = f"{report['report_date']}-{report['run_id']}"
     json_path, pdf_path = out / f"{stem}.json", out / f"{stem}.pdf"

@@ -8,8 +8,14 @@ Conventions (the report schema depends on them):
 - ``sharpe``/``sortino`` are annualised with 365 days of 24 h (crypto trades every day), population std,
   and are 0 when the relevant deviation is 0;
 - ``exposure`` is the time-averaged gross position / equity; ``turnover`` is traded notional / capital;
-- ``limit_breaches`` counts stop-loss exits, daily-loss-limit trips and orders refused by the rate limit;
-  ``halts`` counts max-drawdown halts.
+- ``orders`` counts orders (a target change, or a protective exit), ``fills`` the fills that worked
+  them (a partially filled order fills over several bars); ``fill_rate`` is filled / ordered quantity
+  summed over orders, so a fully filled order counts 1.0 however many bars it took, and an order
+  replaced or cut by the rate limit before completing counts its unfilled rest once;
+- ``limit_breaches`` counts stop-loss exits, daily-loss-limit trips and orders refused by the rate limit
+  (``stops`` and ``daily_limit_exits`` separately); ``halts`` counts max-drawdown halts;
+- ``window_*`` describe the scenario's stress window only (exposure as above, traded notional / capital);
+  they decide whether a stress row was exercised at all.
 """
 
 from __future__ import annotations
@@ -33,16 +39,25 @@ METRIC_KEYS = (
     "sortino",
     "exposure",
     "turnover",
-    "trades",
+    "orders",
+    "fills",
     "fill_rate",
     "avg_slippage_bps",
     "limit_breaches",
+    "stops",
+    "daily_limit_exits",
     "halts",
 )
+WINDOW_KEYS = ("window_bars", "window_exposure", "window_max_exposure", "window_turnover")
 # How several paths of one scenario (bootstrap, historical windows) fold into one row: the worst path for
 # risk, totals for counts, the mean for the rest.
-_WORST = ("max_drawdown", "var_95", "cvar_95", "var_99", "cvar_99")
-_TOTAL = ("trades", "limit_breaches", "halts")
+_WORST = ("max_drawdown", "var_95", "cvar_95", "var_99", "cvar_99", "window_max_exposure")
+_TOTAL = ("orders", "fills", "limit_breaches", "stops", "daily_limit_exits", "halts", "window_bars")
+FOLDING_RULES = {
+    "worst path": list(_WORST),
+    "total over paths": list(_TOTAL),
+    "mean over paths": [k for k in (*METRIC_KEYS, *WINDOW_KEYS) if k not in _WORST + _TOTAL],
+}
 _SECONDS_PER_YEAR = 365.0 * 86_400.0
 
 
@@ -171,7 +186,8 @@ def path_metrics(result: eng.SimulationResult, capital: float) -> dict[str, floa
     mean = float(stats[eng.SUM_RETURN]) / n
     std = math.sqrt(max(float(stats[eng.SUM_RETURN_SQ]) / n - mean * mean, 0.0))
     downside = math.sqrt(float(stats[eng.SUM_DOWNSIDE_SQ]) / n)
-    requested = stats[eng.REQUESTED]
+    ordered = stats[eng.ORDERED]
+    window_bars = float(stats[eng.WINDOW_BARS])
     decision_notional = stats[eng.DECISION_NOTIONAL]
     return {
         "total_return": float(equity[-1]) - 1.0,
@@ -184,14 +200,21 @@ def path_metrics(result: eng.SimulationResult, capital: float) -> dict[str, floa
         "sortino": mean / downside * annualiser if downside > 0.0 else 0.0,
         "exposure": float(stats[eng.EXPOSURE_SUM]) / n,
         "turnover": float(stats[eng.TRADED_NOTIONAL]) / capital,
-        "trades": float(stats[eng.TRADES]),
+        "orders": float(stats[eng.ORDERS]),
+        "fills": float(stats[eng.FILLS]),
         # Nothing asked means nothing left unfilled.
-        "fill_rate": float(stats[eng.FILLED] / requested) if requested > 0.0 else 1.0,
+        "fill_rate": min(float(stats[eng.FILLED] / ordered), 1.0) if ordered > 0.0 else 1.0,
         "avg_slippage_bps": float(stats[eng.SLIP_NOTIONAL] / decision_notional * 1e4)
         if decision_notional
         else 0.0,
         "limit_breaches": float(stats[eng.STOPS] + stats[eng.DAILY_BREACHES] + stats[eng.RATE_REJECTS]),
+        "stops": float(stats[eng.STOPS]),
+        "daily_limit_exits": float(stats[eng.DAILY_BREACHES]),
         "halts": float(stats[eng.HALTS]),
+        "window_bars": window_bars,
+        "window_exposure": float(stats[eng.WINDOW_EXPOSURE_SUM]) / window_bars if window_bars else 0.0,
+        "window_max_exposure": float(stats[eng.WINDOW_MAX_EXPOSURE]),
+        "window_turnover": float(stats[eng.WINDOW_TRADED_NOTIONAL]) / capital,
     }
 
 
@@ -199,7 +222,7 @@ def combine_paths(per_path: list[dict[str, float]]) -> dict[str, float]:
     if len(per_path) == 1:
         return dict(per_path[0])
     out = {}
-    for key in METRIC_KEYS:
+    for key in per_path[0]:
         values = [m[key] for m in per_path]
         if key in _WORST:
             out[key] = max(values)
@@ -224,14 +247,17 @@ def drawdown_series(equity: np.ndarray) -> np.ndarray:
     return 1.0 - equity / peak
 
 
-def chart_series(equity: np.ndarray, points: int = 240) -> dict[str, list[float]]:
+def chart_series(equity: np.ndarray, timestamps: np.ndarray | None = None, points: int = 240) -> dict:
     """Equity and drawdown reduced to ``points`` buckets for charts; each bucket keeps its deepest
-    drawdown so a one-bar crash stays visible."""
+    drawdown so a one-bar crash stays visible. ``time_s``: each bucket's last bar, UTC epoch seconds."""
     dd = drawdown_series(equity)
     n = equity.shape[0]
     edges = np.unique(np.linspace(0, n, min(points, n) + 1).astype(np.int64))[:-1]
     ends = np.concatenate((edges[1:], [n])) - 1
-    return {
+    out = {
         "equity": [float(x) for x in equity[ends]],
         "drawdown": [float(x) for x in np.maximum.reduceat(dd, edges)],
     }
+    if timestamps is not None:
+        out["time_s"] = [int(t) // 10**9 for t in timestamps[ends]]
+    return out

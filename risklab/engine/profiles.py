@@ -29,6 +29,10 @@ _LIMIT_RANGES: dict[str, tuple[float, float, bool]] = {
     "slippage_bps": (0.0, 1_000.0, True),
 }
 _ACCEPTANCE_KEYS = ("max_drawdown", "cvar_99")
+# Optional: absent means re-entry after a stop or daily-limit exit waits for a new signal.
+REENTRY_KEY = "reentry_cooldown_bars"
+NEW_SIGNAL = -1  # re-entry rule: a stop or daily-limit exit waits for the strategy's target to change
+_REENTRY_RANGE = (1.0, 1_000_000.0)
 
 
 class ProfileError(ValueError):
@@ -55,13 +59,25 @@ class RiskProfile:
     fees_bps: float
     slippage_bps: float
     acceptance: Acceptance
+    reentry_cooldown_bars: float | None = None
 
     def params(self) -> dict:
         """Flat, JSON-able parameters recorded in every report row."""
         out = {field: getattr(self, field) for field in _LIMIT_RANGES}
         out["name"] = self.name
         out["acceptance"] = dataclasses.asdict(self.acceptance)
+        out[REENTRY_KEY] = self.reentry_cooldown_bars
         return out
+
+    def reentry_rule(self) -> str:
+        """The re-entry rule after a stop-loss or daily-loss-limit exit, in words for the report."""
+        if self.reentry_cooldown_bars is None:
+            return "re-enter only when the strategy's target changes (new signal)"
+        return f"re-enter at the strategy's current target {self.reentry_cooldown_bars:g} bars after the exit"
+
+    def cooldown_bars(self) -> int:
+        """The kernel's form of the rule: bars to wait, or ``NEW_SIGNAL``."""
+        return NEW_SIGNAL if self.reentry_cooldown_bars is None else int(self.reentry_cooldown_bars)
 
     def with_costs(self, fees_bps: float | None = None, slippage_bps: float | None = None) -> RiskProfile:
         """The same limits with lab-wide cost overrides (``--fees`` / ``--slippage``) applied."""
@@ -99,7 +115,7 @@ def profile_from_mapping(name: str, mapping: object) -> RiskProfile:
     if not isinstance(mapping, dict):
         raise ProfileError(f"profile {name}: expected a mapping, got {type(mapping).__name__}")
     expected = set(_LIMIT_RANGES) | {"acceptance"}
-    unknown = sorted(set(mapping) - expected)
+    unknown = sorted(set(mapping) - expected - {REENTRY_KEY})
     if unknown:
         raise ProfileError(f"profile {name}: unknown key(s) {', '.join(map(str, unknown))}")
     missing = sorted(expected - set(mapping))
@@ -117,7 +133,22 @@ def profile_from_mapping(name: str, mapping: object) -> RiskProfile:
     for key, value in thresholds.items():
         if not 0.0 < value <= 1.0:
             raise ProfileError(f"profile {name}: acceptance.{key}={value:g} outside (0, 1]")
-    return RiskProfile(name=name, acceptance=Acceptance(**thresholds), **values)
+    return RiskProfile(
+        name=name,
+        acceptance=Acceptance(**thresholds),
+        reentry_cooldown_bars=_reentry(name, mapping.get(REENTRY_KEY)),
+        **values,
+    )
+
+
+def _reentry(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    number = _number(name, REENTRY_KEY, value)
+    low, high = _REENTRY_RANGE
+    if not (low <= number <= high and number.is_integer()):
+        raise ProfileError(f"profile {name}: {REENTRY_KEY}={number:g} must be a whole number in [1, 1000000]")
+    return number
 
 
 def parse_manual_overrides(pairs: list[str] | None) -> dict:
@@ -169,7 +200,7 @@ def load_profiles(
             raise ProfileError(f"profile {name}: missing from config risk_profiles")
         mapping = dict(section[name]) if isinstance(section[name], dict) else section[name]
         if name == "manual" and manual_overrides and isinstance(mapping, dict):
-            unknown = sorted(set(manual_overrides) - set(_LIMIT_RANGES) - {"acceptance"})
+            unknown = sorted(set(manual_overrides) - set(_LIMIT_RANGES) - {"acceptance", REENTRY_KEY})
             if unknown:
                 raise ProfileError(f"profile manual: unknown override key(s) {', '.join(unknown)}")
             acceptance = {**mapping.get("acceptance", {}), **manual_overrides.get("acceptance", {})}

@@ -15,7 +15,8 @@ from pathlib import Path
 from audit.trust.canonical import canonical_bytes
 from audit.trust.fsutil import fsync_dir
 
-SCHEMA_ID = "oem/paper-labs-report/v1"
+SCHEMA_ID = "oem/paper-labs-report/v2"
+SCHEMA_IDS = ("oem/paper-labs-report/v1", SCHEMA_ID)  # v1 reports stay readable
 _SIGNIFICANT_DIGITS = 12
 
 
@@ -41,6 +42,38 @@ def clean(obj, where: str = "$"):
     if hasattr(obj, "item"):  # NumPy scalar
         return clean(obj.item(), where)
     raise ReportError(f"unsupported value of type {type(obj).__name__} at {where}")
+
+
+def read_report(data: bytes) -> dict:
+    """A written report (v1 or v2) as one shape: v1 rows gain ``status`` (pass/fail), ``exercise`` None
+    (v1 never measured it), no ``flags``, ``fills`` (v1's ``trades``) and ``orders`` None (v1 did not
+    count them), so readers need not care which version wrote it."""
+
+    def refuse(token):
+        raise ReportError(f"non-finite JSON number {token}")
+
+    try:
+        report = json.loads(data, parse_constant=refuse)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportError(f"report is not strict JSON ({exc})") from None
+    return upgrade_report(report)
+
+
+def upgrade_report(report) -> dict:
+    """``read_report`` for an already parsed report (e.g. by the trust core's strict parser)."""
+    schema = report.get("schema") if isinstance(report, dict) else None
+    if schema not in SCHEMA_IDS:
+        raise ReportError(f"unknown report schema {schema!r} (expected one of {', '.join(SCHEMA_IDS)})")
+    if schema != SCHEMA_ID:
+        for row in report.get("rows", []):
+            row.setdefault("status", "pass" if row.get("pass") else "fail")
+            row.setdefault("exercise", None)
+            row.setdefault("flags", [])
+            metrics = row.get("metrics", {})
+            if "trades" in metrics:  # v1 counted fills as trades and had no order count
+                metrics.setdefault("fills", metrics["trades"])
+                metrics.setdefault("orders", None)
+    return report
 
 
 def identity_bytes(obj) -> bytes:

@@ -35,6 +35,7 @@ class MarketPath:
     bars: Bars
     spread_bps: np.ndarray
     delay: np.ndarray
+    window: tuple[int, int] | None = None  # [start, stop) bars where the stress acts; None for baseline
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,9 +45,28 @@ class ScenarioResult:
     params: dict
 
 
-def _plain_path(label: str, bars: Bars) -> MarketPath:
+# Scenarios that perturb the real bars in place, so their rows are comparable with baseline rows bar for
+# bar (historical windows and bootstrap paths are other markets, not perturbations of this one).
+PERTURBATIONS = ("flash_crash", "dry_liquidity", "latency_spike")
+
+
+def _plain_path(label: str, bars: Bars, window: tuple[int, int] | None = None) -> MarketPath:
     n = len(bars)
-    return MarketPath(label, bars, np.zeros(n), np.zeros(n, dtype=np.int64))
+    return MarketPath(label, bars, np.zeros(n), np.zeros(n, dtype=np.int64), window)
+
+
+def utc(ns: int) -> str:
+    return np.datetime_as_string(np.datetime64(int(ns), "ns"), unit="s") + "Z"
+
+
+def _window_params(bars: Bars, start: int, stop: int) -> dict:
+    """The stress window as bar indices and as UTC times (start of the first bar, start of the last)."""
+    return {
+        "window_start_index": start,
+        "window_stop_index": stop,
+        "start_utc": utc(bars.timestamp[start]),
+        "end_utc": utc(bars.timestamp[stop - 1]),
+    }
 
 
 def worst_drawdown_episodes(close: np.ndarray, count: int) -> list[tuple[float, int, int]]:
@@ -174,8 +194,9 @@ def flash_crash(
         "at": at,
         "start_index": start,
         "start_timestamp_ns": int(bars.timestamp[start]),
+        **_window_params(bars, start, stop),
     }
-    return ScenarioResult("flash_crash", (_plain_path("flash_crash", crashed),), params)
+    return ScenarioResult("flash_crash", (_plain_path("flash_crash", crashed, (start, stop)),), params)
 
 
 def dry_liquidity(
@@ -204,7 +225,9 @@ def dry_liquidity(
     volume[start:stop] /= factor
     spread = np.zeros(n)
     spread[start:stop] = spread_bps
-    path = MarketPath("dry_liquidity", bars.replace(volume=volume), spread, np.zeros(n, dtype=np.int64))
+    path = MarketPath(
+        "dry_liquidity", bars.replace(volume=volume), spread, np.zeros(n, dtype=np.int64), (start, stop)
+    )
     params = {
         "factor": factor,
         "window_bars": window_bars,
@@ -212,6 +235,7 @@ def dry_liquidity(
         "at": at,
         "start_index": start,
         "start_timestamp_ns": int(bars.timestamp[start]),
+        **_window_params(bars, start, stop),
     }
     return ScenarioResult("dry_liquidity", (path,), params)
 
@@ -230,13 +254,14 @@ def latency_spike(
     start = _resolve_at(bars, at, rng, window_bars)
     delay = np.zeros(n, dtype=np.int64)
     delay[start : start + window_bars] = delay_bars
-    path = MarketPath("latency_spike", bars, np.zeros(n), delay)
+    path = MarketPath("latency_spike", bars, np.zeros(n), delay, (start, start + window_bars))
     params = {
         "delay_bars": delay_bars,
         "window_bars": window_bars,
         "at": at,
         "start_index": start,
         "start_timestamp_ns": int(bars.timestamp[start]),
+        **_window_params(bars, start, start + window_bars),
     }
     return ScenarioResult("latency_spike", (path,), params)
 
@@ -253,9 +278,19 @@ def historical(bars: Bars, rng: np.random.Generator, windows: int = 3, pad_bars:
     for rank, (depth, peak, trough) in enumerate(episodes):
         lo, hi = max(peak - pad_bars, 0), min(trough + pad_bars + 1, n)
         hi = max(hi, lo + 2)
-        paths.append(_plain_path(f"historical#{rank}", bars.slice(lo, hi)))
+        # The stress is the fall itself: peak to trough, in the path's own bar indices.
+        window = (peak - lo, max(trough + 1, peak + 1) - lo)
+        paths.append(_plain_path(f"historical#{rank}", bars.slice(lo, hi), window))
         found.append(
-            {"depth": depth, "start_index": lo, "stop_index": hi, "peak_index": peak, "trough_index": trough}
+            {
+                "depth": depth,
+                "start_index": lo,
+                "stop_index": hi,
+                "peak_index": peak,
+                "trough_index": trough,
+                "start_utc": utc(bars.timestamp[lo]),
+                "end_utc": utc(bars.timestamp[hi - 1]),
+            }
         )
     return ScenarioResult(
         "historical", tuple(paths), {"windows": windows, "pad_bars": pad_bars, "found": found}
@@ -295,11 +330,14 @@ def bootstrap(bars: Bars, rng: np.random.Generator, paths: int = 20, block_bars:
     """``paths`` block-bootstrap resamplings of the real bars, each as long as the original."""
     if paths < 1 or block_bars < 1:
         raise ScenarioError(f"bootstrap: need paths>=1, block_bars>=1 (got {paths}, {block_bars})")
+    n = len(bars)
     out = tuple(
-        _plain_path(f"bootstrap#{k}", block_bootstrap_bars(bars, rng, len(bars), block_bars))
+        _plain_path(f"bootstrap#{k}", block_bootstrap_bars(bars, rng, n, block_bars), (0, n))
         for k in range(paths)
     )
-    return ScenarioResult("bootstrap", out, {"paths": paths, "block_bars": block_bars})
+    # Every resampled path is stress from its first bar to its last.
+    params = {"paths": paths, "block_bars": block_bars, **_window_params(bars, 0, n)}
+    return ScenarioResult("bootstrap", out, params)
 
 
 SCENARIOS: dict[str, Callable[..., ScenarioResult]] = {

@@ -6,7 +6,7 @@ import pytest
 
 from risklab.engine.data import Bars
 from risklab.engine.engine import ExecutionModel, simulate
-from risklab.engine.metrics import METRIC_KEYS, path_metrics
+from risklab.engine.metrics import METRIC_KEYS, WINDOW_KEYS, path_metrics
 from risklab.engine.scenarios import build_scenario
 from risklab.engine.strategies import STRATEGIES, buy_and_hold
 from tests.risklab.conftest import unlimited
@@ -54,7 +54,7 @@ def test_buy_and_hold_max_drawdown_equals_an_independent_pandas_computation(samp
 def test_every_metric_key_is_present_and_finite(sample_bars, config_profiles):
     path = build_scenario("baseline", sample_bars, seed=0).paths[0]
     _, metrics = _run(path, config_profiles["balanced"], STRATEGIES["ema_crossover"])
-    assert tuple(metrics) == METRIC_KEYS
+    assert tuple(metrics) == METRIC_KEYS + WINDOW_KEYS
     assert all(np.isfinite(value) for value in metrics.values())
 
 
@@ -79,16 +79,19 @@ def test_flash_crash_gaps_through_the_real_profiles_stops(sample_bars, config_pr
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
-def test_dry_liquidity_never_improves_fill_rate_or_slippage(sample_bars, config_profiles, strategy):
+def test_dry_liquidity_never_improves_slippage_and_splits_orders_into_more_fills(
+    sample_bars, config_profiles, strategy
+):
+    # The per-order fill rate is not monotone here (which orders get replaced before completing depends
+    # on the path), but the thinner market always costs more and needs more fills per order.
     base_path = build_scenario("baseline", sample_bars, 0).paths[0]
     dry_path = build_scenario("dry_liquidity", sample_bars, 0).paths[0]
     partial_fill_seen = False
     for profile in config_profiles.values():
         base = _run(base_path, profile, STRATEGIES[strategy])[1]
         dry = _run(dry_path, profile, STRATEGIES[strategy])[1]
-        assert dry["fill_rate"] <= base["fill_rate"] + 1e-12
         assert dry["avg_slippage_bps"] >= base["avg_slippage_bps"] - 1e-9
-        partial_fill_seen |= dry["fill_rate"] < base["fill_rate"]
+        partial_fill_seen |= dry["fills"] / dry["orders"] > base["fills"] / base["orders"]
     if strategy != "buy_and_hold":
         assert partial_fill_seen
 
@@ -98,8 +101,9 @@ def test_dry_liquidity_fills_partially_when_orders_exceed_available_volume(sampl
     scenario = build_scenario("dry_liquidity", sample_bars, 0, {"factor": 1000.0, "window_bars": 50, "at": 1})
     target = np.r_[np.zeros(5), np.ones(len(sample_bars) - 5)]  # enter inside the dry window
     metrics = path_metrics(simulate(scenario.paths[0], target, profile), 1.0)
-    assert metrics["fill_rate"] < 1.0
-    assert metrics["trades"] > 1  # the entry needed several bars of the thin market
+    assert metrics["orders"] == 1.0
+    assert metrics["fills"] > 1  # the entry needed several bars of the thin market
+    assert metrics["fill_rate"] == 1.0  # but it did complete: one order, fully filled
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))

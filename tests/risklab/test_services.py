@@ -170,3 +170,23 @@ def test_a_report_changed_on_disk_is_not_attached(db, no_broker):
     with pytest.raises(SignatureRefused, match="no longer matches"):
         services.lab_report_attach(lab_run=lab_run, checklist_id="paper_trading", user=engineer)
     assert not StepAttachment.objects.exists()
+
+
+def test_the_lab_page_shows_dated_charts_for_the_picked_scenario_and_marks_unexercised_rows(
+    db, no_broker, client
+):
+    from oemconsole.roles import AUDITOR
+    from tests.factories import user_with_role
+
+    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2))
+    run_queued(services.UNIT_KIND)
+    run_queued(services.ASSEMBLE_KIND)
+    client.force_login(user_with_role(AUDITOR))
+    page = client.get(f"/labs/{lab_run.pk}/", {"scenario": "flash_crash", "strategy": "stress_probe"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-testid="chart-picker"' in html and '<option value="stress_probe" selected>' in html
+    assert html.count('<svg class="chart"') == 2  # equity and drawdown of the picked chart only
+    assert "time (UTC, month-day hour:minute)" in html and "stress window" in html
+    assert "Equity: flash_crash / stress_probe" in html and "Equity: baseline" not in html
+    assert "not exercised" in html  # buy-and-hold, stopped out on day one, under the flash crash
