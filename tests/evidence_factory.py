@@ -19,6 +19,7 @@ from audit.trust.canonical import strict_loads
 from audit.trust.decision_log import append_entry
 from audit.trust.keyring import KeyRing
 from execution.daemon.devkit_evidence import write_gate_evidence
+from tests.trust_setup import ADMIN_PASSWORD
 
 STAND_IN_KINDS = ("bundle", "ui_telemetry_log")
 GATE_LOG = {"demo_exit": "demo", "paper_exit": "paper", "live_go": "live_execution"}
@@ -90,6 +91,7 @@ def genuine_artefacts(
         certs_dir=ensure_certs(data_dir) if gate == "live_go" else None,
         overrides=overrides,
         archive=archive,
+        admin_password=ADMIN_PASSWORD,
     )
 
 
@@ -113,7 +115,13 @@ def console_uploads(gate: str, *, keyring: KeyRing, config_path: Path, scratch: 
     """name -> bytes (a file to upload) or str (a value to enter) for a console checklist: the same genuine
     evidence, with the config signed by the console's key ring."""
     artefacts = write_gate_evidence(
-        gate, data_dir=scratch, keyring=keyring, config_path=config_path, archive=False, checklists=False
+        gate,
+        data_dir=scratch,
+        keyring=keyring,
+        config_path=config_path,
+        archive=False,
+        checklists=False,
+        admin_password=ADMIN_PASSWORD,
     )
     return {
         name: (scratch / value["path"]).read_bytes() if isinstance(value, dict) else value

@@ -70,7 +70,7 @@ def checklist_document(checklist: Checklist) -> dict:
         "schema": SIGNED_CHECKLIST_SCHEMA,
         **trust_context(checklist.deployment),
         "deployment": checklist.deployment.name,
-        "deployment_id": checklist.deployment.pk,
+        "deployment_pk": checklist.deployment.pk,
         "gate": checklist.gate or None,
         "runbook": checklist.runbook_id,
         "checklist": checklist.checklist_id,

@@ -90,7 +90,9 @@ def verify_decision_log_main(argv: Sequence[str] | None = None) -> int:
 
     def action(args) -> int:
         for log in args.log or ():
-            if not log.is_file():  # a log named explicitly must exist: a wrong path is not "0 entries, OK"
+            # A log named explicitly must exist: a wrong path is not "0 entries, OK". Only existence is
+            # checked here; a FIFO or device is refused by the bounded reader with its own reason.
+            if not log.exists():
                 raise DecisionLogError(f"decision log {log} does not exist")
         report = verify_decision_logs(args.log, schema_path=args.schema)
         for problem in report.problems:

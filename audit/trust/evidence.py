@@ -195,21 +195,29 @@ def context_for(
 
     unsigned = {k: v for k, v in entry.items() if k != "signatures"}
     gate = gate_for_status(str(entry.get("status")))
+    context = evidence_signing_context(keyring, data_dir)
     return EvidenceContext(
         data_dir=Path(data_dir),
         log_name=log_name,
         gate=gate.name if gate else None,
         entry=unsigned,
         keyring=keyring,
-        installation_id=_text(entry.get("installation_id")),
-        deployment_id=_text(entry.get("deployment_id")),
+        installation_id=context.get("installation_id"),
+        deployment_id=context.get("deployment_id"),
         config_sha384=config_hex(entry),
         earlier=earlier,
     )
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def evidence_signing_context(keyring: KeyRing | None, data_dir: Path) -> dict[str, str]:
+    """{installation_id, deployment_id} the signatures over evidence in `data_dir` bind (the same context
+    as the decision log's signatures); {} without an installed key ring, so nothing bound can verify."""
+    from audit.trust.installation import signature_context
+
+    installation = getattr(keyring, "installation", None)
+    if installation is None:
+        return {}
+    return signature_context(installation, data_dir)
 
 
 @dataclass(frozen=True)
@@ -250,11 +258,12 @@ def entry_artefact_verdicts(
         return []
     artefacts = entry.get("artefacts", {})
     declared = {name: value for name, value in artefacts.items() if name in kinds}
+    context = evidence_signing_context(keyring, data_dir)
     salt = (  # what a verdict may depend on besides the artefact's own content
         log_name,
         status,
-        _text(entry.get("deployment_id")),
-        _text(entry.get("installation_id")),
+        context.get("deployment_id"),
+        context.get("installation_id"),
         _key(declared),
         _key([e.get("artefacts") for e in earlier]) if earlier else b"",
         str(data_dir),

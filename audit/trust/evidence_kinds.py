@@ -273,19 +273,23 @@ def verify_signed_checklist(artefact: ArtefactInput, ctx: EvidenceContext) -> li
         return [f"is the checklist {str(doc.get('checklist'))[:40]!r}, not {expected_id}"]
     if doc.get("gate") != ctx.gate:
         return [f"was signed for gate {doc.get('gate')}, not {ctx.gate}"]
-    if ctx.deployment_id is not None and ctx.deployment_id not in (
-        str(doc.get("deployment")),
-        str(doc.get("deployment_id")),
-    ):
-        return [f"belongs to deployment {str(doc.get('deployment'))[:60]!r}, not this one"]
+    if ctx.installation_id is None or ctx.deployment_id is None:
+        return ["no installation to check the checklist's signatures against"]
+    # The step signatures bind installation_id and deployment_id too; naming them here gives the reason.
+    if (doc.get("installation_id"), doc.get("deployment_id")) != (ctx.installation_id, ctx.deployment_id):
+        return [
+            f"belongs to deployment {str(doc.get('deployment_id'))[:60]!r} of installation "
+            f"{str(doc.get('installation_id'))[:60]!r}: "
+            "evidence copied from another deployment or installation"
+        ]
     try:
         definition = checklist_definition(expected_id)
     except RunbookError as exc:
         return [str(exc)]
     if doc.get("version") != version(definition):
         return ["was signed against another version of the checklist"]
-    if not isinstance(doc.get("deployment_id"), int):
-        return ["the export does not name its deployment id, so its signatures cannot be checked"]
+    if not isinstance(doc.get("deployment_pk"), int) or isinstance(doc.get("deployment_pk"), bool):
+        return ["the export does not name its console deployment id, so its signatures cannot be checked"]
     steps = {s.get("id"): s for s in doc.get("steps", []) if isinstance(s, dict)}
     for step in definition.steps:
         recorded = steps.get(step.id)
@@ -342,7 +346,9 @@ def _attachment_problem(attachment: Any, ctx: EvidenceContext) -> str | None:
 def _esig_problem(doc: dict, step, attachments: list, signature: dict, ctx: EvidenceContext) -> str | None:
     payload = {
         "schema": ESIG_SCHEMA,
-        "deployment": {"id": doc["deployment_id"], "name": doc.get("deployment")},
+        "installation_id": ctx.installation_id,
+        "deployment_id": ctx.deployment_id,
+        "deployment": {"id": doc["deployment_pk"], "name": doc.get("deployment")},
         "gate": doc.get("gate"),
         "runbook": doc.get("runbook"),
         "checklist": doc.get("checklist"),

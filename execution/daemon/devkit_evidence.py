@@ -28,14 +28,14 @@ from audit.runbooks.model import version
 from audit.trust.artefact_archive import archive_artefacts
 from audit.trust.canonical import DOMAIN_ESIG, canonical_bytes
 from audit.trust.core_config import sign_file
-from audit.trust.decision_log import artefact_file
+from audit.trust.decision_log import artefact_file, signing_context
 from audit.trust.gates import GATES
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import KeyRing, format_time, utc_now
 
 DEVKIT_COMMIT = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"
 DEPLOYMENT_NAME = "devkit"
-DEPLOYMENT_ID = 1
+DEPLOYMENT_PK = 1  # the console's id of the deployment, bound into every e-signature
 # console role -> (username, signer roles of their key)
 CHECKLIST_SIGNERS = {
     "engineer": ("erin", ["engineer"]),
@@ -143,11 +143,12 @@ def signed_checklist(
     keyring: KeyRing,
     artefacts: dict[str, Any],
     deployment: str = DEPLOYMENT_NAME,
-    deployment_id: int = DEPLOYMENT_ID,
+    deployment_pk: int = DEPLOYMENT_PK,
 ) -> dict[str, Any]:
     """Export `checklist_id` with every step e-signed by its role, attaching the entry's artefacts where the
     step asks for them (a small file or value otherwise). Returns the export document."""
     ensure_checklist_signers(keyring)
+    context = signing_context(keyring, data_dir)  # the installation and deployment every step binds
     definition = checklist_definition(checklist_id)
     folder = Path(data_dir) / "evidence" / gate / "attachments" / secrets.token_hex(4)
     steps = []
@@ -177,7 +178,8 @@ def signed_checklist(
         printed = user.capitalize()
         payload = {
             "schema": "oem/esig/v1",
-            "deployment": {"id": deployment_id, "name": deployment},
+            **context,
+            "deployment": {"id": deployment_pk, "name": deployment},
             "gate": gate,
             "runbook": definition.runbook,
             "checklist": checklist_id,
@@ -214,8 +216,9 @@ def signed_checklist(
         )
     return {
         "schema": "oem/signed-checklist/v1",
+        **context,
         "deployment": deployment,
-        "deployment_id": deployment_id,
+        "deployment_pk": deployment_pk,
         "gate": gate,
         "runbook": definition.runbook,
         "checklist": checklist_id,

@@ -21,6 +21,7 @@ from audit.trust.keyring import KeyRing
 from execution.mtls.bundle import build_bundle_bytes, generate_bundle
 from risklab.engine.report_json import report_bytes
 from tests.evidence_factory import GATE_LOG, GATE_STATUS, genuine_artefacts, stand_in_verifiers
+from tests.trust_setup import installed
 
 GATE_OF = {
     "config_hash": "demo_exit",
@@ -40,6 +41,12 @@ GATE_OF = {
     "license_registry": "live_go",
     "ui_telemetry_log": "live_go",
 }
+
+
+@pytest.fixture(autouse=True)
+def _development_licenses(monkeypatch):
+    """The genuine license registry of the live gate is signed with the development vendor key."""
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +197,7 @@ def test_a_file_from_another_deployment_is_refused(world, name):
 
 
 def test_a_config_signed_by_another_installation_is_refused(world, tmp_path):
+    installed(tmp_path / "elsewhere")
     other = KeyRing.load(tmp_path / "elsewhere")
     config = tmp_path / "elsewhere" / "core.yaml"
     config.write_bytes(trust_paths.DEFAULT_CONFIG_PATH.read_bytes())
@@ -212,11 +220,45 @@ def test_a_checklist_signed_for_another_gate_is_refused(world):
     _reason(world.problems("checklist_demo_stage1", artefacts), "was signed for gate paper_exit")
 
 
-def test_a_checklist_of_another_deployment_is_refused(world):
+def test_a_checklist_of_another_console_deployment_is_refused(world):
     doc = strict_loads(world.data("checklist_demo_stage1"))
-    doc["deployment"], doc["deployment_id"] = "elsewhere", 99  # the signatures bind the deployment
+    doc["deployment"], doc["deployment_pk"] = "elsewhere", 99  # the signatures bind the deployment
     artefacts = world.with_file("checklist_demo_stage1", canonical_bytes(doc) + b"\n")
     _reason(world.problems("checklist_demo_stage1", artefacts), "does not verify")
+
+
+@pytest.mark.parametrize("field", ["installation_id", "deployment_id"])
+def test_a_checklist_copied_from_another_deployment_or_installation_is_refused(world, field):
+    doc = strict_loads(world.data("checklist_demo_stage1"))
+    doc[field] += "/elsewhere"
+    artefacts = world.with_file("checklist_demo_stage1", canonical_bytes(doc) + b"\n")
+    _reason(
+        world.problems("checklist_demo_stage1", artefacts), "copied from another deployment or installation"
+    )
+
+
+@pytest.mark.parametrize("field", ["installation_id", "deployment_id"])
+def test_the_step_signatures_bind_the_installation_and_the_deployment(world, field):
+    """Export and verification context both say "elsewhere": only the step e-signatures can tell."""
+    import dataclasses
+
+    from audit.trust.evidence import context_for
+    from audit.trust.evidence_kinds import verify_signed_checklist
+
+    data = world.data("checklist_demo_stage1")
+    doc = strict_loads(data)
+    entry = {"status": GATE_STATUS["demo_exit"], "artefacts": world.artefacts("demo_exit")}
+    ctx = context_for(entry, log_name="demo", data_dir=world.data_dir, keyring=world.keyring)
+    assert (
+        verify_signed_checklist(
+            ArtefactInput("checklist_demo_stage1", "signed_checklist", None, None, data), ctx
+        )
+        == []
+    )
+    doc[field] = getattr(ctx, field) + "/elsewhere"
+    elsewhere = dataclasses.replace(ctx, **{field: doc[field]})
+    forged = ArtefactInput("checklist_demo_stage1", "signed_checklist", None, None, canonical_bytes(doc))
+    _reason(verify_signed_checklist(forged, elsewhere), "does not verify")
 
 
 # ---- for another config -----------------------------------------------------------------------------
@@ -340,9 +382,15 @@ def test_a_license_registry_without_a_live_license_is_refused(world, tmp_path):
 
     from audit.trust.keyring import utc_now
     from licensing.core.license_file import build_license_body, load_vendor_signer
+    from licensing.core.pin import installation_pin
     from licensing.core.registry import Registry
 
-    registry = Registry(tmp_path / "demo-only" / "registry.jsonl")
+    registry = Registry(
+        tmp_path / "demo-only" / "registry.jsonl",
+        allow_development_keys=True,
+        keyring=world.keyring,
+        witness=False,
+    )
     now = utc_now()
     registry.issue(
         lambda serial: build_license_body(
@@ -353,6 +401,7 @@ def test_a_license_registry_without_a_live_license_is_refused(world, tmp_path):
             not_before=now - timedelta(days=1),
             expires_at=now + timedelta(days=30),
             stages=["demo", "paper"],
+            trust_root=installation_pin(world.data_dir),
         ),
         load_vendor_signer(),
         at=now,

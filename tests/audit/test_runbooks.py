@@ -323,6 +323,7 @@ def _document(checklist_id: str = "demo_stage1") -> dict:
         "installation_id": "inst-" + "0" * 32,
         "deployment_id": "dep-" + "1" * 16 + "/deployments/7",
         "deployment": "acme-demo",
+        "deployment_pk": 7,
         "gate": item.gate,
         "runbook": item.runbook,
         "checklist": item.id,
