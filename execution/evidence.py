@@ -2,9 +2,10 @@
 live_dry_run_report, metrics_log and mtls_bundle. Pure (no Django); registered at import and loaded by name
 by audit.trust.evidence.
 
-The reports are the JSON-lines files the runbook commands write (execution/runbook/): strict JSON per line,
-one `summary` line last. A report proves its step only when its own summary says it passed, the lines add
-up to that summary, and it was produced against the config the entry records.
+The reports are the files the runbook commands write (execution/runbook/): JSON lines with one `summary`
+line last (smoke, dry run), and the paper smoke's canonical JSON report (runbook/paper_smoke_report.py).
+A report proves its step only when it says it passed, its details add up to that verdict, and it was
+produced against the config the entry records.
 """
 
 from __future__ import annotations
@@ -89,15 +90,18 @@ def verify_smoke_report(artefact: ArtefactInput, ctx: EvidenceContext) -> list[s
 
 
 def verify_paper_smoke_report(artefact: ArtefactInput, ctx: EvidenceContext) -> list[str]:
-    records, problems = jsonl_records(artefact.data, "paper smoke report")
-    if problems:
+    """The JSON report run_paper_smoke_ci writes (oem/paper-smoke/v1): passed, paper daemon, every strategy
+    order accounted for, every risk probe refused, its orders log (when beside it) the one it records, and
+    run against the entry's config."""
+    from execution.runbook.paper_smoke_report import json_report_problems
+
+    if artefact.data is None:
+        return ["paper smoke report is missing"]
+    directory = artefact.path.parent if artefact.path is not None else None
+    report, problems = json_report_problems(artefact.data, directory)
+    if problems or report is None:
         return problems
-    summary, problems = _summary(records, "paper_smoke", "paper smoke report")
-    if problems:
-        return problems
-    if summary.get("daemon_mode") != "paper":
-        return [f"ran against a daemon in {summary.get('daemon_mode')} mode, not paper"]
-    return _orders_problem(records, summary) or _config_problem(summary, ctx)
+    return _config_problem(report, ctx)
 
 
 def verify_live_dry_run_report(artefact: ArtefactInput, ctx: EvidenceContext) -> list[str]:

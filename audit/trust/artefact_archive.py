@@ -7,7 +7,7 @@ certificate, a newer report).
 `<set>` is the first 16 hex characters of the SHA-384 of what is archived: archiving the same evidence
 twice lands in the same folder and never rewrites an index an entry may already record. Files a kind's
 verifier reads beside the artefact (the CRL beside an mTLS bundle, the signature beside a bundle manifest,
-the config beside its .sig) are copied with it.
+the config beside its .sig, the orders log beside a paper smoke report) are copied with it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ def _companions(kind: str, path: Path, data: bytes) -> list[Path]:
         try:
             doc = strict_loads(data)
             names.append(str(doc["file"]))
+        except (StrictJSONError, KeyError, TypeError):
+            pass
+    if kind == "paper_smoke_report":  # the orders log the report binds by SHA-384
+        try:
+            names.append(str(strict_loads(data)["orders_log"]["path"]))
         except (StrictJSONError, KeyError, TypeError):
             pass
     return [path.with_name(n) for n in names if "/" not in n and path.with_name(n).is_file()]

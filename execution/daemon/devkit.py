@@ -130,6 +130,7 @@ class Deployment:
             config_path=self.config_path,
             certs_dir=self.certs_dir,
             overrides=overrides,
+            admin_password=ADMIN_PASSWORD,
         )
 
     def append(self, log: str, status: str, gate_name: str, **overrides) -> dict:

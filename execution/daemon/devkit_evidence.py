@@ -1,6 +1,7 @@
 """Genuine gate evidence for throw-away deployments (tests, the benchmark, local trials).
 
-Every artefact comes from the product's own producers: the smoke and paper smoke through a real daemon,
+Every artefact comes from the product's own producers: the smoke and the paper smoke (run_paper_smoke_ci's
+producer, its JSON report with the orders log beside it) through a real daemon,
 the live dry run, Paper Labs on a small dataset, the deployment's mTLS bundle, a license registry signed
 with the development vendor key, signed checklist exports (each step e-signed over the console's payload),
 the config's own HMAC signature, and a CI run record in the docs/schemas/ci_run_v1.json form. The slow
@@ -55,6 +56,7 @@ def producer_outputs() -> dict[str, tuple[str, bytes]]:
     """name -> (file name, bytes) of the reports the slow producers wrote, made once per process."""
     from execution.runbook import dry_run as dry_run_module
     from execution.runbook import smoke as smoke_module
+    from execution.runbook.paper_smoke import run_paper_smoke
     from risklab.engine.lab import run_lab
 
     root = Path(tempfile.mkdtemp(prefix="oem-devkit-evidence-"))
@@ -62,8 +64,9 @@ def producer_outputs() -> dict[str, tuple[str, bytes]]:
         out: dict[str, tuple[str, bytes]] = {}
         smoke = smoke_module.smoke(_args(smoke_module._parser(), "--cycles", "2", "--data-dir", root))
         out["smoke"] = (smoke.path.name, smoke.path.read_bytes())
-        paper = _paper_smoke(root)
-        out["paper_smoke"] = (paper.path.name, paper.path.read_bytes())
+        paper = run_paper_smoke(data_dir=root, out_dir=root / "paper_smoke", cycles=2)
+        out["paper_smoke"] = (paper.json_path.name, paper.json_path.read_bytes())
+        out["paper_smoke_orders"] = (paper.orders_path.name, paper.orders_path.read_bytes())
         dry = dry_run_module.dry_run(
             _args(dry_run_module._parser(), "--orders", "12", "--fault-rate", "0", "--data-dir", root)
         )
@@ -85,31 +88,6 @@ def _args(parser, *argv) -> argparse.Namespace:
     return parser.parse_args([str(a) for a in argv])
 
 
-def _paper_smoke(root: Path):
-    from audit.trust import paths as trust_paths
-    from execution.runbook.harness import local_daemon
-    from execution.runbook.smoke import OPERATOR, SYMBOL, demo_limits, run_smoke
-    from risklab.engine.data import SAMPLE_DATA, load_bars
-
-    bars = load_bars(SAMPLE_DATA)
-    with local_daemon(
-        root,
-        "paper_smoke",
-        mode="paper",
-        operators=(OPERATOR,),
-        risk_limits=demo_limits(trust_paths.DEFAULT_CONFIG_PATH, 100_000.0),
-        prices={SYMBOL: float(bars.close[500])},
-        tick_s=0.2,
-    ) as local:
-        client = local.client(OPERATOR, ["operator"])
-        try:
-            return run_smoke(
-                client, cycles=2, report_dir=root / "paper_smoke", daemon_label="devkit paper", stage="paper"
-            )
-        finally:
-            client.close()
-
-
 def ci_run_record(commit: str = DEVKIT_COMMIT, job: str = "oem_packaging") -> bytes:
     now = utc_now()
     return canonical_bytes(
@@ -127,11 +105,13 @@ def ci_run_record(commit: str = DEVKIT_COMMIT, job: str = "oem_packaging") -> by
     )
 
 
-def ensure_checklist_signers(keyring: KeyRing) -> None:
+def ensure_checklist_signers(keyring: KeyRing, admin_password: str | None) -> None:
+    """Enrol the checklist signers that are missing; enrolling certifies each key with the installation's
+    root, so it needs the installation administrator password."""
     owners = {r.owner for r in keyring.list_keys("signer") if r.status == "active"}
     for user, roles in CHECKLIST_SIGNERS.values():
         if user not in owners:
-            keyring.create_signer_key(user, roles, password(user))
+            keyring.create_signer_key(user, roles, password(user), admin_password=admin_password)
             owners.add(user)
 
 
@@ -144,10 +124,11 @@ def signed_checklist(
     artefacts: dict[str, Any],
     deployment: str = DEPLOYMENT_NAME,
     deployment_pk: int = DEPLOYMENT_PK,
+    admin_password: str | None = None,
 ) -> dict[str, Any]:
     """Export `checklist_id` with every step e-signed by its role, attaching the entry's artefacts where the
     step asks for them (a small file or value otherwise). Returns the export document."""
-    ensure_checklist_signers(keyring)
+    ensure_checklist_signers(keyring, admin_password)
     context = signing_context(keyring, data_dir)  # the installation and deployment every step binds
     definition = checklist_definition(checklist_id)
     folder = Path(data_dir) / "evidence" / gate / "attachments" / secrets.token_hex(4)
@@ -244,9 +225,11 @@ def write_gate_evidence(
     overrides: dict[str, Any] | None = None,
     archive: bool = True,
     checklists: bool = True,
+    admin_password: str | None = None,
 ) -> dict[str, Any]:
     """Genuine artefacts for one gate's deciding entry, archived (audit/artefacts/<date>/<gate>/) unless
-    archive=False. `overrides` replace artefacts before the checklist is signed and archived."""
+    archive=False. `overrides` replace artefacts before the checklist is signed and archived.
+    `admin_password` enrols the checklist signers the key ring does not hold yet."""
     gate = GATES[gate_name]
     data_dir = Path(data_dir)
     folder = (
@@ -278,6 +261,8 @@ def write_gate_evidence(
         artefacts["paper_smoke_report"] = _write(
             folder / "paper_smoke" / reports["paper_smoke"][0], reports["paper_smoke"][1], data_dir
         )
+        orders_name, orders = reports["paper_smoke_orders"]
+        (folder / "paper_smoke" / orders_name).write_bytes(orders)  # beside the report, which binds it
         manifest = canonical_bytes(
             {
                 "schema": "oem/bundle-manifest/v1",
@@ -302,7 +287,7 @@ def write_gate_evidence(
         artefacts["mtls_bundle"] = _write(mtls / BUNDLE_NAME, (certs / BUNDLE_NAME).read_bytes(), data_dir)
         shutil.copyfile(certs / "crl.pem", mtls / "crl.pem")
         artefacts["mtls_fingerprint"] = "sha384:" + sha384_file(certs / BUNDLE_NAME)
-        artefacts["license_registry"] = _license_registry(folder / "licenses", data_dir)
+        artefacts["license_registry"] = _license_registry(folder / "licenses", data_dir, keyring)
         artefacts["ui_telemetry_log"] = _write(
             folder / "ui" / "ui_telemetry_alerts.jsonl",
             b'{"kind":"summary","p95_frame_ms":12.0,"jank_ratio":0.0,"window_s":600}\n',
@@ -311,7 +296,12 @@ def write_gate_evidence(
     artefacts.update(overrides or {})
     for checklist_id in gate.checklists if checklists else ():
         document = signed_checklist(
-            checklist_id, gate=gate_name, data_dir=data_dir, keyring=keyring, artefacts=artefacts
+            checklist_id,
+            gate=gate_name,
+            data_dir=data_dir,
+            keyring=keyring,
+            artefacts=artefacts,
+            admin_password=admin_password,
         )
         data = canonical_bytes(document) + b"\n"
         artefacts[f"checklist_{checklist_id}"] = _write(
@@ -324,14 +314,21 @@ def write_gate_evidence(
     return archived
 
 
-def _license_registry(folder: Path, data_dir: Path) -> dict[str, str]:
+def _license_registry(folder: Path, data_dir: Path, keyring: KeyRing) -> dict[str, str]:
+    """A vendor registry issuing one live license pinned to this installation, signed with the development
+    vendor key: verifying it needs OEM_ALLOW_DEVELOPMENT_LICENSES=true, as every development-key license.
+    It is a vendor-side file copied into the deployment, so it keeps no witness of its own."""
     from licensing.core.license_file import build_license_body, load_vendor_signer
+    from licensing.core.pin import installation_pin
     from licensing.core.registry import Registry
 
     now = utc_now()
-    registry = Registry(folder / "registry.jsonl")
+    registry = Registry(
+        folder / "registry.jsonl", allow_development_keys=True, keyring=keyring, witness=False
+    )
     if not registry.path.exists():
         components = {"machine_id": sha384_bytes(b"devkit machine")}
+        pin = installation_pin(data_dir)
         registry.issue(
             lambda serial: build_license_body(
                 serial=serial,
@@ -341,6 +338,7 @@ def _license_registry(folder: Path, data_dir: Path) -> dict[str, str]:
                 not_before=now - timedelta(days=1),
                 expires_at=now + timedelta(days=365),
                 stages=["demo", "paper", "live"],
+                trust_root=pin,
             ),
             load_vendor_signer(),
             at=now,

@@ -16,12 +16,14 @@ per strategy order, then the strategy summary), ``<run>.json`` (canonical JSON: 
 denials, the orders log's SHA-384, commit) and ``<run>.md`` (the same for a person, naming the JSON's
 SHA-384). ``--render-summary-markdown`` also prints the Markdown, and appends it to the CI job summary when
 ``$GITHUB_STEP_SUMMARY`` names a file. Exit 0 only when both parts pass.
+
+This is the one paper smoke: the JSON report is the ``paper_smoke_report`` gate artefact, proven by
+``execution.evidence`` through ``execution.runbook.paper_smoke_report`` (the format and its checks).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -33,17 +35,19 @@ from pathlib import Path
 import grpc
 
 from audit.trust import paths as trust_paths
-from audit.trust.canonical import canonical_bytes, strict_loads
+from audit.trust.canonical import canonical_bytes
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError
 from audit.trust.cliutil import run as run_cli
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.hashing import sha384_bytes
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.runbook.harness import Client, local_daemon, utc_stamp
+from execution.runbook.paper_smoke_report import CHECK, SCHEMA, report_problems
 from execution.runbook.smoke import SYMBOL, demo_limits, run_smoke
 from risklab.engine.data import SAMPLE_DATA, load_bars
 
-SCHEMA = "oem/paper-smoke/v1"
+__all__ = ["report_problems", "run_paper_smoke", "run_paper_smoke_ci_main"]
+
 OPERATOR = "paper-smoke"
 ADMIN = "paper-smoke-admin"
 CAPITAL = 100_000.0
@@ -233,7 +237,7 @@ def run_paper_smoke(
             except grpc.RpcError as exc:
                 denials = []
                 errors.append(f"risk denials: {exc.code().name}: {exc.details()}")
-            mode = admin.stub.GetStatus(pb.GetStatusRequest(), metadata=admin.metadata, timeout=5).mode
+            status = admin.stub.GetStatus(pb.GetStatusRequest(), metadata=admin.metadata, timeout=5)
         finally:
             operator.close()
             admin.close()
@@ -241,11 +245,12 @@ def run_paper_smoke(
     passed = bool(smoke.passed and len(denials) == 3 and all(d["passed"] for d in denials) and not errors)
     report = {
         "schema": SCHEMA,
-        "check": "paper_smoke",
+        "check": CHECK,
         "run": run,
         "passed": passed,
         "commit": source_commit(),
-        "daemon": {"label": label, "mode": mode},
+        "daemon": {"label": label, "mode": status.mode},
+        "config_sha384": status.config_sha384,  # the config the daemon ran: binds the report to it
         "strategies": {
             k: summary[k]
             for k in (
@@ -282,43 +287,6 @@ def run_paper_smoke(
     atomic_write_bytes(md_path, markdown.encode())
     log(f"paper smoke {'passed' if passed else 'FAILED'}: {json_path}")
     return PaperSmokeResult(json_path, md_path, smoke.path, digest, passed, report, markdown)
-
-
-_REPORT_LINE = re.compile(
-    r"^- report: `(?P<name>paper_smoke_[0-9TZ-]+\.json)` sha384:(?P<hex>[0-9a-f]{96})$", re.M
-)
-
-
-def report_problems(markdown: bytes, directory: Path) -> list[str]:
-    """What is wrong with a paper smoke Markdown report as evidence ([] = it proves a passed smoke): the JSON
-    report it names must sit beside it with that SHA-384, be canonical, say it passed with every risk denial
-    refused, and the Markdown must say PASSED. Pure, for the ``paper_smoke_report`` evidence verifier."""
-    text = markdown.decode("utf-8", "replace")
-    found = _REPORT_LINE.search(text)
-    if found is None:
-        return ["paper smoke report: no `- report: <run>.json sha384:<hex>` line"]
-    path = Path(directory) / found["name"]
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return [f"paper smoke report: {found['name']} is not beside the Markdown report"]
-    if sha384_bytes(data) != found["hex"]:
-        return [f"paper smoke report: {found['name']} does not match the SHA-384 the Markdown names"]
-    try:
-        report = strict_loads(data)
-    except ValueError as exc:
-        return [f"paper smoke report: {found['name']}: {exc}"]
-    problems = []
-    if not isinstance(report, dict) or report.get("schema") != SCHEMA or canonical_bytes(report) != data:
-        return [f"paper smoke report: {found['name']} is not a canonical {SCHEMA} report"]
-    if report.get("passed") is not True:
-        problems.append(f"paper smoke report: {report.get('run')} did not pass")
-    denials = report.get("risk_denials") or []
-    if len(denials) != 3 or not all(d.get("passed") is True for d in denials):
-        problems.append("paper smoke report: not every risk denial was refused")
-    if not text.startswith(f"# Paper smoke {report.get('run')}: PASSED\n"):
-        problems.append("paper smoke report: the Markdown does not say PASSED for this run")
-    return problems
 
 
 def _parser() -> OneLineParser:

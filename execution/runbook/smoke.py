@@ -144,8 +144,9 @@ def run_smoke(
     stage: str = "demo",
     report_name: str | None = None,
 ) -> SmokeResult:
-    """The smoke strategies against ``client``'s daemon; ``stage="paper"`` makes it the paper smoke (report
-    check ``paper_smoke``, evidence kind paper_smoke_report) against a daemon in paper mode."""
+    """The smoke strategies against ``client``'s daemon. ``stage="paper"`` is the strategies part of the paper
+    smoke (``paper_smoke.run_paper_smoke``, summary check ``smoke_paper_strategies``): its orders log, which
+    the paper smoke's JSON report binds by SHA-384; the paper smoke report itself is that JSON."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -261,7 +262,7 @@ def run_smoke(
     passed = bool(orders) and acknowledged == len(orders) == accounted and not fills.duplicates and not errors
     summary = {
         "kind": "summary",
-        "check": "smoke_demo_strategies" if stage == "demo" else f"{stage}_smoke",
+        "check": f"smoke_{stage}_strategies",
         "stage": stage,
         "passed": passed,
         "orders": len(orders),
@@ -286,9 +287,7 @@ def run_smoke(
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
     }
-    stem = report_name or (
-        f"smoke_demo_{utc_stamp(started)}" if stage == "demo" else f"{stage}_smoke_{utc_stamp(started)}"
-    )
+    stem = report_name or (f"smoke_{stage}_{utc_stamp(started)}")
     path, digest = write_report(report_dir, stem, [*orders, summary])
     progress(99)
     log(f"{len(orders)} order(s), {accounted} accounted for, passed={passed}; report {path}")

@@ -156,7 +156,7 @@ HOLLOW_FILES = {
     "checklist_demo_stage1": (b'{"not":"a signed checklist"}\n', "not a signed checklist export"),
     "paper_labs_report_json": (b'{"x":1}\n', "schema"),
     "paper_labs_report_pdf": (b"%PDF-1.4 hollow\n", "not a complete PDF"),
-    "paper_smoke_report": (b'{"x":1}\n', "no summary line"),
+    "paper_smoke_report": (b'{"x":1}\n', "not a oem/paper-smoke/v1 report"),
     "live_dry_run_report": (b'{"x":1}\n', "no summary line"),
     "mtls_bundle": (b"not a tarball", "not a readable live_bundle.tar.gz"),
     "license_registry": (b'{"x":1}\n', "registry does not verify"),
@@ -262,7 +262,7 @@ def test_the_step_signatures_bind_the_installation_and_the_deployment(world, fie
 
 
 # ---- for another config -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["smoke_demo_report", "paper_smoke_report", "live_dry_run_report"])
+@pytest.mark.parametrize("name", ["smoke_demo_report", "live_dry_run_report"])
 def test_a_report_made_against_another_config_is_refused(world, name):
     data = _summary_changed(world.data(name), config_sha384="d" * 96)
     _reason(world.problems(name, world.with_file(name, data)), "ran against config")
@@ -283,7 +283,7 @@ def test_a_config_hash_of_another_config_is_refused(world):
 
 
 # ---- a failing verdict --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["smoke_demo_report", "paper_smoke_report", "live_dry_run_report"])
+@pytest.mark.parametrize("name", ["smoke_demo_report", "live_dry_run_report"])
 def test_a_report_that_did_not_pass_is_refused(world, name):
     data = _summary_changed(world.data(name), passed=False)
     _reason(world.problems(name, world.with_file(name, data)), "did not pass")
@@ -423,6 +423,61 @@ def test_a_config_signature_with_a_forged_mac_is_refused(world):
     _reason(world.problems("config_signature", artefacts), "does not verify")
 
 
+# ---- the paper smoke report: the JSON run_paper_smoke_ci writes -----------------------------------------
+def _paper_smoke_changed(world: World, change) -> dict:
+    report = strict_loads(world.data("paper_smoke_report"))
+    change(report)
+    return world.with_file("paper_smoke_report", canonical_bytes(report))
+
+
+def test_a_paper_smoke_report_made_against_another_config_is_refused(world):
+    artefacts = _paper_smoke_changed(world, lambda r: r.update(config_sha384="d" * 96))
+    _reason(world.problems("paper_smoke_report", artefacts), "ran against config")
+
+
+def test_a_paper_smoke_report_that_did_not_pass_is_refused(world):
+    artefacts = _paper_smoke_changed(world, lambda r: r.update(passed=False))
+    _reason(world.problems("paper_smoke_report", artefacts), "did not pass")
+
+
+def test_a_paper_smoke_report_whose_risk_probe_was_let_through_is_refused(world):
+    artefacts = _paper_smoke_changed(
+        world, lambda r: r["risk_denials"][-1].update(accepted=True, reason="", passed=False)
+    )
+    _reason(world.problems("paper_smoke_report", artefacts), "not refused: HALTED")
+
+
+def test_a_paper_smoke_report_with_an_order_not_accounted_for_is_refused(world):
+    artefacts = _paper_smoke_changed(world, lambda r: r["strategies"].update(accounted=0))
+    _reason(world.problems("paper_smoke_report", artefacts), "strategy orders not all accounted for")
+
+
+def test_a_paper_smoke_report_of_a_daemon_in_demo_mode_is_refused(world):
+    artefacts = _paper_smoke_changed(world, lambda r: r["daemon"].update(mode="demo"))
+    _reason(world.problems("paper_smoke_report", artefacts), "demo mode, not paper")
+
+
+def test_a_paper_smoke_report_whose_orders_log_beside_it_was_replaced_is_refused(world):
+    report = strict_loads(world.data("paper_smoke_report"))
+    artefacts = world.with_file("paper_smoke_report", world.data("paper_smoke_report"))
+    beside = (world.data_dir / artefacts["paper_smoke_report"]["path"]).with_name(
+        report["orders_log"]["path"]
+    )
+    beside.write_bytes(b'{"kind":"summary","check":"smoke_paper_strategies","stage":"paper"}\n')
+    _reason(world.problems("paper_smoke_report", artefacts), "is not the orders log the report records")
+
+
+def test_a_paper_smoke_report_that_is_not_canonical_is_refused(world):
+    report = strict_loads(world.data("paper_smoke_report"))
+    artefacts = world.with_file("paper_smoke_report", json.dumps(report, indent=2).encode())
+    _reason(world.problems("paper_smoke_report", artefacts), "not in canonical form")
+
+
+def test_the_markdown_summary_alone_is_not_the_paper_smoke_evidence(world):
+    artefacts = world.with_file("paper_smoke_report", b"# Paper smoke paper_smoke_x: PASSED\n")
+    _reason(world.problems("paper_smoke_report", artefacts), "not strict JSON")
+
+
 # ---- truncated --------------------------------------------------------------------------------------
 TRUNCATED = {
     "config_signature": "not strict JSON",
@@ -431,7 +486,7 @@ TRUNCATED = {
     "checklist_demo_stage1": "not strict JSON",
     "paper_labs_report_json": "not strict JSON",
     "paper_labs_report_pdf": "not a complete PDF",
-    "paper_smoke_report": "truncated",
+    "paper_smoke_report": "not strict JSON",
     "live_dry_run_report": "truncated",
     "mtls_bundle": "not a readable live_bundle.tar.gz",
     "license_registry": "does not verify",

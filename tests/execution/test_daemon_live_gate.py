@@ -47,7 +47,8 @@ def _refused(options) -> list[str]:
 
 
 @pytest.fixture
-def dep(tmp_path):
+def dep(tmp_path, monkeypatch):
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the devkit's license registry uses it
     with stand_in_verifiers():  # the bundle and UI telemetry verifiers come with their own packages
         yield Deployment.create(tmp_path, operators=("alice", "root-admin"))
 

@@ -12,13 +12,16 @@ from execution.daemon.gate import evaluate_live
 from execution.daemon.license_hook import LicenseCheck
 from execution.daemon.server import Daemon, DaemonOptions
 from execution.daemon.server import main as daemon_main
+from tests.evidence_factory import stand_in_verifiers
 
 
 @pytest.fixture
-def live(tmp_path):
-    dep = Deployment.create(tmp_path, operators=("alice", "root-admin"))
-    dep.promote_to_live()
-    return dep
+def live(tmp_path, monkeypatch):
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the devkit's license registry uses it
+    with stand_in_verifiers():  # the bundle and UI telemetry verifiers come with their own packages
+        dep = Deployment.create(tmp_path, operators=("alice", "root-admin"))
+        dep.promote_to_live()
+        yield dep
 
 
 def _gate(dep):
