@@ -323,6 +323,198 @@ def test_a_pdf_of_another_run_is_refused(world):
     _reason(world.problems("paper_labs_report_pdf", world.with_file("paper_labs_report_pdf", pdf)), "run")
 
 
+# ---- Paper Labs report v2 (stress probes, unexercised rows, flags) and v1 -------------------------------
+@pytest.fixture(scope="module")
+def stressed_lab(tmp_path_factory) -> tuple[bytes, bytes]:
+    """JSON and PDF of a genuine lab with a stressed scenario: probe rows, a strategy the crash did not
+    reach (not_exercised) and one that looks better under stress (flags)."""
+    from risklab.engine.lab import run_lab
+
+    lab = run_lab(
+        strategies=["buy_and_hold", "ema_crossover"],
+        scenarios=["baseline", "flash_crash"],
+        seed=1,
+        out_dir=tmp_path_factory.mktemp("lab"),
+    )
+    return lab.json_path.read_bytes(), lab.pdf_path.read_bytes()
+
+
+V1_SAMPLE = Path(__file__).resolve().parents[1] / "risklab" / "data" / "report_v1.json"  # the v1 engine's
+
+
+def _with_lab_report(world, report: dict, pdf: bytes | None = None) -> dict:
+    artefacts = world.with_file("paper_labs_report_json", report_bytes(report))
+    if pdf is not None:
+        artefacts["paper_labs_report_pdf"] = world.with_file("paper_labs_report_pdf", pdf)[
+            "paper_labs_report_pdf"
+        ]
+    return artefacts
+
+
+def _probe_row(report: dict, profile: str = "balanced") -> dict:
+    return next(r for r in report["rows"] if r["strategy"] == "stress_probe" and r["profile"] == profile)
+
+
+def _deepen_drawdown(row: dict, *, judged: bool = True) -> None:
+    """The row's drawdown beyond its profile's threshold; its check judged so (or left saying pass)."""
+    check = row["acceptance"]["max_drawdown"]
+    check["value"] = row["metrics"]["max_drawdown"] = check["threshold"] + 0.01
+    if judged:
+        check["pass"] = False
+
+
+def _as_v1(report: dict) -> dict:
+    """The report as the previous engine wrote it (the shape of tests/risklab/data/report_v1.json): no
+    probes, exercise, status or flags; fills counted as trades; no rules or re-entry parameter."""
+    rows = []
+    for row in report["rows"]:
+        if row["strategy"] == "stress_probe":
+            continue
+        row = {k: v for k, v in row.items() if k not in ("exercise", "flags", "status", "reference")}
+        row["pass"] = all(check["pass"] for check in row["acceptance"].values())  # v1 knew no exercise
+        metrics = {
+            k: v for k, v in row["metrics"].items() if k not in ("orders", "stops", "daily_limit_exits")
+        }
+        metrics["trades"] = metrics.pop("fills")
+        row["metrics"] = metrics
+        row["profile_params"] = {
+            k: v for k, v in row["profile_params"].items() if k != "reentry_cooldown_bars"
+        }
+        rows.append(row)
+    parameters = {k: v for k, v in report["parameters"].items() if k != "rules"}
+    parameters["profiles"] = {
+        name: {k: v for k, v in params.items() if k != "reentry_cooldown_bars"}
+        for name, params in parameters["profiles"].items()
+    }
+    profiles = {}
+    for name in report["summary"]["profiles"]:
+        own = [r for r in rows if r["profile"] == name]
+        failed = sum(not r["pass"] for r in own)
+        profiles[name] = {"rows": len(own), "failed": failed, "verdict": "fail" if failed else "pass"}
+    summary = {"profiles": profiles, "rows": len(rows), "failed": sum(not r["pass"] for r in rows)}
+    return {
+        **report,
+        "schema": "oem/paper-labs-report/v1",
+        "engine_version": "1",
+        "parameters": parameters,
+        "rows": rows,
+        "summary": summary,
+        "verdict": "pass" if rows and all(r["pass"] for r in rows) else "fail",
+    }
+
+
+def _shape(report: dict) -> dict:
+    row = report["rows"][0]
+    return {
+        "report": set(report),
+        "parameters": set(report["parameters"]),
+        "profile": set(next(iter(report["parameters"]["profiles"].values()))),
+        "row": set(row),
+        "metrics": set(row["metrics"]),
+        "profile_params": set(row["profile_params"]),
+        "summary": set(report["summary"]),
+        "summary_profile": set(next(iter(report["summary"]["profiles"].values()))),
+    }
+
+
+def test_a_v2_report_with_stress_probes_unexercised_rows_and_flags_is_proven(world, stressed_lab):
+    data, pdf = stressed_lab
+    report = strict_loads(data)
+    assert {r["status"] for r in report["rows"]} == {"pass", "not_exercised"}
+    assert all(s["probe_rows"] == 1 for s in report["summary"]["profiles"].values())
+    assert report["summary"]["flags"] > 0
+    artefacts = _with_lab_report(world, report, pdf)
+    assert world.problems("paper_labs_report_json", artefacts) == []
+    assert world.problems("paper_labs_report_pdf", artefacts) == []
+
+
+@pytest.mark.parametrize("status", ["not_exercised", "fail"])
+def test_a_stress_probe_that_did_not_pass_is_refused_though_the_summary_says_pass(
+    world, stressed_lab, status
+):
+    report = strict_loads(stressed_lab[0])
+    probe = _probe_row(report)
+    probe["status"], probe["pass"] = status, False
+    if status == "fail":
+        _deepen_drawdown(probe)
+    else:
+        probe["exercise"]["exercised"] = False
+    artefacts = _with_lab_report(world, report)
+    _reason(world.problems("paper_labs_report_json", artefacts), f"stress probe on flash_crash is {status}")
+    _reason(world.problems("paper_labs_report_pdf", artefacts), "its JSON report")
+
+
+def test_a_profile_failed_by_its_unexercised_stress_probe_is_refused(world, stressed_lab):
+    report = strict_loads(stressed_lab[0])
+    probe = _probe_row(report, "aggressive")
+    probe["status"], probe["pass"], probe["exercise"]["exercised"] = "not_exercised", False, False
+    summary = report["summary"]["profiles"]["aggressive"]
+    summary["not_exercised"] += 1
+    summary["probe_failed"], summary["verdict"], report["verdict"] = 1, "fail", "fail"
+    report["summary"]["not_exercised"] += 1
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        "verdict is fail (failed: aggressive)",
+    )
+
+
+def test_a_report_without_a_profiles_stress_probe_row_is_refused(world, stressed_lab):
+    report = strict_loads(stressed_lab[0])
+    report["rows"].remove(_probe_row(report, "manual"))
+    summary = report["summary"]["profiles"]["manual"]
+    summary["rows"] -= 1
+    summary["probe_rows"] = 0
+    report["summary"]["rows"] -= 1
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        "row manual/flash_crash/stress_probe on ",
+    )
+
+
+def test_a_report_whose_summary_disagrees_with_its_rows_is_refused(world, stressed_lab):
+    report = strict_loads(stressed_lab[0])
+    report["summary"]["profiles"]["conservative"]["rows"] += 1
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        "profile conservative: the summary disagrees with its rows",
+    )
+
+
+def test_a_row_whose_status_does_not_follow_from_its_checks_is_refused(world, stressed_lab):
+    report = strict_loads(stressed_lab[0])
+    _deepen_drawdown(_probe_row(report, "conservative"), judged=False)
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        "max_drawdown check passes a value above its threshold",
+    )
+    report = strict_loads(stressed_lab[0])
+    unexercised = next(r for r in report["rows"] if r["status"] == "not_exercised")
+    unexercised["status"], unexercised["pass"] = "pass", True
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        "status pass does not follow from its checks and exercise (not_exercised)",
+    )
+
+
+def test_a_v1_report_of_the_previous_engine_is_proven(world, stressed_lab):
+    report = _as_v1(strict_loads(stressed_lab[0]))
+    assert _shape(report) == _shape(strict_loads(V1_SAMPLE.read_bytes()))
+    artefacts = _with_lab_report(world, report, stressed_lab[1])
+    assert world.problems("paper_labs_report_json", artefacts) == []
+    assert world.problems("paper_labs_report_pdf", artefacts) == []
+
+
+def test_a_v1_report_with_a_failing_row_is_refused_though_its_verdict_says_pass(world, stressed_lab):
+    report = _as_v1(strict_loads(stressed_lab[0]))
+    row = next(r for r in report["rows"] if r["profile"] == "balanced")
+    row["pass"] = False
+    _deepen_drawdown(row)
+    _reason(
+        world.problems("paper_labs_report_json", _with_lab_report(world, report)),
+        f"profile balanced: row {row['scenario']}/{row['strategy']} failed its acceptance checks",
+    )
+
+
 def test_a_checklist_with_an_unsigned_step_is_refused(world):
     doc = strict_loads(world.data("checklist_demo_stage1"))
     doc["steps"][1]["signatures"] = []
