@@ -25,6 +25,12 @@ from tests.evidence_factory import (
 
 
 @pytest.fixture(autouse=True)
+def _development_licenses(monkeypatch):
+    """The genuine license registry of the live gate is signed with the development vendor key."""
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+
+
+@pytest.fixture(autouse=True)
 def _stand_ins():
     evidence.clear_cache()
     with stand_in_verifiers():
@@ -160,6 +166,9 @@ def test_update_with_a_hollow_artefact_writes_nothing(keyring, data_dir, passwor
         artefacts[name] = artefact_file(path, data_dir)
     else:
         artefacts[name] = hollow
+    # Verifying records each log's position in the witness (state/witness.json), empty logs included; after
+    # that, a refused update must leave every file as it was, the witness too.
+    assert verify(keyring, data_dir).ok
     before = _tree(data_dir)
     assert (
         verify_decision_log_main(_update_argv(GATE_LOG[gate], GATE_STATUS[gate], artefacts, password_file))

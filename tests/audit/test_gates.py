@@ -12,6 +12,12 @@ from tests.evidence_factory import append_genuine, stand_in_verifiers
 
 
 @pytest.fixture(autouse=True)
+def _development_licenses(monkeypatch):
+    """The genuine license registry of the live gate is signed with the development vendor key."""
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+
+
+@pytest.fixture(autouse=True)
 def _stand_ins():
     with stand_in_verifiers():
         yield
