@@ -5,10 +5,11 @@
   artefact must still match its SHA-384) and, when asked, a second build of the same commit and
   ``SOURCE_DATE_EPOCH`` whose fingerprint must be identical.
 - **license**: request → provision → activate (stage paper) → registry verification, in throw-away device
-  and vendor data directories, on this device's real fingerprint. The request and the activation run the
-  bundle's code; the provisioning and the registry check are the vendor's side and run the checkout's code
-  with the vendor key the licensing CLI is configured with (the development key unless
-  ``OEM_LICENSE_SIGNING_KEY_FILE`` names another): that key never ships in a bundle.
+  and vendor data directories (each set up as an installation first), on this device's real fingerprint.
+  The request and the activation run the bundle's code; the provisioning and the registry check are the
+  vendor's side and run the checkout's code with the vendor key the licensing CLI is configured with (the
+  development key unless ``OEM_LICENSE_SIGNING_KEY_FILE`` names another): that key never ships in a bundle.
+  A development-signed license is activated only where ``OEM_ALLOW_DEVELOPMENT_LICENSES=true``.
 - **paper_labs**: one lab (every profile, buy-and-hold, baseline) on the bundle's sample data and the bundle's
   risk profiles; the section passes when the report is written and its verdict is ``pass``.
 - **mtls**: a fresh mTLS bundle, the bundle's daemon started on a free loopback port, TLS 1.3 negotiated with
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import secrets
 import socket
 import ssl
 import subprocess
@@ -71,6 +73,31 @@ def run_py(app: Path, args: list, data_dir: Path) -> subprocess.CompletedProcess
     try:
         return subprocess.run(
             argv, cwd=app, env=_env(app, data_dir), capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"no answer within {SUBPROCESS_TIMEOUT} s")
+
+
+_SET_UP = (
+    "import sys; from audit.trust.cli import init_installation_main as main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def set_up_installation(app: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    """A throw-away data dir becomes an installation with the bundle's own setup step (nothing creates one
+    implicitly). Its administrator password is random, given on stdin and forgotten: the directory is
+    removed with the rest of `work`, and no step here certifies a signer."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-c", _SET_UP]
+    try:
+        return subprocess.run(
+            argv,
+            cwd=app,
+            env=_env(app, data_dir),
+            input=secrets.token_urlsafe(24) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(argv, 124, "", f"no answer within {SUBPROCESS_TIMEOUT} s")
@@ -258,8 +285,14 @@ def bundle_section(bundle_dir: Path, *, rebuild: bool) -> tuple[Section, dict]:
 def license_section(app: Path, work: Path, *, allow_virtual: bool) -> Section:
     section = Section("license")
     device, vendor = work / "device", work / "vendor"
-    device.mkdir(parents=True, exist_ok=True)
-    vendor.mkdir(parents=True, exist_ok=True)
+    for name, data_dir, code in (
+        ("device setup", device, app),
+        ("vendor setup", vendor, trust_paths.REPO_ROOT),
+    ):
+        result = set_up_installation(code, data_dir)
+        if result.returncode != 0:
+            section.failed(name, _last_line(result))
+            return section
     request, issued = work / "license_request.json", work / "license.json"
     # The vendor's installation has its own key ring: the device's fingerprint HMAC cannot be checked there,
     # which is what --foreign-request states (the request's digest is in the report for comparison).
@@ -407,7 +440,10 @@ def mtls_section(app: Path, work: Path, config: Path) -> Section:
 
     section = Section("mtls")
     certs, data = work / "certs", work / "daemon"
-    data.mkdir(parents=True, exist_ok=True)
+    result = set_up_installation(app, data)
+    if result.returncode != 0:
+        section.failed("daemon setup", _last_line(result))
+        return section
     generate = (
         "import sys; from execution.mtls.bundle import generate_mtls_bundle_main as main; "
         "sys.exit(main(sys.argv[1:]))"
@@ -418,7 +454,7 @@ def mtls_section(app: Path, work: Path, config: Path) -> Section:
         return section
     section.passed("bundle generated", "CA, server and client certificates, signed CRL")
     section.artefact("mtls_bundle", certs / "live_bundle.tar.gz")
-    KeyRing.load(data)  # the daemon and the token below share this key ring; create it once, before both
+    KeyRing.load(data)  # the daemon and the token below share this key ring: it must load before both
     proc, port, line = _start_daemon(app, config, data, certs)
     try:
         if port is None:

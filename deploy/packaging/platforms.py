@@ -122,7 +122,7 @@ LINTIAN_OVERRIDES = """\
 # The runbooks and the pinned requirements are signed members of the bundle, read where it is installed.
 {pkg}: package-contains-documentation-outside-usr-share-doc [opt/core-oem/*]
 # The JSON schema of the license file format, not a license text.
-{pkg}: extra-license-file [opt/core-oem/*/app/docs/schemas/license_v1.json]
+{pkg}: extra-license-file [opt/core-oem/*/app/docs/schemas/license_v2.json]
 """
 
 

@@ -1,4 +1,7 @@
-"""A real bundle built offline for the delivery tests, with the packaging tests' offline wheelhouse."""
+"""A real bundle built offline for the delivery tests, with the packaging tests' offline wheelhouse.
+
+The build runs on its own vendor installation (`vendor_data_dir`), never on the console's data dir: the
+console's installation is pinned in its database, which a module-wide build has no access to."""
 
 from __future__ import annotations
 
@@ -6,8 +9,14 @@ from pathlib import Path
 
 from deploy.packaging.builder import BuildOptions, build_bundle
 from tests.deploy.packaging.helpers import make_wheelhouse
+from tests.trust_setup import installed
 
 PLATFORM = "linux-x86_64"
+
+
+def vendor_data_dir(out: Path) -> Path:
+    """The vendor's data dir (its key ring's config key signs the bundle's config) for a build in `out`."""
+    return out.parent / f"{out.name}-vendor"
 
 
 def build(out: Path, *, packages: bool = False, platform: str = PLATFORM):
@@ -19,5 +28,6 @@ def build(out: Path, *, packages: bool = False, platform: str = PLATFORM):
             wheelhouse=wheelhouse.path,
             requirements=wheelhouse.requirements,
             packages=packages,
+            data_dir=installed(vendor_data_dir(out)).data_dir,
         )
     )

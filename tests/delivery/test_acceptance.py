@@ -8,8 +8,9 @@ from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.hashing import sha384_bytes
 from delivery.acceptance.cli import run_oem_acceptance_main
 from delivery.acceptance.report import FAILED, PASSED, PLACEHOLDER, Section
-from tests.delivery.bundles import build
+from tests.delivery.bundles import build, vendor_data_dir
 from tests.licensing.fakesys import build_machine
+from tests.trust_setup import installed as set_up_installation
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,7 @@ def device(tmp_path, monkeypatch):
     build_machine(tmp_path / "machine")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
     monkeypatch.setenv("OEM_ENV", "test")
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the vendor side signs with the dev key
 
 
 def _report(path):
@@ -32,7 +34,11 @@ def _report(path):
     return report, {s["name"]: s for s in report["sections"]}
 
 
-def test_a_built_bundle_passes_every_section_and_rebuilds_identically(built, device, tmp_path, capsys):
+def test_a_built_bundle_passes_every_section_and_rebuilds_identically(
+    built, device, tmp_path, capsys, monkeypatch
+):
+    # The second build runs where the first did: the vendor's installation holds the config key.
+    monkeypatch.setenv("OEM_DATA_DIR", str(vendor_data_dir(built.bundle_dir.parent)))
     out = tmp_path / "acceptance.json"
     assert run_oem_acceptance_main(["--bundle", str(built.bundle_dir), "--json", str(out), "--rebuild"]) == 0
     printed = capsys.readouterr().out.splitlines()
@@ -113,6 +119,7 @@ def test_a_container_without_allow_virtual_fails_the_license_section_honestly(bu
     (machine / ".dockerenv").write_text("")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(machine))
     monkeypatch.setenv("OEM_ENV", "test")
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # so provisioning reaches the VM check
     out = tmp_path / "report.json"
     argv = ["--bundle", str(built.bundle_dir), "--json", str(out), "--sections", "license"]
     assert run_oem_acceptance_main(argv) == 1
@@ -157,6 +164,7 @@ def test_an_installed_release_passes_the_acceptance_from_its_prefix(built, devic
 
     data = tmp_path / "var"
     monkeypatch.setenv("OEM_DATA_DIR", str(data))
+    set_up_installation(data)
     request, issued = tmp_path / "request.json", tmp_path / "license.json"
     assert license_request_main(["--out", str(request)]) == 0
     provision = [

@@ -132,6 +132,7 @@ def test_the_acceptance_job_records_the_report_and_it_becomes_gate_evidence(
 ):
     build_machine(tmp_path / "machine")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the license section signs with the dev key
     engineer = user_with_role("engineer", deployments=[deployment])
     job = services.bundle_acceptance_start(build=registered, actor=engineer)
     assert run_job(job_id=job.pk) == "succeeded"

@@ -116,44 +116,43 @@ def check_upgrade(verified: VerifiedBundle, installed: dict[str, Any] | None) ->
 
 
 def check_device_license(data_dir: Path, keyring: KeyRing) -> str:
-    """A license for this device that verifies now, or LicenseNeeded after writing a license request."""
+    """A license for this device that verifies now, or LicenseNeeded after writing a license request.
+    The same check the daemon runs (`check_installed_license`: fingerprint, CRL, high-water mark and the
+    installation's pin); the request names this installation's trust root so the license is pinned to it."""
     from licensing.core.cli import allow_development_keys, system_probe
-    from licensing.core.crl import load_crl
+    from licensing.core.device import check_installed_license
     from licensing.core.fingerprint import build_fingerprint
-    from licensing.core.high_water import load_mark
-    from licensing.core.registry import crl_path
+    from licensing.core.pin import PinError, installation_pin
     from licensing.core.request import build_request
-    from licensing.core.verify import verify_license
 
     now = utc_now()
-    allow_dev = allow_development_keys()
-    record = build_fingerprint(
-        system_probe(), keyring=keyring, now=now, usb_dongle=os.environ.get("OEM_LICENSE_USB_DONGLE") or None
+    try:  # a malformed development-key switch or a test-only probe in production: one line, no write
+        allow_dev, probe = allow_development_keys(), system_probe()
+    except ValueError as exc:
+        raise BundleRefused(str(exc)) from None
+    usb_dongle = os.environ.get("OEM_LICENSE_USB_DONGLE") or None
+    status = check_installed_license(
+        data_dir,
+        keyring,
+        stage=None,
+        now=now,
+        probe=probe,
+        usb_dongle=usb_dongle,
+        allow_development_keys=allow_dev,
     )
-    license_path = data_dir / "licenses" / "license.json"
+    if status.valid:
+        return status.summary()
     try:
-        license_bytes = license_path.read_bytes()
-    except FileNotFoundError:
-        reason = f"no license at {license_path}"
-    else:
-        crl = load_crl(crl_path(data_dir), allow_development_keys=allow_dev)
-        status = verify_license(
-            license_bytes,
-            fingerprint_record=record,
-            now=now,
-            revoked_serials=crl.serials if crl else (),
-            high_water=load_mark(keyring),
-            allow_development_keys=allow_dev,
-        )
-        if status.valid:
-            return status.summary()
-        reason = status.summary()
-    request = build_request(record, hostname=socket.gethostname(), now=now)
+        pin = installation_pin(data_dir)
+    except PinError as exc:
+        raise BundleRefused(str(exc)) from None
+    record = build_fingerprint(probe, keyring=keyring, now=now, usb_dongle=usb_dongle)
+    request = build_request(record, hostname=socket.gethostname(), now=now, trust_root=pin)
     request_path = data_dir / "licenses" / LICENSE_REQUEST_NAME
     atomic_write_bytes(request_path, canonical_bytes(request) + b"\n")
     raise LicenseNeeded(
-        f"no valid license for this device ({reason}); wrote {request_path}: send it to the vendor, run "
-        f"`python -m licensing.core activate_license LICENSE.json` and run this install again"
+        f"no valid license for this device ({status.summary()}); wrote {request_path}: send it to the "
+        f"vendor, run `python -m licensing.core activate_license LICENSE.json` and run this install again"
     )
 
 

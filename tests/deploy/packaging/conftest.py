@@ -11,6 +11,7 @@ import pytest
 
 from deploy.packaging.builder import BuildOptions, BuildResult, build_bundle
 from tests.deploy.packaging.helpers import Wheelhouse, make_wheelhouse
+from tests.trust_setup import installed
 
 EPOCH = 1794000000  # 2026-11-06T21:20:00Z, after the development OpenPGP key was made
 _ISOLATED_ENV = (
@@ -54,6 +55,7 @@ def vendor(tmp_path_factory, wheelhouse) -> Iterator[Vendor]:
         mp.setenv("OEM_KDF_COST", "test")
         mp.setenv("OEM_ENV", "test")
         mp.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
+        installed(root / "var")  # the vendor's installation: the key ring that signs config is never implicit
         yield Vendor(root / "var", wheelhouse, root)
 
 

@@ -30,6 +30,7 @@ def site(vendor):
     build_machine(vendor.root / "machine")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OEM_FINGERPRINT_ROOT", str(vendor.root / "machine"))
+        mp.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the licenses below are signed with the dev key
         yield vendor.root / "opt" / "core-oem"
 
 
@@ -58,7 +59,7 @@ def test_without_a_license_install_writes_a_request_and_stops_with_the_next_step
     assert len(err.strip().splitlines()) == 1
     assert "no valid license for this device" in err and "activate_license" in err
     request = vendor.data_dir / "licenses" / "license_request.json"
-    assert strict_loads(request.read_bytes())["format"] == "oem-license-request/1"
+    assert strict_loads(request.read_bytes())["format"] == "oem-license-request/2"
     assert not site.exists()
 
 
