@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark: strict decision-log verification, with and without the evidence checks of every artefact.
 
-Generates two signed, chained demo logs (default 10,000 entries, 2 signatures each: owner + compliance) in a
-temporary data dir:
+Sets up a throw-away installation (init_installation; the signers are certified by its root) and generates
+two signed, chained demo logs (default 10,000 entries, 2 signatures each: owner + compliance, bound to the
+installation and deployment, with a co-signed checkpoint and a witness mark):
 - "evidence": every entry records the genuine, archived demo_exit artefacts (config hash and signature,
   bundle commit, smoke report, CI run record, signed checklist, archive index) made by the product's own
   producers (execution.daemon.devkit_evidence), so the strict verifier runs each kind's verifier;
 - "signatures": the same entries with the artefacts under names no gate declares, so only signatures,
-  chain, schema and file hashes are checked.
+  chain, schema and file hashes are checked. It is kept as a second deployment of the installation
+  (`deployments/signatures/`), so each log has its own deployment id and witness mark.
 Then times (a) audit.trust.verifier.verify_decision_logs on the signatures-only log, (b) on the evidence log
 with a cold verdict cache, (c) a re-verify of the evidence log (verdicts cached per content hash), and (d)
 cryptography's raw Ed25519 verify of the same signatures. Goals: (a)/(d) >= 0.8 in entries/s, and the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -39,30 +42,45 @@ from audit.trust.canonical import (  # noqa: E402
 )
 from audit.trust.decision_log import (  # noqa: E402
     build_entry,
+    checkpoint_document,
     genesis_hash,
     line_hash,
-    write_checkpoint,
+    sign_checkpoint,
+    signing_context,
+    witness_key,
 )
+from audit.trust.fsutil import atomic_write_bytes  # noqa: E402
+from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, utc_now  # noqa: E402
+from audit.trust.paths import checkpoint_path  # noqa: E402
 from audit.trust.signatures import format_signature  # noqa: E402
 from audit.trust.verifier import verify_decision_logs  # noqa: E402
+from audit.trust.witness import Mark, witness_for  # noqa: E402
 
 ROLES = ("compliance", "owner")  # the roles demo_ready needs (STATUS_RULES)
+ADMIN = "bench-administrator"  # noqa: S105 - a throw-away installation's password
 
 
-def generate(data_dir: Path, log_name: str, count: int, artefacts: dict):
-    """Write a valid log quickly: sign with the private key objects directly, splice the signing input."""
+def install(data_dir: Path) -> None:
+    """The explicit trust-root step, and the two decision signers certified by its root."""
+    init_installation(data_dir, ADMIN)
     ring = KeyRing.load(data_dir)
-    if ring.active_key("signer", owner="alice") is None:
-        ring.create_signer_key("alice", ["owner"], "pw-alice")
-        ring.create_signer_key("carol", ["compliance"], "pw-carol")
+    ring.create_signer_key("alice", ["owner"], "pw-alice", admin_password=ADMIN)
+    ring.create_signer_key("carol", ["compliance"], "pw-carol", admin_password=ADMIN)
+
+
+def generate(install_dir: Path, base: Path, count: int, artefacts: dict):
+    """Write a valid log of the deployment kept in `base` quickly: sign with the private key objects
+    directly, splice the signing input; then its co-signed checkpoint and its witness mark."""
+    ring = KeyRing.load(install_dir)
+    context = signing_context(ring, base)
     signers = {
         "compliance": ring.signer_for("carol", "pw-carol"),
         "owner": ring.signer_for("alice", "pw-alice"),
     }
     private = {role: s._private_key for role, s in signers.items()}
     public = {role: p.public_key() for role, p in private.items()}
-    log_path = data_dir / log_name / "audit" / "decision_logs" / "demo.jsonl"
+    log_path = base / "audit" / "decision_logs" / "demo.jsonl"
     log_path.parent.mkdir(parents=True)
     prefix = domain_prefix(DOMAIN_DECISION_LOG)
     log_json = canonical_bytes("demo")
@@ -80,7 +98,18 @@ def generate(data_dir: Path, log_name: str, count: int, artefacts: dict):
                 runtime_flags={},
                 timestamp=start + timedelta(microseconds=seq),
             )
-            body = prefix + b'{"entry":' + fast_canonical_bytes(entry) + b',"log":' + log_json + b',"role":'
+            body = (
+                prefix
+                + b'{"deployment_id":'
+                + canonical_bytes(context["deployment_id"])
+                + b',"entry":'
+                + fast_canonical_bytes(entry)
+                + b',"installation_id":'
+                + canonical_bytes(context["installation_id"])
+                + b',"log":'
+                + log_json
+                + b',"role":'
+            )
             signatures = {}
             for role in ROLES:
                 message = body + canonical_bytes(role) + b"}"
@@ -91,7 +120,12 @@ def generate(data_dir: Path, log_name: str, count: int, artefacts: dict):
             line = fast_canonical_bytes(entry)
             handle.write(line + b"\n")
             prev = line_hash(line)
-    write_checkpoint(log_path, count, prev, ring.hmac_signer("audit"))
+    last = {k: v for k, v in entry.items() if k != "signatures"}
+    checkpoint = checkpoint_document(
+        entry, "demo", context, sign_checkpoint(last, "demo", signers, context=context)
+    )
+    atomic_write_bytes(checkpoint_path(log_path), canonical_bytes(checkpoint) + b"\n")
+    witness_for(install_dir).begin(witness_key("demo", context), Mark(0, genesis_hash("demo")), label="bench")
     return log_path, raw_triples
 
 
@@ -101,15 +135,19 @@ def evidence_artefacts(data_dir: Path) -> tuple[dict, dict]:
 
     ring = KeyRing.load(data_dir)
     genuine = write_gate_evidence(
-        "demo_exit", data_dir=data_dir, keyring=ring, config_path=trust_paths.DEFAULT_CONFIG_PATH
+        "demo_exit",
+        data_dir=data_dir,
+        keyring=ring,
+        config_path=trust_paths.DEFAULT_CONFIG_PATH,
+        admin_password=ADMIN,
     )
     undeclared = {f"x_{name}": value for name, value in genuine.items()}
     return genuine, undeclared
 
 
-def _verify(log_path: Path, data_dir: Path, count: int) -> float:
+def _verify(log_path: Path, install_dir: Path, base: Path, count: int) -> float:
     t0 = time.perf_counter()
-    report = verify_decision_logs([log_path], KeyRing.load(data_dir), data_dir=data_dir)
+    report = verify_decision_logs([log_path], KeyRing.load(install_dir), data_dir=base)
     elapsed = time.perf_counter() - t0
     assert report.ok, [str(p) for p in report.problems[:3]]
     assert len(report.entries) == count
@@ -128,14 +166,18 @@ def main() -> int:
     print(f"machine: {platform.platform()} | {platform.machine()} | cpus={os.cpu_count()}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="oem-bench-") as tmp:
-        data_dir = Path(tmp)
+        data_dir = Path(tmp) / "var"
+        plain_dir = data_dir / "deployments" / "signatures"
+        install(data_dir)
         t0 = time.perf_counter()
         genuine, undeclared = evidence_artefacts(data_dir)
         elapsed = time.perf_counter() - t0
         print(f"produced genuine demo_exit evidence ({len(genuine)} artefacts) in {elapsed:.1f}s")
         t0 = time.perf_counter()
-        plain_log, triples = generate(data_dir, "signatures", args.entries, undeclared)
-        evidence_log, _ = generate(data_dir, "evidence", args.entries, genuine)
+        # The undeclared copies still name files, whose hashes the strict verifier checks in their own dir.
+        shutil.copytree(data_dir / "audit" / "artefacts", plain_dir / "audit" / "artefacts")
+        plain_log, triples = generate(data_dir, plain_dir, args.entries, undeclared)
+        evidence_log, _ = generate(data_dir, data_dir, args.entries, genuine)
         size_mb = evidence_log.stat().st_size / 1e6
         print(
             f"generated 2 x {args.entries} entries ({len(triples)} signatures each, {size_mb:.1f} MB) in "
@@ -145,10 +187,10 @@ def main() -> int:
         # Interleaved rounds, best of each: other processes on a shared box slow whichever run they hit.
         plain_s = cold_s = warm_s = raw_s = float("inf")
         for _ in range(args.rounds):
-            plain_s = min(plain_s, _verify(plain_log, data_dir, args.entries))
+            plain_s = min(plain_s, _verify(plain_log, data_dir, plain_dir, args.entries))
             evidence.clear_cache()
-            cold_s = min(cold_s, _verify(evidence_log, data_dir, args.entries))
-            warm_s = min(warm_s, _verify(evidence_log, data_dir, args.entries))
+            cold_s = min(cold_s, _verify(evidence_log, data_dir, data_dir, args.entries))
+            warm_s = min(warm_s, _verify(evidence_log, data_dir, data_dir, args.entries))
             t0 = time.perf_counter()
             for key, signature, message in triples:
                 key.verify(signature, message)
