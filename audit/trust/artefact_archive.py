@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
-from audit.trust.fsutil import atomic_write_bytes
+from audit.trust.fsutil import UnsafeFileError, atomic_write_bytes, read_regular_file
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time, utc_now
 
@@ -42,6 +42,12 @@ def archive_root(data_dir: Path) -> Path:
 def _source_path(stored: str, data_dir: Path) -> Path:
     candidate = Path(stored)
     return candidate if candidate.is_absolute() else Path(data_dir) / candidate
+
+
+def _read(path: Path) -> bytes:
+    from audit.trust.evidence import MAX_ARTEFACT_BYTES  # evidence imports the verifiers, which import this
+
+    return read_regular_file(path, max_bytes=MAX_ARTEFACT_BYTES, what="artefact")
 
 
 def _companions(kind: str, path: Path, data: bytes) -> list[Path]:
@@ -87,10 +93,10 @@ def archive_artefacts(
             continue
         if isinstance(value, dict):
             source = _source_path(value["path"], data_dir)
-            try:
-                data = source.read_bytes()
-            except OSError as exc:
-                raise ArchiveError(f"artefact {name}: cannot read {value['path']}: {exc.strerror}") from None
+            try:  # the bounded reader: a FIFO or device recorded as an artefact is refused, never read
+                data = _read(source)
+            except UnsafeFileError as exc:
+                raise ArchiveError(f"artefact {name}: cannot read {value['path']}: {exc}") from None
             if sha384_bytes(data) != value["sha384"]:
                 raise ArchiveError(f"artefact {name}: {value['path']} changed since it was recorded")
             files.append((name, kind, value["path"], data, _companions(kind, source, data)))
@@ -132,7 +138,7 @@ def archive_artefacts(
             target = folder / name / Path(source).name
             atomic_write_bytes(target, data)
             for companion in companions:
-                atomic_write_bytes(target.with_name(companion.name), companion.read_bytes())
+                atomic_write_bytes(target.with_name(companion.name), _read(companion))
         index = {
             "schema": INDEX_SCHEMA,
             "gate": gate,
@@ -140,7 +146,7 @@ def archive_artefacts(
             "artefacts": sorted(rows, key=lambda r: r["name"]),
         }
         atomic_write_bytes(index_path, canonical_bytes(index) + b"\n")
-    index_bytes = index_path.read_bytes()
+    index_bytes = _read(index_path)
     result["artefact_index"] = {
         "path": index_path.relative_to(data_dir).as_posix(),
         "sha384": sha384_bytes(index_bytes),

@@ -21,12 +21,14 @@ from audit.trust.canonical import (
     strict_loads,
 )
 from audit.trust.evidence import (
+    MAX_ARTEFACT_BYTES,
     ArtefactInput,
     EvidenceContext,
     read_capped,
     register_verifier,
     resolve_inside,
 )
+from audit.trust.fsutil import read_regular_file
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, PURPOSE_SIGNER, KeyRingError, parse_time
 from audit.trust.signatures import SignatureError
@@ -139,9 +141,10 @@ def config_difference(before: dict, sig_path: Path, data_dir: Path) -> str:
     configs = []
     for path in (other_sig, sig_path):
         try:
-            doc = strict_loads(path.read_bytes())
-            configs.append(parse_yaml((path.with_name(doc["file"])).read_bytes()))
-        except (OSError, StrictJSONError, ConfigError, KeyError, TypeError, AttributeError):
+            doc = strict_loads(read_regular_file(path, max_bytes=MAX_ARTEFACT_BYTES, what="config signature"))
+            beside = path.with_name(doc["file"])
+            configs.append(parse_yaml(read_regular_file(beside, max_bytes=MAX_ARTEFACT_BYTES, what="config")))
+        except (OSError, ValueError, ConfigError, KeyError, TypeError, AttributeError):
             return "(an archived config copy is not available to compare)"
     keys = sorted(_diff(configs[0], configs[1], ""))
     return (

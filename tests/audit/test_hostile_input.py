@@ -128,6 +128,20 @@ def test_hashing_an_artefact_that_is_a_fifo_is_refused(fifo, no_hang):
         sha384_file(fifo)
 
 
+def test_archiving_an_artefact_that_is_a_fifo_is_refused_in_one_line(tmp_path, no_hang):
+    """Fails when archive_artefacts reads the recorded file without the bounded reader."""
+    from audit.trust.artefact_archive import ArchiveError, archive_artefacts
+
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    os.mkfifo(data_dir / "smoke.jsonl")
+    recorded = {"smoke_demo_report": {"path": "smoke.jsonl", "sha384": "0" * 96}}
+    with pytest.raises(ArchiveError, match="a FIFO, not a regular file") as info:
+        archive_artefacts(recorded, gate="demo_exit", data_dir=data_dir)
+    one_line(info.value)
+    assert not (data_dir / "audit").exists()
+
+
 # ---- strict JSON -------------------------------------------------------------------------------------------
 @FUZZ
 @given(json_like)
