@@ -1,8 +1,12 @@
 """Offline license activation for the desktop client. No Qt.
 
 The device's request is built and written exactly as ``license_request`` does; a license (file, USB stick
-or QR image) is checked with ``licensing.core.verify.verify_license`` and, when valid, installed through
-``activate_license`` (the same command an admin runs), so the two paths cannot drift apart.
+or QR image) is checked with ``licensing.core.verify.verify_license`` against what the device holds
+(``licensing.core.device.device_state``: a fresh fingerprint, the CRL, the high-water mark and this
+installation's trust-root pin) and, when valid, installed through ``activate_license`` (the same command an
+admin runs), so the two paths cannot drift apart. The installed license is judged by
+``check_installed_license``, as the daemon judges it. Licenses signed with the development key verify only
+with ``OEM_ALLOW_DEVELOPMENT_LICENSES=true`` (``licensing.core.devkeys``), as everywhere else.
 """
 
 from __future__ import annotations
@@ -14,16 +18,17 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.trust import paths
 from audit.trust.canonical import canonical_bytes
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.keyring import KeyRing, utc_now
 from licensing.core import qr
-from licensing.core.cli import activate_license_main, allow_development_keys, system_probe
-from licensing.core.crl import load_crl
+from licensing.core.cli import activate_license_main, system_probe
+from licensing.core.device import check_installed_license, device_state
+from licensing.core.devkeys import development_licenses_allowed
 from licensing.core.fingerprint import build_fingerprint
-from licensing.core.high_water import load_mark
 from licensing.core.license_file import License, LicenseError, parse_license, read_license_qr_png
-from licensing.core.registry import crl_path
+from licensing.core.pin import installation_pin
 from licensing.core.request import build_request
 from licensing.core.request import to_qr_text as request_to_qr_text
 from licensing.core.verify import verify_license
@@ -60,9 +65,15 @@ class Verdict:
 
 
 def make_request() -> Request:
+    """This device's request, pinned to its installation's trust root (as ``license_request`` writes it)."""
     now = utc_now()
-    record = build_fingerprint(system_probe(), keyring=KeyRing.load(), now=now, usb_dongle=_usb_dongle())
-    document = build_request(record, hostname=socket.gethostname(), now=now)
+    data_dir = paths.data_dir()
+    record = build_fingerprint(
+        system_probe(), keyring=KeyRing.load(data_dir), now=now, usb_dongle=_usb_dongle()
+    )
+    document = build_request(
+        record, hostname=socket.gethostname(), now=now, trust_root=installation_pin(data_dir)
+    )
     text = request_to_qr_text(document)
     return Request(document, text, qr.render_png(text))
 
@@ -131,29 +142,71 @@ def read_license(path: Path) -> License:
         raise LicenseError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def check(path: Path) -> Verdict:
-    """The one-line verdict of ``verify_license`` on this machine, now."""
+    """The one-line verdict of ``verify_license`` on this machine and installation, now."""
     try:
         lic = read_license(path)
     except LicenseError as exc:
-        return Verdict(False, f"refused: {' '.join(str(exc).split())}")
-    allow_dev = allow_development_keys()
-    keyring = KeyRing.load()
+        return Verdict(False, f"refused: {_one_line(exc)}")
     now = utc_now()
-    record = build_fingerprint(system_probe(), keyring=keyring, now=now, usb_dongle=_usb_dongle())
-    crl = load_crl(crl_path(), allow_development_keys=allow_dev)
+    try:
+        allow_dev = development_licenses_allowed()
+        data_dir = paths.data_dir()
+        device = device_state(
+            data_dir,
+            KeyRing.load(data_dir),
+            now=now,
+            probe=system_probe(),
+            usb_dongle=_usb_dongle(),
+            allow_development_keys=allow_dev,
+        )
+    except (OSError, ValueError) as exc:  # no installation, a tampered CRL or mark, a bad switch value
+        return Verdict(False, f"license {lic.serial} refused: {_one_line(exc)}", lic)
     status = verify_license(
         lic,
-        fingerprint_record=record,
+        fingerprint_record=device.record,
         now=now,
-        revoked_serials=crl.serials if crl else (),
-        high_water=load_mark(keyring),
+        revoked_serials=device.crl.serials if device.crl else (),
+        high_water=device.mark,
         allow_development_keys=allow_dev,
+        trust_root=device.pin,
     )
-    summary = " ".join(status.summary().split())
+    summary = _one_line(status.summary())
     if not status.valid:
         return Verdict(False, f"license {lic.serial} refused: {summary}", lic)
     return Verdict(True, f"{summary}; stages {','.join(lic.stages)}, expires {lic.expires_at:%Y-%m-%d}", lic)
+
+
+def installed_status(stage: str | None = None) -> Verdict:
+    """The installed license as the daemon judges it (``check_installed_license``), in one line."""
+    try:
+        allow_dev = development_licenses_allowed()
+        data_dir = paths.data_dir()
+        status = check_installed_license(
+            data_dir,
+            KeyRing.load(data_dir),
+            stage=stage,
+            now=utc_now(),
+            probe=system_probe(),
+            usb_dongle=_usb_dongle(),
+            allow_development_keys=allow_dev,
+        )
+    except (OSError, ValueError) as exc:
+        return Verdict(False, f"no usable license: {_one_line(exc)}")
+    summary = _one_line(status.summary())
+    return Verdict(status.valid, summary if status.valid else f"no usable license: {summary}")
+
+
+def development_keys_allowed() -> bool:
+    """Whether development-key licenses verify here (the screen then says so in red); a bad value is off."""
+    try:
+        return development_licenses_allowed()
+    except ValueError:
+        return False
 
 
 def install(path: Path) -> Verdict:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -366,11 +367,13 @@ def run_check(
     from PySide6.QtGui import QGuiApplication
 
     from audit.trust.hashing import sha384_file
+    from audit.trust.installation import init_installation
     from desktop_qml import CLIENT_VERSION
     from desktop_qml.evidence import MIN_COVERED_S, check_ui_telemetry_log
     from desktop_qml.guard.alerts import LOG_NAME
     from execution.daemon.server import UI_GUARD_ITEM
     from execution.proto.gen import oem_daemon_v1_pb2 as pb
+    from licensing.core.devkeys import DEV_SWITCH_ENV
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -380,8 +383,13 @@ def run_check(
     work = Path(tempfile.mkdtemp(prefix="oem-ui-check-"))
     saved_data_dir = os.environ.get("OEM_DATA_DIR")
     saved_root = os.environ.get("OEM_FINGERPRINT_ROOT")
+    saved_switch = os.environ.get(DEV_SWITCH_ENV)
     os.environ["OEM_DATA_DIR"] = str(work / "client-var")  # the client's license files, never the real ones
     os.environ["OEM_FINGERPRINT_ROOT"] = str(synthetic_device(work / "device"))
+    # The throwaway license the check provisions is signed with the development vendor key.
+    os.environ[DEV_SWITCH_ENV] = "true"
+    # The device's setup step: its installation is the trust root its license request and license pin.
+    init_installation(work / "client-var", secrets.token_urlsafe(24))
     started = datetime.now(UTC)
     steps: list[Step] = []
     summary: dict = {
@@ -447,7 +455,11 @@ def run_check(
             }
             summary["guard_events"] = dict(sc.guard.guard.emitted)
     finally:
-        for name, value in (("OEM_DATA_DIR", saved_data_dir), ("OEM_FINGERPRINT_ROOT", saved_root)):
+        for name, value in (
+            ("OEM_DATA_DIR", saved_data_dir),
+            ("OEM_FINGERPRINT_ROOT", saved_root),
+            (DEV_SWITCH_ENV, saved_switch),
+        ):
             if value is None:
                 os.environ.pop(name, None)
             else:

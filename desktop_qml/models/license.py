@@ -1,5 +1,6 @@
 """License activation screen: this device's request as a QR code (saved to a folder or USB stick), import
-from a file, a USB stick or a QR image, a one-line verdict, install on success. Offline throughout."""
+from a file, a USB stick or a QR image, a one-line verdict, install on success; the installed license as the
+daemon judges it, and whether development-key licenses are allowed here. Offline throughout."""
 
 from __future__ import annotations
 
@@ -23,12 +24,18 @@ class LicenseModel(StateObject):
         "result": "",
         "resultOk": False,
         "busy": False,
+        "installedStatus": "",
+        "installedOk": False,
+        "developmentKeys": False,
     }
     requestDigest = prop(str, "requestDigest", changed)  # noqa: N815
     requestQrUrl = prop(str, "requestQrUrl", changed)  # noqa: N815
     requestSaved = prop(str, "requestSaved", changed)  # noqa: N815
     result = prop(str, "result", changed)
     resultOk = prop(bool, "resultOk", changed)  # noqa: N815
+    installedStatus = prop(str, "installedStatus", changed)  # noqa: N815
+    installedOk = prop(bool, "installedOk", changed)  # noqa: N815
+    developmentKeys = prop(bool, "developmentKeys", changed)  # noqa: N815
 
     def __init__(self, parent=None, *, mounts=activation.removable_mounts) -> None:
         super().__init__(parent)
@@ -36,14 +43,26 @@ class LicenseModel(StateObject):
         self._mounts = RecordModel(("path", "licenses"), self)
         self._request: activation.Request | None = None
         self._scratch = tempfile.TemporaryDirectory(prefix="oem-desktop-")
+        self.refreshInstalled()
 
     mounts = Property(QObject, lambda self: self._mounts, constant=True)
 
     def _verdict(self, verdict: activation.Verdict) -> bool:
         self._set(result=verdict.line, resultOk=verdict.ok)
+        self.refreshInstalled()
         if verdict.ok:
             self.installed.emit()
         return verdict.ok
+
+    @Slot()
+    def refreshInstalled(self) -> None:  # noqa: N802
+        """The installed license checked as the daemon checks it (check_installed_license)."""
+        status = activation.installed_status()
+        self._set(
+            installedStatus=status.line,
+            installedOk=status.ok,
+            developmentKeys=activation.development_keys_allowed(),
+        )
 
     @Slot(result=bool)
     def makeRequest(self) -> bool:  # noqa: N802

@@ -22,6 +22,23 @@ ScrollView {
             Layout.fillWidth: true
         }
 
+        Label {
+            objectName: "licenseInstalled"
+            text: "installed: " + backend.license.installedStatus
+            color: backend.license.installedOk ? palette.text : "#b00020"
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+        Label {
+            objectName: "licenseDevelopmentKeys"
+            visible: backend.license.developmentKeys
+            text: "Development license keys are allowed here (OEM_ALLOW_DEVELOPMENT_LICENSES=true): not for production"
+            color: "#b00020"
+            font.bold: true
+            wrapMode: Text.Wrap
+            Layout.fillWidth: true
+        }
+
         GroupBox {
             title: "This device's request"
             Layout.fillWidth: true

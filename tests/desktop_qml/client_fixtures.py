@@ -62,8 +62,11 @@ def write_profile(
 
 
 @pytest.fixture
-def desk(qapp):
+def desk(qapp, tmp_path, monkeypatch):
     from desktop_qml.app import DesktopApp
+
+    # the client's own data dir (its license files): never the machine's, which the license screen reads
+    monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "client-var"))
 
     app = DesktopApp(drain_ms=20, poll_s=0.2, backoff=Backoff(0.1, 2.0, 0.5))
     app.load()

@@ -68,6 +68,7 @@ class _Local:  # the shape write_profile expects
 
 def test_the_session_reconnects_with_backoff_after_the_daemon_restarts(qtbot, desk, tmp_path):
     dep = Deployment.create(tmp_path / "dep", operators=("alice",))
+    dep.append("demo", "demo_ready", "demo_exit")  # paper mode needs a passed demo_exit gate
     port = _free_port()
     first = _start(dep, port)
     try:

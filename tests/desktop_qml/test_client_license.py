@@ -13,6 +13,7 @@ from licensing.core.license_file import load_vendor_signer, write_license_qr_png
 from licensing.core.request import from_qr_text as request_from_qr_text
 from tests.licensing.fakesys import build_machine
 from tests.licensing.helpers import fingerprint, make_license, untrusted_signer
+from tests.trust_setup import installed
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,8 @@ def machine(tmp_path, monkeypatch):
     monkeypatch.setenv("OEM_KDF_COST", "test")
     monkeypatch.delenv("OEM_LICENSE_USB_DONGLE", raising=False)
     monkeypatch.delenv("OEM_LICENSE_SIGNING_KEY_FILE", raising=False)
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the licenses below use the development key
+    installed(tmp_path / "var")  # the device's installation: licenses are pinned to its trust root
     build_machine(tmp_path / "machine")
     monkeypatch.setenv("OEM_FINGERPRINT_ROOT", str(tmp_path / "machine"))
     return tmp_path / "machine"
@@ -61,6 +64,8 @@ def test_a_license_file_is_verified_in_one_line_and_installed(model, machine, tm
     assert model.resultOk and model.result.startswith("activated license serial 1 for ACME Trading")
     assert "\n" not in model.result
     assert _installed(tmp_path).read_bytes() == path.read_bytes()
+    assert model.installedOk and model.installedStatus.startswith("license 1 valid for ACME Trading")
+    assert model.developmentKeys
 
 
 def test_a_license_is_imported_from_a_qr_image(model, machine, tmp_path):
@@ -88,6 +93,35 @@ def test_a_forged_license_is_refused_with_its_one_line_reason_and_nothing_instal
     assert model.result.startswith("license 1 refused: license signature:")
     assert "\n" not in model.result
     assert not _installed(tmp_path).exists()
+
+
+def test_a_license_pinned_to_another_installation_is_refused_and_nothing_installed(model, machine, tmp_path):
+    from licensing.core.pin import installation_pin
+
+    installed(tmp_path / "elsewhere")
+    path = tmp_path / "other.json"
+    path.write_bytes(
+        _license(machine, tmp_path, trust_root=installation_pin(tmp_path / "elsewhere")).to_bytes()
+    )
+    assert not model.importFile(str(path))
+    assert model.result.startswith("license 1 refused:") and "\n" not in model.result
+    assert not _installed(tmp_path).exists()
+    assert not model.installedOk
+    assert model.installedStatus.startswith("no usable license: no license installed")
+
+
+def test_a_development_key_license_is_refused_without_the_switch(model, machine, tmp_path, monkeypatch):
+    path = tmp_path / "license.json"
+    path.write_bytes(_license(machine, tmp_path).to_bytes())
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
+    assert not model.importFile(str(path))
+    assert model.result.startswith("license 1 refused:") and "development key" in model.result
+    assert not _installed(tmp_path).exists() and not model.developmentKeys
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+    assert model.importFile(str(path)), model.result
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")  # the installed license, judged as the daemon does
+    model.refreshInstalled()
+    assert not model.installedOk and "development key" in model.installedStatus
 
 
 def test_an_expired_license_and_a_garbage_file_are_refused_in_one_line(model, machine, tmp_path):

@@ -7,6 +7,7 @@ from execution.daemon.license_hook import LicenseCheck
 from execution.daemon.server import Daemon, DaemonOptions
 from execution.venues.paper import PaperVenue
 from tests.desktop_qml.client_fixtures import config_home, connect, desk, write_profile  # noqa: F401
+from tests.evidence_factory import stand_in_verifiers
 
 
 class _Local:  # the shape write_profile expects
@@ -14,7 +15,15 @@ class _Local:  # the shape write_profile expects
         self.deployment, self.daemon = dep, d
 
 
-def test_start_live_enables_only_when_everything_passes_then_orders_go_live(qtbot, desk, tmp_path):
+def test_start_live_enables_only_when_everything_passes_then_orders_go_live(
+    qtbot, desk, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")  # the devkit's license registry uses it
+    with stand_in_verifiers():  # the bundle and UI telemetry verifiers come with their own packages
+        _start_live_then_orders_go_live(qtbot, desk, tmp_path)
+
+
+def _start_live_then_orders_go_live(qtbot, desk, tmp_path):
     dep = Deployment.create(tmp_path / "dep", operators=("alice",))
     dep.promote_to_live()
     exchange = PaperVenue("binance")  # stands in for the ccxt venue: no network in tests

@@ -19,6 +19,7 @@ from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
 @pytest.fixture
 def env(tmp_path):
     dep = Deployment.create(tmp_path / "dep", operators=("alice", "vera"))
+    dep.append("demo", "demo_ready", "demo_exit")  # paper mode needs a passed demo_exit gate
     daemon = Daemon(
         DaemonOptions(
             config_path=dep.config_path,
