@@ -168,6 +168,22 @@ def test_installing_the_same_bundle_again_changes_nothing(site, linux_build, cap
     assert snapshot(site) == before
 
 
+def test_without_the_development_switch_a_development_signed_license_is_refused(
+    site, newer, monkeypatch, capsys
+):
+    """The installed license is signed with the development key: by default (production-like) it does not
+    count, and a malformed switch is one line; the prefix stays as it was either way."""
+    before = snapshot(site)
+    monkeypatch.delenv("OEM_ALLOW_DEVELOPMENT_LICENSES")
+    code, _, err = _run(["install", newer.bundle_dir, "--prefix", site], capsys)
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert "no valid license for this device" in err and "OEM_ALLOW_DEVELOPMENT_LICENSES" in err
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "yes")
+    code, _, err = _run(["install", newer.bundle_dir, "--prefix", site], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "must be true or false" in err
+    assert snapshot(site) == before
+
+
 def test_an_upgrade_with_its_offline_venv_switches_current_and_a_downgrade_after_it_is_refused(
     vendor, site, newer, linux_build, capsys
 ):
