@@ -19,6 +19,7 @@ from deploy.packaging.bootstrap.manifest import parse_manifest
 from deploy.packaging.bootstrap.verify import verify_bundle
 from deploy.packaging.builder import BuildError, find_bundle_dir
 from deploy.packaging.cli import main as build_main
+from licensing.core.devkeys import development_licenses_allowed
 from tests.deploy.packaging.conftest import EPOCH, snapshot
 
 
@@ -48,6 +49,13 @@ def test_the_bundle_carries_code_wheels_signed_config_keys_bootstrap_and_runbook
     ).read_text() == "oemfix-alpha==1.0.0\noemfix-beta==2.1.0\nrfc8785==0.1.4\n"
     assert not any("__pycache__" in p or p.endswith(".pyc") or "oemconsole" in p for p in paths)
     assert (bundle / "manifest.json").read_bytes() == canonical_bytes(linux_build.manifest)
+
+
+def test_the_shipped_environment_is_production_and_refuses_development_licenses(linux_build):
+    template = (linux_build.bundle_dir / "config" / "env.template").read_text()
+    environ = dict(line.split("=", 1) for line in template.splitlines() if line and not line.startswith("#"))
+    assert environ["OEM_ENV"] == "production"
+    assert development_licenses_allowed(environ) is False
 
 
 def test_no_private_key_and_no_absolute_build_path_ships(linux_build):
