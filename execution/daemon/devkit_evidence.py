@@ -8,9 +8,10 @@ the config's own HMAC signature, and a CI run record in the docs/schemas/ci_run_
 producers run once per process (`producer_outputs`) and their reports are copied into each deployment:
 they bind only the config hash, and every devkit deployment runs a byte copy of config/core.yaml.
 
-The OEM bundle manifest and the UI telemetry log have no producer here (they come with the bundle builder
-and the desktop client): `write_gate_evidence` writes files of their documented shape, which prove
-something only once their kinds' verifiers are registered.
+The OEM bundle manifest is signed with the development release key, as a development build of the bundle
+builder signs it (no files to ship besides the config it lists). The UI telemetry log has no producer here
+(it comes from the desktop client): `write_gate_evidence` writes a line of its documented shape, which proves
+something only where a test registers a stand-in verifier for it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from audit.runbooks.model import checklist as checklist_definition
 from audit.runbooks.model import version
 from audit.trust.artefact_archive import archive_artefacts
-from audit.trust.canonical import DOMAIN_ESIG, canonical_bytes
+from audit.trust.canonical import DOMAIN_ESIG, DOMAIN_MANIFEST, canonical_bytes
 from audit.trust.core_config import sign_file
 from audit.trust.decision_log import artefact_file, signing_context
 from audit.trust.gates import GATES
@@ -103,6 +104,24 @@ def ci_run_record(commit: str = DEVKIT_COMMIT, job: str = "oem_packaging") -> by
             ],
         }
     )
+
+
+def bundle_manifest(config: bytes) -> tuple[bytes, str]:
+    """(manifest.json bytes, manifest.sig line) of a devkit bundle listing the config, signed with the
+    development release key as build_core_bundle signs a development build (refused when OEM_ENV=production,
+    as every development release key)."""
+    from deploy.packaging.bootstrap.manifest import build_manifest, bytes_entry, manifest_bytes
+    from deploy.packaging.builder import DEV_RELEASE_KEY, load_release_signer
+
+    manifest = build_manifest(
+        bundle_version="0.0.0",
+        commit=DEVKIT_COMMIT,
+        platform="linux-x86_64",
+        build_time="2026-01-01T00:00:00Z",
+        files=[bytes_entry("config/core.yaml", config)],
+    )
+    signature = load_release_signer(DEV_RELEASE_KEY).sign(DOMAIN_MANIFEST, manifest)
+    return manifest_bytes(manifest), signature + "\n"
 
 
 def ensure_checklist_signers(keyring: KeyRing, admin_password: str | None) -> None:
@@ -263,18 +282,9 @@ def write_gate_evidence(
         )
         orders_name, orders = reports["paper_smoke_orders"]
         (folder / "paper_smoke" / orders_name).write_bytes(orders)  # beside the report, which binds it
-        manifest = canonical_bytes(
-            {
-                "schema": "oem/bundle-manifest/v1",
-                "bundle_version": "0.0.0-devkit",
-                "commit": DEVKIT_COMMIT,
-                "platform": "linux-x86_64",
-                "build_time": "2026-01-01T00:00:00Z",
-                "files": [],
-            }
-        )
+        manifest, signature = bundle_manifest(config_copy.read_bytes())
         artefacts["bundle"] = _write(folder / "bundle" / "manifest.json", manifest, data_dir)
-        (folder / "bundle" / "manifest.sig").write_text("devkit manifest: no vendor release signature\n")
+        (folder / "bundle" / "manifest.sig").write_text(signature)
         artefacts["bundle_fingerprint"] = "sha384:" + sha384_bytes(manifest)
     elif gate_name == "live_go":
         artefacts["live_dry_run_report"] = _write(
