@@ -606,6 +606,44 @@ def test_a_license_registry_without_a_live_license_is_refused(world, tmp_path):
     _reason(world.problems("license_registry", artefacts), "no live license that allows the live stage")
 
 
+def test_a_license_registry_of_another_installation_is_refused(world, tmp_path):
+    from datetime import timedelta
+
+    from audit.trust.keyring import utc_now
+    from licensing.core.license_file import build_license_body, load_vendor_signer
+    from licensing.core.pin import installation_pin
+    from licensing.core.registry import Registry
+
+    installed(tmp_path / "elsewhere")
+    registry = Registry(
+        tmp_path / "elsewhere-registry" / "registry.jsonl",
+        allow_development_keys=True,
+        keyring=world.keyring,
+        witness=False,
+    )
+    now = utc_now()
+    registry.issue(
+        lambda serial: build_license_body(
+            serial=serial,
+            customer="Another installation",
+            components={"machine_id": "a" * 96},
+            issued_at=now - timedelta(days=1),
+            not_before=now - timedelta(days=1),
+            expires_at=now + timedelta(days=30),
+            stages=["demo", "paper", "live"],
+            trust_root=installation_pin(tmp_path / "elsewhere"),
+        ),
+        load_vendor_signer(),
+        at=now,
+    )
+    artefacts = world.with_file("license_registry", registry.path.read_bytes())
+    beside = world.data_dir / Path(artefacts["license_registry"]["path"]).with_name(
+        "registry.checkpoint.json"
+    )
+    beside.write_bytes(registry.path.with_name("registry.checkpoint.json").read_bytes())
+    _reason(world.problems("license_registry", artefacts), "no live license for this installation")
+
+
 def test_a_config_signature_with_a_forged_mac_is_refused(world):
     doc = strict_loads(world.data("config_signature"))
     doc["signature"] = doc["signature"][:-8] + (
