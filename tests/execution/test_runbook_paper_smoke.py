@@ -94,3 +94,26 @@ def test_the_markdown_report_proves_the_smoke_only_while_its_json_matches(tmp_pa
     report = strict_loads(json_path.read_bytes())
     json_path.write_bytes(canonical_bytes({**report, "passed": False}))
     assert "does not match the SHA-384" in report_problems(md_path.read_bytes(), folder)[0]
+
+
+def test_the_paper_smoke_report_verifier_proves_exactly_what_run_paper_smoke_ci_writes(tmp_path):
+    from audit.trust import paths as trust_paths
+    from audit.trust.evidence import ArtefactInput, EvidenceContext
+    from audit.trust.hashing import sha384_file
+    from execution.evidence import verify_paper_smoke_report
+
+    assert run_paper_smoke_ci_main(["--data-dir", str(tmp_path), "--cycles", "1"]) == 0
+    (json_path,), _ = _reports(tmp_path / "reports" / "paper_smoke")
+
+    def verdict(path, config_hex=sha384_file(trust_paths.DEFAULT_CONFIG_PATH)):
+        ctx = EvidenceContext(tmp_path, "paper", "paper_exit", {}, None, None, None, config_hex)
+        value = {"path": path.name, "sha384": sha384_bytes(path.read_bytes())}
+        artefact = ArtefactInput("paper_smoke_report", "paper_smoke_report", value, path, path.read_bytes())
+        return verify_paper_smoke_report(artefact, ctx)
+
+    assert verdict(json_path) == []
+    assert "not the entry's config_hash" in verdict(json_path, "d" * 96)[0]
+    assert "not strict JSON" in verdict(json_path.with_suffix(".md"))[0]  # the Markdown is for people
+    orders = json_path.parent / strict_loads(json_path.read_bytes())["orders_log"]["path"]
+    orders.write_bytes(orders.read_bytes().replace(b'"FILLED"', b'"PARTIAL"', 1))
+    assert "is not the orders log the report records" in verdict(json_path)[0]
