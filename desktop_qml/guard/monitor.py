@@ -48,6 +48,10 @@ from desktop_qml.guard.motion import MotionPreference
 from desktop_qml.guard.stats import FrameWindow, WindowStats
 
 IDLE_MIN_S = 0.001  # an aboutToBlock -> next event gap this long means the GUI thread really waited
+# A change made during a busy stretch is often rendered only after a short wait for the window's update
+# timer (one display interval at most): a frame starting this soon after a stretch that held no frame of its
+# own still waited for that stretch.
+STRETCH_GAP_S = 0.05
 
 
 class UiGuard(QObject):
@@ -82,6 +86,7 @@ class UiGuard(QObject):
         self._dispatcher: QAbstractEventDispatcher | None = None
         self._busy_since: float | None = None
         self._blocked_at: float | None = None
+        self._last_stretch: tuple[float, float] | None = None  # (start, end) of the last busy stretch
         self._last_swap: float | None = None
         self._connections: list = []
         self.frame_listeners: list[Callable[[float, float], None]] = []  # (swap s, frame ms): check, bench
@@ -127,12 +132,15 @@ class UiGuard(QObject):
                 app.removeEventFilter(self)
         self._dispatcher = None
         self._busy_since = self._blocked_at = self._last_swap = None
+        self._last_stretch = None
         self._window = None
         self._connections = []
         self.timer.stop()
 
     def _gui_about_to_block(self) -> None:
-        self._blocked_at = self.clock()
+        now = self._blocked_at = self.clock()
+        if self._busy_since is not None:
+            self._last_stretch = (self._busy_since, now)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
         blocked = self._blocked_at
@@ -147,6 +155,13 @@ class UiGuard(QObject):
         start = self.clock()
         if self._busy_since is not None:
             start = min(start, self._busy_since)
+        stretch = self._last_stretch
+        if (
+            stretch is not None
+            and start - stretch[1] <= STRETCH_GAP_S
+            and (self._last_swap is None or stretch[0] >= self._last_swap)
+        ):
+            start = min(start, stretch[0])
         if self._last_swap is not None:
             start = max(start, self._last_swap)
         self._started_at = start
