@@ -33,8 +33,11 @@ def fresh_content_types():
 
 
 @pytest.fixture
-def console(settings, data_dir, keyring, db, django_capture_on_commit_callbacks):
-    """An installation with signers, two demo decisions, an audit artefact and keyed audit events."""
+def console(settings, data_dir, keyring, transactional_db, django_capture_on_commit_callbacks):
+    """An installation with signers, two demo decisions, an audit artefact and keyed audit events.
+
+    Transactional: a restore runs as its own command, never inside a test's open transaction (PostgreSQL
+    refuses to TRUNCATE tables with rows written earlier in the same transaction)."""
     settings.OEM_DATA_DIR = data_dir
     from audit.services import audit_event_record
 

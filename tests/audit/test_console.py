@@ -84,7 +84,8 @@ def test_reconcile_refuses_to_mirror_a_log_that_does_not_verify(deployment, demo
 
 
 def manage(*args, data_dir: Path, stdin: str = ""):
-    env = {**os.environ, "OEM_DATA_DIR": str(data_dir)}
+    # A data dir of its own gets a database of its own (an empty SQLite beside it), never the console's.
+    env = {**os.environ, "OEM_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -17,6 +17,7 @@ from audit.trust.keyring import KeyRing
 from tests.evidence_factory import console_uploads, stand_in_verifiers
 from tests.factories import PASSWORD, user_with_role
 from tests.trust_setup import ADMIN_PASSWORD, installed
+from tests.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +162,7 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     verified = subprocess.run(
         [sys.executable, "manage.py", "verify_decision_log", "--strict", "--log", str(log)],
         cwd=ROOT,
-        env={**os.environ, "OEM_DATA_DIR": str(settings.OEM_DATA_DIR)},
+        env={**os.environ, "OEM_DATA_DIR": str(settings.OEM_DATA_DIR), "DATABASE_URL": database_url()},
         capture_output=True,
         text=True,
         timeout=120,

@@ -206,7 +206,8 @@ def test_reconcile_imports_what_the_pure_cli_wrote(tmp_path, capsys):
 
 
 def test_manage_py_runs_the_pure_cli_with_its_exit_code(tmp_path):
-    env = {**os.environ, "OEM_DATA_DIR": str(tmp_path / "var"), "OEM_ENV": "test"}
+    # A data dir of its own gets a database of its own (an empty SQLite beside it), never the console's.
+    env = {**os.environ, "OEM_DATA_DIR": str(tmp_path / "var"), "OEM_ENV": "test", "DATABASE_URL": ""}
     result = subprocess.run(
         [sys.executable, "manage.py", "verify_license_registry"],
         cwd=REPO_ROOT,

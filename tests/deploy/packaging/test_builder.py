@@ -21,6 +21,7 @@ from deploy.packaging.builder import BuildError, find_bundle_dir
 from deploy.packaging.cli import main as build_main
 from licensing.core.devkeys import development_licenses_allowed
 from tests.deploy.packaging.conftest import EPOCH, snapshot
+from tests.workers import database_url
 
 
 def test_the_bundle_carries_code_wheels_signed_config_keys_bootstrap_and_runbooks(linux_build):
@@ -218,7 +219,7 @@ def test_manage_py_build_core_bundle_runs_the_same_builder(vendor, linux_build, 
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "DATABASE_URL": database_url()},
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
