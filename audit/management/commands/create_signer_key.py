@@ -6,6 +6,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.management.admin_password import read_admin_password
 from audit.services import signer_key_create
 from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.keyring import KeyRingError
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             password = getpass.getpass(f"password of {user.username}: ")
         else:
             password = sys.stdin.readline().rstrip("\n")
-        admin_password = _admin_password(options["admin_password_file"])
+        admin_password = read_admin_password(options["admin_password_file"])
         try:
             record = signer_key_create(user=user, password=password, admin_password=admin_password)
         except (KeyRingError, PermissionError) as exc:
@@ -50,16 +51,3 @@ class Command(BaseCommand):
         self.stdout.write(
             f"created signer key {record.kid} for {user.username} (roles {', '.join(record.roles)})"
         )
-
-
-def _admin_password(path: str | None) -> str:
-    if path:
-        try:
-            return read_regular_text(path, max_bytes=MAX_KEY_FILE, what="--admin-password-file").split(
-                "\n", 1
-            )[0]
-        except OSError as exc:
-            raise CommandError(f"cannot read --admin-password-file: {exc}") from None
-    if sys.stdin.isatty():
-        return getpass.getpass("installation administrator password: ")
-    return sys.stdin.readline().rstrip("\n")

@@ -1,11 +1,8 @@
 """Set up this installation's trust root once, with the administrator password, and pin it in the database."""
 
-import getpass
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
+from audit.management.admin_password import read_admin_password
 from audit.trust.installation import InstallationError
 from audit.trust.keyring import KeyRingError
 
@@ -26,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from audit.trustdb.services import installation_init, installation_pin_existing
 
-        password = _admin_password(options["admin_password_file"])
+        password = read_admin_password(options["admin_password_file"])
         try:
             if options["pin_existing"]:
                 installation = installation_pin_existing(admin_password=password)
@@ -37,16 +34,3 @@ class Command(BaseCommand):
         self.stdout.write(f"installation_id: {installation.installation_id}")
         self.stdout.write(f"deployment_id: {installation.deployment_id}")
         self.stdout.write(f"root_fingerprint: {installation.root_fingerprint}")
-
-
-def _admin_password(path: str | None) -> str:
-    if path:
-        try:
-            return read_regular_text(path, max_bytes=MAX_KEY_FILE, what="--admin-password-file").split(
-                "\n", 1
-            )[0]
-        except OSError as exc:
-            raise CommandError(f"cannot read --admin-password-file: {exc}") from None
-    if sys.stdin.isatty():
-        return getpass.getpass("installation administrator password: ")
-    return sys.stdin.readline().rstrip("\n")
