@@ -170,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--in-process", action="store_true", help="daemon in the client's process (shared GIL)"
     )
+    parser.add_argument("--quick", action="store_true", help="200 calls per RPC, 400 orders (a smoke run)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.throughput_orders = 200, 400
 
     root = Path(tempfile.mkdtemp(prefix="oem-bench-"))
     dep = Deployment.create(root, operators=("bench",), source_config=_config(root))

@@ -79,7 +79,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--journal", action="store_true", help="journal every state change (fsync each)")
+    parser.add_argument("--quick", action="store_true", help="2,000 orders (a smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.orders = 2_000
     print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}")
     print(f"python: {platform.python_implementation()} {platform.python_version()} on {platform.platform()}")
     with tempfile.TemporaryDirectory(prefix="oem-bench-") as tmp:
