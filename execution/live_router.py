@@ -26,21 +26,24 @@ duplicate submit or a cancel that reports an existing order waits for that order
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from audit.trust.live_venues import simulated_venues
-from execution.core.clock import Clock, SystemClock
+from execution.core.clock import Clock, ManualClock, SystemClock
 from execution.core.journal import Journal, ReplayReport
 from execution.core.orders import (
     DuplicateClientOrderId,
+    FillSequence,
     Order,
     OrderStatus,
     OrderStore,
 )
-from execution.core.risk import RiskEngine, TradingState
+from execution.core.risk import RiskEngine, RiskLimits, TradingState
 from execution.venues.base import (
     OrderNotFound,
     Venue,
@@ -154,6 +157,9 @@ class RoutingTable:
         return self.symbols.get(symbol) or self.default
 
 
+_NO_LIMITS = RiskLimits(math.inf, math.inf, math.inf, 10**9)
+
+
 class _Batch:
     """What one locked section of a router call produced: the highest journal ticket and the events."""
 
@@ -181,6 +187,7 @@ class LiveRouter:
         breaker_cooldown_s: float = 30.0,
         cancel_on_disconnect: bool = True,
         lock: threading.RLock | None = None,
+        fill_sequence: FillSequence | None = None,
     ) -> None:
         self.venues = dict(venues)
         self.routing = routing
@@ -200,6 +207,9 @@ class LiveRouter:
         }
         self._circuit_seen = {name: CircuitState.CLOSED for name in self.venues}
         self.store = OrderStore()
+        self.fill_sequence = fill_sequence or FillSequence()
+        # positions of orders already closed when the journal was last snapshotted: the snapshot's risk base
+        self._closed_book = RiskEngine(risk.limits if risk is not None else _NO_LIMITS, clock=ManualClock())
         self._open: dict[str, Order] = {}
         self._unresolved: dict[str, str] = {}  # client order id -> venue that may hold it
         self._finished: set[str] = set()
@@ -442,7 +452,11 @@ class LiveRouter:
         for fill in state.fills:
             if order.status.terminal:
                 break
+            if order.has_fill(fill):
+                continue
+            fill = dataclasses.replace(fill, seq=self.fill_sequence.value + 1)  # noqa: PLW2901
             if order.apply_fill(fill):
+                self.fill_sequence.value = fill.seq
                 changed = True
                 if self.risk is not None:
                     self.risk.on_fill(order.symbol, order.side, fill.qty, fill.price, fill.fee)
@@ -454,6 +468,10 @@ class LiveRouter:
                     price=fill.price,
                     fee=fill.fee,
                     fill_id=fill.fill_id,
+                    seq=fill.seq,
+                    symbol=order.symbol,
+                    side=str(order.side),
+                    owner=order.owner,
                 )
         now = self.clock.now()
         if order.status is OrderStatus.NEW and state.status in (
@@ -535,8 +553,14 @@ class LiveRouter:
 
     def _restore_locked(self, report: ReplayReport) -> dict[str, int]:
         counts = {"orders": 0, "open": 0, "reconciled": 0, "cancelled": 0, "unresolved": 0}
+        self.store.archive = report.archive
+        self.fill_sequence.value = max(self.fill_sequence.value, report.fill_seq)
+        book = report.extra.get("risk") or {}
+        self._closed_book.import_book(book)
+        if self.risk is not None:
+            self.risk.import_book(book)
         for order in report.orders.values():
-            self.store.add(order)
+            self.store.put(order)
             counts["orders"] += 1
             if self.risk is not None:
                 for fill in order.fills:
@@ -578,6 +602,33 @@ class LiveRouter:
             counts["cancelled"] += 1
         self._emit("restored", None, **counts)
         return counts
+
+    def rotate_journal(self, *, force: bool = False) -> int:
+        """Close a full journal segment and snapshot the open state (see ``execution.core.journal``).
+
+        Orders closed since the previous snapshot move into the risk base the snapshot keeps, then leave
+        memory: from now on they are read from the archive. Returns the segment number, 0 when not due."""
+        with self._lock:
+            journal = self.journal
+            if journal is None or not (force or journal.segment_full):
+                return 0
+            closed = [o for o in self.store.all() if not o.is_open]
+            book = RiskEngine(self._closed_book.limits, clock=ManualClock())
+            book.import_book(self._closed_book.export_book())
+            for order in closed:
+                for fill in order.fills:
+                    book.on_fill(order.symbol, order.side, fill.qty, fill.price, fill.fee)
+            number = journal.rotate(
+                open_orders=self.store.open_orders(),
+                fill_seq=self.fill_sequence.value,
+                extra={"risk": book.export_book()},
+            )
+            if number:
+                self._closed_book = book
+                for cid in self.store.forget_closed():
+                    self._finished.discard(cid)
+                    self._tickets.pop(cid, None)
+            return number
 
     # -- cancels, kill switch, disconnect ------------------------------------------------------------------
     def cancel(self, client_order_id: str, *, reason: str = "USER_CANCEL") -> RouteResult:

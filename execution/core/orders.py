@@ -106,9 +106,12 @@ class Fill:
     price: float
     fee: float
     ts: float
+    # The daemon's fill sequence number (1, 2, 3 ... for the life of the data dir; 0 = not yet journaled or
+    # a journal older than sequence numbers). Clients resume StreamFills from the last one they saw.
+    seq: int = 0
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "venue": self.venue,
             "venue_order_id": self.venue_order_id,
             "fill_id": self.fill_id,
@@ -117,6 +120,9 @@ class Fill:
             "fee": self.fee,
             "ts": self.ts,
         }
+        if self.seq:
+            data["seq"] = self.seq
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Fill:
@@ -128,6 +134,7 @@ class Fill:
             price=float(data["price"]),
             fee=float(data["fee"]),
             ts=float(data["ts"]),
+            seq=int(data.get("seq", 0)),
         )
 
 
@@ -206,9 +213,12 @@ class Order:
         if reason:
             self.reason = reason
 
+    def has_fill(self, fill: Fill) -> bool:
+        return any(f.fill_id == fill.fill_id and f.venue == fill.venue for f in self.fills)
+
     def apply_fill(self, fill: Fill) -> bool:
         """Add a fill once (deduplicated by venue + fill id). Returns False for a fill already applied."""
-        if any(f.fill_id == fill.fill_id and f.venue == fill.venue for f in self.fills):
+        if self.has_fill(fill):
             return False
         if self.status.terminal:
             raise InvalidTransition(f"order {self.client_order_id}: fill {fill.fill_id} after {self.status}")
@@ -277,14 +287,20 @@ class Order:
 
 
 class OrderStore:
-    """All orders of one daemon by client order id. ``add`` is the single idempotency point."""
+    """All orders of one daemon by client order id. ``add`` is the single idempotency point.
 
-    def __init__(self) -> None:
+    Orders closed before the latest journal snapshot live only in the journal's archive (``archive``, an
+    object with ``find(client_order_id) -> Order | None``): looked up there on demand, so an old client order
+    id stays a duplicate for the life of the data dir while memory holds only what is open or recent.
+    """
+
+    def __init__(self, archive=None) -> None:
         self._orders: dict[str, Order] = {}
+        self.archive = archive
 
     def add(self, order: Order) -> tuple[Order, bool]:
         """(order, created). A duplicate of the same intent returns the existing order, unchanged."""
-        existing = self._orders.get(order.client_order_id)
+        existing = self.get(order.client_order_id)
         if existing is not None:
             if not existing.same_intent(order):
                 raise DuplicateClientOrderId(
@@ -295,16 +311,39 @@ class OrderStore:
         return order, True
 
     def get(self, client_order_id: str) -> Order | None:
-        return self._orders.get(client_order_id)
+        order = self._orders.get(client_order_id)
+        if order is None and self.archive is not None:
+            order = self.archive.find(client_order_id)
+        return order
 
     def __contains__(self, client_order_id: object) -> bool:
-        return client_order_id in self._orders
+        return isinstance(client_order_id, str) and self.get(client_order_id) is not None
 
     def __len__(self) -> int:
         return len(self._orders)
 
     def all(self) -> list[Order]:
+        """The orders in memory (open ones and those closed since the latest snapshot)."""
         return list(self._orders.values())
 
     def open_orders(self) -> list[Order]:
         return [o for o in self._orders.values() if o.is_open]
+
+    def put(self, order: Order) -> None:
+        """Install an order's replayed state as it is (journal restore: the newest record wins)."""
+        self._orders[order.client_order_id] = order
+
+    def forget_closed(self) -> list[str]:
+        """Drop closed orders from memory once the archive holds them (after a journal snapshot)."""
+        closed = [cid for cid, o in self._orders.items() if not o.is_open]
+        for cid in closed:
+            del self._orders[cid]
+        return closed
+
+
+class FillSequence:
+    """The daemon's fill sequence number: one counter for every router, advanced under the router lock,
+    so the journal order of fills is their sequence order. Restored from the journals at start."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value

@@ -139,6 +139,15 @@ class RiskEngine:
         self._pos[symbol] = qty
         self._cost[symbol] = avg_price
 
+    def export_book(self) -> dict:
+        """Positions, entry prices and realised P&L (journal snapshots keep the book of closed orders)."""
+        return {"pos": dict(self._pos), "cost": dict(self._cost), "realised": self._realised_day}
+
+    def import_book(self, book: dict) -> None:
+        self._pos.update({str(k): float(v) for k, v in (book.get("pos") or {}).items()})
+        self._cost.update({str(k): float(v) for k, v in (book.get("cost") or {}).items()})
+        self._realised_day += float(book.get("realised") or 0.0)
+
     @staticmethod
     def _day_of(ts: float) -> int:
         return int(ts // _DAY)

@@ -8,6 +8,12 @@ it while it waits for the journal fsync (group commit, see ``execution.live_rout
 SubmitOrder calls share fsyncs. Multi-router operations (tick, kill switch, disconnect) hold ``self.lock``
 for their whole duration.
 
+Fills: every fill gets the daemon's next sequence number (``FillSequence``, shared by both routers) and
+reaches ``fill_log`` (``execution.daemon.fill_log``) once durable, in sequence order, for StreamFills and its
+resume. Ids: the paper venues mint venue order ids and fill ids with this start's epoch (a counter kept in
+``<data_dir>/journal/venue_epoch``), so no id repeats over the life of the data dir. Journals are rotated
+into closed segments with a snapshot of the open state when a segment is full (checked on every tick).
+
 Market data: the daemon has no feed yet. The paper venues get a bar per symbol from ``prices`` (the
 ``--prices`` JSON or ``DEFAULT_PRICES``), re-sent every ``tick_s`` so resting orders keep matching; the same
 prices are the risk engine's reference prices.
@@ -17,14 +23,17 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
+from audit.trust.fsutil import UnsafeFileError, atomic_write_bytes, read_regular_file
 from execution.core.clock import SystemClock
-from execution.core.journal import Journal
-from execution.core.orders import Order, OrderType, Stage
+from execution.core.journal import Journal, JournalCorrupt, ReplayReport
+from execution.core.orders import FillSequence, Order, OrderType, Stage
 from execution.core.risk import RiskEngine, RiskLimits, TradingState
+from execution.daemon.fill_log import FillEvent, FillLog
 from execution.live_router import LiveRouter, RouteResult, RouterEvent, RoutingTable
 from execution.venues.paper import PaperVenue
 from risklab.engine.profiles import profile_from_mapping
@@ -43,6 +52,7 @@ class CoreOptions:
     risk_limits: RiskLimits | None = None  # override (bench/tests); default: from the mode's risk profile
     tick_s: float = 1.0
     extra_venues: dict[str, object] = field(default_factory=dict)  # name -> Venue (tests, live adapters)
+    segment_records: int = 50_000  # journal records per segment before a snapshot
 
 
 class Subscribers:
@@ -87,18 +97,37 @@ class Subscribers:
                 pass
 
 
-@dataclass(frozen=True)
-class FillEvent:
-    client_order_id: str
-    symbol: str
-    side: str
-    venue: str
-    fill_id: str
-    qty: float
-    price: float
-    fee: float
-    ts: float
-    owner: str
+def next_epoch(path: Path) -> int:
+    """Bump and return the id epoch kept in ``path`` (durable before any id of the new epoch is minted)."""
+    try:
+        doc = strict_loads(read_regular_file(path, max_bytes=4096, what="venue id epoch"))
+        if not isinstance(doc, dict) or type(doc.get("epoch")) is not int or doc["epoch"] < 0:
+            raise StrictJSONError("epoch must be a non-negative integer")
+        epoch = doc["epoch"] + 1
+    except FileNotFoundError:
+        epoch = 1
+    except (UnsafeFileError, StrictJSONError) as exc:
+        raise JournalCorrupt(f"venue id epoch {path}: {exc}") from None
+    atomic_write_bytes(path, canonical_bytes({"epoch": epoch}) + b"\n", mode=0o600)
+    return epoch
+
+
+def _fill_events(group: str, orders: Iterator[tuple[Order, object]]) -> Iterator[FillEvent]:
+    for order, fill in orders:
+        yield FillEvent(
+            order.client_order_id,
+            order.symbol,
+            str(order.side),
+            fill.venue,
+            fill.fill_id,
+            fill.qty,
+            fill.price,
+            fill.fee,
+            fill.ts,
+            order.owner,
+            fill.seq,
+            group,
+        )
 
 
 class TradingCore:
@@ -109,7 +138,8 @@ class TradingCore:
         self.options = options
         self.lock = threading.RLock()
         self.clock = SystemClock()
-        self.fills = Subscribers()
+        self.fill_log = FillLog()
+        self.fill_sequence = FillSequence()
         self.telemetry = Subscribers()
         self._sinks = sinks
         self.routers: dict[str, LiveRouter] = {}
@@ -118,7 +148,13 @@ class TradingCore:
         self.restore_counts: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._build()
+        self.epoch = 0
+        try:
+            self._build()
+        except BaseException:
+            for journal in self.journals.values():
+                journal.close()
+            raise
 
     # -- construction ---------------------------------------------------------------------------------------
     def _limits(self, profile_name: str) -> RiskLimits:
@@ -133,7 +169,7 @@ class TradingCore:
             return self.options.extra_venues[name]
         spec = self.config["venues"][name]
         if spec.get("kind") == "paper":
-            venue = PaperVenue(name, clock=self.clock)
+            venue = PaperVenue(name, clock=self.clock, epoch=self.epoch)
             for symbol, price in self.options.prices.items():
                 venue.on_bar(symbol, price, DEFAULT_BAR_VOLUME)
             self.paper_venues.append(venue)
@@ -150,10 +186,14 @@ class TradingCore:
         return CcxtVenue(exchange, name=name)
 
     def _build(self) -> None:
+        journal_dir = Path(self.options.data_dir) / "journal"
+        journal_dir.mkdir(parents=True, exist_ok=True)
+        self.epoch = next_epoch(journal_dir / "venue_epoch")
         mode = self.options.mode
         groups = {"paper": "paper" if mode == "live" else mode}
         if mode == "live":
             groups["live"] = "live"
+        reports: dict[str, ReplayReport] = {}
         for group, profile in groups.items():
             routing = RoutingTable.from_config(self.config, profile=profile)
             names = set(routing.default) | {v for vs in routing.symbols.values() for v in vs}
@@ -167,9 +207,12 @@ class TradingCore:
             for symbol, price in self.options.prices.items():
                 risk.set_reference_price(symbol, price)
             journal = Journal(
-                Path(self.options.data_dir) / "journal" / f"{group}.jsonl", sync=self.options.journal_sync
+                journal_dir / f"{group}.jsonl",
+                sync=self.options.journal_sync,
+                segment_records=self.options.segment_records,
             )
             report = journal.open()
+            self.journals[group] = journal
             timeout_s = min(float(self.config["venues"][n].get("timeout_ms", 500)) for n in names) / 1000.0
             router = LiveRouter(
                 venues,
@@ -177,18 +220,36 @@ class TradingCore:
                 risk=risk,
                 journal=journal,
                 clock=self.clock,
-                sink=self._sink,
+                sink=lambda event, group=group: self._sink(event, group),
                 retries=1,
                 retry_backoff_s=min(0.05, timeout_s / 4),
                 lock=self.lock,
+                fill_sequence=self.fill_sequence,
             )
             self.routers[group] = router
-            self.journals[group] = journal
+            self._attach_fills(group, report)
+            reports[group] = report
+        # every journal is read before any restore numbers a fill: sequence numbers never repeat
+        self.fill_log.offer_head(self.fill_sequence.value)
+        for group, router in self.routers.items():
             with self.lock:
-                self.restore_counts[group] = router.restore(report)
+                self.restore_counts[group] = router.restore(reports[group])
+
+    def _attach_fills(self, group: str, report: ReplayReport) -> None:
+        archive = report.archive
+
+        def from_archive(after: int, upto: int) -> Iterator[FillEvent]:
+            for event in _fill_events(group, archive.fills_after(after)):
+                if event.seq > upto:
+                    return
+                yield event
+
+        history = _fill_events(group, ((o, f) for o in report.orders.values() for f in o.fills))
+        self.fill_log.attach(group, floor=report.fill_base, archive=from_archive, history=history)
+        self.fill_sequence.value = max(self.fill_sequence.value, report.fill_seq)
 
     # -- events ---------------------------------------------------------------------------------------------
-    def _sink(self, event: RouterEvent) -> None:
+    def _sink(self, event: RouterEvent, group: str = "") -> None:
         for sink in self._sinks:
             try:
                 sink(event)
@@ -196,25 +257,23 @@ class TradingCore:
                 pass
         self.telemetry.publish(event)
         if event.kind == "fill":
-            order = None
-            for router in self.routers.values():
-                order = router.get(event.client_order_id) or order
-            if order is not None:
-                d = event.data
-                self.fills.publish(
-                    FillEvent(
-                        order.client_order_id,
-                        order.symbol,
-                        str(order.side),
-                        event.venue,
-                        str(d.get("fill_id", "")),
-                        float(d.get("qty", 0.0)),
-                        float(d.get("price", 0.0)),
-                        float(d.get("fee", 0.0)),
-                        event.ts,
-                        order.owner,
-                    )
+            d = event.data
+            self.fill_log.offer(
+                FillEvent(
+                    event.client_order_id,
+                    str(d.get("symbol", "")),
+                    str(d.get("side", "")),
+                    event.venue,
+                    str(d.get("fill_id", "")),
+                    float(d.get("qty", 0.0)),
+                    float(d.get("price", 0.0)),
+                    float(d.get("fee", 0.0)),
+                    event.ts,
+                    str(d.get("owner", "")),
+                    int(d.get("seq", 0)),
+                    group,
                 )
+            )
 
     # -- trading --------------------------------------------------------------------------------------------
     @staticmethod
@@ -311,6 +370,19 @@ class TradingCore:
             for router in self.routers.values():
                 router.poll()
                 router.reconcile()
+            self.rotate_journals()
+
+    def rotate_journals(self, *, force: bool = False) -> list[int]:
+        """Close full journal segments into the archive and snapshot the open state (see ``journal``)."""
+        closed = []
+        with self.lock:
+            for group, router in self.routers.items():
+                number = router.rotate_journal(force=force)
+                if number:
+                    closed.append(number)
+                    archive = self.journals[group].archive
+                    self.fill_log.raise_floor(group, archive.segments[-1].fill_seq)
+        return closed
 
     def start(self) -> None:
         def run() -> None:
@@ -325,7 +397,7 @@ class TradingCore:
 
     def close(self) -> None:
         self._stop.set()
-        self.fills.close_all()
+        self.fill_log.close()
         self.telemetry.close_all()
         if self._ticker is not None:
             self._ticker.join(timeout=5)

@@ -44,6 +44,8 @@ ROLE_BY_METHOD = {
     "StreamTelemetry": "viewer",
     "SubmitOrder": "operator",  # trader_live when the order is for the live stage
     "CancelOrder": "operator",
+    "GetOrder": "viewer",  # own orders; admins any (checked in the handler)
+    "ListOrders": "viewer",
     "SetTradingState": "admin",
     "KillSwitch": "admin",
     # the report moves the pre-live checklist's "UI guard healthy" row: the trading operator's client, not

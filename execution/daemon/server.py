@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import queue
 import sys
@@ -25,11 +26,15 @@ from audit.trust import paths as trust_paths
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.core_config import ConfigError, parse_yaml, read_config_file, validate_config
 from audit.trust.keyring import KeyRing, KeyRingError
-from execution.core.orders import OrderError, Stage
+from execution.core.journal import JournalError
+from execution.core.journal_repair import journals_in, repair_journal
+from execution.core.orders import Order, OrderError, Stage
 from execution.core.risk import RiskLimits, TradingState
 from execution.daemon.access import AccessLog
-from execution.daemon.core import DEFAULT_PRICES, CoreOptions, FillEvent, TradingCore
+from execution.daemon.core import DEFAULT_PRICES, CoreOptions, TradingCore
+from execution.daemon.fill_log import FillEvent
 from execution.daemon.gate import GateResult, GateWatcher, LicenseChecker, evaluate_live, watched_files
+from execution.daemon.order_query import OrderFilter, QueryRefused, list_orders
 from execution.daemon.security import (
     AuthInterceptor,
     CrlState,
@@ -105,6 +110,59 @@ def _order_reply(result, stage: str = "") -> pb.OrderReply:
     return reply
 
 
+def _fill_message(fill: FillEvent) -> pb.Fill:
+    return pb.Fill(
+        client_order_id=fill.client_order_id,
+        symbol=fill.symbol,
+        side=fill.side,
+        venue=fill.venue,
+        fill_id=fill.fill_id,
+        qty=fill.qty,
+        price=fill.price,
+        fee=fill.fee,
+        ts=fill.ts,
+        owner=fill.owner,
+        seq=fill.seq,
+    )
+
+
+def _order_info(order: Order) -> pb.OrderInfo:
+    info = pb.OrderInfo(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=str(order.side),
+        qty=order.qty,
+        order_type=str(order.type),
+        limit_price=order.limit_price or 0.0,
+        stage=str(order.stage),
+        status=str(order.status),
+        owner=order.owner,
+        venue=order.venue or "",
+        venue_order_id=order.venue_order_id or "",
+        filled_qty=order.filled_qty,
+        avg_price=order.avg_price or 0.0,
+        fees=order.fees,
+        reason=order.reason,
+        created_ts=order.created_ts,
+        updated_ts=order.updated_ts,
+    )
+    for f in order.fills:
+        info.fills.add(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=str(order.side),
+            venue=f.venue,
+            fill_id=f.fill_id,
+            qty=f.qty,
+            price=f.price,
+            fee=f.fee,
+            ts=f.ts,
+            owner=order.owner,
+            seq=f.seq,
+        )
+    return info
+
+
 class Servicer(pb_grpc.OemDaemonServicer):
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
@@ -166,7 +224,7 @@ class Servicer(pb_grpc.OemDaemonServicer):
         principal = current_principal()
         owner = principal.subject
         all_owners = request.all_owners and "admin" in principal.roles
-        q = self.d.core.fills.add(lambda f: all_owners or f.owner == owner)
+        since = request.since_seq if request.HasField("since_seq") else None
         places_orders = "operator" in principal.roles
         if places_orders:
             self.d.stream_opened(owner)
@@ -174,31 +232,51 @@ class Servicer(pb_grpc.OemDaemonServicer):
 
         def on_end() -> None:
             done.set()
-            self.d.core.fills.remove(q)
             if places_orders:
                 self.d.stream_closed(owner)
 
         context.add_callback(on_end)
-        while not done.is_set() and context.is_active():
-            try:
-                item = q.get(timeout=0.25)
-            except queue.Empty:
-                continue
-            if item is None:
-                return
-            fill: FillEvent = item
-            yield pb.Fill(
-                client_order_id=fill.client_order_id,
-                symbol=fill.symbol,
-                side=fill.side,
-                venue=fill.venue,
-                fill_id=fill.fill_id,
-                qty=fill.qty,
-                price=fill.price,
-                fee=fill.fee,
-                ts=fill.ts,
-                owner=fill.owner,
+        fills = self.d.core.fill_log.stream(
+            since,
+            lambda f: all_owners or f.owner == owner,
+            lambda: not done.is_set() and context.is_active(),
+        )
+        for fill in fills:
+            yield _fill_message(fill)
+
+    def GetOrder(self, request, context):  # noqa: N802
+        principal = current_principal()
+        _router, order = self.d.core.find(request.client_order_id)
+        if order is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no order {request.client_order_id!r}")
+        if order.owner != principal.subject and "admin" not in principal.roles:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "only the order's owner or an admin may read it")
+        return _order_info(order)
+
+    def ListOrders(self, request, context):  # noqa: N802
+        principal = current_principal()
+        admin = "admin" in principal.roles
+        if request.owner and request.owner != principal.subject and not admin:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "only an admin may list another owner's orders")
+        owner = request.owner or (None if admin else principal.subject)
+        core = self.d.core
+        head = core.fill_log.head  # read first: every fill up to it is already in the orders listed
+        try:
+            flt = OrderFilter.build(
+                statuses=request.status, symbol=request.symbol, since=request.since, owner=owner
             )
+            orders, token = list_orders(
+                core.routers,
+                flt=flt,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                lock=core.lock,
+            )
+        except QueryRefused as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.ListOrdersReply(
+            orders=[_order_info(o) for o in orders], next_page_token=token, fill_seq=head
+        )
 
     def StreamTelemetry(self, request, context):  # noqa: N802
         q = self.d.core.telemetry.add(lambda e: True)
@@ -490,7 +568,7 @@ class Daemon:
         if self.watcher is not None:
             self.watcher.stop()
         if self.core is not None:
-            self.core.fills.close_all()
+            self.core.fill_log.close()
             self.core.telemetry.close_all()
         if self.server is not None:
             self.server.stop(grace).wait()
@@ -504,7 +582,7 @@ class Daemon:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m execution.daemon", description="Core OEM live daemon")
     parser.add_argument("--config", type=Path, default=trust_paths.DEFAULT_CONFIG_PATH)
-    parser.add_argument("--mode", choices=("demo", "paper", "live"), required=True)
+    parser.add_argument("--mode", choices=("demo", "paper", "live"))
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--certs", type=Path, default=None, help="mTLS directory (default <data-dir>/certs)")
     parser.add_argument("--listen", default="127.0.0.1:50051")
@@ -512,7 +590,38 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prices", type=Path, default=None, help="JSON {symbol: price} for the paper venues")
     parser.add_argument("--capital", type=float, default=100_000.0)
     parser.add_argument("--check", action="store_true", help="evaluate the gate, print it and exit")
+    parser.add_argument(
+        "--repair-journal",
+        action="store_true",
+        help="quarantine the damaged end of each journal in --data-dir, record the repair, print it and exit",
+    )
     return parser
+
+
+def _repair(data_dir: Path) -> int:
+    """--repair-journal: one line per journal; 0 when every journal is sound afterwards."""
+    journals = journals_in(data_dir)
+    if not journals:
+        print(f"journal repair: no journal in {data_dir / 'journal'}")
+        return 0
+    actor = getpass.getuser()
+    for path in journals:
+        try:
+            result = repair_journal(path, actor=actor)
+        except JournalError as exc:
+            print(f"journal repair refused: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+        if result is None:
+            print(f"journal {path}: no damage, nothing to repair")
+            continue
+        line = result.one_line()
+        log = AccessLog(data_dir / "audit" / "daemon_access.jsonl")
+        try:
+            log.record(method="RepairJournal", decision="repair", reason=line, subject=actor)
+        finally:
+            log.close()
+        print(line)
+    return 0
 
 
 def _read_prices(path: Path) -> dict[str, float]:
@@ -534,6 +643,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return 2 if exc.code else 0
     data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
+    if args.repair_journal:
+        return _repair(data_dir)
+    if args.mode is None:
+        print("daemon refused: --mode is required (demo, paper or live)", file=sys.stderr)
+        return 2
     certs = (args.certs or data_dir / "certs").resolve()
     prices = dict(DEFAULT_PRICES)
     if args.prices:
@@ -566,6 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if gate.live_unlocked else 1
     try:
         daemon.start()
+    except JournalError as exc:
+        hint = f"; see docs/daemon.md: python -m execution.daemon --data-dir {data_dir} --repair-journal"
+        print(f"daemon refused to start: {' '.join(str(exc).split())}{hint}", file=sys.stderr)
+        return 2
     except StartupRefused as exc:
         print(f"daemon refused to start in {args.mode} mode:", file=sys.stderr)
         for reason in exc.reasons:

@@ -8,6 +8,11 @@ Same model as ``risklab.engine.engine`` (imported, not copied):
 - latency: an order reaches the book ``latency_bars`` bars after it was sent and then fills at the worse of
   the decision price and the arrival close ("latency never improves the price").
 
+Ids: venue order ids and fill ids are ``<name>-<epoch>-o<n>`` / ``<name>-<epoch>-f<n>``. The daemon passes
+a per-start epoch it keeps on disk (``execution.daemon.core.next_epoch``), so ids never repeat over the life
+of its data dir even though the counters restart with the process. A venue built without one (tests,
+benchmarks) uses epoch 0, so a seed still gives the same ids.
+
 Deterministic for a given seed: every random draw comes from one ``random.Random(seed)`` in a fixed order.
 Fault injection (``PaperFaults``) drives the router tests and the dry-run: venue down, unavailable rate,
 reject rate, timeout-after-send rate (the order IS placed, then the call times out), partial-fill rate.
@@ -80,8 +85,10 @@ class PaperVenue:
         execution: ExecutionModel | None = None,
         latency_bars: int = 0,
         faults: PaperFaults | None = None,
+        epoch: int = 0,
     ) -> None:
         self.name = name
+        self.epoch = int(epoch)
         self.clock = clock or SystemClock()
         self.fee_rate = fees_bps * 1e-4
         self.slip_rate = slippage_bps * 1e-4
@@ -134,7 +141,7 @@ class PaperVenue:
         self._order_seq += 1
         rest = _Resting(
             order=dataclasses.replace(order, status=OrderStatus.NEW, filled_qty=0.0, fees=0.0, fills=[]),
-            venue_order_id=f"{self.name}-o{self._order_seq}",
+            venue_order_id=f"{self.name}-{self.epoch}-o{self._order_seq}",
             arrive_at_bar=self._bar_index.get(order.symbol, 0) + self.latency_bars,
             decision_price=bar.close,
         )
@@ -217,7 +224,7 @@ class PaperVenue:
         fill = Fill(
             venue=self.name,
             venue_order_id=rest.venue_order_id,
-            fill_id=f"{self.name}-f{self._fill_seq}",
+            fill_id=f"{self.name}-{self.epoch}-f{self._fill_seq}",
             qty=qty,
             price=price,
             fee=qty * price * self.fee_rate,

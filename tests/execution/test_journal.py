@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from execution.core.journal import Journal, JournalCorrupt, JournalError, replay
+from execution.core.journal import Journal, JournalCorrupt, JournalDamaged, JournalError, replay
+from execution.core.journal_repair import repair_journal
 from execution.core.orders import (
     DuplicateClientOrderId,
     Fill,
@@ -70,7 +71,7 @@ def test_journal_replay_rebuilds_open_orders(tmp_path, clock):
     assert report.orders[make_order(1).client_order_id].status is OrderStatus.FILLED
 
 
-def test_torn_journal_line_is_truncated_and_reported(tmp_path, clock):
+def test_torn_journal_line_is_refused_and_left_in_place_until_repaired(tmp_path, clock):
     path = tmp_path / "orders.jsonl"
     with Journal(path) as journal:
         journal.open()
@@ -78,14 +79,20 @@ def test_torn_journal_line_is_truncated_and_reported(tmp_path, clock):
         for n in range(3):
             router.submit(make_order(n))
     good = path.read_bytes()
-    path.write_bytes(good + b'{"event":"ack","order":{"client_order_id":"oem-')  # crash mid-write
+    damaged = good + b'{"event":"ack","order":{"client_order_id":"oem-'  # crash mid-write
+    path.write_bytes(damaged)
+    with pytest.raises(JournalDamaged) as caught:
+        Journal(path).open()
+    assert "torn tail at byte" in str(caught.value) and "\n" not in str(caught.value)
+    assert path.read_bytes() == damaged  # nothing is cut at start
+    result = repair_journal(path, actor="tester")
+    assert result is not None and result.cut_bytes == len(damaged) - len(good)
+    assert result.acknowledged == []  # the torn line was never durable-and-told
     with Journal(path) as journal:
         report = journal.open()
-        assert report.torn_bytes > 0 and "no newline" in report.torn_detail
-        assert report.records == 6 and len(report.orders) == 3
-        assert path.read_bytes() == good
+        assert report.records == 7 and len(report.orders) == 3
         journal.append("note", make_order(9), 1.0)  # appending continues the chain
-    assert replay(path).records == 7
+    assert replay(path).records == 8
 
 
 def test_edited_journal_line_is_corruption_not_a_torn_write(tmp_path, clock):

@@ -83,13 +83,15 @@ class CancelOrderRequest(_message.Message):
     def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
 
 class StreamFillsRequest(_message.Message):
-    __slots__ = ("all_owners",)
+    __slots__ = ("all_owners", "since_seq")
     ALL_OWNERS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
     all_owners: bool
-    def __init__(self, all_owners: _Optional[bool] = ...) -> None: ...
+    since_seq: int
+    def __init__(self, all_owners: _Optional[bool] = ..., since_seq: _Optional[int] = ...) -> None: ...
 
 class Fill(_message.Message):
-    __slots__ = ("client_order_id", "symbol", "side", "venue", "fill_id", "qty", "price", "fee", "ts", "owner")
+    __slots__ = ("client_order_id", "symbol", "side", "venue", "fill_id", "qty", "price", "fee", "ts", "owner", "seq")
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     SIDE_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +102,7 @@ class Fill(_message.Message):
     FEE_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     client_order_id: str
     symbol: str
     side: str
@@ -110,7 +113,8 @@ class Fill(_message.Message):
     fee: float
     ts: float
     owner: str
-    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., venue: _Optional[str] = ..., fill_id: _Optional[str] = ..., qty: _Optional[float] = ..., price: _Optional[float] = ..., fee: _Optional[float] = ..., ts: _Optional[float] = ..., owner: _Optional[str] = ...) -> None: ...
+    seq: int
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., venue: _Optional[str] = ..., fill_id: _Optional[str] = ..., qty: _Optional[float] = ..., price: _Optional[float] = ..., fee: _Optional[float] = ..., ts: _Optional[float] = ..., owner: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class StreamTelemetryRequest(_message.Message):
     __slots__ = ()
@@ -313,3 +317,75 @@ class ReportUiTelemetryReply(_message.Message):
     ui_guard_healthy: bool
     detail: str
     def __init__(self, recorded: _Optional[int] = ..., ui_guard_healthy: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("client_order_id",)
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
+
+class OrderInfo(_message.Message):
+    __slots__ = ("client_order_id", "symbol", "side", "qty", "order_type", "limit_price", "stage", "status", "owner", "venue", "venue_order_id", "filled_qty", "avg_price", "fees", "reason", "created_ts", "updated_ts", "fills")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TS_FIELD_NUMBER: _ClassVar[int]
+    FILLS_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    order_type: str
+    limit_price: float
+    stage: str
+    status: str
+    owner: str
+    venue: str
+    venue_order_id: str
+    filled_qty: float
+    avg_price: float
+    fees: float
+    reason: str
+    created_ts: float
+    updated_ts: float
+    fills: _containers.RepeatedCompositeFieldContainer[Fill]
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., qty: _Optional[float] = ..., order_type: _Optional[str] = ..., limit_price: _Optional[float] = ..., stage: _Optional[str] = ..., status: _Optional[str] = ..., owner: _Optional[str] = ..., venue: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., filled_qty: _Optional[float] = ..., avg_price: _Optional[float] = ..., fees: _Optional[float] = ..., reason: _Optional[str] = ..., created_ts: _Optional[float] = ..., updated_ts: _Optional[float] = ..., fills: _Optional[_Iterable[_Union[Fill, _Mapping]]] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("status", "symbol", "since", "owner", "page_size", "page_token")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    status: _containers.RepeatedScalarFieldContainer[str]
+    symbol: str
+    since: float
+    owner: str
+    page_size: int
+    page_token: str
+    def __init__(self, status: _Optional[_Iterable[str]] = ..., symbol: _Optional[str] = ..., since: _Optional[float] = ..., owner: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListOrdersReply(_message.Message):
+    __slots__ = ("orders", "next_page_token", "fill_seq")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FILL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[OrderInfo]
+    next_page_token: str
+    fill_seq: int
+    def __init__(self, orders: _Optional[_Iterable[_Union[OrderInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., fill_seq: _Optional[int] = ...) -> None: ...

@@ -84,6 +84,16 @@ class OemDaemonStub:
                 request_serializer=oem__daemon__v1__pb2.ReportUiTelemetryRequest.SerializeToString,
                 response_deserializer=oem__daemon__v1__pb2.ReportUiTelemetryReply.FromString,
                 _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/GetOrder',
+                request_serializer=oem__daemon__v1__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.OrderInfo.FromString,
+                _registered_method=True)
+        self.ListOrders = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/ListOrders',
+                request_serializer=oem__daemon__v1__pb2.ListOrdersRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.ListOrdersReply.FromString,
+                _registered_method=True)
 
 
 class OemDaemonServicer:
@@ -149,6 +159,18 @@ class OemDaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrder(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrders(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OemDaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +223,16 @@ def add_OemDaemonServicer_to_server(servicer, server):
                     servicer.ReportUiTelemetry,
                     request_deserializer=oem__daemon__v1__pb2.ReportUiTelemetryRequest.FromString,
                     response_serializer=oem__daemon__v1__pb2.ReportUiTelemetryReply.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=oem__daemon__v1__pb2.GetOrderRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.OrderInfo.SerializeToString,
+            ),
+            'ListOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrders,
+                    request_deserializer=oem__daemon__v1__pb2.ListOrdersRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.ListOrdersReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -473,6 +505,60 @@ class OemDaemon:
             '/oem.daemon.v1.OemDaemon/ReportUiTelemetry',
             oem__daemon__v1__pb2.ReportUiTelemetryRequest.SerializeToString,
             oem__daemon__v1__pb2.ReportUiTelemetryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/GetOrder',
+            oem__daemon__v1__pb2.GetOrderRequest.SerializeToString,
+            oem__daemon__v1__pb2.OrderInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/ListOrders',
+            oem__daemon__v1__pb2.ListOrdersRequest.SerializeToString,
+            oem__daemon__v1__pb2.ListOrdersReply.FromString,
             options,
             channel_credentials,
             insecure,
