@@ -570,6 +570,12 @@ class LiveRouter:
                 counts["open"] += 1
             else:
                 self._finished.add(order.client_order_id)
+        cut = {  # acknowledged states a --repair-journal cut off the journal
+            r["client_order_id"]: r["status"] or "UNKNOWN"
+            for repair in report.repairs
+            for r in repair.get("records", [])
+            if isinstance(r, dict) and r.get("acknowledged") is not False and r.get("client_order_id")
+        }
         for order in list(self._open.values()):
             candidates = [order.venue] if order.venue else self.routing.venues_for(order.symbol)
             found = False
@@ -597,6 +603,8 @@ class LiveRouter:
                 counts["unresolved"] += 1
                 continue
             reason = "NOT_PLACED_BEFORE_RESTART" if order.venue is None else "UNKNOWN_AT_VENUE_AFTER_RESTART"
+            if order.client_order_id in cut:  # say what the operator's repair cut, not a guess
+                reason = f"JOURNAL_REPAIR_CUT_{cut[order.client_order_id]}"
             order.transition(OrderStatus.CANCELLED, ts=self.clock.now(), reason=reason)
             self._record("restored", order)
             counts["cancelled"] += 1

@@ -69,6 +69,7 @@ class DaemonOptions:
     keyring: KeyRing | None = None
     license_checker: LicenseChecker | None = None
     journal_sync: bool = True
+    journal_segment_records: int = 50_000  # records per journal segment before a snapshot
     access_sync: bool = True
     risk_limits: RiskLimits | None = None
     prices: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -442,6 +443,7 @@ class Daemon:
                 capital=opts.capital,
                 prices=dict(opts.prices),
                 journal_sync=opts.journal_sync,
+                segment_records=opts.journal_segment_records,
                 risk_limits=opts.risk_limits,
                 tick_s=opts.tick_s,
                 extra_venues=opts.extra_venues,
