@@ -109,6 +109,19 @@ class DaemonClient:
         )
         return self._unary(self.stub.SubmitOrder, request)
 
+    def get_order(self, client_order_id: str) -> pb.OrderInfo:
+        return self._unary(self.stub.GetOrder, pb.GetOrderRequest(client_order_id=client_order_id))
+
+    def list_orders(self, *, status=(), symbol: str = "", page_size: int = 100, page_token: str = ""):
+        request = pb.ListOrdersRequest(
+            status=list(status), symbol=symbol, page_size=page_size, page_token=page_token
+        )
+        return self._unary(self.stub.ListOrders, request)
+
+    def fill_head(self) -> int:
+        """The daemon's last durable fill seq: StreamFills(since_seq=it) misses nothing from now on."""
+        return self.list_orders(page_size=1).fill_seq
+
     def cancel(self, client_order_id: str) -> pb.OrderReply:
         return self._unary(self.stub.CancelOrder, pb.CancelOrderRequest(client_order_id=client_order_id))
 
@@ -132,8 +145,12 @@ class DaemonClient:
                 return
             raise describe_rpc_error(exc, self.profile.target) from None
 
-    def fills(self, all_owners: bool = False) -> Iterator[pb.Fill]:
-        return self._stream(self.stub.StreamFills, pb.StreamFillsRequest(all_owners=all_owners))
+    def fills(self, all_owners: bool = False, since_seq: int | None = None) -> Iterator[pb.Fill]:
+        """Live fills; with ``since_seq`` first every durable fill after it (resume after a reconnect)."""
+        request = pb.StreamFillsRequest(all_owners=all_owners)
+        if since_seq is not None:
+            request.since_seq = since_seq
+        return self._stream(self.stub.StreamFills, request)
 
     def telemetry(self) -> Iterator[pb.TelemetryEvent]:
         return self._stream(self.stub.StreamTelemetry, pb.StreamTelemetryRequest())

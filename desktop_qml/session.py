@@ -2,6 +2,10 @@
 reconnects on a capped exponential backoff. No Qt: events go to ``sink(kind, payload)``, which the Qt side
 drains on its own thread (``desktop_qml.models.backend``).
 
+Fills resume: the session keeps the sequence number of the last fill it saw (``last_fill_seq``; on the very
+first connection, the daemon's fill head at that moment) and every reconnect -- after a network drop or a
+daemon restart -- asks StreamFills for what came after it, so no fill is missed and none is shown twice.
+
 Event kinds: ``connecting`` (attempt number), ``connected`` (StatusReply), ``status`` (StatusReply),
 ``checklist`` (PreLiveChecklist), ``fill`` (Fill), ``telemetry`` (``Telemetry``), ``disconnected``
 ((one-line reason, seconds to the retry)).
@@ -74,6 +78,7 @@ class Session:
         self.backoff = backoff or Backoff()
         self.all_fills = all_fills
         self.client: DaemonClient | None = None
+        self.last_fill_seq: int | None = None
         self._stop = threading.Event()
         self._broken = threading.Event()
         self._broken_reason = ""
@@ -106,6 +111,12 @@ class Session:
             self._broken_reason = reason
             self._broken.set()
 
+    def _fills(self, stream) -> Iterator:
+        for fill in stream:
+            if fill.seq:
+                self.last_fill_seq = max(self.last_fill_seq or 0, fill.seq)
+            yield fill
+
     def _connect_once(self, attempt: int) -> None:
         self.sink("connecting", attempt)
         client = DaemonClient(self.profile)
@@ -116,7 +127,10 @@ class Session:
             self.backoff.reset()
             self.sink("connected", status)
             self.sink("checklist", client.checklist())
-            streams = [("fill", client.fills(self.all_fills)), ("telemetry", parsed(client.telemetry()))]
+            if self.last_fill_seq is None:
+                self.last_fill_seq = client.fill_head()
+            fills = self._fills(client.fills(self.all_fills, since_seq=self.last_fill_seq))
+            streams = [("fill", fills), ("telemetry", parsed(client.telemetry()))]
             for kind, stream in streams:
                 threading.Thread(target=self._pump, args=(kind, stream), daemon=True).start()
             while not self._broken.wait(self.poll_s):

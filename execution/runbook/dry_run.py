@@ -135,6 +135,56 @@ class StreamReader:
         self._thread.join(5)
 
 
+class FillFollower:
+    """StreamFills from the first fill, resumed with ``since_seq`` = the last seq seen whenever the stream
+    breaks (a daemon restart, a dropped connection), so the accounting sees every fill exactly once."""
+
+    def __init__(self, open_stream, name: str, *, retries: int = 20, retry_s: float = 0.2) -> None:
+        self._open = open_stream  # since_seq -> a StreamFills call
+        self.items: list = []
+        self.error = ""
+        self.last_seq = 0
+        self.resumes = 0
+        self.call = None
+        self._retries, self._retry_s = retries, retry_s
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            with self._lock:
+                self.call = self._open(self.last_seq)
+            try:
+                for item in self.call:
+                    with self._lock:
+                        self.items.append(item)
+                        self.last_seq = max(self.last_seq, item.seq)
+            except grpc.RpcError as exc:
+                if self._closed.is_set():
+                    return
+                if self.resumes >= self._retries:
+                    self.error = f"{exc.code().name}: {exc.details()}"
+                    return
+            if self._closed.is_set():
+                return
+            self.resumes += 1
+            self._closed.wait(self._retry_s)
+
+    def snapshot(self) -> list:
+        with self._lock:
+            return list(self.items)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            call = self.call
+        if call is not None:
+            call.cancel()
+        self._thread.join(5)
+
+
 def _reply_fields(reply: pb.OrderReply) -> dict:
     return {
         "accepted": reply.accepted,
@@ -191,7 +241,10 @@ def run_dry_run(
         telemetry = StreamReader(
             admin.stub.StreamTelemetry(pb.StreamTelemetryRequest(), metadata=admin.metadata), "dry-telemetry"
         )
-        fills = StreamReader(op.stub.StreamFills(pb.StreamFillsRequest(), metadata=op.metadata), "dry-fills")
+        fills = FillFollower(
+            lambda since: op.stub.StreamFills(pb.StreamFillsRequest(since_seq=since), metadata=op.metadata),
+            "dry-fills",
+        )
         time.sleep(0.3)  # both streams subscribed before the first order
         try:
             resting: list[str] = []
@@ -435,11 +488,13 @@ def run_dry_run(
             admin.close()
         progress(95)
     duplicates = sorted(fid for fid, n in fill_ids.items() if n > 1)
+    seqs_in_order = all(a.seq < b.seq for a, b in zip(streamed, streamed[1:], strict=False))
     accounted = sum(r["accounted"] for r in records.values())
     passed = bool(
         records
         and accounted == len(records)
         and not duplicates
+        and seqs_in_order
         and all(c["passed"] for c in checks)
         and not telemetry.error
         and not fills.error
@@ -479,6 +534,8 @@ def run_dry_run(
         "other": sum(n for s, n in outcome.items() if s not in TERMINAL),
         "fills_streamed": len(streamed),
         "duplicate_fill_ids": duplicates[:20],
+        "fill_seqs_in_order": seqs_in_order,
+        "fill_stream_resumes": fills.resumes,
         "checks": {c["check"]: c["passed"] for c in checks},
         "seed": seed,
         "fault_rate": fault_rate,
