@@ -288,7 +288,7 @@ class Journal:
         *,
         sync: bool = True,
         fsync: Callable[[int], None] | None = None,
-        segment_records: int = 50_000,
+        segment_records: int = 10_000,
     ) -> None:
         self.path = Path(path)
         self.sync = sync

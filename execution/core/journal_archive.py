@@ -5,6 +5,9 @@ Layout beside the active segment ``<dir>/<name>.jsonl`` (``name`` = paper | live
     <dir>/<name>/segments/00000001.jsonl   a closed segment: renamed, never written again (mode 0400)
     <dir>/<name>/segments/00000001.idx     its orders: fixed-width "<client order id> <byte offset>" lines,
                                            sorted, pointing at each order's last record in that segment
+    <dir>/<name>/segments/00000001.keys    the same orders as sorted 64-bit keys (BLAKE2b of the id): all
+                                           segments' keys stay in memory, so an id that was never used (every
+                                           new order) is ruled out with one search, not one per segment
     <dir>/<name>/segments.jsonl            the manifest: one canonical line per closed segment (size, SHA-384,
                                            seq range, chain head, highest fill seq) chained by ``prev`` =
                                            SHA-384 of the previous manifest line
@@ -23,9 +26,12 @@ import hashlib
 import json
 import mmap
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.fsutil import (
@@ -131,10 +137,16 @@ class Segment:
             self._fd = None
 
 
+def order_key(cid: str) -> int:
+    return int.from_bytes(hashlib.blake2b(cid.encode("ascii", "replace"), digest_size=8).digest(), "little")
+
+
 def write_index(path: Path, index: dict[str, int]) -> None:
     rows = sorted((cid.encode("ascii"), offset) for cid, offset in index.items())
     data = b"".join(cid.ljust(_CID_WIDTH) + b" " + b"%012d\n" % offset for cid, offset in rows)
     atomic_write_bytes(path, data, mode=0o400)
+    keys = np.sort(np.array([order_key(cid) for cid in index], dtype=np.uint64))
+    atomic_write_bytes(path.with_suffix(".keys"), keys.astype("<u8").tobytes(), mode=0o400)
 
 
 @dataclass
@@ -156,6 +168,8 @@ class JournalArchive:
         self.manifest_path = self.root / "segments.jsonl"
         self.segments: list[Segment] = []
         self._manifest_head = GENESIS_HASH
+        self._keys = np.zeros(0, dtype=np.uint64)  # every archived order's key, sorted
+        self._keys_lock = threading.Lock()
 
     # -- reading --------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -199,6 +213,26 @@ class JournalArchive:
                 )
             self.segments.append(segment)
             self._manifest_head = line_hash(line)
+        self._keys = np.sort(np.concatenate([self._segment_keys(s) for s in self.segments] or [self._keys]))
+
+    @staticmethod
+    def _segment_keys(segment: Segment) -> np.ndarray:
+        path = segment.path.with_suffix(".keys")
+        try:
+            return np.frombuffer(
+                read_regular_file(path, max_bytes=MAX_LOG_FILE, what="journal segment keys"), dtype="<u8"
+            ).astype(np.uint64)
+        except FileNotFoundError:  # written after the index: rebuild it from the index
+            keys = [order_key(segment.entry(i)[0]) for i in range(segment.count())]
+            return np.array(keys, dtype=np.uint64)
+        except UnsafeFileError as exc:
+            raise ArchiveError(str(exc)) from None
+
+    def may_hold(self, cid: str) -> bool:
+        keys = self._keys
+        key = np.uint64(order_key(cid))
+        at = int(np.searchsorted(keys, key))
+        return at < len(keys) and keys[at] == key
 
     def orphan_segments(self) -> list[Path]:
         """Closed segments the manifest does not list yet (a stop between the rename and the manifest)."""
@@ -244,6 +278,8 @@ class JournalArchive:
         return None
 
     def find(self, cid: str) -> Order | None:
+        if not self.may_hold(cid):
+            return None
         for segment in reversed(self.segments):
             offset = segment.lookup(cid)
             if offset is not None:
@@ -326,6 +362,8 @@ class JournalArchive:
             n, target, first_seq, last_seq, head_hash, fill_seq, records, entry["bytes"], sha384
         )
         self.segments.append(segment)
+        with self._keys_lock:
+            self._keys = np.sort(np.concatenate([self._keys, self._segment_keys(segment)]))
         return segment
 
     def write_snapshot(self, *, fill_seq: int, orders: list[Order], extra: dict) -> Path:

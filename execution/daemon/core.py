@@ -52,7 +52,7 @@ class CoreOptions:
     risk_limits: RiskLimits | None = None  # override (bench/tests); default: from the mode's risk profile
     tick_s: float = 1.0
     extra_venues: dict[str, object] = field(default_factory=dict)  # name -> Venue (tests, live adapters)
-    segment_records: int = 50_000  # journal records per segment before a snapshot
+    segment_records: int = 10_000  # journal records per segment before a snapshot
 
 
 class Subscribers:

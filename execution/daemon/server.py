@@ -69,7 +69,7 @@ class DaemonOptions:
     keyring: KeyRing | None = None
     license_checker: LicenseChecker | None = None
     journal_sync: bool = True
-    journal_segment_records: int = 50_000  # records per journal segment before a snapshot
+    journal_segment_records: int = 10_000  # records per journal segment before a snapshot
     access_sync: bool = True
     risk_limits: RiskLimits | None = None
     prices: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
