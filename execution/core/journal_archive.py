@@ -67,12 +67,17 @@ class Segment:
     sha384: str
     _index: mmap.mmap | None = field(default=None, repr=False)
     _fd: int | None = field(default=None, repr=False)
+    _open_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # RPC threads read too
 
     @property
     def index_path(self) -> Path:
         return self.path.with_suffix(".idx")
 
     def _map(self) -> mmap.mmap | None:
+        with self._open_lock:
+            return self._map_locked()
+
+    def _map_locked(self) -> mmap.mmap | None:
         if self._index is None:
             try:
                 with open(self.index_path, "rb") as handle:
@@ -110,8 +115,9 @@ class Segment:
         return None
 
     def read_line(self, offset: int) -> bytes:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        with self._open_lock:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         chunks = []
         while True:
             chunk = os.pread(self._fd, 65536, offset)
@@ -129,12 +135,13 @@ class Segment:
         return Order.from_dict(json.loads(self.read_line(offset))["order"])
 
     def close(self) -> None:
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._open_lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def order_key(cid: str) -> int:
