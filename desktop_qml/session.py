@@ -128,7 +128,11 @@ class Session:
             self.sink("connected", status)
             self.sink("checklist", client.checklist())
             if self.last_fill_seq is None:
-                self.last_fill_seq = client.fill_head()
+                try:
+                    self.last_fill_seq = client.fill_head()
+                except ClientError as exc:
+                    if exc.code != "UNIMPLEMENTED":  # a daemon older than fill sequence numbers: live only
+                        raise
             fills = self._fills(client.fills(self.all_fills, since_seq=self.last_fill_seq))
             streams = [("fill", fills), ("telemetry", parsed(client.telemetry()))]
             for kind, stream in streams:

@@ -21,6 +21,7 @@ prices are the risk engine's reference prices.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -250,6 +251,9 @@ class TradingCore:
 
     # -- events ---------------------------------------------------------------------------------------------
     def _sink(self, event: RouterEvent, group: str = "") -> None:
+        full = event
+        if "owner" in event.data:  # who placed an order is for its fill stream, not for every viewer
+            event = dataclasses.replace(event, data={k: v for k, v in event.data.items() if k != "owner"})
         for sink in self._sinks:
             try:
                 sink(event)
@@ -257,7 +261,7 @@ class TradingCore:
                 pass
         self.telemetry.publish(event)
         if event.kind == "fill":
-            d = event.data
+            d = full.data
             self.fill_log.offer(
                 FillEvent(
                     event.client_order_id,
