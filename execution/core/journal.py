@@ -243,6 +243,7 @@ def load(path: str | Path) -> tuple[ReplayReport, dict]:
                 f"(head witness): {witness.seq - result.last_seq} acknowledged record(s) are missing",
                 True,
                 [witness.last],
+                what="acknowledged records missing",
             )
             raise JournalDamaged(missing)
         known = result.hash_at.get(witness.seq, head if witness.seq == seq else None)

@@ -97,9 +97,10 @@ class Damage:
     detail: str
     torn: bool  # the damage is at the very end (a torn write), not in the middle
     records: list[CutRecord] = field(default_factory=list)
+    what: str = ""  # overrides "torn tail" / "corrupt record"
 
     def one_line(self) -> str:
-        where = "torn tail" if self.torn else "corrupt record"
+        where = self.what or ("torn tail" if self.torn else "corrupt record")
         first = self.records[0].describe() if self.records else "unreadable"
         return (
             f"journal {self.path}: {where} at byte {self.offset} (line {self.line}, {first}): {self.detail}; "
@@ -148,9 +149,10 @@ def scan_bytes(
 
     def damaged(detail: str, at: int, line_no: int) -> ScanResult:
         torn = data.find(b"\n", at) in (-1, size - 1)
-        result.damage = Damage(
-            path, at, size - at, line_no, detail, torn, guess_records(data[at:]) or [CutRecord()]
-        )
+        records = guess_records(data[at:]) or [CutRecord()]
+        for i, record in enumerate(records):  # by position: a damaged line's own seq may be cut or garbage
+            record.seq = result.last_seq + i + 1
+        result.damage = Damage(path, at, size - at, line_no, detail, torn, records)
         return result
 
     while offset < size:

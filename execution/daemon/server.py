@@ -27,6 +27,7 @@ from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.core_config import ConfigError, parse_yaml, read_config_file, validate_config
 from audit.trust.keyring import KeyRing, KeyRingError
 from execution.core.journal import JournalError
+from execution.core.journal_archive import ArchiveError, verify_history
 from execution.core.journal_repair import journals_in, repair_journal
 from execution.core.orders import Order, OrderError, Stage
 from execution.core.risk import RiskLimits, TradingState
@@ -597,7 +598,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="quarantine the damaged end of each journal in --data-dir, record the repair, print it and exit",
     )
+    parser.add_argument(
+        "--verify-journal",
+        action="store_true",
+        help="re-verify the whole history of every journal (closed segments, manifest, chain) and exit",
+    )
     return parser
+
+
+def _verify(data_dir: Path) -> int:
+    """--verify-journal: the full history, not only what a start reads; one line per journal."""
+    for path in journals_in(data_dir):
+        try:
+            seq, head = verify_history(path)
+        except (ArchiveError, JournalError) as exc:
+            print(f"journal verification failed: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+        print(f"journal {path}: {seq} records verified, head sha384:{head}")
+    return 0
 
 
 def _repair(data_dir: Path) -> int:
@@ -647,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
     if args.repair_journal:
         return _repair(data_dir)
+    if args.verify_journal:
+        return _verify(data_dir)
     if args.mode is None:
         print("daemon refused: --mode is required (demo, paper or live)", file=sys.stderr)
         return 2

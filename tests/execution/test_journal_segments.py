@@ -127,3 +127,23 @@ def test_restart_benchmark_quick_run_reports_its_ratios_and_machine():
     assert proc.returncode == 0, proc.stderr
     assert "baseline: empty journal" in proc.stdout and "ratio 10,000/1,000 orders" in proc.stdout
     assert "machine:" in proc.stdout and "replay" in proc.stdout
+
+
+def test_verify_journal_checks_the_whole_history_and_names_an_edited_segment(tmp_path):
+    world = traded_world(tmp_path, orders=0)
+    daemon = world.start(journal_segment_records=4)
+    try:
+        stub = world.stub(daemon.port)
+        for n in range(5):
+            world.submit(stub, f"v-{n}")
+            daemon.core.rotate_journals()
+    finally:
+        daemon.stop(0)
+    proc = world.cli("--verify-journal")
+    assert proc.returncode == 0 and "records verified, head sha384:" in proc.stdout, proc.stderr
+    first = world.journal.with_suffix("") / "segments" / "00000001.jsonl"
+    os.chmod(first, 0o600)
+    first.write_bytes(first.read_bytes().replace(b'"qty":0.5', b'"qty":0.6', 1))
+    proc = world.cli("--verify-journal")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "00000001.jsonl" in proc.stderr and "Traceback" not in proc.stderr
