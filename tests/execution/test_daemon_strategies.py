@@ -381,3 +381,40 @@ def test_live_is_refused_without_live_ready_even_when_a_strategy_asks(paper_read
         assert excinfo.value.details().startswith("COMPLIANCE_NOT_CONFIRMED:")
     finally:
         daemon.stop(0)
+
+
+def test_the_cli_refuses_a_bad_feed_in_one_line_and_a_non_zero_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    dep = Deployment.create(tmp_path, operators=("alice",))
+    env = {**os.environ, "PYTHONPATH": str(repo), "OEM_DATA_DIR": str(dep.data_dir)}
+    argv = [sys.executable, "-m", "execution.daemon", "--config", str(dep.config_path), "--mode", "demo"]
+    argv += ["--data-dir", str(dep.data_dir), "--listen", "127.0.0.1:0", "--feed", "replay:NO_WHERE-5m.parquet:2"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=repo)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "daemon refused to start in demo mode:" and len(lines) == 2
+    assert "NO_WHERE-5m.parquet: file: not found" in lines[1]
+
+
+def test_the_benchmark_runs_in_its_quick_size_and_prints_its_ratio():
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "bench/strategy_host.py", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("ratio: ") for line in lines) and any(
+        line.startswith("machine: ") for line in lines
+    )
+    assert "halted: none" in proc.stdout
