@@ -392,7 +392,14 @@ def test_the_cli_refuses_a_bad_feed_in_one_line_and_a_non_zero_exit(tmp_path):
     dep = Deployment.create(tmp_path, operators=("alice",))
     env = {**os.environ, "PYTHONPATH": str(repo), "OEM_DATA_DIR": str(dep.data_dir)}
     argv = [sys.executable, "-m", "execution.daemon", "--config", str(dep.config_path), "--mode", "demo"]
-    argv += ["--data-dir", str(dep.data_dir), "--listen", "127.0.0.1:0", "--feed", "replay:NO_WHERE-5m.parquet:2"]
+    argv += [
+        "--data-dir",
+        str(dep.data_dir),
+        "--listen",
+        "127.0.0.1:0",
+        "--feed",
+        "replay:NO_WHERE-5m.parquet:2",
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=repo)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -418,3 +425,35 @@ def test_the_benchmark_runs_in_its_quick_size_and_prints_its_ratio():
         line.startswith("machine: ") for line in lines
     )
     assert "halted: none" in proc.stdout
+
+
+def test_a_paper_strategy_trades_on_exchange_candles_polled_over_ccxt(tmp_path):
+    from execution.feeds.ccxt_feed import CcxtPollingFeed
+    from execution.venues.ccxt_venue import make_binance
+    from tests.execution.fake_binance import FakeBinance
+
+    fake = FakeBinance().start()
+    try:
+        for i, close in enumerate(CLOSES[:30]):
+            fake.add_candle("ETHBTC", 1_700_000_000_000 + i * 300_000, float(close))
+        exchange = make_binance(timeout_ms=500, base_url=fake.base_url, enable_rate_limit=False)
+        feed = CcxtPollingFeed(exchange, ["ETH/BTC"], timeframe="5m", poll_s=0.05, limit=100)
+        fake.inject("GET", "/api/v3/klines", "429", "drop")  # a throttled start and a dropped connection
+        dep = _deployment(tmp_path, [_spec("trend")])
+        daemon = Daemon(_options(dep, "demo", feed)).start()
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and daemon.strategies.host.info("trend").bars < 30:
+                time.sleep(0.05)
+            info = daemon.strategies.host.info("trend")
+            assert info.bars == 30 and info.orders >= 1 and feed.stats.rate_limited == 1
+            assert feed.stats.disconnects == 1 and feed.stats.reconnects == 1
+            fills = [f for o in _orders(daemon, "trend") for f in o.fills]
+            assert fills and all(
+                abs(f.price / 1.0 - 1) < 0.35 for f in fills
+            )  # the candles' prices, not 0.05
+            assert daemon.strategies.market.stale_symbols() == []
+        finally:
+            daemon.stop(0)
+    finally:
+        fake.stop()
