@@ -83,12 +83,14 @@ class DaemonOptions:
     # Paper trading starts only after a passed demo_exit (live: after live_go, always). Off only for the
     # throw-away deployments of runbook drills and tests, which have no decision logs by construction.
     paper_needs_demo_exit: bool = True
-    # Strategies (docs/daemon.md "Strategies"): a feed (``--feed`` text or a feed object) runs the declared
+    # Strategies (docs/strategies.md): a feed (``--feed`` text or a feed object) runs the declared
     # strategies on its bars; ``strategies`` (``--strategies``) picks which of them, None = all.
     feed: object | None = None
     strategies: list[str] | None = None
     stale_after_s: float = 30.0
     strategy_run_id: str | None = None
+    # the feed waits for strategies.release_feed(): an in-process smoke subscribes before the first bar
+    hold_feed: bool = False
 
 
 class StartupRefused(RuntimeError):
@@ -454,6 +456,8 @@ class Daemon:
         if self.strategies is not None:
             if plan.feed is not None:
                 self.strategies.autostart()
+            if opts.hold_feed:
+                self.strategies.hold_feed()
             self.strategies.start()
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)

@@ -179,6 +179,20 @@ def info_pb(info: StrategyInfo, stale: set[str]) -> pb.StrategyInfo:
         bars=info.bars,
         timeframe=info.timeframe,
         risk_profile=info.risk_profile,
+        recent_orders=[
+            pb.StrategyOrder(
+                client_order_id=o.client_order_id,
+                symbol=o.symbol,
+                side=str(o.side),
+                qty=o.qty,
+                status=str(o.status),
+                filled_qty=o.filled_qty,
+                avg_price=o.avg_price or 0.0,
+                stage=str(o.stage),
+                reason=o.reason,
+            )
+            for o in info.recent_orders
+        ],
     )
 
 

@@ -84,8 +84,10 @@ def demo_limits(config_path: Path, capital: float, stage: str = "demo") -> RiskL
 class FillCollector:
     """Reads the operator's StreamFills in a thread; fills per client order id (fill ids deduplicated)."""
 
-    def __init__(self, client: Client) -> None:
-        self.call = client.stub.StreamFills(pb.StreamFillsRequest(), metadata=client.metadata)
+    def __init__(self, client: Client, *, all_owners: bool = False) -> None:
+        self.call = client.stub.StreamFills(
+            pb.StreamFillsRequest(all_owners=all_owners), metadata=client.metadata
+        )
         self.fills: dict[str, dict[str, float]] = defaultdict(dict)
         self.duplicates = 0
         self.error = ""
@@ -314,6 +316,11 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between orders (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away deployment")
+    parser.add_argument(
+        "--in-daemon",
+        action="store_true",
+        help="the strategies run inside the daemon on the replayed sample; the client watches and reports",
+    )
     return parser
 
 
@@ -329,6 +336,10 @@ def validate(args, n_bars: int | None = None) -> None:
     remote = [args.target, args.certs, args.token_file]
     if any(remote) and not all(remote):
         raise UsageError("smoke_demo_strategies: --target, --certs and --token-file go together")
+    if getattr(args, "in_daemon", False) and args.target:
+        raise UsageError(
+            "smoke_demo_strategies: --in-daemon starts its own daemon; it does not take --target"
+        )
     if n_bars is not None and args.start_bar + (args.cycles - 1) * args.stride >= n_bars:
         most = (n_bars - 1 - args.start_bar) // args.stride + 1
         raise UsageError(
@@ -363,6 +374,10 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
             return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
         finally:
             client.close()
+    if args.in_daemon:
+        from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
+        return smoke_in_daemon(data_dir=data_dir, keep=args.keep, **kw)
     config = trust_paths.DEFAULT_CONFIG_PATH
     bars = load_bars(SAMPLE_DATA)
     with local_daemon(

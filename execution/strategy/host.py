@@ -58,6 +58,7 @@ class StrategyInfo:
     last_refusal: str = ""
     last_error: str = ""
     bars: int = 0
+    recent_orders: tuple = ()  # the last RECENT_ORDERS Order objects, oldest first
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class ControlResult:
 
 
 Event = Callable[[str, dict], None]
+RECENT_ORDERS = 200
 
 
 class StrategyHost:
@@ -213,6 +215,7 @@ class StrategyHost:
             last_refusal=ctx.stats.last_refusal,
             last_error=slot.last_error,
             bars=slot.bars,
+            recent_orders=tuple(orders[-RECENT_ORDERS:]),
         )
 
     def list(self) -> list[StrategyInfo]:

@@ -59,7 +59,9 @@ class TargetStrategy:
         # reached only once nothing is left), as a lab order works over several bars.
         qty = min(abs(delta), ctx.limits.max_order_notional * _HEADROOM / bar.close)
         result = ctx.submit(bar.symbol, "buy" if delta > 0 else "sell", qty, intent=(bar.symbol, bar.ts))
-        if result.accepted and qty == abs(delta):
+        # A refusal the daemon made (risk, venue) stands until the target changes: resending it every bar
+        # would only fill the journal with rejections. A refusal of the context (stale data) is retried.
+        if (result.accepted and qty == abs(delta)) or (not result.accepted and result.order is not None):
             self.targets[bar.symbol] = target
 
 

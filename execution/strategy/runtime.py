@@ -137,6 +137,8 @@ class StrategyRuntime:
         self.bars_applied = 0
         self.feed_error = ""
         self.feed_done = False
+        self.feed_released = threading.Event()
+        self.feed_released.set()
 
     # -- events from the host -------------------------------------------------------------------------------
     def on_host_event(self, kind: str, data: dict) -> None:
@@ -210,6 +212,13 @@ class StrategyRuntime:
             if slot.spec.autostart:
                 self.host.start(name, actor=actor, reason="autostart")
 
+    def hold_feed(self) -> None:
+        """Keep the feed from delivering until ``release_feed`` (a smoke subscribes before the first bar)."""
+        self.feed_released.clear()
+
+    def release_feed(self) -> None:
+        self.feed_released.set()
+
     def start(self, *, check_s: float = 1.0) -> None:
         if self.feed is not None:
             self._threads.append(threading.Thread(target=self._run_feed, name="market-feed", daemon=True))
@@ -220,6 +229,9 @@ class StrategyRuntime:
             thread.start()
 
     def _run_feed(self) -> None:
+        while not self.feed_released.wait(0.1):
+            if self._stop.is_set():
+                return
         try:
             self.feed.run(self.on_bar, self._stop)
         except Exception as exc:  # noqa: BLE001 - a dead feed makes the data stale, never the daemon

@@ -122,14 +122,19 @@ def specs_from_config(config: dict) -> list[StrategySpec]:
 def select(specs: list[StrategySpec], names, *, symbols, timeframe: str, stage: Stage) -> list[StrategySpec]:
     """``--strategies NAME[,NAME]``: the declared specs of those names, in that order. A name that is not
     declared but names a reference class runs it with its defaults on ``symbols`` at ``stage`` (demo only:
-    the daemon allows that only in demo mode, where the config need not be signed)."""
+    the daemon allows that only in demo mode, where the config need not be signed), with an equal share of
+    the position limit."""
     by_name = {s.name: s for s in specs}
+    defaults = [n for n in names if n not in by_name]
     chosen: list[StrategySpec] = []
     for name in names:
         if name in by_name:
             chosen.append(by_name[name])
         elif name in reference.STRATEGIES and Stage(stage) is Stage.DEMO:
-            chosen.append(StrategySpec(name, name, tuple(symbols), timeframe, Stage.DEMO, "", {}))
+            # undeclared strategies share the position limit equally, so none crowds out the others
+            chosen.append(
+                StrategySpec(name, name, tuple(symbols), timeframe, Stage.DEMO, "", {}, 1.0 / len(defaults))
+            )
         else:
             raise StrategySpecError(f"--strategies: {name!r} is not declared in the config's strategies")
     return chosen

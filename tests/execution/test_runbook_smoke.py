@@ -69,3 +69,40 @@ def test_drives_a_running_daemon_with_target_certs_and_token_file(tmp_path, caps
     *orders, summary = _lines(next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl")))
     assert summary["passed"] and summary["operator"] == "alice" and summary["daemon"].startswith("remote ")
     assert summary["orders"] == len(orders) >= 1
+
+
+def test_in_daemon_the_strategies_trade_inside_the_daemon_and_the_report_is_valid_evidence(tmp_path, capsys):
+    from audit.trust import paths as trust_paths
+    from audit.trust.evidence import ArtefactInput, EvidenceContext
+    from audit.trust.hashing import sha384_file
+    from execution.evidence import verify_smoke_report
+
+    argv = ["--cycles", "40", "--in-daemon", "--data-dir", str(tmp_path)]
+    assert smoke_demo_strategies_main(argv) == 0
+    path = next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl"))
+    *orders, summary = _lines(path)
+    assert summary["passed"] and summary["in_daemon"] and summary["rejected"] == 0
+    assert summary["orders"] == len(orders) == summary["accounted"] == summary["stream_fills"]
+    assert set(summary["per_strategy"]) == set(DEMO_STRATEGIES)
+    assert all(
+        s["state"] == "RUNNING" and s["bars"] == summary["bars_replayed"]
+        for s in summary["per_strategy"].values()
+    )
+    assert all(
+        o["stage"] == "demo" and o["stream_fill_qty"] == o["final_filled_qty"] == o["qty"] for o in orders
+    )
+    assert {o["strategy"] for o in orders} == set(DEMO_STRATEGIES)
+    context = EvidenceContext(
+        tmp_path, "demo", "demo_exit", {}, None, None, None, sha384_file(trust_paths.DEFAULT_CONFIG_PATH)
+    )
+    artefact = ArtefactInput("smoke_demo_report", "smoke_report", {}, path, path.read_bytes())
+    assert verify_smoke_report(artefact, context) == []
+    assert not list((tmp_path / "runbook").iterdir())
+
+
+def test_in_daemon_does_not_take_a_target(tmp_path, capsys):
+    argv = ["--cycles", "1", "--in-daemon", "--target", "127.0.0.1:1", "--certs", "c", "--token-file", "t"]
+    assert smoke_demo_strategies_main([*argv, "--data-dir", str(tmp_path)]) != 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().endswith("--in-daemon starts its own daemon; it does not take --target")
+    assert len(captured.err.strip().splitlines()) == 1

@@ -328,8 +328,30 @@ class StrategyPosition(_message.Message):
     stale: bool
     def __init__(self, symbol: _Optional[str] = ..., qty: _Optional[float] = ..., stale: _Optional[bool] = ...) -> None: ...
 
+class StrategyOrder(_message.Message):
+    __slots__ = ("client_order_id", "symbol", "side", "qty", "status", "filled_qty", "avg_price", "stage", "reason")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    status: str
+    filled_qty: float
+    avg_price: float
+    stage: str
+    reason: str
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., qty: _Optional[float] = ..., status: _Optional[str] = ..., filled_qty: _Optional[float] = ..., avg_price: _Optional[float] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class StrategyInfo(_message.Message):
-    __slots__ = ("name", "strategy_class", "stage", "state", "positions", "pnl", "fees", "orders", "open_orders", "accepted", "refused", "last_refusal", "last_error", "bars", "timeframe", "risk_profile")
+    __slots__ = ("name", "strategy_class", "stage", "state", "positions", "pnl", "fees", "orders", "open_orders", "accepted", "refused", "last_refusal", "last_error", "bars", "timeframe", "risk_profile", "recent_orders")
     class RefusedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -353,6 +375,7 @@ class StrategyInfo(_message.Message):
     BARS_FIELD_NUMBER: _ClassVar[int]
     TIMEFRAME_FIELD_NUMBER: _ClassVar[int]
     RISK_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    RECENT_ORDERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     strategy_class: str
     stage: str
@@ -369,7 +392,8 @@ class StrategyInfo(_message.Message):
     bars: int
     timeframe: str
     risk_profile: str
-    def __init__(self, name: _Optional[str] = ..., strategy_class: _Optional[str] = ..., stage: _Optional[str] = ..., state: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[StrategyPosition, _Mapping]]] = ..., pnl: _Optional[float] = ..., fees: _Optional[float] = ..., orders: _Optional[int] = ..., open_orders: _Optional[int] = ..., accepted: _Optional[int] = ..., refused: _Optional[_Mapping[str, int]] = ..., last_refusal: _Optional[str] = ..., last_error: _Optional[str] = ..., bars: _Optional[int] = ..., timeframe: _Optional[str] = ..., risk_profile: _Optional[str] = ...) -> None: ...
+    recent_orders: _containers.RepeatedCompositeFieldContainer[StrategyOrder]
+    def __init__(self, name: _Optional[str] = ..., strategy_class: _Optional[str] = ..., stage: _Optional[str] = ..., state: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[StrategyPosition, _Mapping]]] = ..., pnl: _Optional[float] = ..., fees: _Optional[float] = ..., orders: _Optional[int] = ..., open_orders: _Optional[int] = ..., accepted: _Optional[int] = ..., refused: _Optional[_Mapping[str, int]] = ..., last_refusal: _Optional[str] = ..., last_error: _Optional[str] = ..., bars: _Optional[int] = ..., timeframe: _Optional[str] = ..., risk_profile: _Optional[str] = ..., recent_orders: _Optional[_Iterable[_Union[StrategyOrder, _Mapping]]] = ...) -> None: ...
 
 class ListStrategiesRequest(_message.Message):
     __slots__ = ()
