@@ -139,6 +139,10 @@ def attach_strategies(daemon, plan: StrategyPlan, *, stale_after_s: float, run_i
         run_id=run_id or secrets.token_hex(4),
         on_event=lambda kind, data: runtime_box[0].on_host_event(kind, data),
     )
+    with daemon.core.lock:  # a restart continues each strategy's journaled orders (position, P&L)
+        journaled = [o for router in daemon.core.routers.values() for o in router.store.all()]
+    for name, slot in host.slots.items():
+        slot.context.adopt(o.client_order_id for o in journaled if o.owner == f"strategy:{name}")
     runtime = StrategyRuntime(
         core=daemon.core,
         host=host,

@@ -236,6 +236,13 @@ class StrategyContext:
                 cash += qty * bar.close
         return cash, fees
 
+    def adopt(self, client_order_ids) -> None:
+        """Orders this strategy placed before a restart (the journal's, owner ``strategy:<name>``): its
+        position, P&L and open orders continue instead of starting from zero."""
+        for cid in client_order_ids:
+            if cid not in self._cids:
+                self._cids.append(cid)
+
     # -- what a strategy does -------------------------------------------------------------------------------
     def _refuse(self, reason: Refusal, message: str) -> RouteResult:
         self.stats.refuse(str(reason), message)

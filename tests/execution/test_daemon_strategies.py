@@ -457,3 +457,22 @@ def test_a_paper_strategy_trades_on_exchange_candles_polled_over_ccxt(tmp_path):
             daemon.stop(0)
     finally:
         fake.stop()
+
+
+def test_a_restarted_daemon_continues_each_strategys_journaled_position(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    replay = _replay(tmp_path)
+    daemon = Daemon(_options(dep, "demo", replay)).start()
+    try:
+        _wait_for_replay(daemon)
+        before = daemon.strategies.host.info("trend")
+    finally:
+        daemon.stop(0)
+    assert before.positions["ETH/BTC"] > 0
+    again = Daemon(_options(dep, "demo", replay, hold_feed=True)).start()
+    try:
+        after = again.strategies.host.info("trend")
+        assert after.positions == before.positions and after.orders == before.orders
+        assert after.fees == pytest.approx(before.fees)
+    finally:
+        again.stop(0)
