@@ -336,10 +336,6 @@ def validate(args, n_bars: int | None = None) -> None:
     remote = [args.target, args.certs, args.token_file]
     if any(remote) and not all(remote):
         raise UsageError("smoke_demo_strategies: --target, --certs and --token-file go together")
-    if getattr(args, "in_daemon", False) and args.target:
-        raise UsageError(
-            "smoke_demo_strategies: --in-daemon starts its own daemon; it does not take --target"
-        )
     if n_bars is not None and args.start_bar + (args.cycles - 1) * args.stride >= n_bars:
         most = (n_bars - 1 - args.start_bar) // args.stride + 1
         raise UsageError(
@@ -363,6 +359,10 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
         progress=progress,
         log=log,
     )
+    if args.in_daemon and not args.target:
+        from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
+        return smoke_in_daemon(data_dir=data_dir, keep=args.keep, **kw)
     if args.target:
         client = remote_client(
             args.target,
@@ -371,13 +371,13 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
             args.operator,
         )
         try:
+            if args.in_daemon:
+                from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
+                return smoke_in_daemon(data_dir=data_dir, remote=client, **kw)
             return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
         finally:
             client.close()
-    if args.in_daemon:
-        from execution.runbook.smoke_in_daemon import smoke_in_daemon
-
-        return smoke_in_daemon(data_dir=data_dir, keep=args.keep, **kw)
     config = trust_paths.DEFAULT_CONFIG_PATH
     bars = load_bars(SAMPLE_DATA)
     with local_daemon(

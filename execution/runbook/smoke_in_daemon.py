@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import grpc
+
 from audit.trust import paths as trust_paths
 from execution.feeds.replay import ReplayFeed
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
@@ -29,6 +31,78 @@ CAPITAL = 1.0  # BTC: order sizes stay a small part of a sample bar's volume, so
 EPS = 1e-9
 
 
+def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: float, progress, log):
+    """Subscribe to every owner's fills, then let the strategies trade ``bars_wanted`` bars; returns
+    (status, end status, fills, final listing, baseline listing, errors)."""
+    status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
+    if "admin" not in status.peer_roles:
+        raise ValueError("--in-daemon watches every strategy's fills: the token needs the admin role too")
+    fills = FillCollector(client, all_owners=True)
+    errors: list[str] = []
+    started: list[str] = []
+    try:
+        time.sleep(0.3)  # let the fill stream subscribe before the first strategy order
+        baseline = client.stub.ListStrategies(
+            pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
+        )
+        if not baseline.strategies:
+            raise ValueError("the daemon runs no strategies (start it with --feed and --strategies)")
+        known = {o.client_order_id for s in baseline.strategies for o in s.recent_orders}
+        bars0 = {s.name: s.bars for s in baseline.strategies}
+        if start:
+            for info in baseline.strategies:
+                if info.state == "RUNNING":
+                    continue
+                try:
+                    client.stub.StartStrategy(
+                        pb.StrategyControlRequest(name=info.name, reason="smoke_demo_strategies"),
+                        metadata=client.metadata,
+                        timeout=10,
+                    )
+                    started.append(info.name)
+                except grpc.RpcError as exc:
+                    errors.append(f"start {info.name}: {exc.code().name}: {exc.details()}")
+        release()
+        log(f"watching {len(bars0)} strategies for {bars_wanted} bars ({baseline.market_data_feed})")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            listed = client.stub.ListStrategies(
+                pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
+            )
+            behind = [
+                s for s in listed.strategies if s.state == "RUNNING" and s.bars < bars0[s.name] + bars_wanted
+            ]
+            progress(80.0 * (1 - len(behind) / max(len(bars0), 1)))
+            if not behind or done():
+                break
+            time.sleep(0.1)
+        else:
+            errors.append(f"the strategies did not see {bars_wanted} bars within {timeout_s:g} s")
+        for name in started:  # hand the daemon back as it was; stopping cancels their open orders
+            client.stub.StopStrategy(
+                pb.StrategyControlRequest(name=name, reason="smoke_demo_strategies done"),
+                metadata=client.metadata,
+                timeout=10,
+            )
+        settle = time.monotonic() + 5.0
+        while time.monotonic() < settle:
+            listed = client.stub.ListStrategies(
+                pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
+            )
+            if all(
+                abs(fills.qty(o.client_order_id) - o.filled_qty) <= EPS
+                for s in listed.strategies
+                for o in s.recent_orders
+                if o.client_order_id not in known
+            ):
+                break
+            time.sleep(0.05)
+        end_status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
+    finally:
+        fills.close()
+    return status, end_status, fills, listed, baseline, errors
+
+
 def smoke_in_daemon(
     *,
     data_dir: Path,
@@ -37,64 +111,80 @@ def smoke_in_daemon(
     start_bar: int,
     stride: int,
     keep: bool = False,
+    remote=None,
     progress=None,
     log=None,
     **_ignored,
 ) -> SmokeResult:
+    """The in-process daemon of this module's docstring, or ``remote`` (a harness ``Client`` of a running
+    daemon started with ``--feed`` and ``--strategies``): its strategies are started, watched for
+    ``cycles x stride`` bars and stopped again."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
-    first = max(0, start_bar - WARMUP)
-    feed = ReplayFeed.from_files([SAMPLE_DATA], start=first, stop_after=start_bar - first + cycles * stride)
-    config = trust_paths.DEFAULT_CONFIG_PATH
-    with local_daemon(
-        data_dir,
-        "smoke_demo_in_daemon",
-        mode="demo",
-        operators=(OPERATOR,),
-        keep=keep,
-        # the strategies size for CAPITAL; the daemon's limits leave room for the price drift of what the
-        # others hold (their shares of one symbol's limit are fixed at entry, the limit is judged at market)
-        risk_limits=demo_limits(config, 2 * CAPITAL),
-        capital=CAPITAL,
-        feed=feed,
-        strategies=list(DEMO_STRATEGIES),
-        stale_after_s=3600.0,
-        hold_feed=True,
-        tick_s=0.2,
-    ) as local:
-        client = local.client(OPERATOR, ["operator", "admin"])
-        try:
-            status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
-            fills = FillCollector(client, all_owners=True)
-            time.sleep(0.3)  # let the fill stream subscribe before the first bar
-            local.daemon.strategies.release_feed()
-            log(f"in-daemon demo 127.0.0.1:{local.daemon.port}: replaying {len(feed)} bars of {feed.name}")
-            deadline = time.monotonic() + 120
-            while not local.daemon.strategies.feed_done and time.monotonic() < deadline:
-                time.sleep(0.05)
-                progress(80.0 * feed.delivered / max(len(feed), 1))
-            listed = client.stub.ListStrategies(
-                pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
-            )
-            settle = time.monotonic() + 5.0
-            while time.monotonic() < settle and any(
-                abs(fills.qty(o.client_order_id) - o.filled_qty) > EPS
-                for s in listed.strategies
-                for o in s.recent_orders
-            ):
-                time.sleep(0.05)
-            listed = client.stub.ListStrategies(
-                pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
-            )
-            end_status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
-        finally:
-            fills.close()
-            client.close()
-        feed_error = local.daemon.strategies.feed_error
+    if remote is not None:
+        status, end_status, fills, listed, baseline, errors = _watch(
+            remote,
+            release=lambda: None,
+            done=lambda: False,
+            bars_wanted=cycles * stride,
+            start=True,
+            timeout_s=max(60.0, cycles * stride * 0.5),
+            progress=progress,
+            log=log,
+        )
+        label, data, replayed = f"remote {remote.subject}", {}, cycles * stride
+    else:
+        first = max(0, start_bar - WARMUP)
+        feed = ReplayFeed.from_files(
+            [SAMPLE_DATA], start=first, stop_after=start_bar - first + cycles * stride
+        )
+        config = trust_paths.DEFAULT_CONFIG_PATH
+        with local_daemon(
+            data_dir,
+            "smoke_demo_in_daemon",
+            mode="demo",
+            operators=(OPERATOR,),
+            keep=keep,
+            # the strategies size for CAPITAL; the daemon's limits leave room for the price drift of what
+            # the others hold (their shares of a symbol's limit are fixed at entry, the limit is at market)
+            risk_limits=demo_limits(config, 2 * CAPITAL),
+            capital=CAPITAL,
+            feed=feed,
+            strategies=list(DEMO_STRATEGIES),
+            stale_after_s=3600.0,
+            hold_feed=True,
+            tick_s=0.2,
+        ) as local:
+            client = local.client(OPERATOR, ["operator", "admin"])
+            try:
+                status, end_status, fills, listed, baseline, errors = _watch(
+                    client,
+                    release=local.daemon.strategies.release_feed,
+                    done=lambda: local.daemon.strategies.feed_done,
+                    bars_wanted=len(feed),
+                    start=False,
+                    timeout_s=120.0,
+                    progress=progress,
+                    log=log,
+                )
+            finally:
+                client.close()
+            if local.daemon.strategies.feed_error:
+                errors.append(f"feed: {local.daemon.strategies.feed_error}")
+        label, data, replayed = (
+            "in-process demo (strategies in the daemon)",
+            feed.inputs[feed.symbols[0]],
+            feed.delivered,
+        )
+    known = {o.client_order_id for s in baseline.strategies for o in s.recent_orders}
+    bars0 = {s.name: s.bars for s in baseline.strategies}
+    refused0 = sum(sum(s.refused.values()) for s in baseline.strategies)
     orders = []
     for info in listed.strategies:
         for o in info.recent_orders:
+            if o.client_order_id in known:
+                continue
             streamed = fills.qty(o.client_order_id)
             orders.append(
                 {
@@ -122,8 +212,8 @@ def smoke_in_daemon(
     per_strategy = {
         s.name: {
             "state": s.state,
-            "orders": s.orders,
-            "bars": s.bars,
+            "orders": sum(o.client_order_id not in known for o in s.recent_orders),
+            "bars": s.bars - bars0.get(s.name, 0),
             "final_position": sum(p.qty for p in s.positions),
             "pnl": s.pnl,
             "refused": dict(s.refused),
@@ -131,16 +221,15 @@ def smoke_in_daemon(
         }
         for s in listed.strategies
     }
-    halted = [s.name for s in listed.strategies if s.state != "RUNNING"]
-    refused = sum(sum(s.refused.values()) for s in listed.strategies)
+    halted = [s.name for s in listed.strategies if s.state == "HALTED"]
+    refused = sum(sum(s.refused.values()) for s in listed.strategies) - refused0
     accounted = sum(o["accounted"] for o in orders)
     rejected = sum(o["status"] == "REJECTED" for o in orders) + refused
     passed = (
         bool(orders) and accounted == len(orders) and not rejected and not halted and not fills.duplicates
     )
-    passed = passed and not feed_error and sum(s.orders for s in listed.strategies) == len(orders)
-    errors = [f"strategy {n} is {per_strategy[n]['state']}: {per_strategy[n]['last_error']}" for n in halted]
-    errors += [f"feed: {feed_error}"] if feed_error else []
+    passed = passed and not errors and all(v["orders"] >= 1 for v in per_strategy.values())
+    errors += [f"strategy {n} is HALTED: {per_strategy[n]['last_error']}" for n in halted]
     summary = {
         "kind": "summary",
         "check": "smoke_demo_strategies",
@@ -158,13 +247,14 @@ def smoke_in_daemon(
         "cycles": cycles,
         "start_bar": start_bar,
         "stride": stride,
-        "bars_replayed": feed.delivered,
-        "data": {"file": SAMPLE_DATA.name, **feed.inputs[feed.symbols[0]]},
-        "daemon": "in-process demo (strategies in the daemon)",
+        "bars_replayed": replayed,
+        "data": data,
+        "market_data_feed": listed.market_data_feed,
+        "daemon": label,
         "daemon_mode": status.mode,
         "config_sha384": status.config_sha384,
         "open_orders_after": end_status.open_orders,
-        "operator": OPERATOR,
+        "operator": remote.subject if remote is not None else OPERATOR,
         "errors": errors[:20],
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),
