@@ -8,6 +8,10 @@ before the feed is released, waits for the replay to end, then reads ``ListStrat
 report as the client-driven smoke (same checks, ``smoke_demo_strategies`` summary, ``"in_daemon": true``):
 one ``order`` line per strategy order, accounted for when it ended FILLED and its streamed fills add up to the
 daemon's filled quantity. It fails when any strategy halted or any order was refused or rejected.
+
+With ``--target`` the daemon is a running one (started with ``--feed`` and ``--strategies``): the smoke starts
+its stopped strategies, watches them for ``--cycles x --stride`` bars, stops those it started and reports
+the orders placed meanwhile (Stage 4 multi-strategy smoke).
 """
 
 from __future__ import annotations
