@@ -303,7 +303,7 @@ class Servicer(pb_grpc.OemDaemonServicer):
                 else grpc.StatusCode.FAILED_PRECONDITION
             )
             context.abort(code, f"{result.code}: {result.message}")
-        return strategy_info_pb(result.info, set(runtime.market.stale_symbols()))
+        return strategy_info_pb(result.info, set(runtime.stale_symbols()))
 
     def StartStrategy(self, request, context):  # noqa: N802
         return self._control(request, context, "start")
@@ -543,7 +543,7 @@ class Daemon:
         if self.strategies is not None:
             feed = self.strategies.feed
             reply.market_data_feed = feed.name if feed is not None else ""
-            reply.stale_symbols.extend(self.strategies.market.stale_symbols())
+            reply.stale_symbols.extend(self.strategies.stale_symbols())
         cert = self.certs.server_cert()
         next_update = self.crl.next_update
         reply.certificate.CopyFrom(

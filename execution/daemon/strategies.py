@@ -203,7 +203,7 @@ def info_pb(info: StrategyInfo, stale: set[str]) -> pb.StrategyInfo:
 def list_reply(runtime: StrategyRuntime | None) -> pb.ListStrategiesReply:
     if runtime is None:
         return pb.ListStrategiesReply()
-    stale = set(runtime.market.stale_symbols())
+    stale = set(runtime.stale_symbols())
     return pb.ListStrategiesReply(
         strategies=[info_pb(i, stale) for i in runtime.host.list()],
         market_data_feed=runtime.feed.name if runtime.feed is not None else "",

@@ -170,8 +170,13 @@ class StrategyRuntime:
         self.bars_applied += 1
         self.host.on_bar(bar)
 
+    def stale_symbols(self) -> list[str]:
+        """Symbols without fresh data. Without a feed there is no market data to be stale: the daemon then
+        trades on its fixed ``--prices`` and nothing is refused for staleness."""
+        return self.market.stale_symbols() if self.feed is not None else []
+
     def check_staleness(self) -> list[str]:
-        stale = set(self.market.stale_symbols())
+        stale = set(self.stale_symbols())
         with self.core.lock:
             for symbol in stale | self._stale:
                 why = (

@@ -476,3 +476,21 @@ def test_a_restarted_daemon_continues_each_strategys_journaled_position(tmp_path
         assert after.fees == pytest.approx(before.fees)
     finally:
         again.stop(0)
+
+
+def test_declared_strategies_without_a_feed_leave_client_orders_on_fixed_prices_alone(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", None, prices={"ETH/BTC": 0.05})).start()
+    try:
+        assert daemon.strategies.check_staleness() == []
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        md = _md(dep, "alice", ["operator"])
+        order = pb.SubmitOrderRequest(
+            client_order_id="fx-1", symbol="ETH/BTC", side="buy", qty=0.1, stage="demo"
+        )
+        reply = stub.SubmitOrder(order, metadata=md, timeout=5)
+        assert reply.accepted and reply.status == "FILLED", reply
+        status = stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5)
+        assert list(status.stale_symbols) == [] and status.market_data_feed == ""
+    finally:
+        daemon.stop(0)
