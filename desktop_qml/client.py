@@ -134,6 +134,16 @@ class DaemonClient:
         request = pb.SetTradingStateRequest(state=STATE_VALUES[state], reason=reason)
         return self._unary(self.stub.SetTradingState, request)
 
+    # -- strategies inside the daemon ------------------------------------------------------------------------
+    def strategies(self) -> pb.ListStrategiesReply:
+        return self._unary(self.stub.ListStrategies, pb.ListStrategiesRequest())
+
+    def start_strategy(self, name: str, reason: str = "") -> pb.StrategyInfo:
+        return self._unary(self.stub.StartStrategy, pb.StrategyControlRequest(name=name, reason=reason))
+
+    def stop_strategy(self, name: str, reason: str = "") -> pb.StrategyInfo:
+        return self._unary(self.stub.StopStrategy, pb.StrategyControlRequest(name=name, reason=reason))
+
     # -- streams --------------------------------------------------------------------------------------------
     def _stream(self, method, request) -> Iterator:
         call = method(request, metadata=self.metadata)

@@ -14,9 +14,10 @@ from desktop_qml.models.connection import ConnectionModel
 from desktop_qml.models.dashboard import DashboardModel
 from desktop_qml.models.license import LicenseModel
 from desktop_qml.models.orders import OrdersModel
+from desktop_qml.models.strategies import StrategiesModel
 from desktop_qml.session import Backoff, Session
 
-SCREENS = ("connection", "dashboard", "orders", "checklist", "license", "settings")
+SCREENS = ("connection", "dashboard", "orders", "strategies", "checklist", "license", "settings")
 
 
 class Backend(StateObject):
@@ -39,6 +40,7 @@ class Backend(StateObject):
         self._orders = OrdersModel(self.client, self)
         self._checklist = ChecklistModel(self.client, lambda: self._connection.value("daemonMode"), self)
         self._license = LicenseModel(self)
+        self._strategies = StrategiesModel(self.client, self)
         self._connection.profileReady.connect(self._start_session)
         self._checklist.liveStarted.connect(self._orders.allow_live)
         self._timer = QTimer(self)
@@ -51,6 +53,7 @@ class Backend(StateObject):
     orders = Property(QObject, lambda self: self._orders, constant=True)
     checklist = Property(QObject, lambda self: self._checklist, constant=True)
     license = Property(QObject, lambda self: self._license, constant=True)
+    strategies = Property(QObject, lambda self: self._strategies, constant=True)
 
     def client(self):
         return self.session.client if self.session is not None else None
@@ -60,6 +63,8 @@ class Backend(StateObject):
     def showScreen(self, name: str) -> None:  # noqa: N802
         if name in SCREENS:
             self._set(screen=name, screenIndex=SCREENS.index(name))
+            if name == "strategies" and self.client() is not None:
+                self._strategies.refresh()
 
     @Slot(bool)
     def setOverlay(self, on: bool) -> None:  # noqa: N802

@@ -12,8 +12,8 @@ ApplicationWindow {
     visible: true
     title: "Core OEM " + clientVersion + " - " + (backend.connection.subject || "not connected")
 
-    readonly property var screens: ["connection", "dashboard", "orders", "checklist", "license", "settings"]
-    readonly property var titles: ["Connection", "Dashboard", "Orders", "Pre-live checklist", "License", "Settings"]
+    readonly property var screens: ["connection", "dashboard", "orders", "strategies", "checklist", "license", "settings"]
+    readonly property var titles: ["Connection", "Dashboard", "Orders", "Strategies", "Pre-live checklist", "License", "Settings"]
 
     header: ToolBar {
         RowLayout {
@@ -49,6 +49,7 @@ ApplicationWindow {
         ConnectionScreen {}
         DashboardScreen {}
         OrdersScreen {}
+        StrategiesScreen {}
         ChecklistScreen {}
         LicenseScreen {}
         SettingsScreen {}

@@ -34,6 +34,7 @@ class DenyReason(StrEnum):
     ORDER_RATE = "ORDER_RATE"
     PRICE_BAND = "PRICE_BAND"
     NO_REFERENCE_PRICE = "NO_REFERENCE_PRICE"
+    STALE_MARKET_DATA = "STALE_MARKET_DATA"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class RiskEngine:
         self._realised_day = 0.0
         self._day = self._day_of(self.clock.now())
         self._recent: deque[float] = deque()
+        self._stale: dict[str, str] = {}  # symbol -> why its market data is stale
 
     # -- state ---------------------------------------------------------------------------------------------
     def set_state(self, state: TradingState, reason: str = "") -> None:
@@ -128,6 +130,16 @@ class RiskEngine:
         if not (math.isfinite(price) and price > 0):
             raise ValueError(f"reference price for {symbol} must be positive, got {price!r}")
         self._ref[symbol] = price
+
+    def set_stale(self, symbol: str, reason: str | None) -> None:
+        """Mark ``symbol``'s market data stale (new orders refused) or, with None, fresh again."""
+        if reason:
+            self._stale[symbol] = reason
+        else:
+            self._stale.pop(symbol, None)
+
+    def stale_symbols(self) -> list[str]:
+        return sorted(self._stale)
 
     def reference_price(self, symbol: str) -> float | None:
         return self._ref.get(symbol)
@@ -208,6 +220,9 @@ class RiskEngine:
         if self.state is TradingState.HALTED:
             why = f" ({self.state_reason})" if self.state_reason else ""
             return RiskDecision.deny(DenyReason.HALTED, f"{cid}: trading is halted{why}; only cancels pass")
+        stale = self._stale.get(order.symbol)
+        if stale is not None:  # a price nobody has confirmed lately is no reference for any order
+            return RiskDecision.deny(DenyReason.STALE_MARKET_DATA, f"{cid}: {order.symbol}: {stale}")
         reducing = self.is_reducing(order, pending)
         if self.state is TradingState.REDUCING and not reducing:
             return RiskDecision.deny(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from audit.trust import paths as trust_paths
 from audit.trust.core_config import ConfigError, validate_config
-from audit.trust.gates import evaluate_all, runtime_state
+from audit.trust.gates import RuntimeState, evaluate_all, runtime_state
 from audit.trust.hashing import sha384_file
 from audit.trust.keyring import KeyRing, KeyRingError
 from audit.trust.verifier import verify_decision_logs
@@ -41,6 +41,8 @@ class GateResult:
     bundle_sha384: str = ""
     items: list[tuple[str, bool, str]] = field(default_factory=list)  # pre-live checklist rows
     deciding: dict[str, str] = field(default_factory=dict)  # gate -> "file:line status timestamp"
+    # the runtime flags of the strictly verified logs (safe defaults without them): StrategyContext reads them
+    runtime: RuntimeState = field(default_factory=RuntimeState)
 
 
 def evaluate_live(
@@ -129,7 +131,7 @@ def evaluate_live(
     # one line per reason, no duplicates, in check order
     seen: set[str] = set()
     unique = [r for r in reasons if not (r in seen or seen.add(r))]
-    return GateResult(not unique, unique, gates, lic, config_sha, bundle_sha, items, deciding)
+    return GateResult(not unique, unique, gates, lic, config_sha, bundle_sha, items, deciding, state)
 
 
 def watched_files(config_path: Path, data_dir: Path, certs_dir: Path) -> list[Path]:

@@ -51,6 +51,9 @@ ROLE_BY_METHOD = {
     # the report moves the pre-live checklist's "UI guard healthy" row: the trading operator's client, not
     # any read-only viewer, may send it
     "ReportUiTelemetry": "operator",
+    "ListStrategies": "viewer",
+    "StartStrategy": "operator",  # trader_live when the strategy's stage is live
+    "StopStrategy": "operator",
 }
 TRANSPORT_ONLY_PREFIXES = (
     "/grpc.health.v1.Health/",
@@ -188,7 +191,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self.keyring = keyring
         self.crl = crl
         self.access_log = access_log
-        self.live_role_for = live_role_for  # (method, request) -> True when trader_live is required
+        self.live_role_for = live_role_for  # (method name, request) -> True when trader_live is required
         self.on_decision = on_decision or (lambda decision, reason: None)
         self._peers: dict[bytes, _Peer] = {}
         self._tokens: dict[tuple[str, str], TokenClaims] = {}
@@ -262,7 +265,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         claims = self._token(context.invocation_metadata(), peer)
         name = method[len(SERVICE) :]
         role = ROLE_BY_METHOD[name]
-        if name == "SubmitOrder" and self.live_role_for(name, request):
+        if self.live_role_for(name, request):
             role = "trader_live"
         principal = Principal(claims.sub, claims.effective_roles, claims.jti, peer.fingerprint, claims)
         if not claims.has(role):

@@ -43,6 +43,14 @@ from execution.daemon.security import (
     ServerCertificates,
     current_principal,
 )
+from execution.daemon.strategies import (
+    StrategySetupError,
+    attach_strategies,
+    list_reply,
+    needs_trader_live,
+    plan_strategies,
+)
+from execution.daemon.strategies import info_pb as strategy_info_pb
 from execution.daemon.ui_telemetry import UiTelemetryRecorder, UiTelemetryRefused, thresholds_from_config
 from execution.metrics import DaemonMetrics
 from execution.mtls.bundle import days_left
@@ -82,6 +90,14 @@ class DaemonOptions:
     # Paper trading starts only after a passed demo_exit (live: after live_go, always). Off only for the
     # throw-away deployments of runbook drills and tests, which have no decision logs by construction.
     paper_needs_demo_exit: bool = True
+    # Strategies (docs/strategies.md): a feed (``--feed`` text or a feed object) runs the declared
+    # strategies on its bars; ``strategies`` (``--strategies``) picks which of them, None = all.
+    feed: object | None = None
+    strategies: list[str] | None = None
+    stale_after_s: float = 30.0
+    strategy_run_id: str | None = None
+    # the feed waits for strategies.release_feed(): an in-process smoke subscribes before the first bar
+    hold_feed: bool = False
 
 
 class StartupRefused(RuntimeError):
@@ -351,6 +367,30 @@ class Servicer(pb_grpc.OemDaemonServicer):
         healthy, detail = self.d.ui_telemetry.health()
         return pb.ReportUiTelemetryReply(recorded=recorded, ui_guard_healthy=healthy, detail=detail)
 
+    def ListStrategies(self, request, context):  # noqa: N802
+        return list_reply(self.d.strategies)
+
+    def _control(self, request, context, action: str):
+        runtime = self.d.strategies
+        if runtime is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no strategy {request.name!r}: none is declared")
+        control = runtime.host.start if action == "start" else runtime.host.stop
+        result = control(request.name, actor=current_principal().subject, reason=request.reason)
+        if not result.ok:
+            code = (
+                grpc.StatusCode.NOT_FOUND
+                if result.code == "NOT_FOUND"
+                else grpc.StatusCode.FAILED_PRECONDITION
+            )
+            context.abort(code, f"{result.code}: {result.message}")
+        return strategy_info_pb(result.info, set(runtime.stale_symbols()))
+
+    def StartStrategy(self, request, context):  # noqa: N802
+        return self._control(request, context, "start")
+
+    def StopStrategy(self, request, context):  # noqa: N802
+        return self._control(request, context, "stop")
+
 
 class Daemon:
     def __init__(self, options: DaemonOptions) -> None:
@@ -367,6 +407,7 @@ class Daemon:
         self._streams_lock = threading.Lock()
         self.gate: GateResult = GateResult(False, ["not evaluated yet"])
         self.core: TradingCore | None = None
+        self.strategies = None  # StrategyRuntime when strategies are declared or a feed is given
         self.watcher: GateWatcher | None = None
         self.health = health.HealthServicer()
         self.certs = ServerCertificates(options.certs_dir)
@@ -436,13 +477,23 @@ class Daemon:
             raise StartupRefused(
                 [f"paper mode needs a passed demo_exit gate: {m}" for m in demo_exit[1]][:10]
             )
+        try:
+            plan = plan_strategies(
+                config,
+                mode=opts.mode,
+                feed=opts.feed,
+                names=opts.strategies,
+                stale_after_s=opts.stale_after_s,
+            )
+        except StrategySetupError as exc:
+            raise StartupRefused([str(exc)]) from None
         self.core = TradingCore(
             config,
             CoreOptions(
                 mode=opts.mode,
                 data_dir=opts.data_dir,
                 capital=opts.capital,
-                prices=dict(opts.prices),
+                prices={} if plan.feed is not None else dict(opts.prices),  # the feed's bars replace them
                 journal_sync=opts.journal_sync,
                 segment_records=opts.journal_segment_records,
                 risk_limits=opts.risk_limits,
@@ -456,7 +507,7 @@ class Daemon:
             keyring=self.keyrings,
             crl=self.crl,
             access_log=self.access_log,
-            live_role_for=lambda _m, req: (req.stage or opts.mode) == "live",
+            live_role_for=self._needs_trader_live,
             on_decision=lambda decision, reason: self.metrics.access.labels(decision, reason).inc(),
         )
         self.server = grpc.server(
@@ -477,8 +528,18 @@ class Daemon:
         self.port = self.server.add_secure_port(opts.listen, self.certs.credentials())
         if not self.port:
             raise StartupRefused([f"cannot listen on {opts.listen}"])
+        if plan.specs or plan.feed is not None:
+            self.strategies = attach_strategies(
+                self, plan, stale_after_s=opts.stale_after_s, run_id=opts.strategy_run_id
+            )
         self.server.start()
         self.core.start()
+        if self.strategies is not None:
+            if plan.feed is not None:
+                self.strategies.autostart()
+            if opts.hold_feed:
+                self.strategies.hold_feed()
+            self.strategies.start()
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
         if opts.metrics_port is not None:
@@ -493,6 +554,13 @@ class Daemon:
         )
         self.watcher.start()
         return self
+
+    def _needs_trader_live(self, method: str, request) -> bool:
+        if method == "SubmitOrder":
+            return (request.stage or self.options.mode) == "live"
+        if method == "StartStrategy":
+            return needs_trader_live(self.strategies, request.name)
+        return False
 
     def _on_gate_change(self, result: GateResult) -> None:
         self._set_gate(result)
@@ -553,6 +621,10 @@ class Daemon:
         self.metrics.set_venues(health_map)
         for name, info in sorted(health_map.items()):
             reply.venues.add(name=name, up=info["up"], detail=info["detail"], circuit=info["circuit"])
+        if self.strategies is not None:
+            feed = self.strategies.feed
+            reply.market_data_feed = feed.name if feed is not None else ""
+            reply.stale_symbols.extend(self.strategies.stale_symbols())
         cert = self.certs.server_cert()
         next_update = self.crl.next_update
         reply.certificate.CopyFrom(
@@ -573,6 +645,8 @@ class Daemon:
         if self.core is not None:
             self.core.fill_log.close()
             self.core.telemetry.close_all()
+        if self.strategies is not None:
+            self.strategies.stop()
         if self.server is not None:
             self.server.stop(grace).wait()
         if self.core is not None:
@@ -602,6 +676,15 @@ def _parser() -> argparse.ArgumentParser:
         "--verify-journal",
         action="store_true",
         help="re-verify the whole history of every journal (closed segments, manifest, chain) and exit",
+    )
+    parser.add_argument(
+        "--feed",
+        default=None,
+        help="market data for the strategies: replay:FILE.parquet[:SPEED] | ccxt:EXCHANGE",
+    )
+    parser.add_argument("--strategies", default=None, help="NAME[,NAME]: run only these strategies")
+    parser.add_argument(
+        "--stale-after", type=float, default=30.0, help="seconds without data before a symbol is stale"
     )
     return parser
 
@@ -693,6 +776,9 @@ def main(argv: list[str] | None = None) -> int:
         keyring=keyring,
         prices=prices,
         capital=args.capital,
+        feed=args.feed,
+        strategies=[n for n in args.strategies.split(",") if n] if args.strategies is not None else None,
+        stale_after_s=args.stale_after,
     )
     daemon = Daemon(options)
     if args.check:

@@ -84,8 +84,10 @@ def demo_limits(config_path: Path, capital: float, stage: str = "demo") -> RiskL
 class FillCollector:
     """Reads the operator's StreamFills in a thread; fills per client order id (fill ids deduplicated)."""
 
-    def __init__(self, client: Client) -> None:
-        self.call = client.stub.StreamFills(pb.StreamFillsRequest(), metadata=client.metadata)
+    def __init__(self, client: Client, *, all_owners: bool = False) -> None:
+        self.call = client.stub.StreamFills(
+            pb.StreamFillsRequest(all_owners=all_owners), metadata=client.metadata
+        )
         self.fills: dict[str, dict[str, float]] = defaultdict(dict)
         self.duplicates = 0
         self.error = ""
@@ -314,6 +316,11 @@ def _parser() -> OneLineParser:
     )
     parser.add_argument("--pace", type=float, default=0.0, help="seconds between orders (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away deployment")
+    parser.add_argument(
+        "--in-daemon",
+        action="store_true",
+        help="the strategies run inside the daemon on the replayed sample; the client watches and reports",
+    )
     return parser
 
 
@@ -352,6 +359,10 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
         progress=progress,
         log=log,
     )
+    if args.in_daemon and not args.target:
+        from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
+        return smoke_in_daemon(data_dir=data_dir, keep=args.keep, **kw)
     if args.target:
         client = remote_client(
             args.target,
@@ -360,6 +371,10 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
             args.operator,
         )
         try:
+            if args.in_daemon:
+                from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
+                return smoke_in_daemon(data_dir=data_dir, remote=client, **kw)
             return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
         finally:
             client.close()

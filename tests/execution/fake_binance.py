@@ -1,7 +1,8 @@
 """A loopback fake of the Binance spot REST subset the ccxt venue uses.
 
 Endpoints: GET /api/v3/ping, /api/v3/time, /api/v3/exchangeInfo, /api/v3/account, /api/v3/myTrades;
-POST/GET/DELETE /api/v3/order. Signed requests are HMAC-SHA256 checked against ``secret``.
+POST/GET/DELETE /api/v3/order; public GET /api/v3/klines (candles appended with ``add_candle``).
+Signed requests are HMAC-SHA256 checked against ``secret``.
 Market orders fill at ``price`` (``fill_fraction`` of the quantity at once; ``advance()`` fills the rest),
 limit orders rest until ``advance()``. A duplicate ``newClientOrderId`` is refused with -2010 like Binance.
 
@@ -84,6 +85,7 @@ class FakeBinance:
         self._next_order = 1000
         self._next_trade = 5000
         self.check_signatures = True
+        self.klines: dict[str, list[list]] = {}  # by exchange symbol (ETHBTC), oldest first
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -107,6 +109,26 @@ class FakeBinance:
         with self._lock:
             queue = self._faults.get((method, path))
             return queue.pop(0) if queue else ""
+
+    def add_candle(self, symbol: str, open_ms: int, close: float, volume: float = 100.0) -> None:
+        """Append a 1-minute candle for ``symbol`` (ETHBTC) whose close is ``close``."""
+        with self._lock:
+            self.klines.setdefault(symbol, []).append(
+                [
+                    open_ms,
+                    f"{close:.8f}",
+                    f"{close * 1.001:.8f}",
+                    f"{close * 0.999:.8f}",
+                    f"{close:.8f}",
+                    f"{volume:.8f}",
+                    open_ms + 59_999,
+                    "0",
+                    1,
+                    "0",
+                    "0",
+                    "0",
+                ]
+            )
 
     def filled_qty(self, client_order_id: str) -> float:
         return float(self.orders[client_order_id]["executedQty"])
@@ -295,6 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "balances": [{"asset": "BTC", "free": "1000.0", "locked": "0.0"}],
                 "permissions": ["SPOT"],
             }
+        if path == "/api/v3/klines":
+            with fake._lock:
+                candles = list(fake.klines.get(params.get("symbol", ""), []))
+            return 200, candles[-int(params.get("limit", 500)) :]
         if path == "/api/v3/order":
             if self.command == "POST":
                 return fake.place(params)

@@ -86,5 +86,16 @@ def test_limits_come_from_the_risk_profile():
 
 def test_every_deny_reason_is_covered():
     covered = {"HALTED", "REDUCE_ONLY", "MAX_ORDER_NOTIONAL", "MAX_POSITION", "DAILY_LOSS", "ORDER_RATE"}
-    covered |= {"PRICE_BAND", "NO_REFERENCE_PRICE"}
+    covered |= {"PRICE_BAND", "NO_REFERENCE_PRICE", "STALE_MARKET_DATA"}
     assert {r.value for r in DenyReason} == covered
+
+
+def test_the_risk_engine_refuses_new_orders_on_a_stale_symbol_and_lets_cancels_pass(clock):
+    risk = loose_risk(clock)
+    risk.set_stale(SYMBOL, "no market data for more than 10s")
+    decision = risk.check_new(make_order(1))
+    assert not decision.allowed and decision.reason is DenyReason.STALE_MARKET_DATA
+    assert "no market data" in decision.message
+    assert risk.check_cancel(make_order(2)).allowed
+    risk.set_stale(SYMBOL, None)
+    assert risk.check_new(make_order(3)).allowed and risk.stale_symbols() == []

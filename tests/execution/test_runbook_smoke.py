@@ -69,3 +69,87 @@ def test_drives_a_running_daemon_with_target_certs_and_token_file(tmp_path, caps
     *orders, summary = _lines(next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl")))
     assert summary["passed"] and summary["operator"] == "alice" and summary["daemon"].startswith("remote ")
     assert summary["orders"] == len(orders) >= 1
+
+
+def test_in_daemon_the_strategies_trade_inside_the_daemon_and_the_report_is_valid_evidence(tmp_path, capsys):
+    from audit.trust import paths as trust_paths
+    from audit.trust.evidence import ArtefactInput, EvidenceContext
+    from audit.trust.hashing import sha384_file
+    from execution.evidence import verify_smoke_report
+
+    argv = ["--cycles", "40", "--in-daemon", "--data-dir", str(tmp_path)]
+    assert smoke_demo_strategies_main(argv) == 0
+    path = next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl"))
+    *orders, summary = _lines(path)
+    assert summary["passed"] and summary["in_daemon"] and summary["rejected"] == 0
+    assert summary["orders"] == len(orders) == summary["accounted"] == summary["stream_fills"]
+    assert set(summary["per_strategy"]) == set(DEMO_STRATEGIES)
+    assert all(
+        s["state"] == "RUNNING" and s["bars"] == summary["bars_replayed"]
+        for s in summary["per_strategy"].values()
+    )
+    assert all(
+        o["stage"] == "demo" and o["stream_fill_qty"] == o["final_filled_qty"] == o["qty"] for o in orders
+    )
+    assert {o["strategy"] for o in orders} == set(DEMO_STRATEGIES)
+    context = EvidenceContext(
+        tmp_path, "demo", "demo_exit", {}, None, None, None, sha384_file(trust_paths.DEFAULT_CONFIG_PATH)
+    )
+    artefact = ArtefactInput("smoke_demo_report", "smoke_report", {}, path, path.read_bytes())
+    assert verify_smoke_report(artefact, context) == []
+    assert not list((tmp_path / "runbook").iterdir())
+
+
+def test_in_daemon_against_a_running_daemon_starts_watches_and_stops_its_strategies(tmp_path, capsys):
+    from execution.daemon.devkit import Deployment
+    from execution.daemon.license_hook import LicenseCheck
+    from execution.daemon.server import Daemon, DaemonOptions
+    from execution.feeds.replay import ReplayFeed
+    from risklab.engine.data import SAMPLE_DATA
+
+    dep = Deployment.create(tmp_path / "dep", operators=("smoke",))
+    feed = ReplayFeed.from_files([SAMPLE_DATA], start=400, stop_after=800, speed=20_000.0)  # 15 ms a bar
+    daemon = Daemon(
+        DaemonOptions(
+            config_path=dep.config_path,
+            mode="demo",
+            data_dir=dep.data_dir,
+            certs_dir=dep.certs_dir,
+            license_checker=lambda stage: LicenseCheck(False, "demo"),
+            gate_poll_s=60,
+            capital=1.0,
+            feed=feed,
+            strategies=list(DEMO_STRATEGIES),
+            stale_after_s=3600.0,
+        )
+    ).start()
+    try:
+        for name in DEMO_STRATEGIES:  # a running daemon whose strategies wait for the operator
+            daemon.strategies.host.stop(name, actor="test")
+        token = tmp_path / "smoke.token"
+        token.write_text(dep.token("smoke", ["operator", "admin"]))
+        argv = ["--cycles", "20", "--in-daemon", "--target", f"127.0.0.1:{daemon.port}"]
+        argv += ["--certs", str(dep.certs_dir), "--token-file", str(token), "--data-dir", str(tmp_path)]
+        assert smoke_demo_strategies_main(argv) == 0, capsys.readouterr()
+        assert all(daemon.strategies.host.info(n).state == "STOPPED" for n in DEMO_STRATEGIES)
+    finally:
+        daemon.stop(0)
+    *orders, summary = _lines(next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl")))
+    assert summary["passed"] and summary["in_daemon"] and summary["daemon"] == "remote smoke"
+    assert summary["orders"] == len(orders) == summary["accounted"] >= 3
+    assert all(v["bars"] >= 240 for v in summary["per_strategy"].values())
+
+
+def test_in_daemon_against_a_running_daemon_needs_an_admin_token_to_watch_every_fill(tmp_path, capsys):
+    from execution.runbook.harness import local_daemon
+
+    with local_daemon(tmp_path, "plain", mode="demo", operators=("smoke",)) as local:
+        token = tmp_path / "smoke.token"
+        token.write_text(local.deployment.token("smoke", ["operator"]))
+        argv = ["--cycles", "1", "--in-daemon", "--target", f"127.0.0.1:{local.daemon.port}"]
+        argv += ["--certs", str(local.deployment.certs_dir), "--token-file", str(token)]
+        assert smoke_demo_strategies_main([*argv, "--data-dir", str(tmp_path / "d")]) != 0
+    captured = capsys.readouterr()
+    assert (
+        "the token needs the admin role too" in captured.err and len(captured.err.strip().splitlines()) == 1
+    )

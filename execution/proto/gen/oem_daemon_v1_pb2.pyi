@@ -191,7 +191,7 @@ class CertificateState(_message.Message):
     def __init__(self, server_subject: _Optional[str] = ..., server_not_after: _Optional[str] = ..., server_days_left: _Optional[float] = ..., crl_next_update: _Optional[str] = ..., bundle_sha384: _Optional[str] = ...) -> None: ...
 
 class StatusReply(_message.Message):
-    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384", "peer_tls_version", "peer_subject", "peer_roles")
+    __slots__ = ("mode", "live_unlocked", "live_reasons", "gates", "license", "venues", "trading_state", "trading_state_reason", "certificate", "open_orders", "config_sha384", "peer_tls_version", "peer_subject", "peer_roles", "market_data_feed", "stale_symbols")
     MODE_FIELD_NUMBER: _ClassVar[int]
     LIVE_UNLOCKED_FIELD_NUMBER: _ClassVar[int]
     LIVE_REASONS_FIELD_NUMBER: _ClassVar[int]
@@ -206,6 +206,8 @@ class StatusReply(_message.Message):
     PEER_TLS_VERSION_FIELD_NUMBER: _ClassVar[int]
     PEER_SUBJECT_FIELD_NUMBER: _ClassVar[int]
     PEER_ROLES_FIELD_NUMBER: _ClassVar[int]
+    MARKET_DATA_FEED_FIELD_NUMBER: _ClassVar[int]
+    STALE_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     mode: str
     live_unlocked: bool
     live_reasons: _containers.RepeatedScalarFieldContainer[str]
@@ -220,7 +222,9 @@ class StatusReply(_message.Message):
     peer_tls_version: str
     peer_subject: str
     peer_roles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ..., peer_tls_version: _Optional[str] = ..., peer_subject: _Optional[str] = ..., peer_roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    market_data_feed: str
+    stale_symbols: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mode: _Optional[str] = ..., live_unlocked: _Optional[bool] = ..., live_reasons: _Optional[_Iterable[str]] = ..., gates: _Optional[_Iterable[_Union[GateStatus, _Mapping]]] = ..., license: _Optional[_Union[LicenseState, _Mapping]] = ..., venues: _Optional[_Iterable[_Union[VenueHealth, _Mapping]]] = ..., trading_state: _Optional[_Union[TradingState, str]] = ..., trading_state_reason: _Optional[str] = ..., certificate: _Optional[_Union[CertificateState, _Mapping]] = ..., open_orders: _Optional[int] = ..., config_sha384: _Optional[str] = ..., peer_tls_version: _Optional[str] = ..., peer_subject: _Optional[str] = ..., peer_roles: _Optional[_Iterable[str]] = ..., market_data_feed: _Optional[str] = ..., stale_symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SetTradingStateRequest(_message.Message):
     __slots__ = ("state", "reason")
@@ -389,3 +393,102 @@ class ListOrdersReply(_message.Message):
     next_page_token: str
     fill_seq: int
     def __init__(self, orders: _Optional[_Iterable[_Union[OrderInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., fill_seq: _Optional[int] = ...) -> None: ...
+
+class StrategyPosition(_message.Message):
+    __slots__ = ("symbol", "qty", "stale")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    qty: float
+    stale: bool
+    def __init__(self, symbol: _Optional[str] = ..., qty: _Optional[float] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class StrategyOrder(_message.Message):
+    __slots__ = ("client_order_id", "symbol", "side", "qty", "status", "filled_qty", "avg_price", "stage", "reason")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    status: str
+    filled_qty: float
+    avg_price: float
+    stage: str
+    reason: str
+    def __init__(self, client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., qty: _Optional[float] = ..., status: _Optional[str] = ..., filled_qty: _Optional[float] = ..., avg_price: _Optional[float] = ..., stage: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class StrategyInfo(_message.Message):
+    __slots__ = ("name", "strategy_class", "stage", "state", "positions", "pnl", "fees", "orders", "open_orders", "accepted", "refused", "last_refusal", "last_error", "bars", "timeframe", "risk_profile", "recent_orders")
+    class RefusedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_CLASS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    PNL_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    TIMEFRAME_FIELD_NUMBER: _ClassVar[int]
+    RISK_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    RECENT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    strategy_class: str
+    stage: str
+    state: str
+    positions: _containers.RepeatedCompositeFieldContainer[StrategyPosition]
+    pnl: float
+    fees: float
+    orders: int
+    open_orders: int
+    accepted: int
+    refused: _containers.ScalarMap[str, int]
+    last_refusal: str
+    last_error: str
+    bars: int
+    timeframe: str
+    risk_profile: str
+    recent_orders: _containers.RepeatedCompositeFieldContainer[StrategyOrder]
+    def __init__(self, name: _Optional[str] = ..., strategy_class: _Optional[str] = ..., stage: _Optional[str] = ..., state: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[StrategyPosition, _Mapping]]] = ..., pnl: _Optional[float] = ..., fees: _Optional[float] = ..., orders: _Optional[int] = ..., open_orders: _Optional[int] = ..., accepted: _Optional[int] = ..., refused: _Optional[_Mapping[str, int]] = ..., last_refusal: _Optional[str] = ..., last_error: _Optional[str] = ..., bars: _Optional[int] = ..., timeframe: _Optional[str] = ..., risk_profile: _Optional[str] = ..., recent_orders: _Optional[_Iterable[_Union[StrategyOrder, _Mapping]]] = ...) -> None: ...
+
+class ListStrategiesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStrategiesReply(_message.Message):
+    __slots__ = ("strategies", "market_data_feed", "stale_symbols")
+    STRATEGIES_FIELD_NUMBER: _ClassVar[int]
+    MARKET_DATA_FEED_FIELD_NUMBER: _ClassVar[int]
+    STALE_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    strategies: _containers.RepeatedCompositeFieldContainer[StrategyInfo]
+    market_data_feed: str
+    stale_symbols: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, strategies: _Optional[_Iterable[_Union[StrategyInfo, _Mapping]]] = ..., market_data_feed: _Optional[str] = ..., stale_symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StrategyControlRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

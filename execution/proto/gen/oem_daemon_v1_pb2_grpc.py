@@ -94,6 +94,21 @@ class OemDaemonStub:
                 request_serializer=oem__daemon__v1__pb2.ListOrdersRequest.SerializeToString,
                 response_deserializer=oem__daemon__v1__pb2.ListOrdersReply.FromString,
                 _registered_method=True)
+        self.ListStrategies = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/ListStrategies',
+                request_serializer=oem__daemon__v1__pb2.ListStrategiesRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.ListStrategiesReply.FromString,
+                _registered_method=True)
+        self.StartStrategy = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/StartStrategy',
+                request_serializer=oem__daemon__v1__pb2.StrategyControlRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.StrategyInfo.FromString,
+                _registered_method=True)
+        self.StopStrategy = channel.unary_unary(
+                '/oem.daemon.v1.OemDaemon/StopStrategy',
+                request_serializer=oem__daemon__v1__pb2.StrategyControlRequest.SerializeToString,
+                response_deserializer=oem__daemon__v1__pb2.StrategyInfo.FromString,
+                _registered_method=True)
 
 
 class OemDaemonServicer:
@@ -171,6 +186,26 @@ class OemDaemonServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStrategies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartStrategy(self, request, context):
+        """operator; live stage: trader_live
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopStrategy(self, request, context):
+        """operator
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OemDaemonServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +268,21 @@ def add_OemDaemonServicer_to_server(servicer, server):
                     servicer.ListOrders,
                     request_deserializer=oem__daemon__v1__pb2.ListOrdersRequest.FromString,
                     response_serializer=oem__daemon__v1__pb2.ListOrdersReply.SerializeToString,
+            ),
+            'ListStrategies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStrategies,
+                    request_deserializer=oem__daemon__v1__pb2.ListStrategiesRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.ListStrategiesReply.SerializeToString,
+            ),
+            'StartStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartStrategy,
+                    request_deserializer=oem__daemon__v1__pb2.StrategyControlRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.StrategyInfo.SerializeToString,
+            ),
+            'StopStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopStrategy,
+                    request_deserializer=oem__daemon__v1__pb2.StrategyControlRequest.FromString,
+                    response_serializer=oem__daemon__v1__pb2.StrategyInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -559,6 +609,87 @@ class OemDaemon:
             '/oem.daemon.v1.OemDaemon/ListOrders',
             oem__daemon__v1__pb2.ListOrdersRequest.SerializeToString,
             oem__daemon__v1__pb2.ListOrdersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStrategies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/ListStrategies',
+            oem__daemon__v1__pb2.ListStrategiesRequest.SerializeToString,
+            oem__daemon__v1__pb2.ListStrategiesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/StartStrategy',
+            oem__daemon__v1__pb2.StrategyControlRequest.SerializeToString,
+            oem__daemon__v1__pb2.StrategyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oem.daemon.v1.OemDaemon/StopStrategy',
+            oem__daemon__v1__pb2.StrategyControlRequest.SerializeToString,
+            oem__daemon__v1__pb2.StrategyInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,496 @@
+"""Strategies inside the real daemon: the stages the verified evidence allows, fills at replayed prices,
+isolation of a failing strategy, stale data, determinism, and the RPCs (roles, audit)."""
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from audit.trust import paths as trust_paths
+from audit.trust.core_config import sign_file
+from execution.daemon.devkit import Deployment
+from execution.daemon.license_hook import LicenseCheck
+from execution.daemon.server import Daemon, DaemonOptions, StartupRefused
+from execution.proto.gen import oem_daemon_v1_pb2 as pb
+from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
+from execution.strategy import reference
+from tests.evidence_factory import stand_in_verifiers
+from tests.execution.strategy_helpers import write_bars
+
+# Flat, up, down, up: an ema_crossover(2, 4) goes long, flat, long again.
+CLOSES = np.concatenate(
+    [np.full(8, 1.0), np.linspace(1.0, 1.3, 16), np.linspace(1.3, 0.9, 16), np.linspace(0.9, 1.2, 16)]
+)
+
+
+def _strategies_yaml(entries: list[dict]) -> str:
+    lines = ["", "strategies:"]
+    for entry in entries:
+        lines.append(f"  - name: {entry['name']}")
+        for key in ("class", "timeframe", "stage", "risk_profile"):
+            lines.append(f"    {key}: {entry[key]}")
+        lines.append(f"    symbols: [{', '.join(entry.get('symbols', ['ETH/BTC']))}]")
+        if entry.get("parameters"):
+            lines.append(
+                "    parameters: {" + ", ".join(f"{k}: {v}" for k, v in entry["parameters"].items()) + "}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _spec(name, cls="ema_crossover", stage="demo", profile="conservative", **kw):
+    params = kw.pop("parameters", {"fast": 2, "slow": 4} if cls == "ema_crossover" else {})
+    return dict(name=name, cls=cls, stage=stage, profile=profile, parameters=params, **kw)
+
+
+def _config_text(specs: list[dict]) -> str:
+    entries = [
+        {
+            "name": s["name"],
+            "class": s["cls"],
+            "timeframe": "5m",
+            "stage": s["stage"],
+            "risk_profile": s["profile"],
+            "parameters": s["parameters"],
+            "symbols": s.get("symbols", ["ETH/BTC"]),
+        }
+        for s in specs
+    ]
+    return trust_paths.DEFAULT_CONFIG_PATH.read_text() + _strategies_yaml(entries)
+
+
+def _deployment(root: Path, specs: list[dict]) -> Deployment:
+    config = root / "source-core.yaml"
+    config.write_text(_config_text(specs))
+    return Deployment.create(root, operators=("alice", "vera", "root-admin"), source_config=config)
+
+
+def _options(dep, mode, feed, **kw):
+    base = dict(
+        config_path=dep.config_path,
+        mode=mode,
+        data_dir=dep.data_dir,
+        certs_dir=dep.certs_dir,
+        license_checker=lambda stage: LicenseCheck(True, "stub"),
+        gate_poll_s=60,
+        tick_s=0.1,
+        capital=1.0,
+        metrics_port=0,
+        feed=feed,
+        paper_needs_demo_exit=mode != "demo",
+    )
+    base.update(kw)
+    return DaemonOptions(**base)
+
+
+def _replay(root: Path, closes=CLOSES) -> str:
+    return f"replay:{write_bars(root / 'ETH_BTC-5m.parquet', closes)}:max"
+
+
+def _wait_for_replay(daemon, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not daemon.strategies.feed_done:
+        time.sleep(0.02)
+    assert daemon.strategies.feed_done and not daemon.strategies.feed_error
+
+
+def _md(dep, who, roles):
+    return [("authorization", f"Bearer {dep.token(who, roles)}")]
+
+
+def _orders(daemon, name):
+    return daemon.strategies.host.slots[name].context.orders()
+
+
+class Explodes:
+    """A strategy that raises on its third bar."""
+
+    def __init__(self, parameters, allocation):
+        self.seen = 0
+
+    def on_bar(self, ctx, bar):
+        self.seen += 1
+        if self.seen == 3:
+            raise RuntimeError("division by zero in a custom indicator")
+
+
+@pytest.fixture
+def explodes():
+    reference.register("explodes", Explodes)
+    yield
+    reference.unregister("explodes")
+
+
+# -- demo ---------------------------------------------------------------------------------------------------
+def test_a_demo_strategy_trades_demo_on_replayed_data_and_paper_is_refused(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend"), _spec("eager", stage="paper")])
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path))).start()
+    try:
+        _wait_for_replay(daemon)
+        trend = daemon.strategies.host.info("trend")
+        assert trend.state == "RUNNING" and trend.orders >= 3 and trend.bars == len(CLOSES)
+        assert all(o.stage == "demo" and o.status == "FILLED" for o in _orders(daemon, "trend"))
+        eager = daemon.strategies.host.info("eager")  # autostart refused: demo mode allows demo only
+        assert eager.state == "STOPPED" and eager.orders == 0
+        ctx = daemon.strategies.host.slots["trend"].context
+        assert ctx.require_demo_mode and ctx.submit("ETH/BTC", "buy", 0.1, stage="paper").reason == (
+            "DEMO_MODE_REQUIRED"
+        )
+        port = daemon.strategies.host.orders  # the daemon's own check, were the context bypassed
+        served = port.submit(
+            cid="bypass-1",
+            symbol="ETH/BTC",
+            side="buy",
+            qty=0.1,
+            order_type="market",
+            limit_price=None,
+            stage="paper",
+            owner="strategy:trend",
+        )
+        assert not served.accepted and served.reason == "STAGE_NOT_SERVED"
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stub.StartStrategy(
+                pb.StrategyControlRequest(name="eager"), metadata=_md(dep, "alice", ["operator"])
+            )
+        assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert excinfo.value.details().startswith("DEMO_MODE_REQUIRED:")
+    finally:
+        daemon.stop(0)
+
+
+def test_fills_follow_the_replayed_prices_not_fixed_ones(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path), prices={"ETH/BTC": 0.05})).start()
+    try:
+        _wait_for_replay(daemon)
+        fills = [f for o in _orders(daemon, "trend") for f in o.fills]
+        assert len(fills) >= 3
+        for fill in fills:  # each fill within the Paper Labs slippage of some replayed close
+            nearest = CLOSES[np.argmin(np.abs(CLOSES - fill.price))]
+            assert abs(fill.price / nearest - 1) < 0.002 and fill.price > 0.5
+        assert max(f.price for f in fills) / min(f.price for f in fills) > 1.05  # they moved with the market
+    finally:
+        daemon.stop(0)
+
+
+def test_the_same_file_seed_and_speed_give_the_same_orders(tmp_path):
+    runs = []
+    for run in ("a", "b"):
+        root = tmp_path / run
+        root.mkdir()
+        dep = _deployment(
+            root, [_spec("trend"), _spec("revert", cls="zscore_reversion", parameters={"window": 6})]
+        )
+        daemon = Daemon(_options(dep, "demo", _replay(root), strategy_run_id="fixed")).start()
+        try:
+            _wait_for_replay(daemon)
+            runs.append(
+                [
+                    (o.client_order_id, o.symbol, str(o.side), round(o.qty, 12), round(o.avg_price or 0, 12))
+                    for name in ("trend", "revert")
+                    for o in _orders(daemon, name)
+                ]
+            )
+        finally:
+            daemon.stop(0)
+    assert runs[0] == runs[1] and len(runs[0]) >= 3
+
+
+def test_a_strategy_that_raises_is_halted_and_reported_while_the_others_go_on(tmp_path, explodes):
+    dep = _deployment(tmp_path, [_spec("boom", cls="explodes", parameters={}), _spec("trend")])
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path))).start()
+    try:
+        _wait_for_replay(daemon)
+        boom, trend = daemon.strategies.host.info("boom"), daemon.strategies.host.info("trend")
+        assert boom.state == "HALTED" and "division by zero" in boom.last_error and boom.bars == 3
+        assert trend.state == "RUNNING" and trend.bars == len(CLOSES) and trend.orders >= 3
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        listed = stub.ListStrategies(pb.ListStrategiesRequest(), metadata=_md(dep, "alice", ["viewer"]))
+        by_name = {s.name: s for s in listed.strategies}
+        assert by_name["boom"].state == "HALTED" and "RuntimeError" in by_name["boom"].last_error
+        assert by_name["trend"].orders == trend.orders and listed.market_data_feed.startswith("replay:")
+        events = [
+            json.loads(x) for x in (dep.data_dir / "audit" / "strategy_events.jsonl").read_text().splitlines()
+        ]
+        assert any(e["event"] == "strategy_halted" and e["strategy"] == "boom" for e in events)
+        daemon.strategies.refresh_metrics()
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics", timeout=5).read()
+        assert b'oem_strategy_state{strategy="boom"} 2.0' in metrics
+        assert b'oem_strategy_state{strategy="trend"} 1.0' in metrics
+    finally:
+        daemon.stop(0)
+
+
+def test_a_stale_feed_stops_submissions_with_stale_market_data(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path), stale_after_s=0.3)).start()
+    try:
+        _wait_for_replay(daemon)
+        time.sleep(0.4)  # the replay has ended: nothing fresh arrives any more
+        assert daemon.strategies.check_staleness() == ["ETH/BTC"]
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        md = _md(dep, "alice", ["operator"])
+        order = pb.SubmitOrderRequest(
+            client_order_id="st-1", symbol="ETH/BTC", side="buy", qty=0.1, stage="demo"
+        )
+        reply = stub.SubmitOrder(order, metadata=md, timeout=5)
+        assert not reply.accepted and reply.reason == "STALE_MARKET_DATA"
+        ctx = daemon.strategies.host.slots["trend"].context
+        assert ctx.submit("ETH/BTC", "sell", 0.01).reason == "STALE_MARKET_DATA"
+        status = stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5)
+        assert list(status.stale_symbols) == ["ETH/BTC"] and status.market_data_feed.startswith("replay:")
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics", timeout=5).read()
+        assert b'oem_market_data_stale{symbol="ETH/BTC"} 1.0' in metrics
+    finally:
+        daemon.stop(0)
+
+
+def test_start_and_stop_are_operator_decisions_and_audited(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", None)).start()  # no feed: nothing autostarts
+    try:
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        viewer = _md(dep, "alice", ["viewer"])
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stub.StartStrategy(pb.StrategyControlRequest(name="trend"), metadata=viewer, timeout=5)
+        assert excinfo.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        operator = _md(dep, "alice", ["operator"])
+        started = stub.StartStrategy(
+            pb.StrategyControlRequest(name="trend", reason="morning"), metadata=operator
+        )
+        assert started.state == "RUNNING" and started.stage == "demo"
+        stopped = stub.StopStrategy(pb.StrategyControlRequest(name="trend"), metadata=operator)
+        assert stopped.state == "STOPPED"
+        with pytest.raises(grpc.RpcError) as excinfo:
+            stub.StartStrategy(pb.StrategyControlRequest(name="nope"), metadata=operator)
+        assert excinfo.value.code() is grpc.StatusCode.NOT_FOUND
+        events = [
+            json.loads(x) for x in (dep.data_dir / "audit" / "strategy_events.jsonl").read_text().splitlines()
+        ]
+        assert [(e["event"], e["actor"]) for e in events] == [
+            ("strategy_started", "alice"),
+            ("strategy_stopped", "alice"),
+        ]
+        assert events[0]["reason"] == "morning"
+        access = (dep.data_dir / "audit" / "daemon_access.jsonl").read_text()
+        assert '"method":"/oem.daemon.v1.OemDaemon/StartStrategy"' in access and '"decision":"deny"' in access
+    finally:
+        daemon.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("feed", "strategies", "message"),
+    [
+        ("replay:missing/ETH_BTC-5m.parquet", None, "not found"),
+        ("replay:{root}/ETH_BTC-5m.parquet:fast", None, "is not a number or 'max'"),
+        ("ccxt:kraken", None, "not supported"),
+        ("carrier-pigeon:x", None, "expected replay:FILE.parquet[:SPEED] or ccxt:EXCHANGE"),
+        ("replay:{root}/ETH_BTC-5m.parquet", ["ghost"], "'ghost' is not declared"),
+        ("replay:{root}/LTC_BTC-5m.parquet", None, "trades ETH/BTC: not in replay:LTC_BTC-5m.parquet"),
+    ],
+)
+def test_a_bad_feed_or_strategy_selection_refuses_the_start_in_one_line(tmp_path, feed, strategies, message):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    write_bars(tmp_path / "ETH_BTC-5m.parquet", CLOSES)
+    write_bars(tmp_path / "LTC_BTC-5m.parquet", CLOSES)
+    with pytest.raises(StartupRefused) as excinfo:
+        Daemon(_options(dep, "demo", feed.format(root=tmp_path), strategies=strategies)).start()
+    assert len(excinfo.value.reasons) == 1 and message in excinfo.value.reasons[0]
+
+
+def test_an_undeclared_reference_strategy_runs_with_its_defaults_in_demo(tmp_path):
+    dep = Deployment.create(tmp_path, operators=("alice",))
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path), strategies=["buy_and_hold"])).start()
+    try:
+        _wait_for_replay(daemon)
+        info = daemon.strategies.host.info("buy_and_hold")
+        assert info.state == "RUNNING" and info.orders == 1 and info.positions["ETH/BTC"] > 0
+    finally:
+        daemon.stop(0)
+
+
+# -- paper and live: one verified deployment for the module (its evidence takes a while to produce) ------
+@pytest.fixture(scope="module")
+def paper_ready(tmp_path_factory):
+    """demo_ready + paper_ready, strictly verified. The devkit's evidence binds a byte copy of
+    config/core.yaml, so the strategies are added (and the config re-signed) after the promotion; the
+    daemon's paper start then needs ``paper_needs_demo_exit=False`` (the approved config changed), while
+    the runtime flags still come from the verified entries."""
+    root = tmp_path_factory.mktemp("paper-ready")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+    try:
+        with stand_in_verifiers():
+            dep = Deployment.create(root, operators=("alice", "vera", "root-admin"))
+            dep.promote_to_live(skip_live=True)
+            specs = [_spec("trend", stage="paper", profile="balanced"), _spec("bold", stage="live")]
+            dep.config_path.write_text(_config_text(specs))
+            sign_file(dep.config_path, dep.keyring)
+            yield dep, root
+    finally:
+        mp.undo()
+
+
+def test_after_a_verified_paper_ready_the_strategy_trades_paper_on_replayed_prices(paper_ready):
+    dep, root = paper_ready
+    daemon = Daemon(_options(dep, "paper", _replay(root), paper_needs_demo_exit=False)).start()
+    try:
+        _wait_for_replay(daemon)
+        ctx = daemon.strategies.host.slots["trend"].context
+        assert not ctx.require_demo_mode and not ctx.compliance_confirmed
+        orders = _orders(daemon, "trend")
+        assert len(orders) >= 3 and all(o.stage == "paper" and o.status == "FILLED" for o in orders)
+        prices = [o.avg_price for o in orders]
+        assert min(prices) > 0.85 and max(prices) / min(prices) > 1.05
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        listed = stub.ListStrategies(pb.ListStrategiesRequest(), metadata=_md(dep, "alice", ["viewer"]))
+        trend = next(s for s in listed.strategies if s.name == "trend")
+        assert (
+            trend.state == "RUNNING"
+            and trend.orders == len(orders)
+            and trend.positions[0].symbol == "ETH/BTC"
+        )
+    finally:
+        daemon.stop(0)
+
+
+def test_live_is_refused_without_live_ready_even_when_a_strategy_asks(paper_ready):
+    dep, root = paper_ready
+    daemon = Daemon(_options(dep, "paper", _replay(root), paper_needs_demo_exit=False)).start()
+    try:
+        _wait_for_replay(daemon)
+        bold = daemon.strategies.host.info("bold")
+        assert bold.state == "STOPPED" and bold.orders == 0  # autostart refused
+        ctx = daemon.strategies.host.slots["trend"].context
+        assert ctx.submit("ETH/BTC", "buy", 0.01, stage="live").reason == "COMPLIANCE_NOT_CONFIRMED"
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "vera"))
+        with pytest.raises(grpc.RpcError) as excinfo:  # a live strategy needs trader_live to start at all
+            stub.StartStrategy(
+                pb.StrategyControlRequest(name="bold"), metadata=_md(dep, "vera", ["operator"])
+            )
+        assert excinfo.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.RpcError) as excinfo:  # and with it, the evidence still says no
+            stub.StartStrategy(
+                pb.StrategyControlRequest(name="bold"), metadata=_md(dep, "vera", ["trader_live"])
+            )
+        assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert excinfo.value.details().startswith("COMPLIANCE_NOT_CONFIRMED:")
+    finally:
+        daemon.stop(0)
+
+
+def test_the_cli_refuses_a_bad_feed_in_one_line_and_a_non_zero_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    dep = Deployment.create(tmp_path, operators=("alice",))
+    env = {**os.environ, "PYTHONPATH": str(repo), "OEM_DATA_DIR": str(dep.data_dir)}
+    argv = [sys.executable, "-m", "execution.daemon", "--config", str(dep.config_path), "--mode", "demo"]
+    argv += [
+        "--data-dir",
+        str(dep.data_dir),
+        "--listen",
+        "127.0.0.1:0",
+        "--feed",
+        "replay:NO_WHERE-5m.parquet:2",
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=repo)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "daemon refused to start in demo mode:" and len(lines) == 2
+    assert "NO_WHERE-5m.parquet: file: not found" in lines[1]
+
+
+def test_the_benchmark_runs_in_its_quick_size_and_prints_its_ratio():
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "bench/strategy_host.py", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("ratio: ") for line in lines) and any(
+        line.startswith("machine: ") for line in lines
+    )
+    assert "halted: none" in proc.stdout
+
+
+def test_a_paper_strategy_trades_on_exchange_candles_polled_over_ccxt(tmp_path):
+    from execution.feeds.ccxt_feed import CcxtPollingFeed
+    from execution.venues.ccxt_venue import make_binance
+    from tests.execution.fake_binance import FakeBinance
+
+    fake = FakeBinance().start()
+    try:
+        for i, close in enumerate(CLOSES[:30]):
+            fake.add_candle("ETHBTC", 1_700_000_000_000 + i * 300_000, float(close))
+        exchange = make_binance(timeout_ms=500, base_url=fake.base_url, enable_rate_limit=False)
+        feed = CcxtPollingFeed(exchange, ["ETH/BTC"], timeframe="5m", poll_s=0.05, limit=100)
+        fake.inject("GET", "/api/v3/klines", "429", "drop")  # a throttled start and a dropped connection
+        dep = _deployment(tmp_path, [_spec("trend")])
+        daemon = Daemon(_options(dep, "demo", feed)).start()
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and daemon.strategies.host.info("trend").bars < 30:
+                time.sleep(0.05)
+            info = daemon.strategies.host.info("trend")
+            assert info.bars == 30 and info.orders >= 1 and feed.stats.rate_limited == 1
+            assert feed.stats.disconnects == 1 and feed.stats.reconnects == 1
+            fills = [f for o in _orders(daemon, "trend") for f in o.fills]
+            assert fills and all(
+                abs(f.price / 1.0 - 1) < 0.35 for f in fills
+            )  # the candles' prices, not 0.05
+            assert daemon.strategies.market.stale_symbols() == []
+        finally:
+            daemon.stop(0)
+    finally:
+        fake.stop()
+
+
+def test_a_restarted_daemon_continues_each_strategys_journaled_position(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    replay = _replay(tmp_path)
+    daemon = Daemon(_options(dep, "demo", replay)).start()
+    try:
+        _wait_for_replay(daemon)
+        before = daemon.strategies.host.info("trend")
+    finally:
+        daemon.stop(0)
+    assert before.positions["ETH/BTC"] > 0
+    again = Daemon(_options(dep, "demo", replay, hold_feed=True)).start()
+    try:
+        after = again.strategies.host.info("trend")
+        assert after.positions == before.positions and after.orders == before.orders
+        assert after.fees == pytest.approx(before.fees)
+    finally:
+        again.stop(0)
+
+
+def test_declared_strategies_without_a_feed_leave_client_orders_on_fixed_prices_alone(tmp_path):
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", None, prices={"ETH/BTC": 0.05})).start()
+    try:
+        assert daemon.strategies.check_staleness() == []
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        md = _md(dep, "alice", ["operator"])
+        order = pb.SubmitOrderRequest(
+            client_order_id="fx-1", symbol="ETH/BTC", side="buy", qty=0.1, stage="demo"
+        )
+        reply = stub.SubmitOrder(order, metadata=md, timeout=5)
+        assert reply.accepted and reply.status == "FILLED", reply
+        status = stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5)
+        assert list(status.stale_symbols) == [] and status.market_data_feed == ""
+    finally:
+        daemon.stop(0)
