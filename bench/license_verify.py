@@ -7,7 +7,11 @@ signed with the development vendor key and a signed CRL of `--revoked` other ser
       Ed25519), fingerprint match, dates, stage, revocation against the CRL (parsed once, as the daemon does),
       clock high-water check;
   (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
-  (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message).
+  (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message);
+  (c) the daemon's periodic license check (licensing.core.device.check_installed_license, what
+      execution.daemon.license_hook runs on every gate tick): the installed license file, a fresh
+      fingerprint of the machine tree, the CRL file (number witnessed), the signed high-water mark and the
+      installation pin, all read from disk. Goal: < 1 ms per check.
 
 The license is signed with the development key, so the benchmark verifies with allow_development_keys=True
 explicitly, and pins the temporary installation's trust root as a real device does.
@@ -33,10 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input  # noqa: E402
 from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
-from licensing.core.crl import build_crl, parse_crl  # noqa: E402
+from licensing.core.crl import build_crl, parse_crl, write_crl  # noqa: E402
+from licensing.core.device import check_installed_license, installed_license_path, observe_crl  # noqa: E402
 from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
+from licensing.core.high_water import update_mark  # noqa: E402
 from licensing.core.license_file import build_license_body, load_vendor_signer, sign_license  # noqa: E402
 from licensing.core.pin import TrustRootPin  # noqa: E402
+from licensing.core.registry import crl_path  # noqa: E402
 from licensing.core.verify import verify_license  # noqa: E402
 
 
@@ -58,8 +65,11 @@ def fake_machine(root: Path) -> None:
 
 
 def rate(fn: Callable[[], object], seconds: float) -> tuple[float, int]:
-    for _ in range(200):  # warm-up
+    warm_until = time.perf_counter() + seconds / 4
+    for _ in range(200):  # warm-up, bounded in time for the slower paths
         fn()
+        if time.perf_counter() > warm_until:
+            break
     count, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
         for _ in range(200):
@@ -153,6 +163,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             assert status.valid, status.reasons
 
+        # The device as the daemon finds it: license installed, CRL observed once, high-water mark set.
+        data_dir = Path(tmp) / "var"
+        installed_license_path(data_dir).parent.mkdir(parents=True, exist_ok=True)
+        installed_license_path(data_dir).write_bytes(license_bytes)
+        write_crl(crl_path(data_dir), crl.document)
+        observe_crl(data_dir, allow_development_keys=True, first_use=True)
+        update_mark(keyring, now - timedelta(minutes=1))
+        probe = SystemProbe(root)
+
+        def periodic() -> None:
+            status = check_installed_license(
+                data_dir, keyring, stage="paper", now=now, probe=probe, allow_development_keys=True
+            )
+            assert status.valid, status.reasons
+
         message = signing_input(DOMAIN_LICENSE, lic.body)
         raw_signature = base64.b64decode(lic.signature.split(":")[2])
         public_key = signer._private_key.public_key()
@@ -163,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         full_rate, full_n = rate(full, args.seconds)
         crl_rate, crl_n = rate(full_with_crl_bytes, args.seconds)
         raw_rate, raw_n = rate(raw, args.seconds)
+        periodic_rate, periodic_n = rate(periodic, args.seconds)
 
     print(machine_info())
     print(
@@ -172,7 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"verify_license (CRL parsed once):      {full_rate:10.0f} verifications/s  ({full_n} runs)")
     print(f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs)")
     print(f"raw Ed25519 verify, same message:      {raw_rate:10.0f} verifications/s  ({raw_n} runs)")
-    print(f"ratio full/raw: {full_rate / raw_rate:.2f}   ratio full+CRL-bytes/raw: {crl_rate / raw_rate:.2f}")
+    periodic_ms = 1000.0 / periodic_rate
+    verdict = "met" if periodic_ms < 1.0 else "NOT met"
+    print(
+        f"daemon's periodic check (files, fingerprint, CRL, mark, pin): {periodic_ms:.3f} ms per check "
+        f"({periodic_n} runs; goal < 1 ms: {verdict})"
+    )
+    full_ratio, crl_ratio = full_rate / raw_rate, crl_rate / raw_rate
+    print(f"ratio: full/raw {full_ratio:.2f} (goal >= 0.8: {'met' if full_ratio >= 0.8 else 'NOT met'})")
+    print(
+        f"ratio: full+CRL-bytes/raw {crl_ratio:.2f} (goal >= 0.8: {'met' if crl_ratio >= 0.8 else 'NOT met'})"
+    )
     return 0
 
 
