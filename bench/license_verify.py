@@ -8,10 +8,12 @@ signed with the development vendor key and a signed CRL of `--revoked` other ser
       clock high-water check;
   (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
   (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message);
-  (c) the daemon's periodic license check (licensing.core.device.check_installed_license, what
-      execution.daemon.license_hook runs on every gate tick): the installed license file, a fresh
-      fingerprint of the machine tree, the CRL file (number witnessed), the signed high-water mark and the
-      installation pin, all read from disk. Goal: < 1 ms per check.
+  (c) a full device check (licensing.core.device.check_installed_license): the installed license file, a
+      fresh fingerprint of the machine tree, the CRL file (number witnessed), the signed high-water mark and
+      the installation pin, all read from disk;
+  (d) the daemon's periodic license check (execution.daemon.license_hook.check_license, run on every gate
+      tick): the same files re-read and compared, the device state of the last full check kept while they
+      are unchanged (a full check at least every minute), the license verified again. Goal: < 1 ms.
 
 The license is signed with the development key, so the benchmark verifies with allow_development_keys=True
 explicitly, and pins the temporary installation's trust root as a real device does.
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input  # noqa: E402
 from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
+from execution.daemon.license_hook import check_license  # noqa: E402
 from licensing.core.crl import build_crl, parse_crl, write_crl  # noqa: E402
 from licensing.core.device import check_installed_license, installed_license_path, observe_crl  # noqa: E402
 from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
@@ -172,11 +175,21 @@ def main(argv: list[str] | None = None) -> int:
         update_mark(keyring, now - timedelta(minutes=1))
         probe = SystemProbe(root)
 
-        def periodic() -> None:
+        def full_check() -> None:
             status = check_installed_license(
                 data_dir, keyring, stage="paper", now=now, probe=probe, allow_development_keys=True
             )
             assert status.valid, status.reasons
+
+        # The daemon's own check reads the switch and the machine root from the environment.
+        os.environ.update(
+            OEM_ENV="test", OEM_ALLOW_DEVELOPMENT_LICENSES="true", OEM_FINGERPRINT_ROOT=str(root)
+        )
+        os.environ.pop("OEM_LICENSE_USB_DONGLE", None)
+
+        def periodic() -> None:
+            result = check_license(data_dir=data_dir, keyring=keyring, stage="paper", now=now)
+            assert result.valid, result.reasons
 
         message = signing_input(DOMAIN_LICENSE, lic.body)
         raw_signature = base64.b64decode(lic.signature.split(":")[2])
@@ -188,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         full_rate, full_n = rate(full, args.seconds)
         crl_rate, crl_n = rate(full_with_crl_bytes, args.seconds)
         raw_rate, raw_n = rate(raw, args.seconds)
+        full_check_rate, full_check_n = rate(full_check, args.seconds)
         periodic_rate, periodic_n = rate(periodic, args.seconds)
 
     print(machine_info())
@@ -198,10 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"verify_license (CRL parsed once):      {full_rate:10.0f} verifications/s  ({full_n} runs)")
     print(f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs)")
     print(f"raw Ed25519 verify, same message:      {raw_rate:10.0f} verifications/s  ({raw_n} runs)")
+    print(
+        f"full device check (fresh fingerprint, witnesses): {1000.0 / full_check_rate:.3f} ms per check "
+        f"({full_check_n} runs)"
+    )
     periodic_ms = 1000.0 / periodic_rate
     verdict = "met" if periodic_ms < 1.0 else "NOT met"
     print(
-        f"daemon's periodic check (files, fingerprint, CRL, mark, pin): {periodic_ms:.3f} ms per check "
+        f"daemon's periodic check (files compared, license verified): {periodic_ms:.3f} ms per check "
         f"({periodic_n} runs; goal < 1 ms: {verdict})"
     )
     full_ratio, crl_ratio = full_rate / raw_rate, crl_rate / raw_rate
