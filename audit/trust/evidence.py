@@ -262,6 +262,8 @@ def entry_artefact_verdicts(
         return []
     artefacts = entry.get("artefacts", {})
     declared = {name: value for name, value in artefacts.items() if name in kinds}
+    if not declared:
+        return []  # verdicts are for declared artefacts only; nothing to verify, nothing to cache
     context = signing_context if signing_context is not None else evidence_signing_context(keyring, data_dir)
     salt = (  # what a verdict may depend on besides the artefact's own content
         log_name,

@@ -203,16 +203,16 @@ def verify_frame(frame: bytes) -> bool:
     at = 0
     try:
         while at < len(frame):
-            raw_key, signature = bytes(view[at : at + 32]), bytes(view[at + 32 : at + 96])
+            raw_key = frame[at : at + 32]
             (length,) = struct.unpack_from(">I", frame, at + 96)
-            message = view[at + 100 : at + 100 + length]
+            message = view[at + 100 : at + 100 + length]  # no copy: verify takes any buffer
             if len(message) != length:
                 return False
-            at += 100 + length
             key = keys.get(raw_key)
             if key is None:
                 key = keys[raw_key] = Ed25519PublicKey.from_public_bytes(raw_key)
-            key.verify(signature, bytes(message))
+            key.verify(view[at + 32 : at + 96], message)
+            at += 100 + length
     except (InvalidSignature, ValueError, struct.error):
         return False
     return True
