@@ -1,5 +1,6 @@
-"""The CRL is verified once per content: the daemon's periodic check re-reads crl.json but checks its
-signature again only when the bytes, the trusted keys or the development-key switch change."""
+"""The CRL and the installed license are signature-checked once per content: the daemon's periodic check
+re-reads them but checks a vendor signature again only when the bytes, the trusted keys or the
+development-key switch change. Refusals are never remembered."""
 
 from __future__ import annotations
 
@@ -73,3 +74,36 @@ def test_a_crl_cached_under_one_set_of_trusted_keys_is_checked_again_under_anoth
     with pytest.raises(CrlError, match="not a trusted license key"):
         parse_crl(data, trusted_keys={k: v for k, v in TRUSTED.items() if v[2] != "development"})
     assert len(verifications) == 2
+
+
+def test_an_installed_license_is_signature_checked_once_and_a_changed_one_again(
+    monkeypatch, machine, keyring
+):
+    """The daemon re-verifies the same license on every gate tick: its vendor signature is checked once per
+    signed bytes; a license with a changed byte is checked again and refused."""
+    from licensing.core import verify as verify_module
+    from tests.licensing.helpers import fingerprint, make_license, this_pin
+
+    verify_module.clear_cache()
+    calls = []
+    real = verify_module.verify_vendor_bytes
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "verify_vendor_bytes", counting)
+    record = fingerprint(machine, keyring)
+    data = make_license(load_vendor_signer(), record["components"]).to_bytes()
+    for _ in range(3):
+        status = verify_module.verify_license(data, fingerprint_record=record, now=NOW, trust_root=this_pin())
+        assert status.valid, status.reasons
+    assert len(calls) == 1
+    forged = data.replace(b"ACME Trading", b"ACME Tradinh")
+    for _ in range(2):
+        status = verify_module.verify_license(
+            forged, fingerprint_record=record, now=NOW, trust_root=this_pin()
+        )
+        assert not status.valid and "license signature" in status.reasons[0]
+    assert len(calls) == 3
+    verify_module.clear_cache()
