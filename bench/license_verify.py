@@ -4,9 +4,10 @@
 Builds, in a temporary directory, a fake physical machine tree, a key ring, a fingerprint record, a license
 signed with the development vendor key and a signed CRL of `--revoked` other serials. Then times:
   (a) verify_license(license_bytes, ...) - strict parse, shape checks, signature (RFC 8785 canonical bytes +
-      Ed25519), fingerprint match, dates, stage, revocation against the CRL (parsed once, as the daemon does),
-      clock high-water check;
-  (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
+      Ed25519, the remembered verdict dropped before each call), fingerprint match, dates, stage, revocation
+      against the CRL (parsed once), clock high-water check;
+  (a') the same with the raw crl.json bytes passed in (the CRL verified once per content hash);
+  (a'') (a) with the license's signature verdict remembered (what the daemon pays on every tick);
   (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message);
   (c) a full device check (licensing.core.device.check_installed_license): the installed license file, a
       fresh fingerprint of the machine tree, the CRL file (number witnessed), the signed high-water mark and
@@ -40,6 +41,7 @@ from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input
 from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
 from execution.daemon.license_hook import check_license  # noqa: E402
+from licensing.core import verify as license_signatures  # noqa: E402
 from licensing.core.crl import build_crl, parse_crl, write_crl  # noqa: E402
 from licensing.core.device import check_installed_license, installed_license_path, observe_crl  # noqa: E402
 from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         mark = now - timedelta(minutes=1)
 
         def full() -> None:
+            license_signatures.clear_cache()  # the license's own signature really checked each call
             status = verify_license(
                 license_bytes,
                 fingerprint_record=record,
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             assert status.valid, status.reasons
 
         def full_with_crl_bytes() -> None:
+            license_signatures.clear_cache()
             status = verify_license(
                 license_bytes,
                 fingerprint_record=record,
@@ -174,6 +178,19 @@ def main(argv: list[str] | None = None) -> int:
         observe_crl(data_dir, allow_development_keys=True, first_use=True)
         update_mark(keyring, now - timedelta(minutes=1))
         probe = SystemProbe(root)
+
+        def again() -> None:  # the same license again: its signature is remembered
+            status = verify_license(
+                license_bytes,
+                fingerprint_record=record,
+                now=now,
+                stage="paper",
+                revoked_serials=crl,
+                high_water=mark,
+                trust_root=pin,
+                allow_development_keys=True,
+            )
+            assert status.valid, status.reasons
 
         def full_check() -> None:
             status = check_installed_license(
@@ -199,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             public_key.verify(raw_signature, message)
 
         full_rate, full_n = rate(full, args.seconds)
+        again_rate, again_n = rate(again, args.seconds)
         crl_rate, crl_n = rate(full_with_crl_bytes, args.seconds)
         raw_rate, raw_n = rate(raw, args.seconds)
         full_check_rate, full_check_n = rate(full_check, args.seconds)
@@ -210,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         f"CRL: {args.revoked} serials"
     )
     print(f"verify_license (CRL parsed once):      {full_rate:10.0f} verifications/s  ({full_n} runs)")
-    print(f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs)")
+    print(
+        f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs; "
+        "the CRL verified once per content)"
+    )
+    print(
+        f"verify_license, same license again:    {again_rate:10.0f} verifications/s  ({again_n} runs; "
+        "signature remembered)"
+    )
     print(f"raw Ed25519 verify, same message:      {raw_rate:10.0f} verifications/s  ({raw_n} runs)")
     print(
         f"full device check (fresh fingerprint, witnesses): {1000.0 / full_check_rate:.3f} ms per check "
