@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool qt-libs proto schema clean ui-check
+.PHONY: help venv migrate seed run test lint format chromium promtool qt-libs proto schema clean ui-check bench
 .PHONY: paper-smoke acceptance ci-start ci-record
 .PHONY: bundle wheelhouse dev-wheelhouse packaging-tools
 
 help:
 	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
 	@echo "make test    lint, import contracts, pytest on SQLite and (when reachable) PostgreSQL + Redis"
+	@echo "make bench   every bench/*.py at full size (README.md, bench/README.md); make test runs them at --quick"
 	@echo "make schema  regenerate docs/api/openapi.yaml from the code"
 	@echo "make proto   regenerate the daemon's gRPC stubs from execution/proto/*.proto"
 	@echo "make paper-smoke             Paper Labs, then a paper session through the real daemon (docs/delivery.md)"
@@ -76,6 +77,10 @@ proto: venv  ## regenerate execution/proto/gen from execution/proto/oem_daemon_v
 
 ui-check: venv qt-libs  ## the desktop client headless against a throwaway daemon: PNGs, UI telemetry log, summary
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m desktop_qml.check --out reports/ui_check
+
+bench: venv qt-libs  ## every benchmark at full size, one after the other (they share the machine badly)
+	@rc=0; for bench in bench/*.py; do echo "=== $$bench"; \
+		QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) $$bench || rc=1; done; exit $$rc
 
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn

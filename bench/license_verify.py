@@ -4,10 +4,17 @@
 Builds, in a temporary directory, a fake physical machine tree, a key ring, a fingerprint record, a license
 signed with the development vendor key and a signed CRL of `--revoked` other serials. Then times:
   (a) verify_license(license_bytes, ...) - strict parse, shape checks, signature (RFC 8785 canonical bytes +
-      Ed25519), fingerprint match, dates, stage, revocation against the CRL (parsed once, as the daemon does),
-      clock high-water check;
-  (a') the same with the raw crl.json bytes passed in, so the CRL's own signature is verified on every call;
-  (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message).
+      Ed25519, the remembered verdict dropped before each call), fingerprint match, dates, stage, revocation
+      against the CRL (parsed once), clock high-water check;
+  (a') the same with the raw crl.json bytes passed in (the CRL verified once per content hash);
+  (a'') (a) with the license's signature verdict remembered (what the daemon pays on every tick);
+  (b) cryptography's Ed25519PublicKey.verify of exactly the same (signature, message);
+  (c) a full device check (licensing.core.device.check_installed_license): the installed license file, a
+      fresh fingerprint of the machine tree, the CRL file (number witnessed), the signed high-water mark and
+      the installation pin, all read from disk;
+  (d) the daemon's periodic license check (execution.daemon.license_hook.check_license, run on every gate
+      tick): the same files re-read and compared, the device state of the last full check kept while they
+      are unchanged (a full check at least every minute), the license verified again. Goal: < 1 ms.
 
 The license is signed with the development key, so the benchmark verifies with allow_development_keys=True
 explicitly, and pins the temporary installation's trust root as a real device does.
@@ -33,10 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audit.trust.canonical import DOMAIN_LICENSE, canonical_bytes, signing_input  # noqa: E402
 from audit.trust.installation import init_installation  # noqa: E402
 from audit.trust.keyring import KeyRing, format_time, utc_now  # noqa: E402
-from licensing.core.crl import build_crl, parse_crl  # noqa: E402
+from execution.daemon.license_hook import check_license  # noqa: E402
+from licensing.core import verify as license_signatures  # noqa: E402
+from licensing.core.crl import build_crl, parse_crl, write_crl  # noqa: E402
+from licensing.core.device import check_installed_license, installed_license_path, observe_crl  # noqa: E402
 from licensing.core.fingerprint import SystemProbe, build_fingerprint  # noqa: E402
+from licensing.core.high_water import update_mark  # noqa: E402
 from licensing.core.license_file import build_license_body, load_vendor_signer, sign_license  # noqa: E402
 from licensing.core.pin import TrustRootPin  # noqa: E402
+from licensing.core.registry import crl_path  # noqa: E402
 from licensing.core.verify import verify_license  # noqa: E402
 
 
@@ -58,8 +70,11 @@ def fake_machine(root: Path) -> None:
 
 
 def rate(fn: Callable[[], object], seconds: float) -> tuple[float, int]:
-    for _ in range(200):  # warm-up
+    warm_until = time.perf_counter() + seconds / 4
+    for _ in range(200):  # warm-up, bounded in time for the slower paths
         fn()
+        if time.perf_counter() > warm_until:
+            break
     count, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
         for _ in range(200):
@@ -128,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         mark = now - timedelta(minutes=1)
 
         def full() -> None:
+            license_signatures.clear_cache()  # the license's own signature really checked each call
             status = verify_license(
                 license_bytes,
                 fingerprint_record=record,
@@ -141,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             assert status.valid, status.reasons
 
         def full_with_crl_bytes() -> None:
+            license_signatures.clear_cache()
             status = verify_license(
                 license_bytes,
                 fingerprint_record=record,
@@ -153,6 +170,44 @@ def main(argv: list[str] | None = None) -> int:
             )
             assert status.valid, status.reasons
 
+        # The device as the daemon finds it: license installed, CRL observed once, high-water mark set.
+        data_dir = Path(tmp) / "var"
+        installed_license_path(data_dir).parent.mkdir(parents=True, exist_ok=True)
+        installed_license_path(data_dir).write_bytes(license_bytes)
+        write_crl(crl_path(data_dir), crl.document)
+        observe_crl(data_dir, allow_development_keys=True, first_use=True)
+        update_mark(keyring, now - timedelta(minutes=1))
+        probe = SystemProbe(root)
+
+        def again() -> None:  # the same license again: its signature is remembered
+            status = verify_license(
+                license_bytes,
+                fingerprint_record=record,
+                now=now,
+                stage="paper",
+                revoked_serials=crl,
+                high_water=mark,
+                trust_root=pin,
+                allow_development_keys=True,
+            )
+            assert status.valid, status.reasons
+
+        def full_check() -> None:
+            status = check_installed_license(
+                data_dir, keyring, stage="paper", now=now, probe=probe, allow_development_keys=True
+            )
+            assert status.valid, status.reasons
+
+        # The daemon's own check reads the switch and the machine root from the environment.
+        os.environ.update(
+            OEM_ENV="test", OEM_ALLOW_DEVELOPMENT_LICENSES="true", OEM_FINGERPRINT_ROOT=str(root)
+        )
+        os.environ.pop("OEM_LICENSE_USB_DONGLE", None)
+
+        def periodic() -> None:
+            result = check_license(data_dir=data_dir, keyring=keyring, stage="paper", now=now)
+            assert result.valid, result.reasons
+
         message = signing_input(DOMAIN_LICENSE, lic.body)
         raw_signature = base64.b64decode(lic.signature.split(":")[2])
         public_key = signer._private_key.public_key()
@@ -161,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             public_key.verify(raw_signature, message)
 
         full_rate, full_n = rate(full, args.seconds)
+        again_rate, again_n = rate(again, args.seconds)
         crl_rate, crl_n = rate(full_with_crl_bytes, args.seconds)
         raw_rate, raw_n = rate(raw, args.seconds)
+        full_check_rate, full_check_n = rate(full_check, args.seconds)
+        periodic_rate, periodic_n = rate(periodic, args.seconds)
 
     print(machine_info())
     print(
@@ -170,9 +228,30 @@ def main(argv: list[str] | None = None) -> int:
         f"CRL: {args.revoked} serials"
     )
     print(f"verify_license (CRL parsed once):      {full_rate:10.0f} verifications/s  ({full_n} runs)")
-    print(f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs)")
+    print(
+        f"verify_license (CRL bytes every call): {crl_rate:10.0f} verifications/s  ({crl_n} runs; "
+        "the CRL verified once per content)"
+    )
+    print(
+        f"verify_license, same license again:    {again_rate:10.0f} verifications/s  ({again_n} runs; "
+        "signature remembered)"
+    )
     print(f"raw Ed25519 verify, same message:      {raw_rate:10.0f} verifications/s  ({raw_n} runs)")
-    print(f"ratio full/raw: {full_rate / raw_rate:.2f}   ratio full+CRL-bytes/raw: {crl_rate / raw_rate:.2f}")
+    print(
+        f"full device check (fresh fingerprint, witnesses): {1000.0 / full_check_rate:.3f} ms per check "
+        f"({full_check_n} runs)"
+    )
+    periodic_ms = 1000.0 / periodic_rate
+    verdict = "met" if periodic_ms < 1.0 else "NOT met"
+    print(
+        f"daemon's periodic check (files compared, license verified): {periodic_ms:.3f} ms per check "
+        f"({periodic_n} runs; goal < 1 ms: {verdict})"
+    )
+    full_ratio, crl_ratio = full_rate / raw_rate, crl_rate / raw_rate
+    print(f"ratio: full/raw {full_ratio:.2f} (goal >= 0.8: {'met' if full_ratio >= 0.8 else 'NOT met'})")
+    print(
+        f"ratio: full+CRL-bytes/raw {crl_ratio:.2f} (goal >= 0.8: {'met' if crl_ratio >= 0.8 else 'NOT met'})"
+    )
     return 0
 
 

@@ -273,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         f"SubmitOrder  n={len(submit)}  p50 {p50s * ms:.3f} ms  p99 {p99s * ms:.3f} ms  mean "
         f"{statistics.fmean(submit) * ms:.3f} ms"
     )
-    print(f"ratio p50 {p50s / p50e:.2f}x (goal <= 1.5x)   ratio p99 {p99s / p99e:.2f}x (goal <= 2x)")
+    p50_ratio, p99_ratio = p50s / p50e, p99s / p99e
+    p50_verdict = "met" if p50_ratio <= 1.5 else "NOT met"
+    p99_verdict = "met" if p99_ratio <= 2 else "NOT met"
+    print(f"ratio: SubmitOrder/Echo p50 {p50_ratio:.2f}x (goal <= 1.5x: {p50_verdict})")
+    print(f"ratio: SubmitOrder/Echo p99 {p99_ratio:.2f}x (goal <= 2x: {p99_verdict})")
     print(
         f"throughput: {rate:,.0f} orders/s with {args.inflight} in flight "
         f"({args.throughput_orders} orders, {failures[0]} failed; goal >= 2,000); journal "

@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     print(
         f"bare fused kernel: {kernel_seconds * 1e3:.2f} ms per pass -> {kernel_rate / 1e6:.1f} M bar-steps/s"
     )
-    print(f"ratio lab/kernel: {lab_rate / kernel_rate:.3f} (goal >= 0.3)")
+    print(f"ratio: lab/kernel {lab_rate / kernel_rate:.3f} (goal >= 0.3)")
     print(f"pdf: {pages} pages in {pdf_seconds:.3f} s -> {pages / pdf_seconds:.1f} pages/s")
     return 0
 

@@ -94,7 +94,7 @@ def main() -> None:
     print(f"orders: {n}")
     print(f"paper venue direct: {direct_rate:,.0f} orders/s ({result['direct_s']:.3f} s)")
     print(f"{mode}: {router_rate:,.0f} orders/s ({result['router_s']:.3f} s, {result['events']} events)")
-    print(f"ratio router/direct: {router_rate / direct_rate:.3f} (overhead x{direct_rate / router_rate:.2f})")
+    print(f"ratio: router/direct {router_rate / direct_rate:.3f} (overhead x{direct_rate / router_rate:.2f})")
 
 
 if __name__ == "__main__":

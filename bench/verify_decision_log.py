@@ -10,10 +10,13 @@ installation and deployment, with a co-signed checkpoint and a witness mark):
 - "signatures": the same entries with the artefacts under names no gate declares, so only signatures,
   chain, schema and file hashes are checked. It is kept as a second deployment of the installation
   (`deployments/signatures/`), so each log has its own deployment id and witness mark.
-Then times (a) audit.trust.verifier.verify_decision_logs on the signatures-only log, (b) on the evidence log
-with a cold verdict cache, (c) a re-verify of the evidence log (verdicts cached per content hash), and (d)
-cryptography's raw Ed25519 verify of the same signatures. Goals: (a)/(d) >= 0.8 in entries/s, and the
-re-verify (c) costs at most 20 % more time than (a).
+Then times (a) audit.trust.verifier.verify_decision_logs on the signatures-only log (signatures checked on
+every core, audit.trust.parallel_verify), (a') the same kept sequential (OEM_VERIFY_WORKERS=1), (b) the
+evidence log with a cold verdict cache, (c) a re-verify of the evidence log (verdicts cached per content
+hash), and (d) cryptography's raw Ed25519 verify of the same signatures on one core. Goals: (a)/(d) >= 1.5 in
+entries/s with 2 cores on 100,000 entries, and the re-verify (c) costs at most 20 % more time than (a). The
+CPU time of the verifier's process and of its signature workers is printed per entry too: on a machine
+shared with other work, wall time shows the share of the cores the run got, CPU time what it cost.
 
 Usage: python bench/verify_decision_log.py [--entries N] [--rounds R] [--quick]
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -32,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.trust import evidence  # noqa: E402
+from audit.trust import evidence, parallel_verify  # noqa: E402
 from audit.trust import paths as trust_paths  # noqa: E402
 from audit.trust.canonical import (  # noqa: E402
     DOMAIN_DECISION_LOG,
@@ -145,23 +149,46 @@ def evidence_artefacts(data_dir: Path) -> tuple[dict, dict]:
     return genuine, undeclared
 
 
-def _verify(log_path: Path, install_dir: Path, base: Path, count: int) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _verify(log_path: Path, install_dir: Path, base: Path, count: int, cpu: list | None = None) -> float:
+    keyring = KeyRing.load(install_dir)
+    own, children = time.process_time(), _children_cpu()
     t0 = time.perf_counter()
-    report = verify_decision_logs([log_path], KeyRing.load(install_dir), data_dir=base)
+    report = verify_decision_logs([log_path], keyring, data_dir=base)
     elapsed = time.perf_counter() - t0
-    assert report.ok, [str(p) for p in report.problems[:3]]
-    assert len(report.entries) == count
+    if cpu is not None:
+        cpu.append((time.process_time() - own, _children_cpu() - children))
+    if not report.ok or len(report.entries) != count:
+        raise SystemExit(f"error: the benchmark's valid log did not verify: {report.problems[:3]}")
     return elapsed
+
+
+def _sequential(log_path: Path, install_dir: Path, base: Path, count: int) -> float:
+    saved = os.environ.get(parallel_verify.WORKERS_ENV)
+    os.environ[parallel_verify.WORKERS_ENV] = "1"
+    try:
+        return _verify(log_path, install_dir, base, count)
+    finally:
+        if saved is None:
+            del os.environ[parallel_verify.WORKERS_ENV]
+        else:
+            os.environ[parallel_verify.WORKERS_ENV] = saved
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept")
-    parser.add_argument("--quick", action="store_true", help="1,000 entries, 1 round (a smoke run)")
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the best of each is kept")
+    parser.add_argument(
+        "--quick", action="store_true", help="5,000 entries (just enough for the signature workers), 1 round"
+    )
     args = parser.parse_args()
     if args.quick:
-        args.entries, args.rounds = 1_000, 1
+        args.entries, args.rounds = 5_000, 1
     os.environ.setdefault("OEM_KDF_COST", "10")  # key creation only; verification cost is unaffected
     print(f"machine: {platform.platform()} | {platform.machine()} | cpus={os.cpu_count()}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")
@@ -185,9 +212,11 @@ def main() -> int:
         )
 
         # Interleaved rounds, best of each: other processes on a shared box slow whichever run they hit.
-        plain_s = cold_s = warm_s = raw_s = float("inf")
+        plain_s = seq_s = cold_s = warm_s = raw_s = float("inf")
+        cpu: list[tuple[float, float]] = []
         for _ in range(args.rounds):
-            plain_s = min(plain_s, _verify(plain_log, data_dir, plain_dir, args.entries))
+            plain_s = min(plain_s, _verify(plain_log, data_dir, plain_dir, args.entries, cpu))
+            seq_s = min(seq_s, _sequential(plain_log, data_dir, plain_dir, args.entries))
             evidence.clear_cache()
             cold_s = min(cold_s, _verify(evidence_log, data_dir, data_dir, args.entries))
             warm_s = min(warm_s, _verify(evidence_log, data_dir, data_dir, args.entries))
@@ -199,15 +228,22 @@ def main() -> int:
     n = args.entries
     per_entry = len(triples) / n
     raw_rate = len(triples) / raw_s / per_entry  # entries/s if only the signatures had to be checked
-    print(f"strict, signatures only      : {n / plain_s:10.0f} entries/s  ({plain_s:.2f}s)")
+    parallel = 2 * n >= parallel_verify.MIN_SIGNATURES and parallel_verify.worker_count() > 1
+    workers = f"{parallel_verify.worker_count()} signature workers" if parallel else "sequential: a small log"
+    own_cpu, worker_cpu = min(cpu, key=sum)
+    print(
+        f"strict, signatures only      : {n / plain_s:10.0f} entries/s  ({plain_s:.2f}s; {workers}; CPU per "
+        f"entry {own_cpu / n * 1e6:.0f} us verifier + {worker_cpu / n * 1e6:.0f} us workers)"
+    )
+    print(f"strict, signatures only, seq : {n / seq_s:10.0f} entries/s  ({seq_s:.2f}s; one core)")
     print(f"strict + evidence, cold cache: {n / cold_s:10.0f} entries/s  ({cold_s:.2f}s)")
     print(f"strict + evidence, re-verify : {n / warm_s:10.0f} entries/s  ({warm_s:.2f}s)")
     print(f"raw ed25519                  : {raw_rate:10.0f} entries/s  ({raw_s:.2f}s)")
     ratio = (n / plain_s) / raw_rate
     overhead = warm_s / plain_s - 1.0
-    print(
-        f"signatures-only / raw ratio  : {ratio:.3f}  (goal >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})"
-    )
+    verdict = "met" if ratio >= 1.5 else "NOT met"
+    print(f"ratio: signatures-only/raw {ratio:.3f}  (goal >= 1.5 on 2 cores: {verdict})")
+    print(f"ratio: sequential signatures-only/raw {(n / seq_s) / raw_rate:.3f}  (one core)")
     verdict = "met" if overhead <= 0.2 else "NOT met"
     print(f"re-verify overhead           : {overhead * 100:+.1f} %  (goal <= 20 %: {verdict})")
     return 0

@@ -190,12 +190,13 @@ def context_for(
     data_dir: Path,
     keyring: KeyRing | None,
     earlier: tuple[Mapping[str, Any], ...] = (),
+    signing_context: Mapping[str, str] | None = None,
 ) -> EvidenceContext:
     from audit.trust.gates import gate_for_status  # gates imports the verifier, which imports this module
 
     unsigned = {k: v for k, v in entry.items() if k != "signatures"}
     gate = gate_for_status(str(entry.get("status")))
-    context = evidence_signing_context(keyring, data_dir)
+    context = signing_context if signing_context is not None else evidence_signing_context(keyring, data_dir)
     return EvidenceContext(
         data_dir=Path(data_dir),
         log_name=log_name,
@@ -241,12 +242,15 @@ def entry_artefact_verdicts(
     digest: Digest | None = None,
     earlier: tuple[Mapping[str, Any], ...] = (),
     cache_salt: str = "",
+    signing_context: Mapping[str, str] | None = None,
 ) -> list[ArtefactVerdict]:
     """One verdict per artefact the entry's gate declares (artefacts a gate does not declare prove nothing
     and are not listed). An absent or null declared artefact is the gate's business (evidence_missing).
 
     With `digest` (the strict verifier, which has already matched every recorded file against its SHA-384
     in this run) a whole entry whose declared artefacts were verified before is answered from the cache.
+    `signing_context`: evidence_signing_context(keyring, data_dir), when the caller already has it (resolving
+    the data dir for every entry of a long log costs more than the rest of a cached verdict).
     """
     status = str(entry.get("status"))
     kinds = _KINDS.get(status)
@@ -258,7 +262,9 @@ def entry_artefact_verdicts(
         return []
     artefacts = entry.get("artefacts", {})
     declared = {name: value for name, value in artefacts.items() if name in kinds}
-    context = evidence_signing_context(keyring, data_dir)
+    if not declared:
+        return []  # verdicts are for declared artefacts only; nothing to verify, nothing to cache
+    context = signing_context if signing_context is not None else evidence_signing_context(keyring, data_dir)
     salt = (  # what a verdict may depend on besides the artefact's own content
         log_name,
         status,
@@ -272,7 +278,9 @@ def entry_artefact_verdicts(
     entry_key = ("entry", salt, int(time.monotonic() // CACHE_SECONDS))
     if digest is not None and entry_key in _CACHE:
         return list(_CACHE[entry_key][1])
-    ctx = context_for(entry, log_name=log_name, data_dir=data_dir, keyring=keyring, earlier=earlier)
+    ctx = context_for(
+        entry, log_name=log_name, data_dir=data_dir, keyring=keyring, earlier=earlier, signing_context=context
+    )
     verdicts = []
     # Artefacts that cross-check the others (checklists, the archive index) come last, so the first
     # problem named is the artefact at fault rather than a checklist that attached it.

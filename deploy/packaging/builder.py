@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust import paths
 from audit.trust.canonical import DOMAIN_MANIFEST, canonical_bytes
 from audit.trust.core_config import ConfigError, sign_file
 from audit.trust.keyring import KeyRing, KeyRingError
+from audit.trust.pem_keys import PemKeyError, load_ed25519_pem
 from audit.trust.signatures import Ed25519Signer
 from deploy.packaging import archive, platforms
 from deploy.packaging.bootstrap.manifest import (
@@ -147,22 +147,10 @@ def load_release_signer(path: Path) -> Ed25519Signer:
     """The vendor release key (PKCS8 PEM, encrypted under the password in the file named by
     $OEM_RELEASE_SIGNING_KEY_PASSWORD_FILE when set). Its public half must be compiled into the bootstrap,
     or nobody could verify what it signs."""
-    password = None
-    if os.environ.get(RELEASE_KEY_PASSWORD_ENV):
-        try:
-            password = Path(os.environ[RELEASE_KEY_PASSWORD_ENV]).read_bytes().strip()
-        except OSError as exc:
-            raise BuildError(f"cannot read {RELEASE_KEY_PASSWORD_ENV}: {exc.strerror}") from None
     try:
-        key = load_pem_private_key(path.read_bytes(), password=password)
-    except OSError as exc:
-        raise BuildError(f"cannot read release key {path}: {exc.strerror}") from None
-    except (ValueError, TypeError) as exc:
-        raise BuildError(
-            f"release key {path} is not a usable PKCS8 PEM: {' '.join(str(exc).split())}"
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise BuildError(f"release key {path} is not an Ed25519 key")
+        key = load_ed25519_pem(path, password_env=RELEASE_KEY_PASSWORD_ENV, what="release key")
+    except PemKeyError as exc:
+        raise BuildError(str(exc)) from None
     public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     for kid, (_, key_b64, _) in TRUSTED_RELEASE_KEYS.items():
         if key_b64 == public:

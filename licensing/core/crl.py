@@ -4,10 +4,16 @@ Document: {"format": "oem-license-crl/1", "number": N, "issued_at": ..., "revoke
 "revoked_at"}...], "signature": "ed25519:<kid>:<b64>"} signed over signing_input("oem/crl/v1", body). The
 number only grows (it is the registry sequence number it was built from), so an older CRL cannot be replayed
 over a newer one by a verifier that remembers the number. A CRL that fails to verify fails closed.
+
+A verified CRL is remembered by the SHA-384 of its exact bytes (with the trusted keys and the development-key
+switch it was verified under), so the daemon's periodic license check re-reads the file but verifies its
+signature only when its content changes. Only successes are remembered: a bad CRL is refused every time.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +28,18 @@ from audit.trust.canonical import (
     strict_loads,
 )
 from audit.trust.fsutil import atomic_write_bytes, read_regular_file
+from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
+from licensing.core.devkeys import resolve
 from licensing.core.trusted_keys import TRUSTED
 from licensing.core.vendor_trust import TrustError, verify_vendor_bytes
 
 CRL_FORMAT = "oem-license-crl/1"
 MAX_CRL_BYTES = 8 * 1024 * 1024  # about 60 000 revoked serials
+_VERIFIED_LIMIT = 8  # a device sees one CRL at a time; a few more cover a vendor console's tests and switches
+_verified: OrderedDict[tuple, Crl] = OrderedDict()
+_verified_lock = threading.Lock()
 
 
 class CrlError(ValueError):
@@ -65,7 +76,33 @@ def parse_crl(
     trusted_keys: dict[str, tuple[str, str, str]] = TRUSTED,
     allow_development_keys: bool | None = None,
 ) -> Crl:
-    """Strictly parse and verify a CRL against the compiled-in license keys. Raises CrlError."""
+    """Strictly parse and verify a CRL against the compiled-in license keys. Raises CrlError.
+
+    Bytes or text already verified under the same trusted keys and switch are answered from the cache."""
+    if not isinstance(data, bytes | bytearray | str):
+        return _parse_crl(data, trusted_keys, allow_development_keys)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    key = (sha384_bytes(raw), tuple(sorted(trusted_keys.items())), resolve(allow_development_keys))
+    with _verified_lock:
+        cached = _verified.get(key)
+        if cached is not None:
+            _verified.move_to_end(key)
+            return cached
+    crl = _parse_crl(data, trusted_keys, key[2])
+    with _verified_lock:
+        _verified[key] = crl
+        while len(_verified) > _VERIFIED_LIMIT:
+            _verified.popitem(last=False)
+    return crl
+
+
+def clear_cache() -> None:
+    """Forget every verified CRL (tests that measure the uncached path)."""
+    with _verified_lock:
+        _verified.clear()
+
+
+def _parse_crl(data: Any, trusted_keys: dict[str, tuple[str, str, str]], allow_development_keys) -> Crl:
     try:
         doc = strict_loads(data) if isinstance(data, bytes | bytearray | str) else data
     except StrictJSONError as exc:

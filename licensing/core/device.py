@@ -106,6 +106,30 @@ def check_installed_license(
     allow_development_keys: bool | None = None,
 ) -> LicenseStatus:
     """The installed license checked for `stage` on this machine; bad files fail closed, never raise."""
+    inputs = installed_license_inputs(
+        data_dir,
+        keyring,
+        now=now,
+        probe=probe,
+        usb_dongle=usb_dongle,
+        allow_development_keys=allow_development_keys,
+    )
+    if isinstance(inputs, LicenseStatus):
+        return inputs
+    data, state = inputs
+    return verify_installed(data, state, stage=stage, now=now, allow_development_keys=allow_development_keys)
+
+
+def installed_license_inputs(
+    data_dir: Path,
+    keyring: KeyRing,
+    *,
+    now: datetime,
+    probe: SystemProbe,
+    usb_dongle: str | None = None,
+    allow_development_keys: bool | None = None,
+) -> tuple[bytes, DeviceState] | LicenseStatus:
+    """(the installed license's bytes, the device state) to verify it against, or the refusal."""
     path = installed_license_path(data_dir)
     try:
         data = read_regular_file(path, max_bytes=MAX_LICENSE_BYTES, what="installed license")
@@ -124,6 +148,18 @@ def check_installed_license(
         )
     except (OSError, ValueError) as exc:
         return LicenseStatus(False, [" ".join(str(exc).split())])
+    return data, state
+
+
+def verify_installed(
+    data: bytes,
+    state: DeviceState,
+    *,
+    stage: str | None,
+    now: datetime,
+    allow_development_keys: bool | None = None,
+) -> LicenseStatus:
+    """verify_license of the installed license's bytes against the device state read for it."""
     return verify_license(
         data,
         fingerprint_record=state.record,

@@ -16,11 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust.canonical import (
     DOMAIN_LICENSE,
@@ -31,6 +27,7 @@ from audit.trust.canonical import (
     strict_loads,
 )
 from audit.trust.keyring import format_time, parse_time
+from audit.trust.pem_keys import PemKeyError, load_ed25519_pem
 from audit.trust.signatures import ALG_ED25519, Ed25519Signer
 from licensing.core import qr
 from licensing.core.fingerprint import (
@@ -312,20 +309,12 @@ def load_vendor_signer(
     file named by $OEM_LICENSE_SIGNING_KEY_PASSWORD_FILE.
     """
     key_path = Path(path) if path is not None else signing_key_path()
-    password = None
-    if os.environ.get(SIGNING_KEY_PASSWORD_ENV):
-        try:
-            password = Path(os.environ[SIGNING_KEY_PASSWORD_ENV]).read_bytes().strip()
-        except OSError as exc:
-            raise LicenseError(f"cannot read {SIGNING_KEY_PASSWORD_ENV}: {exc.strerror}") from None
     try:
-        private_key = load_pem_private_key(key_path.read_bytes(), password=password)
-    except OSError as exc:
-        raise LicenseError(f"cannot read license signing key {key_path}: {exc.strerror}") from None
-    except (ValueError, TypeError) as exc:
-        raise LicenseError(f"license signing key {key_path} is not a usable PKCS8 PEM: {exc}") from None
-    if not isinstance(private_key, Ed25519PrivateKey):
-        raise LicenseError(f"license signing key {key_path} is not an Ed25519 key")
+        private_key = load_ed25519_pem(
+            key_path, password_env=SIGNING_KEY_PASSWORD_ENV, what="license signing key"
+        )
+    except PemKeyError as exc:
+        raise LicenseError(str(exc)) from None
     public = public_key_b64(private_key)
     for kid, (algorithm, key_b64, _kind) in trusted_keys.items():
         if algorithm == ALG_ED25519 and key_b64 == public:

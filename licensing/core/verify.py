@@ -8,11 +8,14 @@ unauthenticated document is worth reporting on).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time
 from audit.trust.signatures import VerifyingKey
 from licensing.core.crl import Crl, CrlError, parse_crl
@@ -61,6 +64,40 @@ def _revoked(
     return frozenset(revoked_serials)
 
 
+_VERIFIED_LIMIT = 8  # a device holds one license; a vendor console checks a few in a row
+_verified: OrderedDict[tuple, bool] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
+def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development_keys: bool) -> None:
+    """The vendor signature over the license, checked once per (signed bytes, signature, trusted keys,
+    switch): the daemon re-verifies the same installed license on every gate tick. Raises TrustError."""
+    message = lic.signed_message()
+    if not isinstance(lic.signature, str):  # never cached: verify_vendor_bytes gives the one-line refusal
+        verify_vendor_bytes(
+            lic.signature, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+        )
+        return
+    key = (sha384_bytes(message), lic.signature, tuple(sorted(trusted_keys.items())), allow_development_keys)
+    with _verified_lock:
+        if key in _verified:
+            _verified.move_to_end(key)
+            return
+    verify_vendor_bytes(
+        lic.signature, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+    )
+    with _verified_lock:
+        _verified[key] = True
+        while len(_verified) > _VERIFIED_LIMIT:
+            _verified.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget every verified license signature (tests that measure the uncached path)."""
+    with _verified_lock:
+        _verified.clear()
+
+
 def verify_license(
     license_bytes_or_obj: bytes | str | dict[str, Any] | License,
     *,
@@ -96,12 +133,7 @@ def verify_license(
     except LicenseError as exc:
         return LicenseStatus(False, [str(exc)])
     try:
-        verify_vendor_bytes(
-            lic.signature,
-            lic.signed_message(),
-            trusted_keys=trusted_keys,
-            allow_development_keys=allow_development_keys,
-        )
+        _verify_signature(lic, trusted_keys, allow_development_keys)
     except TrustError as exc:
         return LicenseStatus(False, [f"license signature: {exc}"], lic)
 
