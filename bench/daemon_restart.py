@@ -199,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(report.orders)} orders in memory"
             )
         (small, t_small), (large, t_large), (worst, t_worst) = rows[0], rows[-2], rows[-1]
-        print(f"ratio {large:,}/{small:,} orders: {t_large / t_small:.2f} (goal < 2: flat)")
-        print(f"ratio {worst:,} (active segment nearly full)/{small:,} orders: {t_worst / t_small:.2f}")
+        verdict = "met" if t_large / t_small < 2 else "NOT met"
+        print(f"ratio: start {large:,}/{small:,} orders {t_large / t_small:.2f} (goal < 2: {verdict})")
+        print(f"ratio: start {worst:,} (active segment nearly full)/{small:,} orders {t_worst / t_small:.2f}")
         cpu = platform.processor() or platform.machine()
         python = platform.python_version()
         print(f"machine: {platform.platform()}; {cpu}; {os.cpu_count()} CPUs; Python {python}")

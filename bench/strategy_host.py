@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         f"lab:  {len(SYMBOLS) * args.bars} bars in {lab_s:.4f} s = {lab_rate:,.0f} bars/s "
         "(Paper Labs targets + simulate, vectorised)"
     )
-    print(f"ratio: {host_rate / lab_rate:.5f} host bars/s / lab bars/s")
+    print(f"ratio: host/lab bars/s {host_rate / lab_rate:.5f}")
     s50, s99, c50, c99 = (_pct(latencies, 0.5), _pct(latencies, 0.99), _pct(client, 0.5), _pct(client, 0.99))
     print(
         f"strategy order latency (bar in -> ack): p50 {s50 * 1e3:.3f} ms, p99 {s99 * 1e3:.3f} ms "

@@ -407,26 +407,6 @@ def test_the_cli_refuses_a_bad_feed_in_one_line_and_a_non_zero_exit(tmp_path):
     assert "NO_WHERE-5m.parquet: file: not found" in lines[1]
 
 
-def test_the_benchmark_runs_in_its_quick_size_and_prints_its_ratio():
-    import subprocess
-    import sys
-
-    repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [sys.executable, "bench/strategy_host.py", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=repo,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = proc.stdout.splitlines()
-    assert any(line.startswith("ratio: ") for line in lines) and any(
-        line.startswith("machine: ") for line in lines
-    )
-    assert "halted: none" in proc.stdout
-
-
 def test_a_paper_strategy_trades_on_exchange_candles_polled_over_ccxt(tmp_path):
     from execution.feeds.ccxt_feed import CcxtPollingFeed
     from execution.venues.ccxt_venue import make_binance

@@ -111,24 +111,6 @@ def test_daemon_rotates_its_journal_and_still_answers_for_archived_orders(tmp_pa
         daemon.stop(0)
 
 
-def test_restart_benchmark_quick_run_reports_its_ratios_and_machine():
-    import subprocess
-    import sys
-
-    from tests.execution.daemon_world import REPO
-
-    proc = subprocess.run(
-        [sys.executable, "bench/daemon_restart.py", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "baseline: empty journal" in proc.stdout and "ratio 10,000/1,000 orders" in proc.stdout
-    assert "machine:" in proc.stdout and "replay" in proc.stdout
-
-
 def test_verify_journal_checks_the_whole_history_and_names_an_edited_segment(tmp_path):
     world = traded_world(tmp_path, orders=0)
     daemon = world.start(journal_segment_records=4)
