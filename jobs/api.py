@@ -3,17 +3,23 @@
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import Deployment
 from audit.selectors import deployment_get_visible
+from audit.uploads import UploadRefused
 
 from . import selectors, services
 from .models import Job
 from .serializers import ArtefactHashRequestSerializer, JobDetailSerializer, JobSerializer
+
+
+class UploadTooLarge(APIException):
+    status_code = 413
+    default_code = "upload_too_large"
 
 
 class JobListApi(generics.ListAPIView):
@@ -50,9 +56,12 @@ class ArtefactHashCreateApi(APIView):
                 )
             except Deployment.DoesNotExist:
                 raise ValidationError({"deployment": "no such deployment"}) from None
-        job = services.artefact_hash_start(
-            uploaded_file=payload.validated_data["file"], user=request.user, deployment=deployment
-        )
+        try:
+            job = services.artefact_hash_start(
+                uploaded_file=payload.validated_data["file"], user=request.user, deployment=deployment
+            )
+        except UploadRefused as exc:
+            raise UploadTooLarge(str(exc)) from None
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

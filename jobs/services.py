@@ -223,20 +223,19 @@ def _safe_name(name: str) -> str:
 
 
 def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
-    """Store an upload under the data directory and start a job that hashes it. If the job cannot be
-    created, the stored file is removed: nothing is left half-registered."""
+    """Store an upload (within the per-file cap and the deployment's quota) under the data directory and
+    start a job that hashes it. If the job cannot be created, the stored file is removed: nothing is left
+    half-registered."""
     import uuid
     from pathlib import Path
 
-    relative = Path("artefacts") / uuid.uuid4().hex / _safe_name(uploaded_file.name)
+    from audit.uploads import JOB_UPLOAD_FOLDER, discard_upload, job_upload_owner, store_upload
+
+    relative = Path(JOB_UPLOAD_FOLDER) / job_upload_owner(deployment) / uuid.uuid4().hex
+    relative /= _safe_name(uploaded_file.name)
     target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    store_upload(uploaded_file, target, deployment=deployment)
     try:
-        with open(target, "xb") as handle:
-            for chunk in uploaded_file.chunks():
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
         return job_create(
             kind="hash_artefact",
             params={"path": str(relative), "name": _safe_name(uploaded_file.name)},
@@ -244,9 +243,5 @@ def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
             created_by=user,
         )
     except BaseException:
-        target.unlink(missing_ok=True)
-        try:
-            target.parent.rmdir()
-        except OSError:
-            pass
+        discard_upload(target)
         raise

@@ -198,7 +198,13 @@ def decision_missing(deployment: Deployment, gate: str) -> list[str]:
     return missing
 
 
+PROPOSER_ROLES = frozenset({"compliance", "product_owner"})
+
+
 def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProposal:
+    """Propose the gate's decision. Who may propose is decided first: that refusal writes nothing."""
+    if not PROPOSER_ROLES & set(user.groups.values_list("name", flat=True)):
+        raise SignatureRefused("only compliance or the product owner propose a gate decision")
     missing = decision_missing(deployment, gate)
     if missing:
         audit_event_record(
@@ -253,8 +259,20 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
 
 
 def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
-    """Add this user's signature; the last required signature appends the entry and runs the verifier."""
+    """Add this user's signature; the last required signature appends the entry and runs the verifier.
+    A user with none of the required signer roles is refused before anything is written (no event); every
+    later refusal is audited."""
     deployment = proposal.deployment
+    required = STATUS_RULES[proposal.entry["status"]].signer_roles
+    candidates = [
+        GROUP_TO_SIGNER_ROLE[g]
+        for g in user.groups.values_list("name", flat=True)
+        if g in GROUP_TO_SIGNER_ROLE
+    ]
+    if not set(required) & set(candidates):
+        raise SignatureRefused(
+            f"this decision is signed by {' and '.join(required)}; your roles cannot sign it"
+        )
 
     def refuse(message: str):
         audit_event_record(
@@ -270,12 +288,6 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
 
     if proposal.status != DecisionProposal.Status.OPEN:
         raise refuse(f"this proposal is {proposal.status}; propose the decision again")
-    required = STATUS_RULES[proposal.entry["status"]].signer_roles
-    candidates = [
-        GROUP_TO_SIGNER_ROLE[g]
-        for g in user.groups.values_list("name", flat=True)
-        if g in GROUP_TO_SIGNER_ROLE
-    ]
     open_roles = [r for r in required if r in candidates and r not in proposal.signatures]
     if user.get_username() in proposal.signers.values():
         raise refuse("two-person rule: you already signed this decision")
