@@ -1,25 +1,21 @@
 """Job API: one view per operation; every queryset comes from a permission-filtered selector."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import Deployment
 from audit.selectors import deployment_get_visible
-from audit.uploads import UploadRefused
+from audit.uploads import UploadRefused, upload_refused_response
 
 from . import selectors, services
 from .models import Job
 from .serializers import ArtefactHashRequestSerializer, JobDetailSerializer, JobSerializer
-
-
-class UploadTooLarge(APIException):
-    status_code = 413
-    default_code = "upload_too_large"
 
 
 class JobListApi(generics.ListAPIView):
@@ -42,7 +38,9 @@ class JobDetailApi(generics.RetrieveAPIView):
 class ArtefactHashCreateApi(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=ArtefactHashRequestSerializer, responses={201: JobSerializer})
+    @extend_schema(
+        request=ArtefactHashRequestSerializer, responses={201: JobSerializer, 413: OpenApiTypes.OBJECT}
+    )
     def post(self, request):
         if not request.user.has_perm("jobs.add_job"):
             raise PermissionDenied("your role may not start jobs")
@@ -61,7 +59,7 @@ class ArtefactHashCreateApi(APIView):
                 uploaded_file=payload.validated_data["file"], user=request.user, deployment=deployment
             )
         except UploadRefused as exc:
-            raise UploadTooLarge(str(exc)) from None
+            return upload_refused_response(request, str(exc))
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

@@ -157,21 +157,6 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 
-# ---- Uploads and storage ------------------------------------------------------------------------------
-# A per-file cap enforced while the body streams in (oemconsole.uploads) and again while a file is stored,
-# and a per-deployment quota on what its uploads keep on disk (audit.uploads).
-OEM_MAX_UPLOAD_BYTES = env_int("OEM_MAX_UPLOAD_MB", 100) * 1024 * 1024
-OEM_DEPLOYMENT_QUOTA_BYTES = env_int("OEM_DEPLOYMENT_QUOTA_MB", 2048) * 1024 * 1024
-if OEM_MAX_UPLOAD_BYTES <= 0 or OEM_DEPLOYMENT_QUOTA_BYTES <= 0:
-    raise ImproperlyConfigured("OEM_MAX_UPLOAD_MB and OEM_DEPLOYMENT_QUOTA_MB must be positive")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
-    "oemconsole.uploads.UploadLimitMiddleware",
-)
-# Files that nothing in the database refers to any more are removed by the upload sweep once older than this.
-OEM_ORPHAN_UPLOAD_GRACE_SECONDS = env_int("OEM_ORPHAN_UPLOAD_GRACE_SECONDS", 3600)
-# ---- end: uploads and storage -----------------------------------------------------------------------------
-
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into a proper 401 instead of a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -244,3 +229,23 @@ LOGGING = {
 if OEM_ENV == "test":
     # Only the test suite: a deliberately slow hash would dominate the run time of hundreds of logins.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# ---- Uploads and storage ------------------------------------------------------------------------------
+# A per-file cap enforced while the body streams in (oemconsole.uploads) and again while a file is stored,
+# and a per-deployment quota on what its uploads keep on disk (audit.uploads).
+OEM_MAX_UPLOAD_BYTES = env_int("OEM_MAX_UPLOAD_MB", 100) * 1024 * 1024
+OEM_DEPLOYMENT_QUOTA_BYTES = env_int("OEM_DEPLOYMENT_QUOTA_MB", 2048) * 1024 * 1024
+if OEM_MAX_UPLOAD_BYTES <= 0 or OEM_DEPLOYMENT_QUOTA_BYTES <= 0:
+    raise ImproperlyConfigured("OEM_MAX_UPLOAD_MB and OEM_DEPLOYMENT_QUOTA_MB must be positive")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "oemconsole.uploads.UploadLimitMiddleware",
+)
+# Files that nothing in the database refers to any more are removed by the upload sweep once older than this.
+OEM_ORPHAN_UPLOAD_GRACE_SECONDS = env_int("OEM_ORPHAN_UPLOAD_GRACE_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["sweep-orphaned-uploads"] = {
+    "task": "jobs.tasks.sweep_uploads",
+    "schedule": timedelta(seconds=env_int("OEM_UPLOAD_SWEEP_SECONDS", 6 * 3600)),
+}
+# ---- end: uploads and storage -----------------------------------------------------------------------------
