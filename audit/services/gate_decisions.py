@@ -115,8 +115,15 @@ def checklist_document(checklist: Checklist) -> dict:
     }
 
 
+PROPOSER_ROLES = frozenset({"compliance", "product_owner"})
+EXPORTER_ROLES = frozenset({"admin", "compliance", "engineer", "product_owner"})
+
+
 def checklist_export(*, checklist: Checklist, user) -> Checklist:
-    """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir."""
+    """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir.
+    The roles that work on checklists export them; auditors and operators change nothing."""
+    if not EXPORTER_ROLES & set(user.groups.values_list("name", flat=True)):
+        raise SignatureRefused("your role does not export checklists")
     if not checklist_complete(checklist):
         raise SignatureRefused("every step must be signed before the checklist can be exported")
     document = checklist_document(checklist)
@@ -196,9 +203,6 @@ def decision_missing(deployment: Deployment, gate: str) -> list[str]:
     if state.config_sha384 and config_hash and config_hash != f"sha384:{state.config_sha384}":
         missing.append("the recorded config_hash is not the hash of the current config/core.yaml")
     return missing
-
-
-PROPOSER_ROLES = frozenset({"compliance", "product_owner"})
 
 
 def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProposal:
