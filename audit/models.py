@@ -231,3 +231,16 @@ class DecisionProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gate} proposal #{self.pk} ({self.status})"
+
+
+class SigningLockout(models.Model):
+    """Wrong passwords re-entered to sign, per person. The e-signature rule: after `OEM_SIGNING_FAILURES`
+    (5) in a row the person cannot sign until an admin unlocks them; no cool-off, no per-address count,
+    independent of the login lockout."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    failures = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"signing lockout of user {self.user_id} ({self.failures} failures)"

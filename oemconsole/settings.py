@@ -107,11 +107,7 @@ AUTHENTICATION_BACKENDS = [
     "guardian.backends.ObjectPermissionBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("OEM_LOCKOUT_FAILURES", 5)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# The lockout protects the account (signatures are per person), not a client address: the per-username
-# parameter is deliberate, and rotating addresses cannot bypass it.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_COOLOFF_TIME = None  # locked until an admin unlocks (`manage.py axes_reset_username NAME`)
+# Login lockout: see "Lockout, throttling and API tokens" at the end.
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
@@ -160,7 +156,7 @@ if PRODUCTION:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into a proper 401 instead of a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "oemconsole.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -249,3 +245,19 @@ CELERY_BEAT_SCHEDULE["sweep-orphaned-uploads"] = {
     "schedule": timedelta(seconds=env_int("OEM_UPLOAD_SWEEP_SECONDS", 6 * 3600)),
 }
 # ---- end: uploads and storage -----------------------------------------------------------------------------
+
+
+# ---- Lockout, throttling and API tokens --------------------------------------------------------------------
+# Logins lock per (username, client address) and unlock after a cool-off, so nobody can lock another person
+# out from elsewhere; an admin unlocks sooner at /accounts/lockouts/. Signing keeps its own per-person lock
+# (OEM_SIGNING_FAILURES wrong passwords, no cool-off: audit.services.signing_lockout).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("OEM_LOCKOUT_COOLOFF_MINUTES", 15))
+AXES_CLIENT_IP_CALLABLE = "oemconsole.client_ip.client_ip"
+OEM_SIGNING_FAILURES = 5
+# Password attempts per client address on the login page and the token API.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": env_str("OEM_AUTH_RATE", "20/min")}
+OEM_API_TOKEN_HOURS = env_int("OEM_API_TOKEN_HOURS", 8)
+if OEM_API_TOKEN_HOURS <= 0 or AXES_COOLOFF_TIME.total_seconds() <= 0:
+    raise ImproperlyConfigured("OEM_API_TOKEN_HOURS and OEM_LOCKOUT_COOLOFF_MINUTES must be positive")
+# ---- end: lockout, throttling and API tokens --------------------------------------------------------------

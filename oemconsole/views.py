@@ -180,3 +180,30 @@ def runbook_job_start(request, kind: str):
             raise Http404("no such deployment") from None
     job = starters[kind](user=request.user, deployment=deployment)
     return redirect("job-detail", pk=job.pk)
+
+
+@login_required
+def lockout_list(request):
+    """Admins see who is locked out (login per address, signing per person) and unlock an account."""
+    from .selectors import lockout_list_visible
+    from .services import UnlockRefused, lockout_clear
+
+    if not request.user.groups.filter(name="admin").exists():
+        raise PermissionDenied
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()[:150]
+        if not username:
+            messages.error(request, "Choose an account to unlock.")
+            return redirect("lockout-list")
+        try:
+            cleared = lockout_clear(username=username, actor=request.user)
+        except UnlockRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Unlocked {username}: {cleared['login_attempts']} login record(s) cleared"
+                + (", signing unlocked." if cleared["signing"] else "."),
+            )
+        return redirect("lockout-list")
+    return render(request, "oemconsole/lockouts.html", {"lockouts": lockout_list_visible(user=request.user)})

@@ -17,6 +17,7 @@ from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 from audit.uploads import discard_upload, store_upload
 
+from .signing_lockout import signing_failure_record, signing_locked, signing_success_record
 from .trail import audit_event_record
 
 ESIG_SCHEMA = "oem/esig/v1"
@@ -205,6 +206,17 @@ def esign_payload(
     }
 
 
+def reauthenticate(*, user, password: str, request, refuse) -> None:
+    """The signer re-enters their password. Failures count towards both the login lockout (axes, through
+    `authenticate`) and the signing lockout, which only an admin lifts."""
+    if signing_locked(user=user):
+        raise refuse("signing is locked after repeated wrong passwords: an admin must unlock it")
+    if authenticate(request=request, username=user.get_username(), password=password) is None:
+        locked = signing_failure_record(user=user)
+        raise refuse("wrong password: nothing was signed" + ("; signing is now locked" if locked else ""))
+    signing_success_record(user=user)
+
+
 def step_sign(
     *,
     deployment: Deployment,
@@ -257,9 +269,7 @@ def step_sign(
     missing = [a.name for a in step.artefacts if (step_id, a.name) not in attachments]
     if missing:
         raise refuse(f"attach {', '.join(missing)} before signing")
-    # Re-authentication inside the session; failures count towards the account lockout.
-    if authenticate(request=request, username=user.get_username(), password=password) is None:
-        raise refuse("wrong password: nothing was signed")
+    reauthenticate(user=user, password=password, request=request, refuse=refuse)
     keyring = keyring or KeyRing.load(settings.OEM_DATA_DIR)
     try:
         signer = keyring.signer_for(user.get_username(), password)

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from audit.trust.gates import GATES, proposal_missing
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 
-from .checklists import SignatureRefused, current_attachments
+from .checklists import SignatureRefused, current_attachments, reauthenticate
 from .decisions import decision_log_reconcile
 from .trail import audit_event_record
 
@@ -300,8 +299,7 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
             f"this decision is signed by {' and '.join(required)}; your roles cannot add a signature"
         )
     role = open_roles[0]
-    if authenticate(request=request, username=user.get_username(), password=password) is None:
-        raise refuse("wrong password: nothing was signed")
+    reauthenticate(user=user, password=password, request=request, refuse=refuse)
     keyring = KeyRing.load(settings.OEM_DATA_DIR)
     try:
         signer = keyring.signer_for(user.get_username(), password, role=role)

@@ -19,6 +19,7 @@ from delivery.models import BuildStatus, BundleBuild
 from jobs import services as job_services
 from jobs.models import Job, JobResultFile, JobStatus
 from licensing.models import Customer
+from oemconsole.services import api_token_issue
 from risklab.models import LabRun, LabRunStatus
 from tests.factories import PASSWORD, DeploymentFactory, user_with_role
 
@@ -173,6 +174,8 @@ CASES = [
         "upload",
     ),
     Refusal("api-job-cancel", "/api/v1/jobs/{job}/cancel/", (AUDITOR, OPERATOR, ENGINEER_ELSEWHERE)),
+    Refusal("lockout-list", "/accounts/lockouts/", (AUDITOR, OPERATOR, COMPLIANCE), "unlock"),
+    Refusal("api-token-revoke", "/api/v1/auth/tokens/{token}/revoke/", (AUDITOR, OPERATOR, ENGINEER)),
     Refusal(
         "api-lab-run-start",
         "/api/v1/paper-labs/runs/start/",
@@ -252,6 +255,7 @@ def world(db, monkeypatch, tmp_path):
         bundle_dir=str(tmp_path / "bundle"),
         fingerprint=f"sha384:{sha384_file(tmp_path / 'bundle' / 'manifest.json')}",
     )
+    token, _secret = api_token_issue(user=engineer)
     actors = {
         AUDITOR: user_with_role(AUDITOR, deployments=[deployment]),
         OPERATOR: user_with_role(OPERATOR, deployments=[deployment]),
@@ -269,6 +273,7 @@ def world(db, monkeypatch, tmp_path):
         "lab_run": lab_run.pk,
         "bundle": bundle.pk,
         "customer": customer.pk,
+        "token": token.pk,
     }
     return ids, actors
 
@@ -296,6 +301,7 @@ def payload(kind: str, ids: dict):
             "file": SimpleUploadedFile("req.json", request_file),
         },
         "admin_name": {"username": "nobody"},
+        "unlock": {"username": "admin"},
         "reason": {"reason": "refused"},
         "platform": {"platform": "linux-x86_64"},
         "bundle_target": {"deployment": ids["deployment"], "checklist": "paper_trading"},
