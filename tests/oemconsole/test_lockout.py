@@ -40,6 +40,28 @@ def test_five_failures_lock_that_username_from_that_address_only(db, client):
     assert login(client, user, PASSWORD, ELSEWHERE)  # the person is not locked out from their own desk
 
 
+def test_the_lock_page_says_it_lifts_after_the_cool_off(db, client):
+    user = user_with_role("compliance")
+    fail_five_times(client, user)
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD}, REMOTE_ADDR=HERE)
+    assert response.status_code == 429
+    assert "cool-off (0:15:00)" in response.content.decode()
+
+
+def test_failed_token_requests_lock_only_that_username_from_that_address(db):
+    user = user_with_role("engineer")
+    client = APIClient()
+
+    def token(password, address):
+        return client.post(
+            "/api/v1/auth/token/", {"username": user.username, "password": password}, REMOTE_ADDR=address
+        ).status_code
+
+    assert [token("wrong", HERE) for _ in range(5)] == [400] * 5
+    assert token(PASSWORD, HERE) == 400  # locked: even the right password gets no token from here
+    assert token(PASSWORD, ELSEWHERE) == 200
+
+
 def test_the_lock_lifts_by_itself_after_the_cool_off(db, client, settings):
     user = user_with_role("compliance")
     fail_five_times(client, user)
