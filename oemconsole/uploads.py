@@ -7,7 +7,7 @@ one-line reason. No view runs, so nothing reaches the database or the evidence f
 
 from django.core.files.uploadhandler import FileUploadHandler
 
-from audit.uploads import UploadRefused, max_upload_bytes, upload_refused_response
+from audit.uploads import UploadRefused, max_upload_bytes, quota_bytes, upload_refused_response
 
 
 class CappedUploadHandler(FileUploadHandler):
@@ -22,6 +22,9 @@ class CappedUploadHandler(FileUploadHandler):
         cap = max_upload_bytes()
         if self.received > cap:
             raise UploadRefused(f"upload refused: a file may be at most {cap // (1024 * 1024)} MB")
+        if self.received > quota_bytes():
+            # No deployment could keep it: stop reading now rather than at the storing step.
+            raise UploadRefused("upload refused: over the deployment's storage quota")
         return raw_data
 
     def file_complete(self, file_size):

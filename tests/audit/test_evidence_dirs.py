@@ -59,6 +59,19 @@ def test_a_deployment_cannot_be_edited_or_deleted_in_admin(db, client):
     assert Deployment.objects.filter(pk=deployment.pk).exists()
 
 
+def test_a_customer_created_in_admin_goes_through_its_service(db, client):
+    from licensing.models import Customer
+
+    admin = user_with_role("admin", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    assert client.post("/admin/licensing/customer/add/", {"name": "Admin Made"}).status_code == 302
+    customer = Customer.objects.get(name="Admin Made")
+    assert customer.created_by == admin
+    assert AuditEvent.objects.filter(
+        action="customer.create", object_id=str(customer.pk), actor=admin.username
+    )
+
+
 class _Rows:
     def __init__(self, rows):
         self.rows = {row.pk: row for row in rows}

@@ -70,12 +70,22 @@ def test_the_sweep_removes_old_orphans_and_keeps_what_rows_refer_to(storage, db,
 
 def test_the_beat_task_enqueues_the_sweep_as_a_job_of_its_registered_kind(storage, db):
     from jobs.models import Job
+    from jobs.runner import run_job
     from jobs.tasks import sweep_uploads
 
     register_builtin_kinds()
     assert get_kind("sweep_uploads").handler is not None
     assert storage.CELERY_BEAT_SCHEDULE["sweep-orphaned-uploads"]["task"] == "jobs.tasks.sweep_uploads"
-    assert Job.objects.get(pk=sweep_uploads()).kind == "sweep_uploads"
+    job = Job.objects.get(pk=sweep_uploads())
+    assert job.kind == "sweep_uploads"
+    orphan = storage.MEDIA_ROOT / "artefacts" / "none" / ("c" * 32) / "lost.bin"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    age(orphan)
+    run_job(job_id=job.pk)  # what a worker runs for the row
+    job.refresh_from_db()
+    assert job.status == "succeeded" and not orphan.exists()
+    assert "job_uploads: 1 removed" in " ".join(job.log_lines.values_list("message", flat=True))
 
 
 def test_a_sweep_with_nothing_to_remove_records_no_event(storage, db):

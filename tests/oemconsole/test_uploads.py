@@ -120,3 +120,14 @@ def test_the_quota_is_per_deployment(limits, engineer_on_deployment):
             uploaded_file=SimpleUploadedFile("a.bin", b"z" * (MB - 10)), user=engineer, deployment=target
         )
     assert bytes_used(deployment) == bytes_used(other) == MB - 10
+
+
+def test_a_file_larger_than_any_quota_is_stopped_while_it_streams(limits, engineer_on_deployment, client):
+    deployment, engineer = engineer_on_deployment
+    limits.OEM_DEPLOYMENT_QUOTA_BYTES = MB // 2
+    client.force_login(engineer)
+    response = attach(client, deployment, b"q" * (MB - 1))
+    assert response.status_code == 413
+    assert "storage quota" in response.content.decode()
+    assert files_under(limits.OEM_DATA_DIR) == [] and files_under(limits.FILE_UPLOAD_TEMP_DIR) == []
+    assert not Checklist.objects.exists()
