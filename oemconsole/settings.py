@@ -255,8 +255,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("OEM_LOCKOUT_COOLOFF_MINUTES", 15))
 AXES_CLIENT_IP_CALLABLE = "oemconsole.client_ip.client_ip"
 OEM_SIGNING_FAILURES = 5
-# Password attempts per client address on the login page and the token API.
+# Password attempts per client address on the login page and the token API. The counts live in files under
+# the data dir, so every server worker process on the machine shares them (no extra service needed).
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": env_str("OEM_AUTH_RATE", "20/min")}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "auth_throttle": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(OEM_DATA_DIR / "cache" / "auth_throttle"),
+    },
+}
 OEM_API_TOKEN_HOURS = env_int("OEM_API_TOKEN_HOURS", 8)
 if OEM_API_TOKEN_HOURS <= 0 or AXES_COOLOFF_TIME.total_seconds() <= 0:
     raise ImproperlyConfigured("OEM_API_TOKEN_HOURS and OEM_LOCKOUT_COOLOFF_MINUTES must be positive")

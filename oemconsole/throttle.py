@@ -4,6 +4,7 @@ lockout does the rest."""
 
 import functools
 
+from django.core.cache import caches
 from django.http import HttpResponse
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -12,6 +13,7 @@ from .client_ip import client_ip
 
 class AuthRateThrottle(SimpleRateThrottle):
     scope = "auth"
+    cache = caches["auth_throttle"]
 
     def get_ident(self, request) -> str:
         return client_ip(request)

@@ -4,7 +4,7 @@ by id by their owner or an admin; anyone else gets a 404 and changes nothing."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -15,7 +15,7 @@ from tests.factories import PASSWORD, user_with_role
 
 @pytest.fixture(autouse=True)
 def fresh_throttle():
-    cache.clear()
+    caches["auth_throttle"].clear()
 
 
 def issue(user) -> dict:

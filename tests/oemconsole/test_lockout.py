@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -18,9 +18,9 @@ HERE, ELSEWHERE = "10.0.0.1", "10.0.0.2"
 
 @pytest.fixture(autouse=True)
 def fresh_throttle():
-    cache.clear()
+    caches["auth_throttle"].clear()
     yield
-    cache.clear()
+    caches["auth_throttle"].clear()
 
 
 def login(client, user, password, address):
