@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
 from audit.runbooks.model import checklist as checklist_definition
 from audit.runbooks.model import version as checklist_version
+from audit.selectors import deployment_list_visible
 from audit.trust.canonical import DOMAIN_ESIG, signing_input
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
@@ -240,6 +241,8 @@ def step_sign(
     role = step.responsible
     if role not in _roles_of(user):
         raise SignatureRefused(f"this step is signed by the {role} role")
+    if not deployment_list_visible(user=user).filter(pk=deployment.pk).exists():
+        raise SignatureRefused("no such deployment")
     checklist = checklist_open(deployment=deployment, checklist_id=checklist_id, user=user)
 
     def refuse(message: str, **detail):

@@ -321,3 +321,23 @@ def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
             request=request(),
         )
     assert not StepSignature.objects.exists()
+
+
+def test_a_signer_of_another_deployment_is_refused_before_anything_is_written(env):
+    from audit.models import Checklist
+
+    deployment, people, settings = env
+    elsewhere = Deployment.objects.create(name="elsewhere", customer="ACME", local=True)
+    outsider = user_with_role("engineer", deployments=[elsewhere])
+    events = AuditEvent.objects.count()
+    with pytest.raises(SignatureRefused, match="no such deployment"):
+        step_sign(
+            deployment=deployment,
+            checklist_id="demo_stage1",
+            step_id="verify_demo_log",
+            user=outsider,
+            password=PASSWORD,
+            meaning="performed",
+            request=request(),
+        )
+    assert not Checklist.objects.exists() and AuditEvent.objects.count() == events
