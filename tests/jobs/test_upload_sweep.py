@@ -91,3 +91,28 @@ def test_the_beat_task_enqueues_the_sweep_as_a_job_of_its_registered_kind(storag
 def test_a_sweep_with_nothing_to_remove_records_no_event(storage, db):
     assert job_services.upload_sweep() == {"evidence_uploads": 0, "job_uploads": 0}
     assert not AuditEvent.objects.filter(action="uploads.sweep").exists()
+
+
+def test_the_sweep_never_follows_a_link_out_of_the_upload_folders(storage, db, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    deployment = DeploymentFactory(local=False)
+    for folder in (
+        storage.MEDIA_ROOT / "artefacts" / "none" / ("a" * 32),
+        deployment.evidence_dir / "audit" / "artefacts" / "demo_stage1" / ("b" * 32),
+    ):
+        folder.mkdir(parents=True)
+        (folder / "link").symlink_to(outside)
+    job_services.upload_sweep()
+    assert outside.read_bytes() == b"keep me"
+
+
+def test_an_upload_name_cannot_place_the_file_outside_its_folder(storage, db):
+    deployment = DeploymentFactory(local=False)
+    engineer = user_with_role("engineer", deployments=[deployment])
+    job = job_services.artefact_hash_start(
+        uploaded_file=SimpleUploadedFile("../../../../etc/passwd", b"x"), user=engineer, deployment=deployment
+    )
+    stored = (storage.MEDIA_ROOT / job.params["path"]).resolve()
+    assert stored.parent.parent == (storage.MEDIA_ROOT / "artefacts" / f"d{deployment.pk}").resolve()
+    assert stored.name == "passwd"
