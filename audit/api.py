@@ -108,7 +108,7 @@ class StepSignApi(APIView):
 
     @extend_schema(request=StepSignRequestSerializer, responses={201: StepSignatureSerializer})
     def post(self, request, pk: int, checklist_id: str, step_id: str):
-        from .runbooks_access import open_checklist_or_404
+        from .runbooks.model import RunbookError
         from .services import SignatureRefused, step_sign
 
         payload = StepSignRequestSerializer(data=request.data)
@@ -117,10 +117,10 @@ class StepSignApi(APIView):
             deployment = selectors.deployment_get_visible(user=request.user, pk=pk)
         except Deployment.DoesNotExist:
             raise Http404 from None
-        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
         try:
             signature = step_sign(
-                checklist=checklist,
+                deployment=deployment,
+                checklist_id=checklist_id,
                 step_id=step_id,
                 user=request.user,
                 password=payload.validated_data["password"],
@@ -128,6 +128,8 @@ class StepSignApi(APIView):
                 reason=payload.validated_data.get("reason", ""),
                 request=request._request,
             )
+        except (KeyError, RunbookError):
+            raise Http404("no such checklist") from None
         except SignatureRefused as exc:
             raise PermissionDenied(str(exc)) from None
         return Response(StepSignatureSerializer(signature).data, status=201)

@@ -20,9 +20,10 @@ class Deployment(models.Model):
     # Changed only by a verified gate decision, never edited by hand (read-only in admin and API).
     stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.DEMO)
     description = models.TextField(blank=True)
-    # Where this deployment's evidence (decision logs, artefacts) lives, relative to OEM_DATA_DIR.
-    # Blank: the installation's own data directory, the one its daemon reads.
-    evidence_subdir = models.CharField(max_length=200, blank=True)
+    # The installation's own deployment keeps its evidence in OEM_DATA_DIR itself (its daemon reads it
+    # there); every other one under deployments/<id>/. No path is stored, so none can be edited to point
+    # outside the data directory.
+    local = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -34,7 +35,11 @@ class Deployment(models.Model):
     @property
     def evidence_dir(self) -> Path:
         root = Path(settings.OEM_DATA_DIR)
-        return root / self.evidence_subdir if self.evidence_subdir else root
+        if self.local:
+            return root
+        if self.pk is None:
+            raise ValueError("an unsaved deployment has no evidence directory")
+        return root / "deployments" / str(int(self.pk))
 
 
 class DecisionEntry(models.Model):
@@ -226,3 +231,16 @@ class DecisionProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gate} proposal #{self.pk} ({self.status})"
+
+
+class SigningLockout(models.Model):
+    """Wrong passwords re-entered to sign, per person. The e-signature rule: after `OEM_SIGNING_FAILURES`
+    (5) in a row the person cannot sign until an admin unlocks them; no cool-off, no per-address count,
+    independent of the login lockout."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    failures = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"signing lockout of user {self.user_id} ({self.failures} failures)"

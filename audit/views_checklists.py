@@ -24,7 +24,7 @@ from .services import (
     decision_sign,
     step_sign,
 )
-from .services.checklists import current_attachments, printed_name
+from .services.checklists import checklist_may_attach, current_attachments, printed_name
 from .services.gate_decisions import (
     checklist_complete,
     current_checklist,
@@ -33,6 +33,7 @@ from .services.gate_decisions import (
     gate_checklist_ids,
     gate_evidence_verdicts,
 )
+from .uploads import UploadRefused, upload_refused_response
 
 
 def _deployment(request, pk) -> Deployment:
@@ -89,9 +90,7 @@ def checklist_page(request, pk: int, checklist_id: str):
 
 
 def may_attach(user, checklist_id: str, step_id: str) -> bool:
-    """The step's responsible role attaches its evidence; admins may too (they do not sign it)."""
-    roles = set(user.groups.values_list("name", flat=True))
-    return _definition(checklist_id).step(step_id).responsible in roles or "admin" in roles
+    return checklist_may_attach(user=user, checklist_id=_definition(checklist_id).id, step_id=step_id)
 
 
 def _back(pk, checklist_id):
@@ -120,6 +119,8 @@ def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
             uploaded=request.FILES.get("file"),
             value=request.POST.get("value", ""),
         )
+    except UploadRefused as exc:
+        return upload_refused_response(request, str(exc))
     except SignatureRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -132,10 +133,10 @@ def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
 def checklist_sign_view(request, pk: int, checklist_id: str, step_id: str):
     deployment = _deployment(request, pk)
     _definition(checklist_id)
-    instance = checklist_open(deployment=deployment, checklist_id=checklist_id, user=request.user)
     try:
         step_sign(
-            checklist=instance,
+            deployment=deployment,
+            checklist_id=checklist_id,
             step_id=step_id,
             user=request.user,
             password=request.POST.get("password", ""),
@@ -218,12 +219,8 @@ def gate_page(request, pk: int, gate: str):
 @require_POST
 def gate_propose_view(request, pk: int, gate: str):
     deployment = _deployment(request, pk)
-    roles = set(request.user.groups.values_list("name", flat=True))
     if gate not in GATES:
         raise Http404("no such gate")
-    if not roles & {"compliance", "product_owner"}:
-        messages.error(request, "Only compliance or the product owner propose a gate decision.")
-        return redirect("gate", pk=pk, gate=gate)
     try:
         decision_propose(deployment=deployment, gate=gate, user=request.user)
     except SignatureRefused as exc:

@@ -1,6 +1,7 @@
 """Job API: one view per operation; every queryset comes from a permission-filtered selector."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 
 from audit.models import Deployment
 from audit.selectors import deployment_get_visible
+from audit.uploads import UploadRefused, upload_refused_response
 
 from . import selectors, services
 from .models import Job
@@ -36,7 +38,9 @@ class JobDetailApi(generics.RetrieveAPIView):
 class ArtefactHashCreateApi(APIView):
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=ArtefactHashRequestSerializer, responses={201: JobSerializer})
+    @extend_schema(
+        request=ArtefactHashRequestSerializer, responses={201: JobSerializer, 413: OpenApiTypes.OBJECT}
+    )
     def post(self, request):
         if not request.user.has_perm("jobs.add_job"):
             raise PermissionDenied("your role may not start jobs")
@@ -50,9 +54,12 @@ class ArtefactHashCreateApi(APIView):
                 )
             except Deployment.DoesNotExist:
                 raise ValidationError({"deployment": "no such deployment"}) from None
-        job = services.artefact_hash_start(
-            uploaded_file=payload.validated_data["file"], user=request.user, deployment=deployment
-        )
+        try:
+            job = services.artefact_hash_start(
+                uploaded_file=payload.validated_data["file"], user=request.user, deployment=deployment
+            )
+        except UploadRefused as exc:
+            return upload_refused_response(request, str(exc))
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

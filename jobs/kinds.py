@@ -46,5 +46,14 @@ def hash_artefact(ctx) -> None:
     )
 
 
+def sweep_uploads(ctx) -> None:
+    from .services import upload_sweep
+
+    result = upload_sweep()
+    ctx.log(", ".join(f"{key}: {value} removed" for key, value in sorted(result.items())))
+    ctx.progress(100)
+
+
 def register_builtin_kinds() -> None:
     register("hash_artefact", "Hash an uploaded artefact (SHA-384)", hash_artefact)
+    register("sweep_uploads", "Remove uploaded files no record refers to", sweep_uploads)

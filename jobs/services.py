@@ -223,20 +223,19 @@ def _safe_name(name: str) -> str:
 
 
 def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
-    """Store an upload under the data directory and start a job that hashes it. If the job cannot be
-    created, the stored file is removed: nothing is left half-registered."""
+    """Store an upload (within the per-file cap and the deployment's quota) under the data directory and
+    start a job that hashes it. If the job cannot be created, the stored file is removed: nothing is left
+    half-registered."""
     import uuid
     from pathlib import Path
 
-    relative = Path("artefacts") / uuid.uuid4().hex / _safe_name(uploaded_file.name)
+    from audit.uploads import JOB_UPLOAD_FOLDER, discard_upload, job_upload_owner, store_upload
+
+    relative = Path(JOB_UPLOAD_FOLDER) / job_upload_owner(deployment) / uuid.uuid4().hex
+    relative /= _safe_name(uploaded_file.name)
     target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+    store_upload(uploaded_file, target, deployment=deployment)
     try:
-        with open(target, "xb") as handle:
-            for chunk in uploaded_file.chunks():
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
         return job_create(
             kind="hash_artefact",
             params={"path": str(relative), "name": _safe_name(uploaded_file.name)},
@@ -244,9 +243,47 @@ def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
             created_by=user,
         )
     except BaseException:
-        target.unlink(missing_ok=True)
-        try:
-            target.parent.rmdir()
-        except OSError:
-            pass
+        discard_upload(target)
         raise
+
+
+def _job_upload_orphans(now: float) -> list:
+    from pathlib import Path
+
+    from audit.services.upload_sweep import stale
+    from audit.uploads import JOB_UPLOAD_FOLDER
+
+    root = Path(settings.MEDIA_ROOT) / JOB_UPLOAD_FOLDER
+    if not root.is_dir():
+        return []
+    referenced = set(Job.objects.filter(kind="hash_artefact").values_list("params__path", flat=True))
+    referenced |= set(JobResultFile.objects.values_list("path", flat=True))
+    orphans = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            relative = path.relative_to(settings.MEDIA_ROOT).as_posix()
+            if relative not in referenced and not path.is_symlink() and stale(path, now):
+                orphans.append(path)
+    return orphans
+
+
+def upload_sweep(*, actor=None) -> dict[str, int]:
+    """Remove uploaded files no row refers to (past the grace period), in the evidence folders and in the
+    job uploads; one audit event says how many went."""
+    import time
+    from pathlib import Path
+
+    from audit.services.upload_sweep import evidence_upload_sweep, remove_orphan
+    from audit.uploads import JOB_UPLOAD_FOLDER
+
+    now = time.time()
+    evidence = evidence_upload_sweep(now)
+    job_uploads = 0
+    for orphan in _job_upload_orphans(now):
+        remove_orphan(orphan, Path(settings.MEDIA_ROOT) / JOB_UPLOAD_FOLDER)
+        job_uploads += 1
+    result = {"evidence_uploads": evidence, "job_uploads": job_uploads}
+    if evidence or job_uploads:
+        audit_event_record(action="uploads.sweep", actor=actor, object_type="uploads", detail=result)
+    return result

@@ -13,3 +13,9 @@ def run_job(job_id: int) -> str:
 @shared_task(name="jobs.tasks.sweep_jobs")
 def sweep_jobs() -> dict:
     return services.job_sweep()
+
+
+@shared_task(name="jobs.tasks.sweep_uploads")
+def sweep_uploads() -> int:
+    """Beat only enqueues: the sweep runs as a job (its row, log and audit trail like any other)."""
+    return services.job_create(kind="sweep_uploads").pk

@@ -1,15 +1,36 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
 from .models import Customer, Device, License, LicenseRequest
+from .services import LicensingError, customer_create
 
 
 @admin.register(Customer)
 class CustomerAdmin(GuardedModelAdmin):
-    """Object permissions (which admin manages which customer) are edited here."""
+    """Object permissions (which admin manages which customer) are edited here. Creation goes through
+    `customer_create` (its audit event, the creator manages the customer); afterwards the row is read-only."""
 
     list_display = ("name", "created_at")
     search_fields = ("name",)
+    fields = ("name",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("name",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable once created
+        try:
+            created = customer_create(name=obj.name, user=request.user)
+        except LicensingError as exc:
+            raise ValidationError(str(exc)) from None
+        obj.pk, obj.created_by_id, obj.created_at = created.pk, created.created_by_id, created.created_at
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -1,4 +1,4 @@
-"""Console-level writes: the demo deployment and its users."""
+"""Console-level writes: the demo deployment and its users, API tokens, lifting lockouts."""
 
 import secrets
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from audit.services import audit_event_record, deployment_assign_user, deploymen
 from audit.trust.core_config import sign_file, signature_path
 from audit.trust.keyring import KeyRing, KeyRingError
 
+from .models import ApiToken
 from .roles import ADMIN, ROLES, sync_roles
 
 DEMO_DEPLOYMENT = "demo-deployment"
@@ -130,3 +131,85 @@ def _sign_config_once() -> bool:
     sign_file(config, KeyRing.load(settings.OEM_DATA_DIR))
     audit_event_record(action="config.sign", object_type="config", object_id=config.name)
     return True
+
+
+# ---- API tokens ----------------------------------------------------------------------------------------
+class TokenRefused(Exception):
+    """A token operation the actor may not do; HTTP 404: a token that is not yours does not exist for you."""
+
+
+@transaction.atomic
+def api_token_issue(*, user, request=None) -> tuple[ApiToken, str]:
+    """A new API token for `user` (already authenticated by the caller); returns the row and the secret,
+    which is shown once and never stored. The audit event carries the token id, never the secret."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .authentication import token_digest
+    from .client_ip import client_ip
+
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        key_sha384=token_digest(secret),
+        expires_at=timezone.now() + timedelta(hours=settings.OEM_API_TOKEN_HOURS),
+    )
+    audit_event_record(
+        action="api_token.issue",
+        actor=user,
+        object_type="api_token",
+        object_id=token.pk,
+        detail={
+            "expires_at": token.expires_at.isoformat(),
+            **({"ip": client_ip(request)} if request else {}),
+        },
+    )
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, token_id: int, actor) -> ApiToken:
+    """Revoke by id: the owner or an admin. Anyone else is refused before any write, as for a missing id."""
+    from django.utils import timezone
+
+    token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
+    if token is None or not (token.user_id == actor.pk or actor.groups.filter(name=ADMIN).exists()):
+        raise TokenRefused("no such token")
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = timezone.now(), actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        audit_event_record(
+            action="api_token.revoke",
+            actor=actor,
+            object_type="api_token",
+            object_id=token.pk,
+            detail={"owner": token.user.get_username()},
+        )
+    return token
+
+
+# ---- lockouts ---------------------------------------------------------------------------------------------
+class UnlockRefused(Exception):
+    pass
+
+
+@transaction.atomic
+def lockout_clear(*, username: str, actor) -> dict[str, int]:
+    """An admin lifts the login lockout (every address) and the signing lockout of one account, audited."""
+    from axes.utils import reset as axes_reset
+
+    from audit.models import SigningLockout
+
+    if not actor.groups.filter(name=ADMIN).exists():
+        raise UnlockRefused("only admins unlock accounts")
+    login_attempts = axes_reset(username=username)
+    signing = SigningLockout.objects.filter(user__username=username).update(failures=0, locked_at=None)
+    audit_event_record(
+        action="auth.unlock",
+        actor=actor,
+        object_type="user",
+        object_id=username[:80],
+        detail={"login_attempts_cleared": login_attempts, "signing_unlocked": bool(signing)},
+    )
+    return {"login_attempts": login_attempts, "signing": signing}

@@ -107,11 +107,7 @@ AUTHENTICATION_BACKENDS = [
     "guardian.backends.ObjectPermissionBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("OEM_LOCKOUT_FAILURES", 5)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# The lockout protects the account (signatures are per person), not a client address: the per-username
-# parameter is deliberate, and rotating addresses cannot bypass it.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_COOLOFF_TIME = None  # locked until an admin unlocks (`manage.py axes_reset_username NAME`)
+# Login lockout: see "Lockout, throttling and API tokens" at the end.
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
@@ -160,7 +156,7 @@ if PRODUCTION:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into a proper 401 instead of a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "oemconsole.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -229,3 +225,47 @@ LOGGING = {
 if OEM_ENV == "test":
     # Only the test suite: a deliberately slow hash would dominate the run time of hundreds of logins.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# ---- Uploads and storage ------------------------------------------------------------------------------
+# A per-file cap enforced while the body streams in (oemconsole.uploads) and again while a file is stored,
+# and a per-deployment quota on what its uploads keep on disk (audit.uploads).
+OEM_MAX_UPLOAD_BYTES = env_int("OEM_MAX_UPLOAD_MB", 100) * 1024 * 1024
+OEM_DEPLOYMENT_QUOTA_BYTES = env_int("OEM_DEPLOYMENT_QUOTA_MB", 2048) * 1024 * 1024
+if OEM_MAX_UPLOAD_BYTES <= 0 or OEM_DEPLOYMENT_QUOTA_BYTES <= 0:
+    raise ImproperlyConfigured("OEM_MAX_UPLOAD_MB and OEM_DEPLOYMENT_QUOTA_MB must be positive")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "oemconsole.uploads.UploadLimitMiddleware",
+)
+# Files that nothing in the database refers to any more are removed by the upload sweep once older than this.
+OEM_ORPHAN_UPLOAD_GRACE_SECONDS = env_int("OEM_ORPHAN_UPLOAD_GRACE_SECONDS", 3600)
+CELERY_BEAT_SCHEDULE["sweep-orphaned-uploads"] = {
+    "task": "jobs.tasks.sweep_uploads",
+    "schedule": timedelta(seconds=env_int("OEM_UPLOAD_SWEEP_SECONDS", 6 * 3600)),
+}
+# ---- end: uploads and storage -----------------------------------------------------------------------------
+
+
+# ---- Lockout, throttling and API tokens --------------------------------------------------------------------
+# Logins lock per (username, client address) and unlock after a cool-off, so nobody can lock another person
+# out from elsewhere; an admin unlocks sooner at /accounts/lockouts/. Signing keeps its own per-person lock
+# (OEM_SIGNING_FAILURES wrong passwords, no cool-off: audit.services.signing_lockout).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("OEM_LOCKOUT_COOLOFF_MINUTES", 15))
+AXES_CLIENT_IP_CALLABLE = "oemconsole.client_ip.client_ip"
+OEM_SIGNING_FAILURES = 5
+# Password attempts per client address on the login page and the token API. The counts live in files under
+# the data dir, so every server worker process on the machine shares them (no extra service needed).
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth": env_str("OEM_AUTH_RATE", "20/min")}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "auth_throttle": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(OEM_DATA_DIR / "cache" / "auth_throttle"),
+    },
+}
+OEM_API_TOKEN_HOURS = env_int("OEM_API_TOKEN_HOURS", 8)
+if OEM_API_TOKEN_HOURS <= 0 or AXES_COOLOFF_TIME.total_seconds() <= 0:
+    raise ImproperlyConfigured("OEM_API_TOKEN_HOURS and OEM_LOCKOUT_COOLOFF_MINUTES must be positive")
+# ---- end: lockout, throttling and API tokens --------------------------------------------------------------

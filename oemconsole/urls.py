@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from audit import api as audit_api
 from audit import views as audit_views
@@ -14,11 +13,13 @@ from risklab import api as risklab_api
 from risklab import views as risklab_views
 
 from . import api, metrics, views
+from .throttle import throttle_login_posts
 
 api_v1 = [
     path("licensing/", include(licensing_urls.api_urlpatterns)),
     path("bundles/", include(delivery_urls.api_urlpatterns)),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", api.TokenIssueApi.as_view(), name="api-token"),
+    path("auth/tokens/<int:pk>/revoke/", api.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("me/", api.MeApi.as_view(), name="api-me"),
     path("deployments/", audit_api.DeploymentListApi.as_view(), name="api-deployment-list"),
     path("deployments/<int:pk>/", audit_api.DeploymentDetailApi.as_view(), name="api-deployment-detail"),
@@ -42,7 +43,11 @@ api_v1 = [
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        throttle_login_posts(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/decisions/", audit_views.decision_log, name="decision-log"),
@@ -98,6 +103,7 @@ urlpatterns = [
     path("labs/<int:pk>/attach/", risklab_views.lab_attach, name="lab-attach"),
     path("licensing/", include(licensing_urls.urlpatterns)),
     path("bundles/", include(delivery_urls.urlpatterns)),
+    path("accounts/lockouts/", views.lockout_list, name="lockout-list"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

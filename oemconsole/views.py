@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from audit.models import Deployment
 from audit.selectors import audit_event_recent_for_dashboard, deployment_get_visible, deployment_list_visible
 from audit.trust.hashing import sha384_file
+from audit.uploads import UploadRefused, upload_refused_response
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 from jobs.models import Job, JobResultFile, JobStatus
@@ -80,7 +81,12 @@ def artefact_hash_start(request):
         except (Deployment.DoesNotExist, ValueError):
             messages.error(request, "No such deployment.")
             return redirect("dashboard")
-    job = job_services.artefact_hash_start(uploaded_file=uploaded, user=request.user, deployment=deployment)
+    try:
+        job = job_services.artefact_hash_start(
+            uploaded_file=uploaded, user=request.user, deployment=deployment
+        )
+    except UploadRefused as exc:
+        return upload_refused_response(request, str(exc))
     return redirect("job-detail", pk=job.pk)
 
 
@@ -108,18 +114,20 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
         job__in=job_selectors.job_list_visible(user=request.user), job__status=JobStatus.SUCCEEDED
     ).select_related("job")
     if request.method == "POST":
-        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
+        try:
+            allowed = may_attach(request.user, checklist_id, step_id)
+        except KeyError:
+            raise Http404("no such step") from None
         result = results.filter(pk=request.POST.get("result")).first()
         if result is None:
             raise Http404("no such job result")
+        if not allowed:
+            # Refused before the checklist is opened: a refusal leaves no row and no event behind.
+            messages.error(request, "Not attached: your role does not attach evidence to this step")
+            return redirect("checklist", pk=pk, checklist_id=checklist_id)
+        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
         path = _result_file_path(result)
         try:
-            may_attach(request.user, checklist_id, step_id)
-        except KeyError:
-            raise Http404("no such step") from None
-        try:
-            if not may_attach(request.user, checklist_id, step_id):
-                raise SignatureRefused("your role does not attach evidence to this step")
             if not path.is_file() or sha384_file(path) != result.sha384:
                 raise SignatureRefused(f"{result.name} no longer matches the SHA-384 its job recorded")
             with open(path, "rb") as handle:
@@ -130,6 +138,8 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
                     user=request.user,
                     uploaded=File(handle, name=result.name),
                 )
+        except UploadRefused as exc:
+            return upload_refused_response(request, str(exc))
         except SignatureRefused as exc:
             messages.error(request, f"Not attached: {exc}")
         else:
@@ -170,3 +180,30 @@ def runbook_job_start(request, kind: str):
             raise Http404("no such deployment") from None
     job = starters[kind](user=request.user, deployment=deployment)
     return redirect("job-detail", pk=job.pk)
+
+
+@login_required
+def lockout_list(request):
+    """Admins see who is locked out (login per address, signing per person) and unlock an account."""
+    from .selectors import lockout_list_visible
+    from .services import UnlockRefused, lockout_clear
+
+    if not request.user.groups.filter(name="admin").exists():
+        raise PermissionDenied
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()[:150]
+        if not username:
+            messages.error(request, "Choose an account to unlock.")
+            return redirect("lockout-list")
+        try:
+            cleared = lockout_clear(username=username, actor=request.user)
+        except UnlockRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Unlocked {username}: {cleared['login_attempts']} login record(s) cleared"
+                + (", signing unlocked." if cleared["signing"] else "."),
+            )
+        return redirect("lockout-list")
+    return render(request, "oemconsole/lockouts.html", {"lockouts": lockout_list_visible(user=request.user)})

@@ -18,6 +18,9 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"deployment-{n}")
     customer = factory.Sequence(lambda n: f"Customer {n}")
+    # Tests share the run's data dir as the installation's own evidence; `local=False` exercises
+    # deployments/<id>/.
+    local = True
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,7 +1,6 @@
 """Checklists signed in the console: attachments hashed on arrival, electronic signatures bound to the exact
 step, checklist version and artefact hashes, the two-person rule, and voiding when evidence changes."""
 
-import os
 import uuid
 from pathlib import Path
 
@@ -13,11 +12,13 @@ from django.utils import timezone
 from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
 from audit.runbooks.model import checklist as checklist_definition
 from audit.runbooks.model import version as checklist_version
+from audit.selectors import deployment_list_visible
 from audit.trust.canonical import DOMAIN_ESIG, signing_input
-from audit.trust.fsutil import fsync_dir
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
+from audit.uploads import discard_upload, store_upload
 
+from .signing_lockout import signing_failure_record, signing_locked, signing_success_record
 from .trail import audit_event_record
 
 ESIG_SCHEMA = "oem/esig/v1"
@@ -69,9 +70,8 @@ def current_attachments(
 
 
 def _store_upload(deployment: Deployment, checklist: Checklist, name: str, uploaded) -> tuple[str, str, int]:
-    """Write the upload under the evidence dir, hashing as it goes; returns (relative path, sha384, size)."""
-    import hashlib
-
+    """Write the upload under the evidence dir within the cap and quota, hashing as it goes; returns
+    (relative path, sha384, size)."""
     relative = (
         Path("audit")
         / "artefacts"
@@ -79,25 +79,24 @@ def _store_upload(deployment: Deployment, checklist: Checklist, name: str, uploa
         / uuid.uuid4().hex
         / f"{name}{Path(uploaded.name).suffix[:16]}"
     )
-    target = deployment.evidence_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    hasher, size = hashlib.sha384(), 0
-    with open(target, "xb") as handle:
-        for chunk in uploaded.chunks():
-            hasher.update(chunk)
-            size += len(chunk)
-            handle.write(chunk)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_dir(target.parent)
-    return str(relative), hasher.hexdigest(), size
+    digest, size = store_upload(uploaded, deployment.evidence_dir / relative, deployment=deployment)
+    return str(relative), digest, size
+
+
+def checklist_may_attach(*, user, checklist_id: str, step_id: str) -> bool:
+    """The step's responsible role attaches its evidence; admins may too (they do not sign it). Callers ask
+    before opening the checklist, so a refused attach leaves no row behind. Unknown steps raise KeyError."""
+    roles = _roles_of(user)
+    return checklist_definition(checklist_id).step(step_id).responsible in roles or "admin" in roles
 
 
 def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, uploaded=None, value: str = ""):
-    """Attach a file (hashed on arrival) or a value to a step. Replacing evidence of a signed step voids its
-    signatures, visibly, and so re-opens the gate."""
+    """Attach a file (hashed on arrival, within the upload cap and the deployment's quota) or a value to a
+    step. Replacing evidence of a signed step voids its signatures, visibly, and so re-opens the gate."""
     definition = checklist_definition(checklist.checklist_id)
     step = definition.step(step_id)
+    if not checklist_may_attach(user=user, checklist_id=checklist.checklist_id, step_id=step_id):
+        raise SignatureRefused(f"only the {step.responsible} role attaches evidence to this step")
     spec = next((a for a in step.artefacts if a.name == name), None)
     if spec is None:
         raise SignatureRefused(f"step {step_id} has no artefact named {name}")
@@ -144,7 +143,7 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
             _void_exports(checklist)
     except BaseException:
         if stored:
-            (checklist.deployment.evidence_dir / stored[0]).unlink(missing_ok=True)
+            discard_upload(checklist.deployment.evidence_dir / stored[0])
         raise
     return attachment
 
@@ -208,9 +207,21 @@ def esign_payload(
     }
 
 
+def reauthenticate(*, user, password: str, request, refuse) -> None:
+    """The signer re-enters their password. Failures count towards both the login lockout (axes, through
+    `authenticate`) and the signing lockout, which only an admin lifts."""
+    if signing_locked(user=user):
+        raise refuse("signing is locked after repeated wrong passwords: an admin must unlock it")
+    if authenticate(request=request, username=user.get_username(), password=password) is None:
+        locked = signing_failure_record(user=user)
+        raise refuse("wrong password: nothing was signed" + ("; signing is now locked" if locked else ""))
+    signing_success_record(user=user)
+
+
 def step_sign(
     *,
-    checklist: Checklist,
+    deployment: Deployment,
+    checklist_id: str,
     step_id: str,
     user,
     password: str,
@@ -219,8 +230,20 @@ def step_sign(
     request=None,
     keyring: KeyRing | None = None,
 ) -> StepSignature:
-    """Sign one step. Every refusal is audited and writes nothing else."""
-    definition = checklist_definition(checklist.checklist_id)
+    """Sign one step. Who may sign is decided first and a refusal there writes nothing at all (not even the
+    checklist's row); every later refusal is audited and writes nothing else. Unknown checklists raise
+    KeyError/RunbookError (the caller's 404)."""
+    definition = checklist_definition(checklist_id)
+    try:
+        step = definition.step(step_id)
+    except KeyError:
+        raise SignatureRefused(f"no step {step_id}") from None
+    role = step.responsible
+    if role not in _roles_of(user):
+        raise SignatureRefused(f"this step is signed by the {role} role")
+    if not deployment_list_visible(user=user).filter(pk=deployment.pk).exists():
+        raise SignatureRefused("no such deployment")
+    checklist = checklist_open(deployment=deployment, checklist_id=checklist_id, user=user)
 
     def refuse(message: str, **detail):
         audit_event_record(
@@ -234,15 +257,8 @@ def step_sign(
         )
         return SignatureRefused(message)
 
-    try:
-        step = definition.step(step_id)
-    except KeyError:
-        raise refuse(f"no step {step_id}") from None
     if checklist.version != checklist_version(definition):
         raise refuse("this checklist's definition changed; open the current version to sign")
-    role = step.responsible
-    if role not in _roles_of(user):
-        raise refuse(f"this step is signed by the {role} role")
     if meaning not in SignatureMeaning.values:
         raise refuse("choose what your signature means: performed, reviewed or approved")
     if len(reason.strip()) > MAX_TEXT:
@@ -256,9 +272,7 @@ def step_sign(
     missing = [a.name for a in step.artefacts if (step_id, a.name) not in attachments]
     if missing:
         raise refuse(f"attach {', '.join(missing)} before signing")
-    # Re-authentication inside the session; failures count towards the account lockout.
-    if authenticate(request=request, username=user.get_username(), password=password) is None:
-        raise refuse("wrong password: nothing was signed")
+    reauthenticate(user=user, password=password, request=request, refuse=refuse)
     keyring = keyring or KeyRing.load(settings.OEM_DATA_DIR)
     try:
         signer = keyring.signer_for(user.get_username(), password)

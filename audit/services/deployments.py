@@ -15,18 +15,15 @@ def deployment_create(
     """`local`: this is the installation the console runs on; its evidence is OEM_DATA_DIR itself, which
     its daemon reads. Other deployments keep theirs under deployments/<id>/."""
     deployment = Deployment.objects.create(
-        name=name, customer=customer, description=description, stage=Stage.DEMO
+        name=name, customer=customer, description=description, stage=Stage.DEMO, local=local
     )
-    if not local:
-        deployment.evidence_subdir = f"deployments/{deployment.pk}"
-        deployment.save(update_fields=["evidence_subdir"])
     audit_event_record(
         action="deployment.create",
         actor=actor,
         object_type="deployment",
         object_id=deployment.pk,
         deployment=deployment,
-        detail={"name": name, "customer": customer},
+        detail={"name": name, "customer": customer, "local": local},
     )
     return deployment
 

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from audit.trust.gates import GATES, proposal_missing
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 
-from .checklists import SignatureRefused, current_attachments
+from .checklists import SignatureRefused, current_attachments, reauthenticate
 from .decisions import decision_log_reconcile
 from .trail import audit_event_record
 
@@ -115,8 +114,15 @@ def checklist_document(checklist: Checklist) -> dict:
     }
 
 
+PROPOSER_ROLES = frozenset({"compliance", "product_owner"})
+EXPORTER_ROLES = frozenset({"admin", "compliance", "engineer", "product_owner"})
+
+
 def checklist_export(*, checklist: Checklist, user) -> Checklist:
-    """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir."""
+    """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir.
+    The roles that work on checklists export them; auditors and operators change nothing."""
+    if not EXPORTER_ROLES & set(user.groups.values_list("name", flat=True)):
+        raise SignatureRefused("your role does not export checklists")
     if not checklist_complete(checklist):
         raise SignatureRefused("every step must be signed before the checklist can be exported")
     document = checklist_document(checklist)
@@ -199,6 +205,9 @@ def decision_missing(deployment: Deployment, gate: str) -> list[str]:
 
 
 def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProposal:
+    """Propose the gate's decision. Who may propose is decided first: that refusal writes nothing."""
+    if not PROPOSER_ROLES & set(user.groups.values_list("name", flat=True)):
+        raise SignatureRefused("only compliance or the product owner propose a gate decision")
     missing = decision_missing(deployment, gate)
     if missing:
         audit_event_record(
@@ -253,8 +262,20 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
 
 
 def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
-    """Add this user's signature; the last required signature appends the entry and runs the verifier."""
+    """Add this user's signature; the last required signature appends the entry and runs the verifier.
+    A user with none of the required signer roles is refused before anything is written (no event); every
+    later refusal is audited."""
     deployment = proposal.deployment
+    required = STATUS_RULES[proposal.entry["status"]].signer_roles
+    candidates = [
+        GROUP_TO_SIGNER_ROLE[g]
+        for g in user.groups.values_list("name", flat=True)
+        if g in GROUP_TO_SIGNER_ROLE
+    ]
+    if not set(required) & set(candidates):
+        raise SignatureRefused(
+            f"this decision is signed by {' and '.join(required)}; your roles cannot sign it"
+        )
 
     def refuse(message: str):
         audit_event_record(
@@ -270,12 +291,6 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
 
     if proposal.status != DecisionProposal.Status.OPEN:
         raise refuse(f"this proposal is {proposal.status}; propose the decision again")
-    required = STATUS_RULES[proposal.entry["status"]].signer_roles
-    candidates = [
-        GROUP_TO_SIGNER_ROLE[g]
-        for g in user.groups.values_list("name", flat=True)
-        if g in GROUP_TO_SIGNER_ROLE
-    ]
     open_roles = [r for r in required if r in candidates and r not in proposal.signatures]
     if user.get_username() in proposal.signers.values():
         raise refuse("two-person rule: you already signed this decision")
@@ -284,8 +299,7 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
             f"this decision is signed by {' and '.join(required)}; your roles cannot add a signature"
         )
     role = open_roles[0]
-    if authenticate(request=request, username=user.get_username(), password=password) is None:
-        raise refuse("wrong password: nothing was signed")
+    reauthenticate(user=user, password=password, request=request, refuse=refuse)
     keyring = KeyRing.load(settings.OEM_DATA_DIR)
     try:
         signer = keyring.signer_for(user.get_username(), password, role=role)

@@ -37,7 +37,7 @@ ENGINEER_STEPS = [
 def env(db, settings, data_dir):
     settings.OEM_DATA_DIR = data_dir
     installed(data_dir)
-    deployment = Deployment.objects.create(name="acme", customer="ACME")
+    deployment = Deployment.objects.create(name="acme", customer="ACME", local=True)
     people = {}
     for role in ("engineer", "product_owner", "compliance", "operator"):
         user = user_with_role(role, deployments=[deployment], first_name=role.title(), last_name="Person")
@@ -52,7 +52,8 @@ def request():
 
 def sign(checklist, step, user, password=PASSWORD, meaning="performed"):
     return step_sign(
-        checklist=checklist,
+        deployment=checklist.deployment,
+        checklist_id=checklist.checklist_id,
         step_id=step,
         user=user,
         password=password,
@@ -123,13 +124,24 @@ def test_full_demo_exit_writes_a_verified_demo_ready_entry(env):
     assert deployment.stage == "paper"
 
 
-def test_an_operator_cannot_sign_an_engineer_step(env):
+def test_an_operator_cannot_sign_an_engineer_step_and_nothing_is_written(env):
+    from audit.models import Checklist
+
     deployment, people, settings = env
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    events = AuditEvent.objects.count()
     with pytest.raises(SignatureRefused, match="signed by the engineer role"):
-        sign(checklist, "verify_demo_log", people["operator"])
+        step_sign(
+            deployment=deployment,
+            checklist_id="demo_stage1",
+            step_id="verify_demo_log",
+            user=people["operator"],
+            password=PASSWORD,
+            meaning="performed",
+            request=request(),
+        )
     assert not StepSignature.objects.exists()
-    assert AuditEvent.objects.filter(action="esign.refused", outcome="denied").exists()
+    assert not Checklist.objects.exists()
+    assert AuditEvent.objects.count() == events
 
 
 def test_a_wrong_password_signs_nothing(env):
@@ -299,7 +311,8 @@ def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
     assert not StepAttachment.objects.exists()
     with pytest.raises(SignatureRefused, match="reason is longer than 500"):
         step_sign(
-            checklist=checklist,
+            deployment=checklist.deployment,
+            checklist_id=checklist.checklist_id,
             step_id="verify_demo_log",
             user=people["engineer"],
             password=PASSWORD,
@@ -308,3 +321,23 @@ def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
             request=request(),
         )
     assert not StepSignature.objects.exists()
+
+
+def test_a_signer_of_another_deployment_is_refused_before_anything_is_written(env):
+    from audit.models import Checklist
+
+    deployment, people, settings = env
+    elsewhere = Deployment.objects.create(name="elsewhere", customer="ACME", local=True)
+    outsider = user_with_role("engineer", deployments=[elsewhere])
+    events = AuditEvent.objects.count()
+    with pytest.raises(SignatureRefused, match="no such deployment"):
+        step_sign(
+            deployment=deployment,
+            checklist_id="demo_stage1",
+            step_id="verify_demo_log",
+            user=outsider,
+            password=PASSWORD,
+            meaning="performed",
+            request=request(),
+        )
+    assert not Checklist.objects.exists() and AuditEvent.objects.count() == events

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def deployment(db, settings, data_dir, keyring):
     settings.OEM_DATA_DIR = data_dir
     installed(data_dir)
-    return Deployment.objects.create(name="local-install", customer="ACME")  # evidence in data_dir itself
+    # The installation's own deployment: its evidence is data_dir itself.
+    return Deployment.objects.create(name="local-install", customer="ACME", local=True)
 
 
 @pytest.fixture

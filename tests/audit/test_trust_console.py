@@ -48,7 +48,7 @@ def test_a_recreated_root_is_refused_by_the_database_pin(console, data_dir):
     init_installation(data_dir, "mallory-admin-password")
     with pytest.raises(KeyRingError, match="pinned in console database"):
         KeyRing.load(data_dir)
-    state = deployment_evidence(Deployment.objects.create(name="local", customer="x"))
+    state = deployment_evidence(Deployment.objects.create(name="local", customer="x", local=True))
     assert not state.report.ok and len(state.report.problems) == 1
     assert not state.gates["demo_exit"].passed
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def team(settings, tmp_path):
     settings.OEM_DATA_DIR = tmp_path / "data"
     installed(settings.OEM_DATA_DIR)
-    deployment = Deployment.objects.create(name="acme-demo", customer="ACME")
+    deployment = Deployment.objects.create(name="acme-demo", customer="ACME", local=True)
     people = {}
     for role, name in (
         ("engineer", "Erin Engineer"),

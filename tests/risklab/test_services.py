@@ -141,7 +141,7 @@ def test_a_finished_report_is_attached_to_the_paper_checklist_with_its_hashes(db
     from audit.models import Deployment, StepAttachment
     from tests.factories import user_with_role
 
-    deployment = Deployment.objects.create(name="paper-desk", customer="ACME")
+    deployment = Deployment.objects.create(name="paper-desk", customer="ACME", local=True)
     engineer = user_with_role("engineer", deployments=[deployment])
     lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
     run_queued(services.UNIT_KIND)
@@ -160,7 +160,7 @@ def test_a_report_changed_on_disk_is_not_attached(db, no_broker):
     from audit.services import SignatureRefused
     from tests.factories import user_with_role
 
-    deployment = Deployment.objects.create(name="paper-desk", customer="ACME")
+    deployment = Deployment.objects.create(name="paper-desk", customer="ACME", local=True)
     engineer = user_with_role("engineer", deployments=[deployment])
     lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
     run_queued(services.UNIT_KIND)
