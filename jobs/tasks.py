@@ -13,3 +13,8 @@ def run_job(job_id: int) -> str:
 @shared_task(name="jobs.tasks.sweep_jobs")
 def sweep_jobs() -> dict:
     return services.job_sweep()
+
+
+@shared_task(name="jobs.tasks.audit_trail_nightly_check")
+def audit_trail_nightly_check() -> int:
+    return services.audit_trail_check_start().pk
