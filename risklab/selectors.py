@@ -30,7 +30,8 @@ def lab_run_list_with_progress(*, user) -> QuerySet[LabRun]:
     """Visible runs with their units' mean progress computed by the database (one query per page)."""
     from django.db.models import Avg
 
-    return lab_run_list_visible(user=user).annotate(unit_progress=Avg("units__job__progress"))
+    runs = lab_run_list_visible(user=user).annotate(unit_progress=Avg("units__job__progress"))
+    return runs.order_by("-created_at", "-id")  # Meta.ordering is not applied to aggregating queries
 
 
 def lab_run_progress(lab_run: LabRun) -> int:
