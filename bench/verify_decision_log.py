@@ -147,7 +147,7 @@ def evidence_artefacts(data_dir: Path) -> tuple[dict, dict]:
 
 def _verify(log_path: Path, install_dir: Path, base: Path, count: int) -> float:
     t0 = time.perf_counter()
-    report = verify_decision_logs([log_path], KeyRing.load(install_dir), data_dir=base)
+    report = verify_decision_logs([log_path], KeyRing.load(install_dir), data_dir=base, full=True)
     elapsed = time.perf_counter() - t0
     assert report.ok, [str(p) for p in report.problems[:3]]
     assert len(report.entries) == count
