@@ -23,7 +23,10 @@ and the witness, and falls back to a full run on any mismatch; `full=True` force
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat as stat_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +65,7 @@ from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_tim
 from audit.trust.signatures import SignatureError, parse_signature, verify_parsed
 from audit.trust.verified_state import (
     ChainedEntries,
+    FileLines,
     LazyEntries,
     LogIndex,
     LogState,
@@ -523,8 +527,6 @@ def _resume(log_path: Path, name: str, run: _Run, depends: str, pending: bytes |
         return None  # an incomplete line: the full run reports it
     new_lines = tail.split(b"\n")[:-1] if tail else []
     ends = state.ends + line_ends(tail, state.size)
-    from audit.trust.verified_state import FileLines
-
     lines = FileLines(log_path, ends, data=pending)
     if state.count and line_hash(lines[state.count - 1]) != state.head:
         return None
@@ -534,10 +536,6 @@ def _resume(log_path: Path, name: str, run: _Run, depends: str, pending: bytes |
 def _read_after(log_path: Path, state: LogState) -> tuple[bytes, str] | None:
     """One pass over the log: the recorded prefix must hash as recorded; returns the bytes after it and
     the digest of the whole file."""
-    import hashlib
-    import os
-    import stat as stat_module
-
     try:
         fd = os.open(log_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:
@@ -556,12 +554,14 @@ def _read_after(log_path: Path, state: LogState) -> tuple[bytes, str] | None:
             remaining -= len(chunk)
         if digest.hexdigest() != state.prefix:
             return None
-        tail = b""
-        while len(tail) <= MAX_LOG_FILE - state.size:
+        chunks, size = [], state.size
+        while size <= MAX_LOG_FILE:  # the file may grow meanwhile: read what is there, bounded
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 break
-            tail += chunk
+            chunks.append(chunk)
+            size += len(chunk)
+        tail = b"".join(chunks)
         digest.update(tail)
         return tail, digest.hexdigest()
     finally:
