@@ -82,7 +82,9 @@ def prefix_sha384(path: Path, size: int) -> str | None:
 
 @dataclass
 class LogIndex:
-    """Per log, what gate evaluation and stage order need without walking every entry."""
+    """Per log, what gate evaluation and stage order need without walking every entry. "line" here is the
+    entry's position among the log's verified entries (1-based): equal to its line in a log with no
+    refused line, the only kind that is recorded or evaluated by a gate."""
 
     last_by_status: dict[str, int] = field(default_factory=dict)  # status -> line
     last_hash_by_status: dict[str, str] = field(default_factory=dict)  # status -> line hash

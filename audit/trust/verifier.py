@@ -452,8 +452,8 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], prior: _Prio
                 problems.extend(Problem(file, number, reason) for reason in evidence)
             else:
                 fresh.append(verified)
-                index.add(
-                    line=number,
+                index.add(  # its position among this log's verified entries (= line when none is refused)
+                    line=cached + len(fresh),
                     status=verified.status,
                     timestamp=verified.timestamp,
                     line_hash=digest,

@@ -140,3 +140,27 @@ def test_an_earlier_stage_log_that_changes_re_verifies_the_later_log(
     assert report.ok, reasons(report)
     # the demo log resumes (new entry + checkpoint); the paper log's prerequisite changed: in full
     assert checks["n"] == (2 + 2) + (2 + 2)
+
+
+def test_a_refused_line_between_accepted_ones_does_not_shift_what_later_logs_look_up(
+    keyring, data_dir, logs_dir
+):
+    from tests.audit.helpers import STATUS_SIGNERS, forge_append, signers
+
+    honest = signers(keyring, STATUS_SIGNERS["demo_ready"])
+    carol = signers(keyring, {"compliance": "carol"})["compliance"]
+    bob = keyring.signer_for("bob", password("bob"))  # an engineer, signing as owner: line 2 is refused
+    demo = logs_dir / "demo.jsonl"
+    forge_append(demo, keyring, "demo_ready", honest)
+    forge_append(demo, keyring, "demo_ready", {"owner": bob, "compliance": carol})
+    forge_append(demo, keyring, "demo_ready", honest)  # intact bytes after the refused line: accepted
+    forge_append(
+        logs_dir / "paper.jsonl", keyring, "paper_ready", signers(keyring, STATUS_SIGNERS["paper_ready"])
+    )
+
+    for full in (False, True):
+        report = verifier.verify_decision_logs(None, keyring, data_dir=data_dir, full=full)
+        assert not report.ok
+        assert [p.line for p in report.problems if p.file.endswith("demo.jsonl")] == [2]
+        assert [e.line for e in report.logs["demo"]] == [1, 3]
+        assert [e.line for e in report.logs["paper"]] == [1]
