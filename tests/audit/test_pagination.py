@@ -125,3 +125,32 @@ def test_a_full_audit_trail_re_check_is_recorded_and_shown_with_its_time(
     page = admin.get("/audit/").content.decode()
     assert re.search(r"Last full re-check: \d{4}-\d\d-\d\dT[\d:.]+Z", page)
     assert "intact</span>" in page
+
+
+def test_the_full_re_check_runs_as_a_job_on_demand_and_from_beat(
+    admin, client, deployment, django_capture_on_commit_callbacks, settings
+):
+    from django.conf import settings as live
+
+    from jobs import runner
+    from jobs.models import Job, JobStatus
+    from jobs.tasks import audit_trail_nightly_check
+
+    assert (
+        live.CELERY_BEAT_SCHEDULE["audit-trail-full-check"]["task"] == "jobs.tasks.audit_trail_nightly_check"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin.post("/audit/recheck/")
+        nightly = Job.objects.get(pk=audit_trail_nightly_check())  # what beat calls
+    job = Job.objects.get(kind="audit_trail_full_check", created_by__isnull=False)
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.run_job(job_id=job.pk)
+        runner.run_job(job_id=nightly.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    page = admin.get("/audit/").content.decode()
+    assert "Last full re-check:" in page and "intact</span>" in page
+
+    client.force_login(user_with_role("auditor"))  # reads everything, starts nothing
+    assert client.post("/audit/recheck/").status_code == 403
