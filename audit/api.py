@@ -1,7 +1,7 @@
 """Deployment and audit-trail API; querysets come from permission-filtered selectors."""
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from . import selectors
 from .evidence import deployment_evidence
 from .models import Deployment
+from .pagination import SeqKeysetPagination, paginate_sequence
 from .serializers import (
     AuditEventSerializer,
     DecisionLogSerializer,
@@ -46,8 +47,10 @@ class CanReadAuditTrail(BasePermission):
 
 
 class AuditEventListApi(generics.ListAPIView):
+    # Newest first, keyset-paginated on seq (`next` is a cursor), so every page costs the same.
     serializer_class = AuditEventSerializer
     permission_classes = [IsAuthenticated, CanReadAuditTrail]
+    pagination_class = SeqKeysetPagination
 
     def get_queryset(self):
         return selectors.audit_event_list_visible(user=self.request.user)
@@ -63,12 +66,23 @@ class _DeploymentEvidenceApi(APIView):
 
 
 class DecisionLogApi(_DeploymentEvidenceApi):
-    @extend_schema(responses=DecisionLogSerializer)
+    # Verified entries (logs in stage order, lines in order), `limit` (max 500) from `offset`.
+    @extend_schema(
+        responses=DecisionLogSerializer,
+        parameters=[
+            OpenApiParameter("limit", int, description="entries per page (default 50, at most 500)"),
+            OpenApiParameter("offset", int, description="index of the first entry returned"),
+        ],
+    )
     def get(self, request, pk: int):
         state = self.evidence(pk)
+        entries, count, limit, offset = paginate_sequence(request, state.report.entries)
         data = {
             "verified": state.report.ok,
             "problems": [vars(p) for p in state.report.problems],
+            "count": count,
+            "limit": limit,
+            "offset": offset,
             "entries": [
                 {
                     "log": e.log,
@@ -81,7 +95,7 @@ class DecisionLogApi(_DeploymentEvidenceApi):
                     "signer_kids": e.signer_kids,
                     "entry": e.entry,
                 }
-                for e in state.report.entries
+                for e in entries
             ],
         }
         return Response(DecisionLogSerializer(data).data)

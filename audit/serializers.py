@@ -50,6 +50,9 @@ class DecisionEntrySerializer(serializers.Serializer):
 class DecisionLogSerializer(serializers.Serializer):
     verified = serializers.BooleanField()
     problems = ProblemSerializer(many=True)
+    count = serializers.IntegerField(help_text="verified entries in every log")
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
     entries = DecisionEntrySerializer(many=True)
 
 

@@ -10,13 +10,7 @@ from audit.trust.gates import GATES
 from .evidence import deployment_evidence, trust_identity
 from .models import Deployment
 from .selectors import deployment_get_visible
-
-# What a signature in a decision entry means, shown beside the signer's name.
-ROLE_MEANINGS = {
-    "owner": "approved as product owner",
-    "compliance": "approved as compliance officer",
-    "engineer": "performed as engineer",
-}
+from .timeline import timeline_page
 
 
 @login_required
@@ -26,28 +20,9 @@ def decision_log(request, pk: int):
     except Deployment.DoesNotExist:
         raise Http404("no such deployment") from None
     state = deployment_evidence(deployment)
-    timeline = [
-        {
-            "log": entry.log,
-            "line": entry.line,
-            "seq": entry.entry["seq"],
-            "timestamp": entry.timestamp,
-            "stage": entry.stage,
-            "status": entry.status,
-            "artefacts": entry.entry["artefacts"],
-            "flags": entry.entry["runtime_flags"],
-            "signatures": [
-                {
-                    "role": role,
-                    "user": user,
-                    "meaning": ROLE_MEANINGS.get(role, role),
-                    "kid": entry.signer_kids[role],
-                }
-                for role, user in sorted(entry.signers.items())
-            ],
-        }
-        for entry in sorted(state.report.entries, key=lambda e: (e.timestamp, e.log, e.line))
-    ]
+    timeline = timeline_page(
+        state.report, log=request.GET.get("log"), page=request.GET.get("page"), seq=request.GET.get("seq")
+    )
     gates = [
         {"gate": GATES[name], "evaluation": evaluation, "rule": STATUS_RULES[GATES[name].status]}
         for name, evaluation in state.gates.items()
@@ -82,18 +57,53 @@ def _audit_trail_or_403(request):
     return events
 
 
+EVENTS_PER_PAGE = 100
+
+
+def _seq_param(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 @login_required
 def audit_trail(request):
-    from django.core.paginator import Paginator
-
-    from .services import audit_trail_problems
+    """Newest first, keyset-paginated on seq (`?before=N` older, `?after=N` newer): a deep page costs what
+    the first does. The chain is re-checked from the last verified position (audit.services.trail_check)."""
+    from .services.trail_check import audit_trail_status
 
     events = _audit_trail_or_403(request)
-    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    before, after = _seq_param(request.GET.get("before")), _seq_param(request.GET.get("after"))
+    if after is not None:
+        rows = list(events.filter(seq__gt=after).order_by("seq")[: EVENTS_PER_PAGE + 1])
+        newer = len(rows) > EVENTS_PER_PAGE
+        rows = rows[:EVENTS_PER_PAGE][::-1]
+        older = bool(rows) and events.filter(seq__lt=rows[-1].seq).exists()
+    else:
+        if before is not None:
+            events = events.filter(seq__lt=before)
+        rows = list(events.order_by("-seq")[: EVENTS_PER_PAGE + 1])
+        older = len(rows) > EVENTS_PER_PAGE
+        rows = rows[:EVENTS_PER_PAGE]
+        newer = (
+            before is not None
+            and bool(rows)
+            and _audit_trail_or_403(request).filter(seq__gt=rows[0].seq).exists()
+        )
+    filters = request.GET.copy()
+    for key in ("before", "after"):
+        filters.pop(key, None)
     return render(
         request,
         "audit/trail.html",
-        {"page": page, "filters": request.GET, "problems": audit_trail_problems()},
+        {
+            "events": rows,
+            "older": rows[-1].seq if older and rows else None,
+            "newer": rows[0].seq if newer and rows else None,
+            "filters": request.GET,
+            "query": filters.urlencode(),
+            "status": audit_trail_status(),
+            "can_recheck": request.user.has_perm("jobs.add_job"),
+        },
     )
 
 

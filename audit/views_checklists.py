@@ -186,19 +186,17 @@ def gate_page(request, pk: int, gate: str):
     if gate not in GATES:
         raise Http404("no such gate")
     runbooks = load_runbooks()
-    checklists = []
+    checklists, read = [], {}
     for checklist_id in gate_checklist_ids(gate):
         instance = current_checklist(deployment, checklist_id)
+        complete = bool(instance) and checklist_complete(instance)
+        read[checklist_id] = (instance, complete)
         definition = checklist_definition(checklist_id, runbooks)
-        checklists.append(
-            {
-                "definition": definition,
-                "instance": instance,
-                "complete": bool(instance) and checklist_complete(instance),
-            }
-        )
+        checklists.append({"definition": definition, "instance": instance, "complete": complete})
     proposal = DecisionProposal.objects.filter(deployment=deployment, gate=gate).first()
-    artefacts = gate_artefacts(deployment, gate)
+    # Read once, used three times: the list, the verdicts and what is missing.
+    artefacts = gate_artefacts(deployment, gate, read)
+    verdicts = gate_evidence_verdicts(deployment, gate, artefacts)
     return render(
         request,
         "audit/gate.html",
@@ -206,9 +204,9 @@ def gate_page(request, pk: int, gate: str):
             "deployment": deployment,
             "gate": GATES[gate],
             "checklists": checklists,
-            "missing": decision_missing(deployment, gate),
+            "missing": decision_missing(deployment, gate, artefacts=artefacts, verdicts=verdicts),
             "artefacts": artefacts,
-            "verdicts": gate_evidence_verdicts(deployment, gate, artefacts),
+            "verdicts": verdicts,
             "proposal": proposal,
             "printed_name": printed_name(request.user),
         },

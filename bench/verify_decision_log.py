@@ -158,7 +158,7 @@ def _verify(log_path: Path, install_dir: Path, base: Path, count: int, cpu: list
     keyring = KeyRing.load(install_dir)
     own, children = time.process_time(), _children_cpu()
     t0 = time.perf_counter()
-    report = verify_decision_logs([log_path], keyring, data_dir=base)
+    report = verify_decision_logs([log_path], keyring, data_dir=base, full=True)
     elapsed = time.perf_counter() - t0
     if cpu is not None:
         cpu.append((time.process_time() - own, _children_cpu() - children))

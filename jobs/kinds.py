@@ -54,6 +54,24 @@ def sweep_uploads(ctx) -> None:
     ctx.progress(100)
 
 
+AUDIT_TRAIL_CHECK_KIND = "audit_trail_full_check"
+
+
+def audit_trail_full_check(ctx) -> None:
+    """Re-check the whole audit trail from its first event; the verdict and its time show on /audit/."""
+    from audit.services.trail_check import audit_trail_full_check as full_check
+
+    ctx.progress(0)
+    status = full_check(actor=ctx.job.created_by)
+    ctx.log(
+        f"audit trail {'intact' if not status.problems else 'BROKEN'}: events 1-{status.head}, "
+        f"{len(status.problems)} problem(s)"
+    )
+    for problem in status.problems[:20]:
+        ctx.log(problem)
+
+
 def register_builtin_kinds() -> None:
     register("hash_artefact", "Hash an uploaded artefact (SHA-384)", hash_artefact)
     register("sweep_uploads", "Remove uploaded files no record refers to", sweep_uploads)
+    register(AUDIT_TRAIL_CHECK_KIND, "Re-check the whole audit trail", audit_trail_full_check)

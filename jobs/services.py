@@ -50,6 +50,16 @@ def job_create(*, kind: str, params: dict | None = None, deployment=None, create
     return job
 
 
+@transaction.atomic
+def audit_trail_check_start(*, user=None) -> Job:
+    """The full audit-trail re-check as a job: nightly from beat (no user) or on demand."""
+    from .kinds import AUDIT_TRAIL_CHECK_KIND
+
+    if user is not None and not user.has_perm("jobs.add_job"):
+        raise PermissionError("starting jobs needs the jobs.add_job permission")
+    return job_create(kind=AUDIT_TRAIL_CHECK_KIND, created_by=user)
+
+
 def job_enqueue(*, job_id: int) -> None:
     """Send the wake-up message. Failure to reach the broker is logged; the sweeper will retry."""
     from .tasks import run_job

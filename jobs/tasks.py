@@ -19,3 +19,8 @@ def sweep_jobs() -> dict:
 def sweep_uploads() -> int:
     """Beat only enqueues: the sweep runs as a job (its row, log and audit trail like any other)."""
     return services.job_create(kind="sweep_uploads").pk
+
+
+@shared_task(name="jobs.tasks.audit_trail_nightly_check")
+def audit_trail_nightly_check() -> int:
+    return services.audit_trail_check_start().pk

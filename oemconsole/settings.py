@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str, parse_database_url, sqlite_database
@@ -161,7 +162,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Bounded: ?limit= capped at MAX_LIMIT, non-numeric limit/offset a 400 (audit/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "audit.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -205,6 +207,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-expired-job-leases": {
         "task": "jobs.tasks.sweep_jobs",
         "schedule": timedelta(seconds=env_int("OEM_JOB_SWEEP_SECONDS", 30)),
+    },
+    # The full audit-trail re-check (pages check only what was appended since the last verified event).
+    "audit-trail-full-check": {
+        "task": "jobs.tasks.audit_trail_nightly_check",
+        "schedule": crontab(hour=env_int("OEM_AUDIT_FULL_CHECK_HOUR", 2), minute=30),
     },
 }
 

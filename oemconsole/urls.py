@@ -53,6 +53,7 @@ urlpatterns = [
     path("deployments/<int:pk>/decisions/", audit_views.decision_log, name="decision-log"),
     path("audit/", audit_views.audit_trail, name="audit-trail"),
     path("audit/export.jsonl", audit_views.audit_trail_export, name="audit-trail-export"),
+    path("audit/recheck/", views.audit_trail_recheck, name="audit-trail-recheck"),
     path("deployments/<int:pk>/gates/<str:gate>/", checklist_views.gate_page, name="gate"),
     path(
         "deployments/<int:pk>/gates/<str:gate>/propose/",

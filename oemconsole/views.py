@@ -57,6 +57,17 @@ def deployment_detail(request, pk: int):
 
 
 @login_required
+@require_POST
+def audit_trail_recheck(request):
+    """Start the full audit-trail re-check now; its verdict shows on /audit/ when the job is done."""
+    if not request.user.has_perm("jobs.add_job") or not request.user.has_perm("audit.view_auditevent"):
+        raise PermissionDenied
+    job = job_services.audit_trail_check_start(user=request.user)
+    messages.success(request, "Full re-check of the audit trail started.")
+    return redirect("job-detail", pk=job.pk)
+
+
+@login_required
 def job_detail(request, pk: int):
     try:
         job = job_selectors.job_get_visible(user=request.user, pk=pk)

@@ -30,7 +30,7 @@ class LabRunListApi(generics.ListAPIView):
     serializer_class = LabRunSerializer
 
     def get_queryset(self):
-        return selectors.lab_run_list_visible(user=self.request.user)
+        return selectors.lab_run_list_with_progress(user=self.request.user)
 
 
 class LabRunDetailApi(generics.RetrieveAPIView):

@@ -23,20 +23,27 @@ from . import selectors, services
 from .charts import line_chart_svg
 from .models import LabRun
 
+RUNS_PER_PAGE = 30
+
 
 @login_required
 def lab_list(request):
     user = request.user
     if request.method == "POST":
         return _lab_start(request)
-    runs = list(selectors.lab_run_list_visible(user=user)[:30])
-    for run in runs:
+    from django.core.paginator import Paginator
+
+    page = Paginator(selectors.lab_run_list_with_progress(user=user), RUNS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    for run in page.object_list:
         run.progress = selectors.lab_run_progress(run)
     return render(
         request,
         "risklab/lab_list.html",
         {
-            "runs": runs,
+            "runs": page.object_list,
+            "page": page,
             "datasets": selectors.dataset_list_visible(user=user),
             "deployments": deployment_list_visible(user=user),
             "profiles": PROFILE_NAMES,

@@ -63,7 +63,7 @@ def checklist_open(*, deployment: Deployment, checklist_id: str, user) -> Checkl
 def current_attachments(
     checklist: Checklist, step_id: str | None = None
 ) -> dict[tuple[str, str], StepAttachment]:
-    rows = checklist.attachments.filter(superseded_at__isnull=True)
+    rows = checklist.attachments.filter(superseded_at__isnull=True).select_related("uploaded_by")
     if step_id is not None:
         rows = rows.filter(step_id=step_id)
     return {(a.step_id, a.name): a for a in rows}

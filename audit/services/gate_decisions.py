@@ -151,16 +151,21 @@ def checklist_export(*, checklist: Checklist, user) -> Checklist:
     return checklist
 
 
-def gate_artefacts(deployment: Deployment, gate: str) -> dict:
-    """The artefacts a decision for this gate would record, gathered from the signed checklists."""
+def gate_artefacts(deployment: Deployment, gate: str, checklists: dict | None = None) -> dict:
+    """The artefacts a decision for this gate would record, gathered from the signed checklists.
+    `checklists`: {checklist id: (instance or None, complete)} already read by the caller."""
     names = {a.name: a.file for a in GATES[gate].artefacts}
     artefacts: dict = {}
     for checklist_id in gate_checklist_ids(gate):
-        checklist = current_checklist(deployment, checklist_id)
+        if checklists is not None:
+            checklist, complete = checklists[checklist_id]
+        else:
+            checklist = current_checklist(deployment, checklist_id)
+            complete = checklist is not None and checklist_complete(checklist)
         if checklist is None:
             continue
         for (_, name), attachment in current_attachments(checklist).items():
-            if name in names and checklist_complete(checklist):
+            if name in names and complete:
                 if attachment.is_file:
                     artefacts[name] = {"path": attachment.path, "sha384": attachment.sha384}
                 else:
@@ -190,13 +195,18 @@ def gate_evidence_verdicts(deployment: Deployment, gate: str, artefacts: dict | 
     )
 
 
-def decision_missing(deployment: Deployment, gate: str) -> list[str]:
+def decision_missing(
+    deployment: Deployment, gate: str, *, artefacts: dict | None = None, verdicts: list | None = None
+) -> list[str]:
+    """Everything that stops a decision for `gate` now; the gate page passes what it has already read."""
     from audit.evidence import deployment_evidence
 
     state = deployment_evidence(deployment)
-    artefacts = gate_artefacts(deployment, gate)
+    artefacts = gate_artefacts(deployment, gate) if artefacts is None else artefacts
     missing = proposal_missing(gate, artefacts, state.report)
-    for verdict in gate_evidence_verdicts(deployment, gate, artefacts):
+    if verdicts is None:
+        verdicts = gate_evidence_verdicts(deployment, gate, artefacts)
+    for verdict in verdicts:
         missing.extend(f"artefact {verdict.name} ({verdict.kind}): {p}" for p in verdict.problems)
     config_hash = artefacts.get("config_hash")
     if state.config_sha384 and config_hash and config_hash != f"sha384:{state.config_sha384}":

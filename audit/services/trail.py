@@ -150,15 +150,19 @@ def stored_event_body(event: AuditEvent) -> dict:
     )
 
 
-def audit_trail_report() -> tuple[ChainReport, list[str]]:
-    """Re-check the whole stored chain, the head row and the witness: (chain report, every problem)."""
+def audit_trail_report(*, since: tuple[int, str] | None = None) -> tuple[ChainReport, list[str]]:
+    """Re-check the stored chain, the head row and the witness: (chain report, every problem). With
+    `since` = (seq, hash) of an event already verified, only the events after it are re-checked."""
     keyed = AuditEvent.objects.filter(chain_version=CHAIN_V2).exists()
     keyring = _audit_keyring() if keyed else None
     problems: list[str] = []
     if keyed and keyring is None:
         problems.append("audit key unavailable: keyed events cannot be verified")
-    events = AuditEvent.objects.order_by("seq").iterator(chunk_size=1000)
-    report = verify_chain(((stored_event_body(e), e.hash) for e in events), keyring)
+    first_seq, prev = (since[0] + 1, since[1]) if since else (1, GENESIS_HASH)
+    events = AuditEvent.objects.filter(seq__gte=first_seq).order_by("seq").iterator(chunk_size=1000)
+    report = verify_chain(
+        ((stored_event_body(e), e.hash) for e in events), keyring, first_seq=first_seq, prev=prev
+    )
     problems += [f"event {p.seq}: {p.reason}" for p in report.problems]
     head = AuditChainHead.objects.filter(pk=1).first()
     head_seq, head_hash = (head.seq, head.head_hash) if head else (0, GENESIS_HASH)

@@ -87,6 +87,11 @@ def verify_decision_log_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--schema", type=Path, default=None, help="default: docs/schemas/decision_log_v2.json"
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="re-verify every line instead of resuming from the recorded verified state",
+    )
 
     def action(args) -> int:
         for log in args.log or ():
@@ -94,12 +99,13 @@ def verify_decision_log_main(argv: Sequence[str] | None = None) -> int:
             # checked here; a FIFO or device is refused by the bounded reader with its own reason.
             if not log.exists():
                 raise DecisionLogError(f"decision log {log} does not exist")
-        report = verify_decision_logs(args.log, schema_path=args.schema)
+        report = verify_decision_logs(args.log, schema_path=args.schema, full=args.full)
         for problem in report.problems:
             print(str(problem), file=sys.stderr)
         if not report.ok:
             return EXIT_FAIL
-        print(f"OK: {len(report.entries)} entries verified in {len(report.files)} logs")
+        how = "in full" if args.full else "(lines appended since the last verification re-checked)"
+        print(f"OK: {len(report.entries)} entries verified in {len(report.files)} logs {how}")
         return EXIT_OK
 
     return _run(parser, argv, action)

@@ -14,7 +14,13 @@ from typing import Any
 
 from audit.trust.decision_log import DEFAULT_RUNTIME_FLAGS, FLAG_COMPLIANCE, FLAG_DEMO_MODE, STATUS_RULES
 from audit.trust.evidence import FILE_KINDS
-from audit.trust.verifier import VerificationReport, VerifiedEntry
+from audit.trust.verifier import (
+    VerificationReport,
+    VerifiedEntry,
+    last_with_status,
+    latest_entry,
+    revoked_after,
+)
 
 
 @dataclass(frozen=True)
@@ -184,17 +190,11 @@ def runtime_state(report: VerificationReport) -> RuntimeState:
     """Flags from the latest verified entry; safe defaults when there is none or the report has problems."""
     if not report.ok or not report.entries:
         return RuntimeState()
-    latest = max(report.entries, key=_chronological)
+    latest = latest_entry(report)
+    if latest is None:
+        return RuntimeState()
     flags = dict(latest.entry["runtime_flags"])
     return RuntimeState(flags[FLAG_DEMO_MODE], flags[FLAG_COMPLIANCE], f"{latest.file}:{latest.line}", flags)
-
-
-def _chronological(entry: VerifiedEntry) -> tuple[Any, int, int]:
-    return (
-        entry.timestamp,
-        list(STATUS_RULES).index(entry.status) if entry.status in STATUS_RULES else 0,
-        entry.line,
-    )
 
 
 def evaluate_gate(
@@ -214,14 +214,13 @@ def evaluate_gate(
     before = evaluate_gate(gate.prerequisite, report, None) if gate.prerequisite else None
     if before is not None and not before.passed:
         missing.append(f"prerequisite gate {gate.prerequisite} has not passed")
-    candidates = [e for e in report.logs.get(gate.log, []) if e.status == gate.status]
-    if not candidates:
+    entry = last_with_status(report, gate.log, gate.status)
+    if entry is None:
         missing.append(f"no verified status={gate.status} entry in the {gate.log} decision log")
         return GateEvaluation(name, False, missing)
-    entry = candidates[-1]
-    revocations = [e for e in report.entries if e.status == "revoked" and e.timestamp > entry.timestamp]
-    if revocations:
-        missing.append(f"revoked after approval by {revocations[-1].file}:{revocations[-1].line}")
+    revocation = revoked_after(report, entry.timestamp)
+    if revocation is not None:
+        missing.append(f"revoked after approval by {revocation.file}:{revocation.line}")
     missing.extend(evidence_missing(gate, entry.entry["artefacts"]))
     for role in gate.signer_roles:
         if role not in entry.signers:

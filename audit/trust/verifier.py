@@ -17,12 +17,18 @@ verified paper_ready.
 Speed: key objects and validity windows are cached per run, the entry is canonicalised once and the
 per-role signing input spliced from it, and the schema is checked by a precompiled mirror (see
 decision_log_shape) unless a different schema file is given. The Ed25519 checks of a large log run on
-every core (audit.trust.parallel_verify), with the same report as the sequential path.
+every core (audit.trust.parallel_verify), with the same report as the sequential path. What a run proved
+is recorded per log (audit.trust.verified_state): the next run re-verifies only the lines appended since,
+plus the checkpoint and the witness, and falls back to a full run on any mismatch; `full=True` forces the
+full run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat as stat_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +66,19 @@ from audit.trust.fsutil import MAX_JSON_FILE, MAX_LOG_FILE, read_regular_file
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import PURPOSE_SIGNER, KeyRing, KeyRingError, parse_time
 from audit.trust.signatures import SignatureError, parse_signature, verify_parsed
+from audit.trust.verified_state import (
+    ChainedEntries,
+    FileLines,
+    LazyEntries,
+    LogIndex,
+    LogState,
+    dependency_digest,
+    file_signature,
+    files_unchanged,
+    line_ends,
+    load_state,
+    save_state,
+)
 from audit.trust.witness import Mark, WitnessError, witness_for
 
 _DL_PREFIX = domain_prefix(DOMAIN_DECISION_LOG)
@@ -102,6 +121,7 @@ class VerificationReport:
     entries: tuple[VerifiedEntry, ...]  # verified entries, logs in stage order, lines in file order
     logs: dict[str, list[VerifiedEntry]] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    indexes: dict[str, LogIndex] = field(default_factory=dict)  # per log: what the gates look up
 
 
 class _LineRejected(Exception):
@@ -118,8 +138,10 @@ class _Run:
         shape: Callable[[Any], str | None],
         fast: bool,
         context: dict[str, str],
+        incremental: bool = False,
     ):
         self.keyring = keyring
+        self.incremental = incremental and fast
         self.data_dir = data_dir
         self.shape = shape
         self.fast = fast
@@ -134,6 +156,8 @@ class _Run:
         self.contents: dict[Path, bytes | None] = {}
         self.recorded: dict[str, str | None] = {}  # recorded path text -> digest (skips Path parsing)
         self.keyring_salt = _keyring_salt(keyring)
+        self.signatures: dict[Path, str | None] = {}  # file identity taken before its first read
+        self.touched: dict[str, list] = {}  # files read for the log being verified: [identity, sha384]
         self.pool: parallel_verify.Pool | None = None  # None: sequential
         self.deferred: parallel_verify.Deferred | None = None  # the current log's deferred signatures
 
@@ -146,11 +170,10 @@ class _Run:
 
     def digest(self, path: Path) -> str | None:
         if path not in self.digests:
-            data = self.read(path)
-            if data is not None:
-                self.digests[path] = sha384_bytes(data)
-            else:
+            self.read(path)
+            if path not in self.digests:
                 self.digests[path] = sha384_file(path) if path.is_file() else None
+        self.touched[str(path)] = [self.signatures.get(path), self.digests[path]]
         return self.digests[path]
 
     def recorded_digest(self, stored: str) -> str | None:
@@ -160,7 +183,11 @@ class _Run:
 
     def read(self, path: Path) -> bytes | None:
         if path not in self.contents:
-            self.contents[path] = read_capped(path)
+            self.signatures[path] = file_signature(path)  # before the read: a later change must show
+            data = self.contents[path] = read_capped(path)
+            if data is not None:
+                self.digests[path] = sha384_bytes(data)
+        self.touched[str(path)] = [self.signatures[path], self.digests.get(path)]
         return self.contents[path]
 
     def evidence_problems(self, verified: VerifiedEntry, earlier: tuple[dict[str, Any], ...]) -> list[str]:
@@ -196,12 +223,15 @@ def verify_decision_logs(
     keyring: KeyRing | None = None,
     schema_path: Path | str | None = None,
     data_dir: Path | str | None = None,
+    *,
+    full: bool = False,
 ) -> VerificationReport:
     """Strictly verify decision logs (default: all three under the data dir).
 
     Logs of earlier stages beside a given log are verified too, because stage order depends on them.
+    `full=True` re-verifies every line instead of resuming from the recorded verified state.
     """
-    return _verify(paths, keyring, schema_path, data_dir, pending=None)
+    return _verify(paths, keyring, schema_path, data_dir, pending=None, incremental=not full)
 
 
 def verify_decision_logs_with_pending(
@@ -222,10 +252,10 @@ def verify_log_content(
 
     Only for writers holding the log's lock: append and interrupted-append recovery.
     """
-    return _verify([log_path], keyring, None, data_dir, pending=(Path(log_path), content))
+    return _verify([log_path], keyring, None, data_dir, pending=(Path(log_path), content), incremental=True)
 
 
-def _verify(paths, keyring, schema_path, data_dir, pending, parallel=True) -> VerificationReport:
+def _verify(paths, keyring, schema_path, data_dir, pending, incremental, parallel=True) -> VerificationReport:
     paths = list(paths) if paths is not None else None  # a second, sequential pass may need them again
     base = Path(data_dir) if data_dir is not None else trust_paths.data_dir()
     if keyring is None:
@@ -241,13 +271,13 @@ def _verify(paths, keyring, schema_path, data_dir, pending, parallel=True) -> Ve
         context = signing_context(keyring, base)
     except DecisionLogError as exc:
         return _failed(str(trust_paths.installation_path(base)), str(exc))
-    run = _Run(keyring, base, shape, fast, context)
+    run = _Run(keyring, base, shape, fast, context, incremental)
     if parallel:
         run.pool = parallel_verify.Pool()
         try:
             return _verify_all(paths, run, pending)
         except parallel_verify.Redo:
-            return _verify(paths, keyring, schema_path, data_dir, pending, parallel=False)
+            return _verify(paths, keyring, schema_path, data_dir, pending, incremental, parallel=False)
         finally:
             run.pool.close()
     return _verify_all(paths, run, pending)
@@ -261,20 +291,83 @@ def _verify_all(paths, run: _Run, pending) -> VerificationReport:
         else [trust_paths.decision_log_path(n, base) for n in trust_paths.LOG_NAMES]
     )
     problems: list[Problem] = []
-    accepted: list[VerifiedEntry] = []
-    logs: dict[str, list[VerifiedEntry]] = {}
+    prior = _Prior()
     for log_path in log_paths:
         extra = pending[1] if pending is not None and pending[0].resolve() == log_path.resolve() else None
-        log_entries = _verify_log(log_path, run, problems, accepted, extra)
-        logs[log_name_of(log_path)] = log_entries
-        accepted.extend(log_entries)
+        log_entries, index = _verify_log(log_path, run, problems, prior, extra)
+        prior.add(log_name_of(log_path), log_entries, index)
     return VerificationReport(
         ok=not problems,
         problems=tuple(problems),
-        entries=tuple(accepted),
-        logs=logs,
+        entries=ChainedEntries(list(prior.logs.values())),  # type: ignore[arg-type]
+        logs=prior.logs,
         files=tuple(str(p) for p in log_paths),
+        indexes=prior.indexes,
     )
+
+
+class _Prior:
+    """The logs verified so far in this run (earlier stages): what stage order and evidence look up."""
+
+    def __init__(self) -> None:
+        self.logs: dict[str, Any] = {}
+        self.indexes: dict[str, LogIndex] = {}
+
+    def add(self, name: str, entries, index: LogIndex) -> None:
+        self.logs[name] = entries
+        self.indexes[name] = index
+
+    def first_time(self, status: str) -> datetime | None:
+        indexes = self.indexes.values()
+        times = [i.first_ts_by_status[status] for i in indexes if status in i.first_ts_by_status]
+        return min(times, default=None)
+
+    def last_entry(self, status: str) -> VerifiedEntry | None:
+        found = None
+        for name, index in self.indexes.items():
+            if status in index.last_by_status:
+                found = self.logs[name][index.last_by_status[status] - 1]
+        return found
+
+
+_RANK = {status: i for i, status in enumerate(STATUS_RULES)}
+
+
+def latest_entry(report: VerificationReport) -> VerifiedEntry | None:
+    """The chronologically latest verified entry (time, then status order, then line), first on ties."""
+    if not report.indexes:
+        return max(report.entries, key=_chronological, default=None)
+    best = None
+    for name, index in report.indexes.items():
+        if index.latest is not None and (best is None or index.latest > best[0]):
+            best = (index.latest, name)
+    return None if best is None else report.logs[best[1]][best[0][2] - 1]
+
+
+def last_with_status(report: VerificationReport, log: str, status: str) -> VerifiedEntry | None:
+    index = report.indexes.get(log)
+    if index is None:
+        found = [e for e in report.logs.get(log, []) if e.status == status]
+        return found[-1] if found else None
+    line = index.last_by_status.get(status)
+    return None if line is None else report.logs[log][line - 1]
+
+
+def revoked_after(report: VerificationReport, moment: datetime) -> VerifiedEntry | None:
+    """The last `revoked` entry (logs in stage order, lines in order) later than `moment`."""
+    if not report.indexes:
+        found = [e for e in report.entries if e.status == "revoked" and e.timestamp > moment]
+        return found[-1] if found else None
+    last = None
+    for name, index in report.indexes.items():
+        for timestamp, line in index.revoked:
+            if timestamp > moment:
+                last = report.logs[name][line - 1]
+    return last
+
+
+def _chronological(entry: VerifiedEntry) -> tuple[Any, int, int]:
+    return (entry.timestamp, _RANK.get(entry.status, 0), entry.line)
 
 
 def _failed(file: str, reason: str) -> VerificationReport:
@@ -318,66 +411,206 @@ def _schema_checker(schema_path) -> tuple[Callable[[Any], str | None], bool]:
     return check, False
 
 
-def _verify_log(log_path: Path, run: _Run, problems: list[Problem], earlier: list[VerifiedEntry], pending):
+def _verify_log(log_path: Path, run: _Run, problems: list[Problem], prior: _Prior, pending):
     file = str(log_path)
     name = log_name_of(log_path)
     if name not in LOG_STAGE:
         problems.append(Problem(file, 0, f"unknown decision log name {name!r}"))
-        return []
-    try:
-        data = (
-            pending
-            if pending is not None
-            else read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
-        )
-    except FileNotFoundError:
-        data = b""
-    except OSError as exc:
-        problems.append(Problem(file, 0, f"cannot read log: {exc.strerror}"))
-        return []
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    elif data:
-        problems.append(Problem(file, len(lines), "incomplete last line (no trailing newline)"))
+        return [], LogIndex()
+    before = len(problems)
+    run.touched = {}
+    depends = dependency_digest(list(prior.indexes.values()))
+    resumed = _resume(log_path, name, run, depends, pending) if run.incremental else None
+    if resumed is not None:
+        state, lines, new_lines, identity, prefix = resumed
+        cached, index = state.count, state.index.copy()
+        prev = state.head
+        last_ts = _rebuild(name, file, run)(cached, lines[cached - 1]).timestamp if cached else None
+    else:
+        identity = file_signature(log_path) if pending is None else None
+        try:
+            data = (
+                pending
+                if pending is not None
+                else read_regular_file(log_path, max_bytes=MAX_LOG_FILE, what="decision log")
+            )
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            problems.append(Problem(file, 0, f"cannot read log: {exc.strerror}"))
+            return [], LogIndex()
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        elif data:
+            problems.append(Problem(file, len(lines), "incomplete last line (no trailing newline)"))
+        new_lines, cached, index, prev, last_ts, state = lines, 0, LogIndex(), genesis_hash(name), None, None
+        prefix = sha384_bytes(data) if run.incremental and pending is None and data.endswith(b"\n") else None
+        full_data = data
+
     if run.pool is not None:
-        run.deferred = run.pool.deferral(2 * len(lines))
+        run.deferred = run.pool.deferral(2 * len(new_lines))
 
     log_canonical = canonical_bytes(name)
-    prev = genesis_hash(name)
-    last_ts: datetime | None = None
-    entries: list[VerifiedEntry] = []
-    prior_statuses = {(e.status, e.timestamp) for e in earlier}
-    latest_prior = {e.status: e.entry for e in earlier}  # entries are in order: the last one wins
-    for number, line in enumerate(lines, 1):
+    fresh: list[VerifiedEntry] = []
+    for number, line in enumerate(new_lines, cached + 1):
         digest = line_hash(line)
         try:
             verified = _verify_line(line, number, file, name, log_canonical, prev, last_ts, run, digest)
             rule = STATUS_RULES[verified.status]
-            if rule.requires_earlier and not any(
-                status == rule.requires_earlier and ts < verified.timestamp for status, ts in prior_statuses
-            ):
-                raise _LineRejected(f"{verified.status} without an earlier verified {rule.requires_earlier}")
+            if rule.requires_earlier:
+                first = prior.first_time(rule.requires_earlier)
+                if first is None or not first < verified.timestamp:
+                    raise _LineRejected(
+                        f"{verified.status} without an earlier verified {rule.requires_earlier}"
+                    )
         except _LineRejected as exc:
             problems.append(Problem(file, number, str(exc)))
         else:
             prerequisite = STATUS_RULES[verified.status].requires_earlier
-            before = (latest_prior[prerequisite],) if prerequisite in latest_prior else ()
-            evidence = run.evidence_problems(verified, before)
+            earlier_entry = prior.last_entry(prerequisite) if prerequisite else None
+            before_entries = () if earlier_entry is None else (earlier_entry.entry,)
+            evidence = run.evidence_problems(verified, before_entries)
             if evidence:
                 problems.extend(Problem(file, number, reason) for reason in evidence)
             else:
-                entries.append(verified)
+                fresh.append(verified)
+                index.add(  # its position among this log's verified entries (= line when none is refused)
+                    line=cached + len(fresh),
+                    status=verified.status,
+                    timestamp=verified.timestamp,
+                    line_hash=digest,
+                    rank=_RANK.get(verified.status, 0),
+                )
                 last_ts = verified.timestamp
         prev = digest
+
     if run.deferred is not None:  # every signature of this log, before its checkpoint and witness count
         deferred, run.deferred = run.deferred, None
         deferred.settle()
 
+    entries = LazyEntries(lines, cached, fresh, _rebuild(name, file, run))
     if pending is None:
-        _check_checkpoint(log_path, name, lines, entries, run, problems)
+        _check_checkpoint(log_path, name, lines, entries, run, problems)  # type: ignore[arg-type]
         _check_witness(log_path, name, lines, run, problems, advance=len(entries) == len(lines))
-    return entries
+    changed = state is None or bool(new_lines) or identity != state.stat
+    if run.incremental and pending is None and len(problems) == before and prefix and identity and changed:
+        files = dict(state.files) if state is not None else {}
+        files.update(run.touched)
+        ends = lines.ends if state is not None else line_ends(full_data)  # type: ignore[union-attr]
+        save_state(
+            run.keyring,
+            log_path,
+            LogState(
+                path=str(log_path.resolve()),
+                log=name,
+                count=len(lines),
+                size=(ends[-1] + 1) if len(ends) else 0,
+                prefix=prefix,
+                head=line_hash(lines[-1]) if lines else genesis_hash(name),
+                stat=identity,
+                keyring=run.keyring_salt,
+                context=[run.context["installation_id"], run.context["deployment_id"]],
+                depends=depends,
+                files=files,
+                index=index,
+                ends=ends,
+            ),
+        )
+    return entries, index
+
+
+def _resume(log_path: Path, name: str, run: _Run, depends: str, pending: bytes | None):
+    """(state, lines, appended lines, file identity, prefix digest) when the recorded verified state still
+    describes this log's prefix; None means verify in full."""
+    state = load_state(run.keyring, log_path)
+    if (
+        state is None
+        or state.path != str(log_path.resolve())
+        or state.log != name
+        or state.keyring != run.keyring_salt
+        or state.context != [run.context["installation_id"], run.context["deployment_id"]]
+        or state.depends != depends
+        or not files_unchanged(state.files, run.digest)
+    ):
+        return None
+    identity = None
+    if pending is not None:
+        if len(pending) < state.size or sha384_bytes(pending[: state.size]) != state.prefix:
+            return None
+        tail, prefix = pending[state.size :], None
+    else:
+        identity = file_signature(log_path)
+        if identity is None:
+            return None
+        if identity == state.stat:
+            tail, prefix = b"", state.prefix
+        else:
+            read = _read_after(log_path, state)
+            if read is None:
+                return None
+            tail, prefix = read
+    if tail and not tail.endswith(b"\n"):
+        return None  # an incomplete line: the full run reports it
+    new_lines = tail.split(b"\n")[:-1] if tail else []
+    ends = state.ends + line_ends(tail, state.size)
+    lines = FileLines(log_path, ends, data=pending)
+    if state.count and line_hash(lines[state.count - 1]) != state.head:
+        return None
+    return state, lines, new_lines, identity, prefix
+
+
+def _read_after(log_path: Path, state: LogState) -> tuple[bytes, str] | None:
+    """One pass over the log: the recorded prefix must hash as recorded; returns the bytes after it and
+    the digest of the whole file."""
+    try:
+        fd = os.open(log_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat_module.S_ISREG(info.st_mode) or info.st_size < state.size or info.st_size > MAX_LOG_FILE:
+            return None
+        digest = hashlib.sha384()
+        remaining = state.size
+        while remaining:
+            chunk = os.read(fd, min(1 << 20, remaining))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            remaining -= len(chunk)
+        if digest.hexdigest() != state.prefix:
+            return None
+        chunks, size = [], state.size
+        while size <= MAX_LOG_FILE:  # the file may grow meanwhile: read what is there, bounded
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        tail = b"".join(chunks)
+        digest.update(tail)
+        return tail, digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _rebuild(name: str, file: str, run: _Run) -> Callable[[int, bytes], VerifiedEntry]:
+    """An entry verified by an earlier run, rebuilt from its line (already proven; parsing only)."""
+
+    def build(number: int, line: bytes) -> VerifiedEntry:
+        entry = json.loads(line)
+        signers: dict[str, str] = {}
+        kids: dict[str, str] = {}
+        for role, text in entry["signatures"].items():
+            kid = parse_signature(text).kid
+            signers[role] = run.keyring.get(kid).owner
+            kids[role] = kid
+        return VerifiedEntry(
+            name, file, number, entry, line_hash(line), parse_time(entry["timestamp"]), signers, kids
+        )
+
+    return build
 
 
 def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _Run, digest) -> VerifiedEntry:

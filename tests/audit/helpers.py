@@ -152,3 +152,38 @@ def cosigned_checkpoint(
 
 def reasons(report) -> str:
     return "\n".join(str(p) for p in report.problems)
+
+
+def write_long_log(keyring: KeyRing, data_dir: Path, count: int, log: str = "demo") -> Path:
+    """`count` honest demo_ready entries written in one go (signed with the signers' keys, chained, the
+    checkpoint co-signed and the witness started), as if appended one by one over a long time."""
+    from datetime import timedelta
+
+    from audit.trust.keyring import utc_now
+
+    log_path = data_dir / "audit" / "decision_logs" / f"{log}.jsonl"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    context = signing_context(keyring, data_dir)
+    signer_objects = signers(keyring, STATUS_SIGNERS["demo_ready"])
+    start = utc_now() + timedelta(milliseconds=1)  # the signers' keys were just created
+    prev = genesis_hash(log)
+    lines = []
+    for seq in range(1, count + 1):
+        entry = build_entry(
+            seq=seq,
+            prev_hash=prev,
+            stage=LOG_STAGE[log],
+            status="demo_ready",
+            artefacts={"run_hash": f"sha384:{seq:096x}"},
+            runtime_flags=STATUS_FLAGS["demo_ready"],
+            timestamp=start + timedelta(microseconds=seq),
+        )
+        signed = sign_entry(entry, log, signer_objects, context=context)
+        lines.append(canonical_bytes(signed))
+        prev = line_hash(lines[-1])
+    witness_for(keyring.installation.data_dir).begin(
+        witness_key(log, context), Mark(0, genesis_hash(log)), label=str(log_path)
+    )
+    write_lines(log_path, lines)
+    cosigned_checkpoint(log_path, keyring, signed, signer_objects)
+    return log_path

@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services.trail import audit_trail_report
+from audit.services.trail_check import audit_trail_full_check
 
 
 class Command(BaseCommand):
     help = (
-        "Re-check the audit trail: every event's MAC (or hash, before the keyed chain) and link, the stored "
+        "Re-check the whole audit trail (recorded as its last full re-check): every event's "
+        "MAC (or hash, before the keyed chain) and link, the stored "
         "head and the witness; with --export FILE, check an exported JSONL and its signed head instead."
     )
 
@@ -16,14 +17,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["export"]:
             return self._export(options["export"])
-        report, problems = audit_trail_report()
-        for problem in problems:
+        status = audit_trail_full_check()  # recorded: /audit/ shows this verdict and its time
+        for problem in status.problems:
             self.stderr.write(problem)
-        if problems:
-            raise CommandError(f"audit trail broken in {len(problems)} place(s)")
+        if status.problems:
+            raise CommandError(f"audit trail broken in {len(status.problems)} place(s)")
         self.stdout.write(
-            f"audit trail intact: {report.count} events ({report.keyed} keyed), "
-            f"head at event {report.last_seq}"
+            f"audit trail intact: {status.count} events ({status.keyed} keyed), head at event {status.head}"
         )
 
     def _export(self, path: str) -> None:
