@@ -18,7 +18,7 @@ from tests.trust_setup import installed
 def deployment(db, settings, data_dir, keyring):
     settings.OEM_DATA_DIR = data_dir
     installed(data_dir)
-    return Deployment.objects.create(name="local-install", customer="ACME")  # evidence in data_dir itself
+    return Deployment.objects.create(name="local-install", customer="ACME", local=True)  # evidence in data_dir itself
 
 
 @pytest.fixture
@@ -37,6 +37,8 @@ def checks(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(verifier, "verify_parsed", counting)
+    # Counted inline: a large log's checks would otherwise run in worker processes (parallel_verify).
+    monkeypatch.setenv("OEM_VERIFY_WORKERS", "1")
     return counted
 
 
@@ -59,7 +61,7 @@ def test_after_an_append_the_page_verifies_only_the_new_entry(
 
 
 def test_evidence_page_queries_do_not_grow_with_the_log(client, deployment, keyring, data_dir):
-    longer = Deployment.objects.create(name="longer", customer="ACME", evidence_subdir="deployments/longer")
+    longer = Deployment.objects.create(name="longer", customer="ACME")
     client.force_login(user_with_role("compliance", deployments=[deployment, longer]))
     write_long_log(keyring, data_dir, 10)
     write_long_log(keyring, longer.evidence_dir, 300)

@@ -33,7 +33,6 @@ def outside_transactions(monkeypatch):
 
     spy(keyring_module, "decrypt_private_key")
     spy(checklists_service, "authenticate")
-    spy(gate_service, "authenticate")
     spy(checklists_service, "_store_upload")
     spy(gate_service, "render_checklist_pdf")
     return seen
@@ -44,7 +43,7 @@ def test_key_unlocking_hashing_and_pdf_rendering_run_outside_any_transaction(
 ):
     settings.OEM_DATA_DIR = data_dir
     installed(data_dir)
-    deployment = Deployment.objects.create(name="acme", customer="ACME")
+    deployment = Deployment.objects.create(name="acme", customer="ACME", local=True)
     people = {}
     for role in ("engineer", "product_owner", "compliance"):
         user = user_with_role(role, deployments=[deployment], first_name=role.title(), last_name="Person")

@@ -28,6 +28,8 @@ def checks(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(verifier, "verify_parsed", counting)
+    # Counted inline: a large log's checks would otherwise run in worker processes (parallel_verify).
+    monkeypatch.setenv("OEM_VERIFY_WORKERS", "1")
     return counted
 
 
