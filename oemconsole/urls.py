@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from audit import api as audit_api
 from audit import views as audit_views
@@ -14,6 +15,15 @@ from risklab import api as risklab_api
 from risklab import views as risklab_views
 
 from . import api, metrics, views
+from .parsers import BoundedJSONParser
+
+handler400 = "oemconsole.errors.bad_request"
+handler403 = "oemconsole.errors.permission_denied"
+handler404 = "oemconsole.errors.page_not_found"
+handler500 = "oemconsole.errors.server_error"
+
+# DRF's token view names its own parsers; anonymous bodies get the same bounds as every other endpoint.
+obtain_auth_token = ObtainAuthToken.as_view(parser_classes=[BoundedJSONParser, FormParser, MultiPartParser])
 
 api_v1 = [
     path("licensing/", include(licensing_urls.api_urlpatterns)),

@@ -187,7 +187,7 @@ def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, liv
         headers={"X-CSRFToken": csrf, "Referer": live_server.url + "/"},
     )
     assert api.status == 403
-    assert "signed by the engineer role" in api.json()["detail"]
+    assert "signed by the engineer role" in api.json()["error"]["message"]
 
 
 def attach_value(page: Page, step: str, name: str, value: str):
