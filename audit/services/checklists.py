@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
 from audit.runbooks.model import checklist as checklist_definition
@@ -208,6 +209,7 @@ def esign_payload(
     }
 
 
+@sensitive_variables("password")
 def step_sign(
     *,
     checklist: Checklist,

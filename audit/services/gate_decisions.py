@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from audit.models import Checklist, DecisionProposal, Deployment, Stage
 from audit.runbooks.model import checklist as checklist_definition
@@ -252,6 +253,7 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
     return proposal
 
 
+@sensitive_variables("password")
 def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
     """Add this user's signature; the last required signature appends the entry and runs the verifier."""
     deployment = proposal.deployment
