@@ -53,7 +53,8 @@ def _error_statuses(path: str, operation: dict, *, anonymous: bool) -> list[str]
         statuses.add("400")
     if operation.get("requestBody"):
         statuses |= {"413", "415"}
-    if "{" in path:
+    # A body names objects by id too (a customer, a deployment): an unknown or hidden one is a 404.
+    if "{" in path or operation.get("requestBody"):
         statuses.add("404")
     if not anonymous:
         statuses |= {"401", "403"}
