@@ -6,6 +6,7 @@ whatever the cookie says. `SESSION_COOKIE_AGE` stays the absolute limit.
 """
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -54,6 +55,10 @@ class SessionIdleTimeoutMiddleware:
         # After the view: a login in this very request starts the clock.
         if _signed_in(request):
             last_seen = request.session.get(LAST_SEEN_KEY)
+            if not isinstance(last_seen, int):
+                # Pinned once: the regular touches below would otherwise slide the absolute limit too.
+                expires = datetime.fromtimestamp(now, UTC) + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+                request.session.set_expiry(expires)
             if not isinstance(last_seen, int) or now - last_seen >= _TOUCH_EVERY_SECONDS:
                 request.session[LAST_SEEN_KEY] = now
         return response

@@ -75,6 +75,20 @@ def test_a_session_idle_longer_than_the_timeout_is_ended(client, make_user, sett
 
 
 @pytest.mark.django_db
+def test_activity_does_not_extend_the_absolute_session_age(client, make_user, settings):
+    settings.SESSION_COOKIE_AGE = 8 * 3600
+    client.force_login(make_user("compliance"))
+    client.get("/")
+    expires = client.session.get_expiry_date()
+    session = client.session
+    session[LAST_SEEN_KEY] = int(time.time()) - 10 * 60  # due for a touch
+    session.save()
+    client.get("/")
+    assert client.session[LAST_SEEN_KEY] > int(time.time()) - 5
+    assert client.session.get_expiry_date() == expires
+
+
+@pytest.mark.django_db
 def test_activity_within_the_timeout_keeps_the_session(client, make_user, settings):
     settings.OEM_SESSION_IDLE_SECONDS = 30 * 60
     client.force_login(make_user("compliance"))
