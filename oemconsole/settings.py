@@ -219,6 +219,8 @@ REST_FRAMEWORK |= {
     ],
 }
 OEM_API_MAX_JSON_DEPTH = env_int("OEM_API_MAX_JSON_DEPTH", 32)
+if not 1 <= OEM_API_MAX_JSON_DEPTH <= 1000:
+    raise ImproperlyConfigured("OEM_API_MAX_JSON_DEPTH must be from 1 to 1000")
 _SPECTACULAR_ERROR_HOOKS = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "oemconsole.schema.add_error_responses",

@@ -1,5 +1,8 @@
 """`make run`'s web process: gunicorn with the product's config, DEBUG off, static files by WhiteNoise."""
 
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -9,8 +12,6 @@ import pytest
 from tests.production_server import ProductionServer
 
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def fetch(url: str) -> tuple[int, dict, bytes]:
@@ -22,7 +23,7 @@ def fetch(url: str) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(transactional_db, tmp_path):
     server = ProductionServer(tmp_path)
     yield server
     server.stop()
@@ -55,3 +56,25 @@ def test_the_access_log_leaves_query_strings_out(server):
     log = server.output()
     assert '"GET /login/ HTTP/1.1" 200' in log
     assert "secret-in-a-query-string" not in log
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"OEM_WEB_WORKERS": "many"}, "OEM_WEB_WORKERS='many' is not an integer from 1 to 64"),
+        ({"OEM_WEB_TIMEOUT": "0"}, "OEM_WEB_TIMEOUT='0' is not an integer from 5 to 3600"),
+        ({"OEM_WEB_TLS_CERT_FILE": "/x/cert.pem"}, "go together"),
+    ],
+)
+def test_a_bad_server_setting_stops_gunicorn_with_one_line(env, fragment):
+    result = subprocess.run(
+        [sys.executable, "-c", "import oemconsole.gunicorn_conf"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
