@@ -23,6 +23,8 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
     """True when brackets outside strings nest deeper than `limit`. Linear, no recursion."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # too few brackets to nest that deep, wherever they are: the common case, in C
     depth = 0
     for match in _BRACKET.finditer(_STRING.sub('""', text)):
         if match.group() in "[{":
