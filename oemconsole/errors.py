@@ -64,7 +64,7 @@ def api_exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = f"{int(exc.wait)}"
     extra = dict(getattr(exc, "error_extra", {}))
-    if isinstance(exc.detail, dict):
+    if isinstance(exc.detail, dict) and set(exc.detail) - {"detail", "non_field_errors"}:
         extra["fields"] = exc.detail
     message = "; ".join(_flatten(exc.detail)) or str(exc.default_detail)
     set_rollback()
