@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 export OEM_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help venv migrate seed run test lint format chromium promtool qt-libs proto schema clean ui-check bench
+.PHONY: help venv migrate seed static run test lint format chromium promtool qt-libs proto schema clean ui-check bench
 .PHONY: paper-smoke acceptance ci-start ci-record
 .PHONY: bundle wheelhouse dev-wheelhouse packaging-tools
 
 help:
-	@echo "make run     set up .venv, migrate, seed demo users, start web + worker + beat + daemon (http://127.0.0.1:8000)"
+	@echo "make run     set up .venv, migrate, seed demo users, collect static files, start web (gunicorn) + worker + beat + daemon (http://127.0.0.1:8000)"
+	@echo "             DEBUG=true make run: the same with Django's debug pages and code reloading (development only)"
 	@echo "make test    lint, import contracts, pytest on SQLite and (when reachable) PostgreSQL + Redis"
 	@echo "make bench   every bench/*.py at full size (README.md, bench/README.md); make test runs them at --quick"
 	@echo "make schema  regenerate docs/api/openapi.yaml from the code"
@@ -37,11 +38,15 @@ seed: migrate
 	$(PY) manage.py seed_demo
 	@test -f $(OEM_DATA_DIR)/certs/ca.pem || $(PY) manage.py generate_mtls_bundle --out $(OEM_DATA_DIR)/certs --operators operator
 
+# WhiteNoise serves the collected copy; with DEBUG off nothing else serves /static/.
+static: venv
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
 # The desktop client starts with the rest only where there is a display to show it on.
 RUN_PROCS := web worker beat daemon$(if $(DISPLAY)$(WAYLAND_DISPLAY), desktop,)
 
-run: seed
-	@echo "Console: http://127.0.0.1:8000  (data in $(OEM_DATA_DIR))"
+run: seed static
+	@echo "Console: http://127.0.0.1:8000  (gunicorn, DEBUG $${DEBUG:-off}; data in $(OEM_DATA_DIR))"
 	@echo "Demo: development license keys accepted (OEM_ALLOW_DEVELOPMENT_LICENSES=true); never in production"
 	OEM_ALLOW_DEVELOPMENT_LICENSES=true $(VENV)/bin/honcho start -f Procfile $(RUN_PROCS)
 

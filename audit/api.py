@@ -1,6 +1,8 @@
 """Deployment and audit-trail API; querysets come from permission-filtered selectors."""
 
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
@@ -117,10 +119,12 @@ class GateStatusApi(_DeploymentEvidenceApi):
         return Response(GateStatusSerializer(data).data)
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class StepSignApi(APIView):
     """Sign a checklist step: the password is re-entered; refusals are 403 with the reason, and audited."""
 
     @extend_schema(request=StepSignRequestSerializer, responses={201: StepSignatureSerializer})
+    @sensitive_variables("payload")
     def post(self, request, pk: int, checklist_id: str, step_id: str):
         from .runbooks.model import RunbookError
         from .services import SignatureRefused, step_sign

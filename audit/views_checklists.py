@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from audit.runbooks.model import checklist as checklist_definition
@@ -128,6 +129,7 @@ def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
     return _back(pk, checklist_id)
 
 
+@sensitive_post_parameters("password")
 @login_required
 @require_POST
 def checklist_sign_view(request, pk: int, checklist_id: str, step_id: str):
@@ -226,6 +228,7 @@ def gate_propose_view(request, pk: int, gate: str):
     return redirect("gate", pk=pk, gate=gate)
 
 
+@sensitive_post_parameters("password")
 @login_required
 @require_POST
 def gate_sign_view(request, pk: int, gate: str, proposal_id: int):

@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from audit.bounds import MAX_ROW_ID
+
 from .models import BundleBuild
 from .services import PLATFORMS
 
@@ -74,7 +76,7 @@ class BundleAcceptanceStartSerializer(serializers.Serializer):
 
 
 class BundleAttachSerializer(serializers.Serializer):
-    deployment = serializers.IntegerField()
+    deployment = serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID)
     checklist = serializers.CharField(max_length=64)
 
 

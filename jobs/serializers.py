@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from audit.bounds import MAX_ROW_ID
+
 from .models import Job, JobLogLine, JobResultFile
 
 
@@ -51,4 +53,4 @@ class JobDetailSerializer(JobSerializer):
 
 class ArtefactHashRequestSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
-    deployment = serializers.IntegerField(required=False, min_value=1)
+    deployment = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ROW_ID)

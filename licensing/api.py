@@ -36,6 +36,17 @@ class MirrorFailed(APIException):
     default_code = "mirror_failed"
 
 
+class ForeignRequestRefused(APIException):
+    """Not an error the admin fixes by editing: they compare the digest with the device and resend."""
+
+    status_code = 400
+    default_code = "foreign_request"
+
+    def __init__(self, exc: services.ForeignRequestError):
+        super().__init__(str(exc))
+        self.error_extra = {"foreign": True, "request_digest": exc.digest}
+
+
 def _refuse(exc: services.LicensingError):
     if isinstance(exc, services.LicenseMirrorError):
         raise MirrorFailed(str(exc))
@@ -110,9 +121,7 @@ class LicenseRequestUploadApi(APIView):
                 label=data["label"],
             )
         except services.ForeignRequestError as exc:
-            # Not an error the admin fixes by editing: they compare the digest with the device and resend.
-            body = {"detail": str(exc), "foreign": True, "request_digest": exc.digest}
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+            raise ForeignRequestRefused(exc) from None
         except services.LicensingError as exc:
             _refuse(exc)
         return Response(LicenseRequestSerializer(req).data, status=status.HTTP_201_CREATED)

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from audit.bounds import MAX_ROW_ID
 from licensing.core.fingerprint import DEFAULT_POLICY, POLICIES
 from licensing.core.license_file import STAGES
 
@@ -92,7 +93,7 @@ class LicenseRequestSerializer(serializers.ModelSerializer):
 
 
 class LicenseRequestUploadSerializer(serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1)
+    customer = serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID)
     file = serializers.FileField()
     label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     confirm_digest = serializers.CharField(max_length=103, required=False, allow_blank=True, default="")
@@ -107,7 +108,7 @@ class ApproveSerializer(serializers.Serializer):
     allow_virtual = serializers.BooleanField(default=False)
     match_policy = serializers.ChoiceField(choices=list(POLICIES), default=DEFAULT_POLICY.name)
     replaces = serializers.IntegerField(
-        min_value=1, required=False, help_text="serial of the license to reissue"
+        min_value=1, max_value=MAX_ROW_ID, required=False, help_text="serial of the license to reissue"
     )
 
 

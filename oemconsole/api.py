@@ -2,12 +2,13 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, Throttled
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import ApiToken
+from .parsers import BoundedJSONParser
 from .roles import roles_of
 from .services import TokenRefused, api_token_issue, api_token_revoke
 from .throttle import AuthRateThrottle
@@ -47,7 +48,7 @@ class TokenIssueApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [AuthRateThrottle]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [BoundedJSONParser, FormParser]  # anonymous bodies get the same bounds as any other
 
     @extend_schema(request=AuthTokenSerializer, responses={200: TokenSerializer})
     def post(self, request):

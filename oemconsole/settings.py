@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_int, env_list, env_str, parse_database_url, sqlite_database
@@ -23,7 +24,8 @@ os.environ["OEM_DATA_DIR"] = str(OEM_DATA_DIR)
 
 _DEV_SECRET = "dev-insecure-core-oem-secret-key-not-for-production-use-0123456789"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY") or ""
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for (`DEBUG=true make run`): a debug page shows settings, environment and local variables.
+DEBUG = env_bool("DEBUG", default=False)
 if PRODUCTION:
     if not SECRET_KEY or SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50:
         raise ImproperlyConfigured(
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_results",
     "axes",
+    "csp",
     "audit",
     "audit.trustdb",
     "jobs",
@@ -64,10 +67,13 @@ MIDDLEWARE = [
     "oemconsole.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oemconsole.middleware.SessionIdleTimeoutMiddleware",
+    "oemconsole.middleware.ConsoleHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -138,7 +144,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Served from STATIC_ROOT, filled by `collectstatic` (`make run`); the source folders only while developing.
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_ROOT = OEM_DATA_DIR / "uploads"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -154,6 +161,36 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 
+# --- Headers and sessions (issue 16, point 5) ---
+# No inline script or style anywhere: every page loads its CSS (and any script) from /static/.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+OEM_SESSION_IDLE_SECONDS = env_int("OEM_SESSION_IDLE_MINUTES", 30) * 60
+if OEM_SESSION_IDLE_SECONDS <= 0:
+    raise ImproperlyConfigured("OEM_SESSION_IDLE_MINUTES must be a positive number of minutes")
+if PRODUCTION:
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Prometheus scrapes /metrics over plain HTTP on loopback.
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+# Only behind a TLS-terminating proxy that sets X-Forwarded-Proto itself: trusted from anyone else, the
+# header would let a plain-HTTP client pass as HTTPS.
+if env_bool("OEM_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- end of headers and sessions ---
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not logged in" into a proper 401 instead of a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -168,6 +205,26 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# --- API errors and request bodies (issue 16, point 2) ---
+# One error shape for every API status; JSON bodies are bounded in size (DATA_UPLOAD_MAX_MEMORY_SIZE, 413) and
+# nesting depth (400) before they are decoded.
+REST_FRAMEWORK |= {
+    "EXCEPTION_HANDLER": "oemconsole.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "oemconsole.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+}
+OEM_API_MAX_JSON_DEPTH = env_int("OEM_API_MAX_JSON_DEPTH", 32)
+if not 1 <= OEM_API_MAX_JSON_DEPTH <= 1000:
+    raise ImproperlyConfigured("OEM_API_MAX_JSON_DEPTH must be from 1 to 1000")
+_SPECTACULAR_ERROR_HOOKS = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "oemconsole.schema.add_error_responses",
+]
+# --- end of API errors ---
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Core OEM console API",
     "DESCRIPTION": "Deployments, jobs and evidence of the Core OEM console.",
@@ -180,6 +237,7 @@ SPECTACULAR_SETTINGS = {
         "LabRunStatusEnum": "risklab.models.LabRunStatus",
         "StageEnum": "audit.models.Stage",
     },
+    "POSTPROCESSING_HOOKS": _SPECTACULAR_ERROR_HOOKS,
 }
 
 # Celery: the broker only wakes workers; the Job row in the database is the truth.

@@ -15,6 +15,11 @@ from risklab import views as risklab_views
 from . import api, metrics, views
 from .throttle import throttle_login_posts
 
+handler400 = "oemconsole.errors.bad_request"
+handler403 = "oemconsole.errors.permission_denied"
+handler404 = "oemconsole.errors.page_not_found"
+handler500 = "oemconsole.errors.server_error"
+
 api_v1 = [
     path("licensing/", include(licensing_urls.api_urlpatterns)),
     path("bundles/", include(delivery_urls.api_urlpatterns)),

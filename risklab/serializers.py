@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from audit.bounds import MAX_ROW_ID, MAX_SEED
 from risklab.engine.profiles import PROFILE_NAMES
 from risklab.engine.scenarios import SCENARIOS
 from risklab.engine.strategies import STRATEGIES
@@ -55,6 +56,8 @@ class LabRunStartSerializer(serializers.Serializer):
     strategies = serializers.ListField(
         child=serializers.ChoiceField(choices=list(STRATEGIES)), required=False, allow_empty=False
     )
-    datasets = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
-    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-    deployment = serializers.IntegerField(min_value=1, required=False)
+    datasets = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID), required=False, max_length=100
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
+    deployment = serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID, required=False)

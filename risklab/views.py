@@ -21,6 +21,7 @@ from risklab.engine.strategies import STRATEGIES
 
 from . import selectors, services
 from .charts import line_chart_svg
+from .forms import LabStartForm
 from .models import LabRun
 
 RUNS_PER_PAGE = 30
@@ -58,21 +59,24 @@ def _lab_start(request):
     if not request.user.has_perm("risklab.add_labrun"):
         raise PermissionDenied
     post = request.POST
-    dataset_ids = post.getlist("dataset")
+    form = LabStartForm(post, user=request.user)
+    if not form.is_valid():
+        messages.error(request, f"Cannot start the lab: {form.one_line_errors()}")
+        return redirect("lab-list")
+    dataset_ids = form.cleaned_data["dataset"]
     datasets = list(selectors.dataset_list_visible(user=request.user).filter(pk__in=dataset_ids))
     deployment = None
     try:
-        if post.get("deployment"):
-            deployment = deployment_get_visible(user=request.user, pk=int(post["deployment"]))
-        seed = int(post.get("seed") or 0)
+        if form.cleaned_data["deployment"] is not None:
+            deployment = deployment_get_visible(user=request.user, pk=form.cleaned_data["deployment"])
         plan = plan_tasks(
             profiles=post.getlist("profile") or "all",
             strategies=post.getlist("strategy") or "all",
             scenarios=post.getlist("scenario") or "all",
             data_paths=[d.path for d in datasets] or None,
-            seed=seed,
+            seed=form.cleaned_data["seed"] or 0,
         )
-    except (ValueError, Deployment.DoesNotExist) as exc:
+    except Deployment.DoesNotExist as exc:
         messages.error(request, f"Cannot start the lab: {exc}")
         return redirect("lab-list")
     except (MarketDataError, ProfileError, ScenarioError, LabError) as exc:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
 from audit.runbooks.model import checklist as checklist_definition
@@ -207,6 +208,7 @@ def esign_payload(
     }
 
 
+@sensitive_variables("password")
 def reauthenticate(*, user, password: str, request, refuse) -> None:
     """The signer re-enters their password. Failures count towards both the login lockout (axes, through
     `authenticate`) and the signing lockout, which only an admin lifts."""
@@ -218,6 +220,7 @@ def reauthenticate(*, user, password: str, request, refuse) -> None:
     signing_success_record(user=user)
 
 
+@sensitive_variables("password")
 def step_sign(
     *,
     deployment: Deployment,

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from audit.models import Checklist, DecisionProposal, Deployment, Stage
 from audit.runbooks.model import checklist as checklist_definition
@@ -271,6 +272,7 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
     return proposal
 
 
+@sensitive_variables("password")
 def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
     """Add this user's signature; the last required signature appends the entry and runs the verifier.
     A user with none of the required signer roles is refused before anything is written (no event); every

@@ -1,8 +1,11 @@
 """Signer keys of console users."""
 
+from django.views.decorators.debug import sensitive_variables
+
 from .trail import audit_event_record
 
 
+@sensitive_variables("password", "admin_password")
 def signer_key_create(*, user, password: str, admin_password: str | None = None):
     """A new Ed25519 signer key for `user`, encrypted under the password they just re-entered and certified
     by the installation root, which the administrator's password unlocks for this moment (without it the

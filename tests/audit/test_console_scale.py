@@ -18,7 +18,9 @@ from tests.trust_setup import installed
 def deployment(db, settings, data_dir, keyring):
     settings.OEM_DATA_DIR = data_dir
     installed(data_dir)
-    return Deployment.objects.create(name="local-install", customer="ACME", local=True)  # evidence in data_dir itself
+    return Deployment.objects.create(
+        name="local-install", customer="ACME", local=True
+    )  # evidence in data_dir itself
 
 
 @pytest.fixture

@@ -279,3 +279,11 @@ def test_a_trail_rewritten_unkeyed_is_caught_by_the_witness(events):
     AuditChainHead.objects.filter(pk=1).update(head_hash=prev, chain_version=CHAIN_V1)
     problems = audit_trail_problems()
     assert len(problems) == 1 and "audit trail: replaced" in problems[0], problems
+
+
+@pytest.mark.parametrize("name", ["action", "actor", "outcome"])
+def test_a_nul_character_in_an_audit_trail_filter_is_a_plain_400(client, make_user, name):
+    client.force_login(make_user("auditor"))
+    for url in ("/audit/", "/audit/export.jsonl"):
+        response = client.get(url, {name: "admin\x00"})
+        assert response.status_code == 400 and b"Traceback" not in response.content

@@ -229,7 +229,7 @@ def test_session_post_without_csrf_token_is_refused(world):
         "/api/v1/jobs/hash-artefact/", {"file": SimpleUploadedFile("a", b"a")}, format="multipart"
     )
     assert response.status_code == 403
-    assert "CSRF" in response.json()["detail"]
+    assert "CSRF" in response.json()["error"]["message"]
     assert (
         not Job.objects.filter(kind="hash_artefact", created_by__username__startswith="user")
         .exclude(pk__in=[world["job"], world["hidden_job"]])

@@ -47,9 +47,9 @@ def stand_ins():
         yield
 
 
-def log_in(page: Page, live_server, user):
+def log_in(page: Page, server, user):
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}/login/")
+    page.goto(f"{server.url}/login/")
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -80,7 +80,7 @@ def genuine_files(settings, tmp_path, gate: str) -> dict:
     return out
 
 
-def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, settings, tmp_path):
+def test_demo_exit_end_to_end_in_the_browser(page: Page, team, console, settings, tmp_path):
     """A hollow smoke report blocks the proposal and the gate page says why; with the genuine report the
     gate closes and the written log passes the strict verifier."""
     deployment, people = team
@@ -89,10 +89,10 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     hollow.write_text('{"cycles": 1, "orders": 12, "ok": true}\n')
     metrics = tmp_path / "metrics_demo.jsonl"
     metrics.write_text('{"oem_orders_total": 12}\n')
-    checklist_url = f"{live_server.url}/deployments/{deployment.pk}/checklists/demo_stage1/"
-    gate_url = f"{live_server.url}/deployments/{deployment.pk}/gates/demo_exit/"
+    checklist_url = f"{console.url}/deployments/{deployment.pk}/checklists/demo_stage1/"
+    gate_url = f"{console.url}/deployments/{deployment.pk}/gates/demo_exit/"
 
-    log_in(page, live_server, people["engineer"])
+    log_in(page, console, people["engineer"])
     page.goto(checklist_url)
     attach_value(page, "validate_config", "config_hash", evidence["config_hash"])
     attach_file(page, "validate_config", "config_signature", evidence["config_signature"])
@@ -110,13 +110,13 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
         sign_step(page, step)
     expect(page.get_by_test_id("step-validate_config")).to_contain_text("Signed by Erin Engineer")
 
-    log_in(page, live_server, people["product_owner"])
+    log_in(page, console, people["product_owner"])
     page.goto(checklist_url)
     sign_step(page, "product_owner_approval", "approved")
     page.get_by_role("button", name="Export signed checklist").click()
     expect(page.get_by_text("Signed checklist: JSON")).to_be_visible()
 
-    log_in(page, live_server, people["compliance"])
+    log_in(page, console, people["compliance"])
     page.goto(gate_url)
     expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text("refused")
     expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text(
@@ -128,7 +128,7 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     )
     expect(page.get_by_role("button", name="Propose the demo_ready decision")).to_have_count(0)
 
-    log_in(page, live_server, people["engineer"])
+    log_in(page, console, people["engineer"])
     page.goto(checklist_url)
     attach_file(page, "smoke_demo", "smoke_demo_report", evidence["smoke_demo_report"])
     step = page.get_by_test_id("step-smoke_demo")
@@ -140,7 +140,7 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     page.get_by_role("button", name="Export signed checklist").click()
     expect(page.get_by_text("Signed checklist: JSON")).to_be_visible()
 
-    log_in(page, live_server, people["compliance"])
+    log_in(page, console, people["compliance"])
     page.goto(gate_url)
     expect(page.get_by_test_id("verdict-smoke_demo_report")).to_contain_text("proven")
     page.get_by_role("button", name="Propose the demo_ready decision").click()
@@ -148,12 +148,12 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     page.get_by_role("button", name="Sign decision").click()
     expect(page.get_by_test_id("proposal")).to_contain_text("compliance")
 
-    log_in(page, live_server, people["product_owner"])
+    log_in(page, console, people["product_owner"])
     page.goto(gate_url)
     page.get_by_label("decision password").fill(PASSWORD)
     page.get_by_role("button", name="Sign decision").click()
 
-    page.goto(f"{live_server.url}/deployments/{deployment.pk}/decisions/")
+    page.goto(f"{console.url}/deployments/{deployment.pk}/decisions/")
     expect(page.get_by_test_id("verification")).to_contain_text("Verified")
     expect(page.get_by_test_id("entry-demo_ready")).to_contain_text("approved as product owner")
     expect(page.get_by_test_id("entry-demo_ready")).to_contain_text("approved as compliance officer")
@@ -170,24 +170,24 @@ def test_demo_exit_end_to_end_in_the_browser(page: Page, live_server, team, sett
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, live_server, team):
+def test_operator_cannot_sign_and_a_post_without_csrf_is_refused(page: Page, team, console):
     deployment, people = team
-    log_in(page, live_server, people["operator"])
-    page.goto(f"{live_server.url}/deployments/{deployment.pk}/checklists/demo_stage1/")
+    log_in(page, console, people["operator"])
+    page.goto(f"{console.url}/deployments/{deployment.pk}/checklists/demo_stage1/")
     expect(page.get_by_role("button", name="Sign step")).to_have_count(0)
     api = page.request.post(
-        f"{live_server.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
+        f"{console.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
         data={"password": PASSWORD, "meaning": "performed"},
     )
     assert api.status == 403  # the session is real, the CSRF token is missing: refused before anything runs
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
     api = page.request.post(
-        f"{live_server.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
+        f"{console.url}/api/v1/deployments/{deployment.pk}/checklists/demo_stage1/steps/verify_demo_log/sign/",
         data={"password": PASSWORD, "meaning": "performed"},
-        headers={"X-CSRFToken": csrf, "Referer": live_server.url + "/"},
+        headers={"X-CSRFToken": csrf, "Referer": console.url + "/"},
     )
     assert api.status == 403
-    assert "signed by the engineer role" in api.json()["detail"]
+    assert "signed by the engineer role" in api.json()["error"]["message"]
 
 
 def attach_value(page: Page, step: str, name: str, value: str):
@@ -203,8 +203,8 @@ def attach_file(page: Page, step: str, name: str, path: Path):
     expect(page.get_by_test_id(f"sha-{name}")).to_have_text("sha384:" + sha384_file(path))
 
 
-def sign_decision(page: Page, live_server, user, gate_url: str, propose: bool = False):
-    log_in(page, live_server, user)
+def sign_decision(page: Page, server, user, gate_url: str, propose: bool = False):
+    log_in(page, server, user)
     page.goto(gate_url)
     if propose:
         page.get_by_role("button", name="Propose").click()
@@ -215,7 +215,8 @@ def sign_decision(page: Page, live_server, user, gate_url: str, propose: bool = 
 def test_compliance_takes_a_deployment_from_demo_to_paper_ready_in_the_browser(
     page: Page, live_server, team, settings, tmp_path, monkeypatch, stand_ins
 ):
-    """The bundle manifest's verifier comes with the bundle builder; a stand-in takes its place here."""
+    """The bundle manifest's verifier comes with the bundle builder; a stand-in takes its place here. The
+    stand-in lives in this process, so this test alone uses the in-process live server, not gunicorn."""
     deployment, people = team
     admin = user_with_role("admin", deployments=[deployment], first_name="Ada", last_name="Admin")
     signer_key_create(user=admin, password=PASSWORD, admin_password=ADMIN_PASSWORD)

@@ -147,7 +147,7 @@ def test_the_managing_admin_reads_uploads_approves_and_revokes(world, tmp_path, 
     # The device already holds license 1: a plain approval is refused by the registry policy, a reissue works.
     pending = world["pending"].pk
     refused = client.post(f"{API}/requests/{pending}/approve/", APPROVE, format="json")
-    assert refused.status_code == 400 and "already holds live license 1" in refused.json()["detail"]
+    assert refused.status_code == 400 and "already holds live license 1" in refused.json()["error"]["message"]
     reissue = {**APPROVE, "replaces": 1, "match_policy": "machine_id+cpu"}
     approved = client.post(f"{API}/requests/{pending}/approve/", reissue, format="json")
     assert approved.status_code == 201, approved.json()
@@ -176,13 +176,13 @@ def test_upload_refusals_are_400_with_one_line(world, tmp_path, monkeypatch, cap
         "file": SimpleUploadedFile("r.json", b'{"format": 1, "format": 2}'),
     }
     response = client.post(f"{API}/requests/upload/", bad, format="multipart")
-    assert response.status_code == 400 and "\n" not in response.json()["detail"]
+    assert response.status_code == 400 and "\n" not in response.json()["error"]["message"]
     same = {
         "customer": world["customer"].pk,
         "file": SimpleUploadedFile("b.json", world["req_file"].read_bytes()),
     }
     response = client.post(f"{API}/requests/upload/", same, format="multipart")
-    assert response.status_code == 400 and "already uploaded" in response.json()["detail"]
+    assert response.status_code == 400 and "already uploaded" in response.json()["error"]["message"]
 
     monkeypatch.setenv("OEM_DATA_DIR", str(tmp_path / "device"))
     installed(tmp_path / "device")
@@ -193,8 +193,8 @@ def test_upload_refusals_are_400_with_one_line(world, tmp_path, monkeypatch, cap
         "file": SimpleUploadedFile("f.json", (tmp_path / "f.json").read_bytes()),
     }
     response = client.post(f"{API}/requests/upload/", foreign, format="multipart")
-    assert response.status_code == 400 and response.json()["foreign"] is True
-    digest = response.json()["request_digest"]
+    assert response.status_code == 400 and response.json()["error"]["foreign"] is True
+    digest = response.json()["error"]["request_digest"]
     foreign["file"] = SimpleUploadedFile("f.json", (tmp_path / "f.json").read_bytes())
     response = client.post(
         f"{API}/requests/upload/", {**foreign, "confirm_digest": digest}, format="multipart"

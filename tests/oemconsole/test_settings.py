@@ -79,3 +79,14 @@ def test_unknown_environment_name_is_refused(tmp_path):
 def test_development_defaults_pass_the_system_check(tmp_path):
     result = run_check(tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("OEM_SESSION_IDLE_MINUTES", "0", "OEM_SESSION_IDLE_MINUTES must be a positive"),
+        ("OEM_API_MAX_JSON_DEPTH", "100000", "OEM_API_MAX_JSON_DEPTH must be from 1 to 1000"),
+    ],
+)
+def test_out_of_range_web_limits_are_refused_with_one_line(tmp_path, name, value, fragment):
+    assert_one_line_error(run_check(tmp_path, **{name: value}), fragment)
