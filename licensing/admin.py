@@ -1,9 +1,24 @@
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
 from .models import Customer, Device, License, LicenseRequest
 from .services import LicensingError, customer_create
+
+
+class CustomerAdminForm(forms.ModelForm):
+    """Refuses on the form what `customer_create` would refuse, so the admin shows it next to the field."""
+
+    class Meta:
+        model = Customer
+        fields = ("name",)
+
+    def clean_name(self):
+        name = " ".join((self.cleaned_data.get("name") or "").split())
+        if self.instance.pk is None and Customer.objects.filter(name=name).exists():
+            raise ValidationError(f"customer {name!r} already exists")
+        return name
 
 
 @admin.register(Customer)
@@ -14,6 +29,7 @@ class CustomerAdmin(GuardedModelAdmin):
     list_display = ("name", "created_at")
     search_fields = ("name",)
     fields = ("name",)
+    form = CustomerAdminForm
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("name",)

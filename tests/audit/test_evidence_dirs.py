@@ -72,6 +72,16 @@ def test_a_customer_created_in_admin_goes_through_its_service(db, client):
     )
 
 
+def test_a_customer_name_that_differs_only_in_spacing_is_refused_on_the_admin_form(db, client):
+    from licensing.models import Customer
+
+    client.force_login(user_with_role("admin", is_staff=True, is_superuser=True))
+    assert client.post("/admin/licensing/customer/add/", {"name": "Admin Made"}).status_code == 302
+    response = client.post("/admin/licensing/customer/add/", {"name": "  Admin   Made "})
+    assert response.status_code == 200 and "already exists" in response.content.decode()
+    assert Customer.objects.filter(name="Admin Made").count() == 1
+
+
 class _Rows:
     def __init__(self, rows):
         self.rows = {row.pk: row for row in rows}
