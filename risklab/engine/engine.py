@@ -127,8 +127,10 @@ def _simulate_kernel(
     peak = capital
     day_start = capital
     next_day = (timestamp[0] // _NS_PER_DAY + 1) * _NS_PER_DAY  # compare, don't divide, per bar
+    unit_capital = capital == 1.0
     previous_norm = 1.0
     peak_norm = 1.0
+    trough_norm = 1.0  # lowest equity since the last peak: only a new low can deepen the drawdown
     halted = False
     day_blocked = False
     halt_bar = -1.0
@@ -144,7 +146,8 @@ def _simulate_kernel(
     for i in range(n):
         px_close = close[i]
         in_window = window_start <= i < window_stop
-        tokens = min(token_cap, tokens + tokens_per_bar)
+        if tokens < token_cap:  # a full bucket stays full: no per-bar dependency chain through it
+            tokens = min(token_cap, tokens + tokens_per_bar)
         if timestamp[i] >= next_day:
             next_day = (timestamp[i] // _NS_PER_DAY + 1) * _NS_PER_DAY
             day_start = cash + units * close[i - 1]
@@ -298,27 +301,45 @@ def _simulate_kernel(
                 day_blocked = True
                 daily_breaches += 1.0
             equity = cash
-        exposure = abs(units * px_close) / equity if equity > 0.0 else 0.0
-        exposure_sum += exposure
+        # Flat bars skip the divisions: their exposure and return are exactly 0 either way.
+        exposure = 0.0
+        if units != 0.0 and equity > 0.0:
+            exposure = abs(units * px_close) / equity
+            exposure_sum += exposure
         if in_window:
             window_bars += 1.0
             window_exposure_sum += exposure
             if exposure > window_max_exposure:
                 window_max_exposure = exposure
-        norm = equity / capital
+        norm = equity if unit_capital else equity / capital
         equity_out[i] = norm
-        r = norm / previous_norm - 1.0 if previous_norm > 0.0 else 0.0
+        r = 0.0
+        if norm != previous_norm and previous_norm > 0.0:
+            r = norm / previous_norm - 1.0
+            sum_return += r
+            sum_return_sq += r * r
+            if r < 0.0:
+                sum_downside_sq += r * r
         returns_out[i] = r
-        sum_return += r
-        sum_return_sq += r * r
-        if r < 0.0:
-            sum_downside_sq += r * r
         previous_norm = norm
         if norm > peak_norm:
             peak_norm = norm
-        drawdown = 1.0 - norm / peak_norm
-        if drawdown > max_drawdown:
-            max_drawdown = drawdown
+            trough_norm = norm
+        elif norm < trough_norm:
+            # Division is monotone, so the deepest drawdown under one peak is at its lowest equity.
+            trough_norm = norm
+            drawdown = 1.0 - norm / peak_norm
+            if drawdown > max_drawdown:
+                max_drawdown = drawdown
+        if halted and units == 0.0 and working == 0.0:
+            # A halt is final and the book is flat: every later bar keeps this equity with a zero return
+            # and no exposure, so they are written at once instead of stepped through.
+            equity_out[i + 1 :] = norm
+            returns_out[i + 1 :] = 0.0
+            rest = min(n, window_stop) - max(i + 1, window_start)
+            if rest > 0:
+                window_bars += float(rest)
+            break
     stats = np.empty(_N_STATS)
     stats[ORDERS] = orders
     stats[ORDERED] = ordered
@@ -353,12 +374,14 @@ def simulate(
     *,
     window: tuple[int, int] | None = None,
     returns_buffer: np.ndarray | None = None,
+    equity_buffer: np.ndarray | None = None,
 ) -> SimulationResult:
     """Run one profile over one path for a precomputed target series (same length as the path).
 
     ``returns_buffer`` (float64, at least as long as the path) lets a caller that reduces the returns to
     metrics at once reuse one scratch array instead of faulting in fresh memory per run; the result's
-    ``returns`` is then a view of it, valid until the buffer is reused. ``window`` (start, stop) bar
+    ``returns`` is then a view of it, valid until the buffer is reused; ``equity_buffer`` likewise for the
+    equity, for a caller that reduces it to a chart at once. ``window`` (start, stop) bar
     indices: exposure and traded notional inside it are counted apart (the scenario's stress window).
     """
     execution = execution or ExecutionModel()
@@ -371,11 +394,8 @@ def simulate(
         raise ValueError("target must be finite and within [-1, 1]")
     # A token bucket holding one minute of orders: bursts up to the per-minute rate, refilled per bar.
     tokens_per_bar = profile.max_order_rate_per_min * bars.bar_seconds / 60.0
-    equity = np.empty(n)
-    if returns_buffer is not None and returns_buffer.dtype == np.float64 and returns_buffer.shape[0] >= n:
-        returns = returns_buffer[:n]
-    else:
-        returns = np.empty(n)
+    equity = _scratch(equity_buffer, n)
+    returns = _scratch(returns_buffer, n)
     stats = _simulate_kernel(
         bars.open,
         bars.high,
@@ -404,3 +424,10 @@ def simulate(
         returns,
     )
     return SimulationResult(equity=equity, returns=returns, stats=stats, bar_seconds=bars.bar_seconds)
+
+
+def _scratch(buffer: np.ndarray | None, n: int) -> np.ndarray:
+    usable = buffer is not None and buffer.dtype == np.float64 and buffer.ndim == 1
+    if usable and buffer.flags.c_contiguous and buffer.shape[0] >= n:
+        return buffer[:n]
+    return np.empty(n)
