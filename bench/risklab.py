@@ -257,6 +257,9 @@ def main(argv=None) -> int:
         f"vectorbt {vbt_version()} {theirs / 1e6:.2f} M bar-steps/s | largest equity difference "
         f"{difference:.1e}"
     )
+    if not difference <= 1e-9:  # not the same simulation: the ratio would compare two different things
+        print(f"bench/risklab.py: error: equity differs from vectorbt's by {difference:.1e} (> 1e-9)")
+        return 1
     print(f"ratio: project/vectorbt {ours / theirs:.1f} (goal >= 10)")
     return 0
 
