@@ -144,7 +144,8 @@ def _simulate_kernel(
     stale = False
 
     for i in range(n):
-        px_close = close[i]
+        # The close is read only where it matters (a position, a new order, a fill): a flat stretch reads
+        # the target alone, which is most of a stopped or cautious run.
         in_window = window_start <= i < window_stop
         if tokens < token_cap:  # a full bucket stays full: no per-bar dependency chain through it
             tokens = min(token_cap, tokens + tokens_per_bar)
@@ -196,6 +197,7 @@ def _simulate_kernel(
         if t != prev_target and not halted and not day_blocked:
             allowed = t != stopped_target if cooldown < 0 else i >= reentry_from
             if allowed:
+                px_close = close[i]
                 equity_now = cash + units * px_close
                 desired = t * scale * equity_now / px_close if equity_now > 0.0 else 0.0
                 working = desired - units
@@ -217,6 +219,7 @@ def _simulate_kernel(
                 want = abs(working)
                 qty = min(want, participation * volume[i])
                 if qty > 0.0:
+                    px_close = close[i]
                     ref = decision if stale else px_close
                     base = px_close
                     if stale and (px_close - decision) * side < 0.0:
@@ -264,7 +267,7 @@ def _simulate_kernel(
                 min_cash = cash
 
         # 4. Mark to market, then the limits that are judged on closing equity.
-        equity = cash + units * px_close
+        equity = cash + units * close[i] if units != 0.0 else cash
         if equity > peak:
             peak = equity
         breach = 0
@@ -277,6 +280,7 @@ def _simulate_kernel(
                 qty = abs(units)
                 side = -1.0 if units > 0.0 else 1.0
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                px_close = close[i]
                 fill_px = px_close * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
                 orders += 1.0
@@ -304,7 +308,7 @@ def _simulate_kernel(
         # Flat bars skip the divisions: their exposure and return are exactly 0 either way.
         exposure = 0.0
         if units != 0.0 and equity > 0.0:
-            exposure = abs(units * px_close) / equity
+            exposure = abs(units * close[i]) / equity
             exposure_sum += exposure
         if in_window:
             window_bars += 1.0
