@@ -7,9 +7,10 @@ including scenario transforms, strategy signals, metrics and chart series; every
 a bar-step. Compile time is excluded by a warm-up on a small slice.
 
 vectorbt part: one simulation of the same strategy on the same bars with limits, costs and the
-participation cap off, in this process, by Paper Labs (simulate + metrics, one thread) and by vectorbt
-(Portfolio.from_orders at the same target fractions + value, returns, total return, max drawdown); both
-equity curves are compared so the two runs are the same simulation.
+participation cap off, in this process, by Paper Labs (simulate + metrics, one thread, on scratch arrays
+reused as a lab worker reuses them) and by vectorbt (Portfolio.from_orders at the same target fractions +
+value, returns, total return, max drawdown); both equity curves are compared so the two runs are the
+same simulation.
 
 ``--quick``: 200,000 bars, one timed run, no vectorbt (importing it and compiling its kernels on a fresh
 environment take longer than the whole quick run).
@@ -118,8 +119,10 @@ def vectorbt_comparison(bars, profile, strategy_name, repeats):
     changed = np.concatenate(([target[0] != 0.0], target[1:] != target[:-1]))
     size = np.where(changed, target * fraction, np.nan)
 
+    scratch = np.empty(len(bars)), np.empty(len(bars))  # as a lab worker thread keeps them
+
     def ours():
-        result = simulate(path, target, profile, free)
+        result = simulate(path, target, profile, free, returns_buffer=scratch[0], equity_buffer=scratch[1])
         return result.equity, path_metrics(result, free.capital)
 
     def theirs():
