@@ -106,9 +106,11 @@ def vectorbt_comparison(bars, profile, strategy_name, repeats):
         import vectorbt as vbt
     except ImportError:
         return None
+    free = ExecutionModel(participation=1e12, impact=0.0)
     # vectorbt drops orders below an absolute size tolerance, and this strategy loses most of its capital
-    # on these bars: a large starting capital keeps its orders above it (equity is normalised anyway).
-    free = ExecutionModel(capital=1e12, participation=1e12, impact=0.0)
+    # on these bars: a large starting cash keeps its orders above it (both equities are compared as
+    # fractions of their starting capital).
+    their_cash = 1e12
     off = {"stop_loss": 1.0, "daily_loss_limit": 1.0, "max_drawdown_halt": 1.0}
     profile = dataclasses.replace(profile, fees_bps=0.0, slippage_bps=0.0, **off)
     path = build_scenario("baseline", bars, seed=0).paths[0]
@@ -130,7 +132,7 @@ def vectorbt_comparison(bars, profile, strategy_name, repeats):
             bars.close,  # a plain array: a time-zoned index makes vectorbt some 20x slower
             size=size,
             size_type="targetpercent",
-            init_cash=free.capital,
+            init_cash=their_cash,
             fees=0.0,
             slippage=0.0,
             freq=f"{int(bars.bar_seconds)}s",
@@ -147,7 +149,7 @@ def vectorbt_comparison(bars, profile, strategy_name, repeats):
     return (
         len(bars) / our_seconds,
         len(bars) / their_seconds,
-        float(np.max(np.abs(equity - value / free.capital))),
+        float(np.max(np.abs(equity - value / their_cash))),
     )
 
 

@@ -322,8 +322,8 @@ def _simulate_kernel(
             r = norm / previous_norm - 1.0
             sum_return += r
             sum_return_sq += r * r
-            if r < 0.0:
-                sum_downside_sq += r * r
+            down = r if r < 0.0 else 0.0  # a select, not a branch: the sign of a return is a coin toss
+            sum_downside_sq += down * down
         returns_out[i] = r
         previous_norm = norm
         if norm > peak_norm:
