@@ -60,6 +60,12 @@ promtool:
 		echo "installing Debian's prometheus for promtool (alert rules are checked with it)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
+.PHONY: poppler
+poppler:  ## pdftotext: the Paper Labs PDF tests read the report's text as a reader would
+	@command -v pdftotext >/dev/null 2>&1 || { \
+		echo "installing Debian's poppler-utils for pdftotext"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+
 qt-libs:  ## what the PySide6 wheels load (EGL/GL, fontconfig, xkbcommon, GLib, D-Bus), even offscreen
 	@ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libxkbcommon.so.0 ' \
 		&& ldconfig -p | grep -q 'libfontconfig.so.1 ' || { \
@@ -90,7 +96,7 @@ bench: venv qt-libs  ## every benchmark at full size, one after the other (they 
 schema: venv
 	$(PY) manage.py spectacular --file docs/api/openapi.yaml --validate --fail-on-warn
 
-test: venv chromium promtool qt-libs packaging-tools lint
+test: venv chromium promtool qt-libs packaging-tools poppler lint
 	bash scripts/run_tests.sh
 
 # Delivery: the targets the pipelines in deploy/ci/ call (docs/delivery.md). A person runs them the same way.

@@ -127,8 +127,10 @@ def _simulate_kernel(
     peak = capital
     day_start = capital
     next_day = (timestamp[0] // _NS_PER_DAY + 1) * _NS_PER_DAY  # compare, don't divide, per bar
+    unit_capital = capital == 1.0
     previous_norm = 1.0
     peak_norm = 1.0
+    trough_norm = 1.0  # lowest equity since the last peak: only a new low can deepen the drawdown
     halted = False
     day_blocked = False
     halt_bar = -1.0
@@ -142,9 +144,11 @@ def _simulate_kernel(
     stale = False
 
     for i in range(n):
-        px_close = close[i]
+        # The close is read only where it matters (a position, a new order, a fill): a flat stretch reads
+        # the target alone, which is most of a stopped or cautious run.
         in_window = window_start <= i < window_stop
-        tokens = min(token_cap, tokens + tokens_per_bar)
+        if tokens < token_cap:  # a full bucket stays full: no per-bar dependency chain through it
+            tokens = min(token_cap, tokens + tokens_per_bar)
         if timestamp[i] >= next_day:
             next_day = (timestamp[i] // _NS_PER_DAY + 1) * _NS_PER_DAY
             day_start = cash + units * close[i - 1]
@@ -193,6 +197,7 @@ def _simulate_kernel(
         if t != prev_target and not halted and not day_blocked:
             allowed = t != stopped_target if cooldown < 0 else i >= reentry_from
             if allowed:
+                px_close = close[i]
                 equity_now = cash + units * px_close
                 desired = t * scale * equity_now / px_close if equity_now > 0.0 else 0.0
                 working = desired - units
@@ -214,6 +219,7 @@ def _simulate_kernel(
                 want = abs(working)
                 qty = min(want, participation * volume[i])
                 if qty > 0.0:
+                    px_close = close[i]
                     ref = decision if stale else px_close
                     base = px_close
                     if stale and (px_close - decision) * side < 0.0:
@@ -261,7 +267,7 @@ def _simulate_kernel(
                 min_cash = cash
 
         # 4. Mark to market, then the limits that are judged on closing equity.
-        equity = cash + units * px_close
+        equity = cash + units * close[i] if units != 0.0 else cash
         if equity > peak:
             peak = equity
         breach = 0
@@ -274,6 +280,7 @@ def _simulate_kernel(
                 qty = abs(units)
                 side = -1.0 if units > 0.0 else 1.0
                 cost = fill_cost(qty, volume[i], slip_rate, impact, spread_bps[i] * 1e-4)
+                px_close = close[i]
                 fill_px = px_close * (1.0 + side * cost)
                 cash -= side * qty * fill_px + qty * fill_px * fee_rate
                 orders += 1.0
@@ -298,27 +305,45 @@ def _simulate_kernel(
                 day_blocked = True
                 daily_breaches += 1.0
             equity = cash
-        exposure = abs(units * px_close) / equity if equity > 0.0 else 0.0
-        exposure_sum += exposure
+        # Flat bars skip the divisions: their exposure and return are exactly 0 either way.
+        exposure = 0.0
+        if units != 0.0 and equity > 0.0:
+            exposure = abs(units * close[i]) / equity
+            exposure_sum += exposure
         if in_window:
             window_bars += 1.0
             window_exposure_sum += exposure
             if exposure > window_max_exposure:
                 window_max_exposure = exposure
-        norm = equity / capital
+        norm = equity if unit_capital else equity / capital
         equity_out[i] = norm
-        r = norm / previous_norm - 1.0 if previous_norm > 0.0 else 0.0
+        r = 0.0
+        if norm != previous_norm and previous_norm > 0.0:
+            r = norm / previous_norm - 1.0
+            sum_return += r
+            sum_return_sq += r * r
+            down = r if r < 0.0 else 0.0  # a select, not a branch: the sign of a return is a coin toss
+            sum_downside_sq += down * down
         returns_out[i] = r
-        sum_return += r
-        sum_return_sq += r * r
-        if r < 0.0:
-            sum_downside_sq += r * r
         previous_norm = norm
         if norm > peak_norm:
             peak_norm = norm
-        drawdown = 1.0 - norm / peak_norm
-        if drawdown > max_drawdown:
-            max_drawdown = drawdown
+            trough_norm = norm
+        elif norm < trough_norm:
+            # Division is monotone, so the deepest drawdown under one peak is at its lowest equity.
+            trough_norm = norm
+            drawdown = 1.0 - norm / peak_norm
+            if drawdown > max_drawdown:
+                max_drawdown = drawdown
+        if halted and units == 0.0 and working == 0.0:
+            # A halt is final and the book is flat: every later bar keeps this equity with a zero return
+            # and no exposure, so they are written at once instead of stepped through.
+            equity_out[i + 1 :] = norm
+            returns_out[i + 1 :] = 0.0
+            rest = min(n, window_stop) - max(i + 1, window_start)
+            if rest > 0:
+                window_bars += float(rest)
+            break
     stats = np.empty(_N_STATS)
     stats[ORDERS] = orders
     stats[ORDERED] = ordered
@@ -353,12 +378,14 @@ def simulate(
     *,
     window: tuple[int, int] | None = None,
     returns_buffer: np.ndarray | None = None,
+    equity_buffer: np.ndarray | None = None,
 ) -> SimulationResult:
     """Run one profile over one path for a precomputed target series (same length as the path).
 
     ``returns_buffer`` (float64, at least as long as the path) lets a caller that reduces the returns to
     metrics at once reuse one scratch array instead of faulting in fresh memory per run; the result's
-    ``returns`` is then a view of it, valid until the buffer is reused. ``window`` (start, stop) bar
+    ``returns`` is then a view of it, valid until the buffer is reused; ``equity_buffer`` likewise for the
+    equity, for a caller that reduces it to a chart at once. ``window`` (start, stop) bar
     indices: exposure and traded notional inside it are counted apart (the scenario's stress window).
     """
     execution = execution or ExecutionModel()
@@ -371,11 +398,8 @@ def simulate(
         raise ValueError("target must be finite and within [-1, 1]")
     # A token bucket holding one minute of orders: bursts up to the per-minute rate, refilled per bar.
     tokens_per_bar = profile.max_order_rate_per_min * bars.bar_seconds / 60.0
-    equity = np.empty(n)
-    if returns_buffer is not None and returns_buffer.dtype == np.float64 and returns_buffer.shape[0] >= n:
-        returns = returns_buffer[:n]
-    else:
-        returns = np.empty(n)
+    equity = _scratch(equity_buffer, n)
+    returns = _scratch(returns_buffer, n)
     stats = _simulate_kernel(
         bars.open,
         bars.high,
@@ -404,3 +428,10 @@ def simulate(
         returns,
     )
     return SimulationResult(equity=equity, returns=returns, stats=stats, bar_seconds=bars.bar_seconds)
+
+
+def _scratch(buffer: np.ndarray | None, n: int) -> np.ndarray:
+    usable = buffer is not None and buffer.dtype == np.float64 and buffer.ndim == 1
+    if usable and buffer.flags.c_contiguous and buffer.shape[0] >= n:
+        return buffer[:n]
+    return np.empty(n)

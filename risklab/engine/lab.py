@@ -215,15 +215,36 @@ def _pool() -> ThreadPoolExecutor:
 _SCRATCH = threading.local()
 
 
-def _simulate_job(path, target, profile, execution, keep_equity):
-    # Returns are reduced to metrics right here, so each worker thread reuses one scratch array for them.
-    n = len(path.bars)
-    buffer = getattr(_SCRATCH, "returns", None)
+def _scratch(name: str, n: int) -> np.ndarray:
+    buffer = getattr(_SCRATCH, name, None)
     if buffer is None or buffer.shape[0] < n:
-        buffer = _SCRATCH.returns = np.empty(n)
-    result = simulate(path, target, profile, execution, window=path.window, returns_buffer=buffer)
-    kept = (result.equity, int(result.stats[HALT_BAR])) if keep_equity else None
-    return path_metrics(result, execution.capital), kept
+        buffer = np.empty(n)
+        setattr(_SCRATCH, name, buffer)
+    return buffer
+
+
+def _simulate_job(path, target, profile, execution, keep_chart):
+    # Returns and equity are reduced to metrics and a chart right here, so each worker thread reuses one
+    # pair of scratch arrays instead of faulting in fresh memory for every simulation.
+    n = len(path.bars)
+    result = simulate(
+        path,
+        target,
+        profile,
+        execution,
+        window=path.window,
+        returns_buffer=_scratch("returns", n),
+        equity_buffer=_scratch("equity", n),
+    )
+    chart = None
+    if keep_chart:
+        chart = {
+            "path": path.label,
+            **chart_series(result.equity, path.bars.timestamp),
+            "window": _window_seconds(path),
+            "halted_s": _bar_seconds(path, int(result.stats[HALT_BAR])),
+        }
+    return path_metrics(result, execution.capital), chart
 
 
 def probe_target(n: int, window: tuple[int, int]) -> np.ndarray:
@@ -245,22 +266,23 @@ class PendingScenario:
     futures: list
     references: dict  # profile name -> future of the probe on the unstressed bars
 
-    def collect(self) -> dict[tuple[str, str], tuple[list[dict], tuple | None]]:
-        """(strategy, profile name) -> (metrics per path, (equity, halt bar) of the first path); the probe's
-        reference on unstressed bars under ("reference", profile name)."""
+    def collect(self) -> dict[tuple[str, str], tuple[list[dict], dict | None]]:
+        """(strategy, profile name) -> (metrics per path, chart of the first path: path label, equity and
+        drawdown series, stress window and halt in UTC seconds); the probe's reference on unstressed bars
+        under ("reference", profile name)."""
         out, index = {}, 0
         for name, future in self.references.items():
             out[("reference", name)] = ([future.result()[0]], None)
         for strategy_name in self.strategies:
             for profile in self.profiles:
-                per_path, first_equity = [], None
+                per_path, first_chart = [], None
                 for k in range(self.paths):
-                    metrics, equity = self.futures[index].result()
+                    metrics, chart = self.futures[index].result()
                     index += 1
                     per_path.append(metrics)
                     if k == 0:
-                        first_equity = equity
-                out[(strategy_name, profile.name)] = (per_path, first_equity)
+                        first_chart = chart
+                out[(strategy_name, profile.name)] = (per_path, first_chart)
         return out
 
 
@@ -344,7 +366,7 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                     continue
                 profile = profiles[unit["profile"]]
                 for strategy_name in job.strategies:
-                    per_path, first_equity = outcomes[(strategy_name, profile.name)]
+                    per_path, first_chart = outcomes[(strategy_name, profile.name)]
                     reference = outcomes.get(("reference", profile.name)) if strategy_name == PROBE else None
                     rows[unit["unit_id"]].append(
                         build_row(entry, strategy_name, profile, scenario, per_path, reference)
@@ -355,10 +377,7 @@ def run_units(plan: dict, units: list[dict]) -> list[dict]:
                             "strategy": strategy_name,
                             "profile": profile.name,
                             "scenario": scenario.name,
-                            "path": scenario.paths[0].label,
-                            **chart_series(first_equity[0], scenario.paths[0].bars.timestamp),
-                            "window": _window_seconds(scenario.paths[0]),
-                            "halted_s": _bar_seconds(scenario.paths[0], first_equity[1]),
+                            **first_chart,
                         }
                     )
     ids = [unit["unit_id"] for unit in units]

@@ -91,17 +91,30 @@ def _smallest(values, need, probability):
         m = sample.shape[0]
         k = min(int(m * (probability + 0.01)) + 1, m - 1)
         loose = np.partition(sample, k)[k]
-        count = 0
+        below = 0
+        equal = 0
         for i in range(n):
-            if values[i] <= loose:
-                count += 1
-        if count >= need:
-            out = np.empty(count)
+            v = values[i]
+            if v < loose:
+                below += 1
+            elif v == loose:
+                equal += 1
+        if below + equal >= need:
+            # Ties at the threshold (a flat strategy's zero returns are most of the bars) beyond the
+            # ``need`` smallest are left out: selecting among a million equal values costs more than the
+            # whole simulation.
+            ties = min(equal, max(need - below, 0))
+            out = np.empty(below + ties)
             j = 0
             for i in range(n):
-                if values[i] <= loose:
-                    out[j] = values[i]
+                v = values[i]
+                if v < loose:
+                    out[j] = v
                     j += 1
+                elif v == loose and ties > 0:
+                    out[j] = v
+                    j += 1
+                    ties -= 1
             return out
     return values.copy()
 
@@ -247,16 +260,43 @@ def drawdown_series(equity: np.ndarray) -> np.ndarray:
     return 1.0 - equity / peak
 
 
+@njit(cache=False, nogil=True)
+def _bucket_drawdowns(equity, edges):
+    """``np.maximum.reduceat(drawdown_series(equity), edges)`` in one pass with no temporaries (NaN
+    propagates as it does there); a worker thread reduces each chart right after its simulation."""
+    out = np.empty(edges.shape[0])
+    running = -np.inf
+    k = -1
+    deepest = 0.0
+    for i in range(equity.shape[0]):
+        e = equity[i]
+        if e > running or e != e:
+            running = e
+        peak = running if running > 1.0 or running != running else 1.0
+        dd = 1.0 - e / peak
+        if k + 1 < edges.shape[0] and i == edges[k + 1]:
+            if k >= 0:
+                out[k] = deepest
+            k += 1
+            deepest = dd
+        elif dd > deepest or dd != dd:
+            deepest = dd
+    if k >= 0:
+        out[k] = deepest
+    return out
+
+
 def chart_series(equity: np.ndarray, timestamps: np.ndarray | None = None, points: int = 240) -> dict:
     """Equity and drawdown reduced to ``points`` buckets for charts; each bucket keeps its deepest
     drawdown so a one-bar crash stays visible. ``time_s``: each bucket's last bar, UTC epoch seconds."""
-    dd = drawdown_series(equity)
     n = equity.shape[0]
     edges = np.unique(np.linspace(0, n, min(points, n) + 1).astype(np.int64))[:-1]
     ends = np.concatenate((edges[1:], [n])) - 1
     out = {
         "equity": [float(x) for x in equity[ends]],
-        "drawdown": [float(x) for x in np.maximum.reduceat(dd, edges)],
+        "drawdown": [
+            float(x) for x in _bucket_drawdowns(np.ascontiguousarray(equity, dtype=np.float64), edges)
+        ],
     }
     if timestamps is not None:
         out["time_s"] = [int(t) // 10**9 for t in timestamps[ends]]

@@ -75,7 +75,11 @@ def worst_drawdown_episodes(close: np.ndarray, count: int) -> list[tuple[float, 
     An episode runs from a new running high to the lowest close before the next new high, so episodes
     never overlap.
     """
-    starts, lows, troughs = _episodes(np.ascontiguousarray(close, dtype=np.float64))
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    if count == 1:  # where every stress window is placed: one pass, no per-bar arrays
+        low, start, trough = _deepest_episode(close)
+        return [(1.0 - low, start, trough)] if 1.0 - low > 0.0 else []
+    starts, lows, troughs = _episodes(close)
     order = np.argsort(lows, kind="stable")[:count]
     episodes = []
     for k in order:
@@ -111,6 +115,30 @@ def _episodes(close):
             lows[k] = ratio
             troughs[k] = i
     return starts[: k + 1], lows[: k + 1], troughs[: k + 1]
+
+
+@njit(cache=False, nogil=True)
+def _deepest_episode(close):
+    # ``_episodes`` reduced to its deepest episode (the first of equally deep ones, as a stable sort
+    # picks): (lowest close / running high, start, trough).
+    best_low, best_start, best_trough = np.inf, 0, 0
+    start, low, trough = 0, np.inf, 0
+    running_max = -np.inf
+    for i in range(close.shape[0]):
+        c = close[i]
+        new_high = i == 0 or c >= running_max
+        if c > running_max:
+            running_max = c
+        ratio = c / running_max
+        if new_high:
+            if low < best_low:
+                best_low, best_start, best_trough = low, start, trough
+            start, low, trough = i, ratio, i
+        elif ratio < low:
+            low, trough = ratio, i
+    if low < best_low:
+        best_low, best_start, best_trough = low, start, trough
+    return best_low, best_start, best_trough
 
 
 def _resolve_at(bars: Bars, at, rng: np.random.Generator, span: int) -> int:
