@@ -7,7 +7,7 @@ and a non-numeric offset are a 400 naming the parameter. The audit trail pages b
 
 from __future__ import annotations
 
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 
 DEFAULT_LIMIT = 50
@@ -62,6 +62,23 @@ class SeqKeysetPagination(CursorPagination):
         if raw is None:
             return self.page_size
         return bounded_count(raw, self.page_size_query_param, minimum=1, cap=self.max_page_size)
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot decode with 404; it is a malformed parameter, so a 400 like the rest.
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            cursor = False
+        # The position is a seq this list gave out; anything else would reach the database as a bad integer.
+        if cursor is False or (
+            cursor is not None and cursor.position is not None and not _is_seq(cursor.position)
+        ):
+            raise InvalidPagination(f"{self.cursor_query_param} is not a cursor this list gave out")
+        return cursor
+
+
+def _is_seq(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS
 
 
 def paginate_sequence(request, items, *, limit_param: str = "limit", offset_param: str = "offset"):

@@ -99,6 +99,7 @@ CASES = [
         "result",
     ),
     Refusal("job-hash-artefact", "/jobs/hash-artefact/", (AUDITOR, OPERATOR, ENGINEER_ELSEWHERE), "upload"),
+    Refusal("audit-trail-recheck", "/audit/recheck/", (AUDITOR, OPERATOR, ENGINEER)),
     Refusal(
         "runbook-job-start",
         "/jobs/runbook/smoke_demo/",
