@@ -115,12 +115,12 @@ def test_the_audit_trail_pages_by_keyset_on_seq(admin, django_capture_on_commit_
     assert len(re.findall(r"<td>(\d+)</td>", third)) == 30 and "before=" not in third
 
 
-
 @pytest.mark.parametrize("cursor", ["not-a-cursor", "cD1hYmM=", "cD0tMQ=="])
 def test_a_cursor_the_audit_events_api_never_gave_out_is_a_400(admin, cursor):
     response = admin.get(f"/api/v1/audit/events/?cursor={cursor}")
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith("cursor is not a cursor")
+
 
 def test_a_full_audit_trail_re_check_is_recorded_and_shown_with_its_time(
     admin, django_capture_on_commit_callbacks, capsys
