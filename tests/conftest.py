@@ -36,7 +36,13 @@ def make_user(db):
 
 @pytest.fixture
 def workers(tmp_path):
-    """Start real Celery worker subprocesses; all are stopped when the test ends."""
+    """Start real Celery worker subprocesses; all are stopped when the test ends.
+
+    Messages left on the broker by earlier tests (jobs created through a server process) name rows of a
+    database that has been flushed since; they are dropped first so a worker starts on this test's own."""
+    from oemconsole.celery import app
+
+    app.control.purge()
     started: list[Worker] = []
 
     def start(lease_seconds: int = 30) -> Worker:

@@ -25,7 +25,7 @@ def test_a_real_worker_runs_a_job_to_completion(workers, make_user):
     job = start_hash_job(make_user("engineer"), b"x" * 300_000)  # enqueued on commit: no atomic block here
     wait_for(
         lambda: Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED,
-        timeout=90,
+        timeout=180,
         what="success",
         worker=worker,
     )
@@ -40,7 +40,7 @@ def test_a_job_whose_worker_dies_is_picked_up_again_and_finishes_once(workers, m
     job = start_hash_job(make_user("engineer"), os.urandom(64 * 65536), chunk_bytes=65536, throttle_ms=150)
     wait_for(
         lambda: Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, progress__gt=5).exists(),
-        timeout=90,
+        timeout=180,
         what="the first worker to make progress",
         worker=first,
     )
