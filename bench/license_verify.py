@@ -142,33 +142,29 @@ def main(argv: list[str] | None = None) -> int:
         crl = parse_crl(crl_bytes, allow_development_keys=True)
         mark = now - timedelta(minutes=1)
 
-        def full() -> None:
-            license_signatures.clear_cache()  # the license's own signature really checked each call
+        def verify(revoked_serials, *, remembered: bool) -> None:
+            if not remembered:
+                license_signatures.clear_cache()  # the license's own signature really checked each call
             status = verify_license(
                 license_bytes,
                 fingerprint_record=record,
                 now=now,
                 stage="paper",
-                revoked_serials=crl,
+                revoked_serials=revoked_serials,
                 high_water=mark,
                 trust_root=pin,
                 allow_development_keys=True,
             )
             assert status.valid, status.reasons
 
+        def full() -> None:
+            verify(crl, remembered=False)
+
         def full_with_crl_bytes() -> None:
-            license_signatures.clear_cache()
-            status = verify_license(
-                license_bytes,
-                fingerprint_record=record,
-                now=now,
-                stage="paper",
-                revoked_serials=crl_bytes,
-                high_water=mark,
-                trust_root=pin,
-                allow_development_keys=True,
-            )
-            assert status.valid, status.reasons
+            verify(crl_bytes, remembered=False)
+
+        def again() -> None:  # the same license again: its signature is remembered
+            verify(crl, remembered=True)
 
         # The device as the daemon finds it: license installed, CRL observed once, high-water mark set.
         data_dir = Path(tmp) / "var"
@@ -178,19 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         observe_crl(data_dir, allow_development_keys=True, first_use=True)
         update_mark(keyring, now - timedelta(minutes=1))
         probe = SystemProbe(root)
-
-        def again() -> None:  # the same license again: its signature is remembered
-            status = verify_license(
-                license_bytes,
-                fingerprint_record=record,
-                now=now,
-                stage="paper",
-                revoked_serials=crl,
-                high_water=mark,
-                trust_root=pin,
-                allow_development_keys=True,
-            )
-            assert status.valid, status.reasons
 
         def full_check() -> None:
             status = check_installed_license(
