@@ -58,7 +58,7 @@ from licensing.core.vendor_trust import trusted_verifying_key
 from .models import Customer, Device, License, LicenseRequest, LicenseStatus, RequestStatus
 
 _EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # as the oem_provision_license CLI
-ADMIN_ROLE = "admin"  # oemconsole.roles.ADMIN (licensing sits below oemconsole: no import)
+ADMIN_ROLE = "admin"  # audit.roles.ADMIN (licensing sits below oemconsole: no import)
 _STATUS = {LIVE: LicenseStatus.ACTIVE, REVOKED: LicenseStatus.REVOKED}  # anything else: superseded
 
 

@@ -7,9 +7,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.roles import roles_of
+
 from .models import ApiToken
 from .parsers import BoundedJSONParser
-from .roles import roles_of
 from .services import TokenRefused, api_token_issue, api_token_revoke
 from .throttle import AuthRateThrottle
 

@@ -9,7 +9,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from .roles import roles_of
+from audit.roles import roles_of
 
 # auto_describe would call collect() at import time, i.e. query the database before migrations exist.
 REGISTRY = CollectorRegistry(auto_describe=False)

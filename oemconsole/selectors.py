@@ -6,9 +6,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import SigningLockout
+from audit.roles import ADMIN
 
 from .models import ApiToken
-from .roles import ADMIN
 
 
 def _is_admin(user) -> bool:

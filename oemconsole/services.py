@@ -11,12 +11,12 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from audit.models import Deployment
+from audit.roles import ADMIN, ROLES, sync_roles
 from audit.services import audit_event_record, deployment_assign_user, deployment_create, signer_key_create
 from audit.trust.core_config import sign_file, signature_path
 from audit.trust.keyring import KeyRing, KeyRingError
 
 from .models import ApiToken
-from .roles import ADMIN, ROLES, sync_roles
 
 DEMO_DEPLOYMENT = "demo-deployment"
 DEMO_CUSTOMER = "Demo Customer"

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "oemconsole.errors.RefusedMiddleware",
 ]
 
 ROOT_URLCONF = "oemconsole.urls"

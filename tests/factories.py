@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 
 from audit.models import Deployment
 from audit.services import deployment_assign_user
-from oemconsole.roles import sync_roles
+from audit.roles import sync_roles
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
 

@@ -1,10 +1,10 @@
-"""Creates the six role groups with their model permissions (oemconsole.roles is the one source)."""
+"""Creates the six role groups with their model permissions (audit.roles is the one source)."""
 
 from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from oemconsole.roles import sync_roles
+    from audit.roles import sync_roles
 
     sync_roles(apps)
 

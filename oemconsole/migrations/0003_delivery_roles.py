@@ -1,10 +1,10 @@
-"""Adds the delivery permissions to the roles (oemconsole.roles stays the one source)."""
+"""Adds the delivery permissions to the roles (audit.roles stays the one source)."""
 
 from django.db import migrations
 
 
 def sync(apps, schema_editor):
-    from oemconsole.roles import sync_roles
+    from audit.roles import sync_roles
 
     sync_roles(apps)
 

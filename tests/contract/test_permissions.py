@@ -10,7 +10,7 @@ from audit.trust.hashing import sha384_file
 from delivery.models import BuildStatus, BundleBuild
 from jobs import services as job_services
 from jobs.models import Job
-from oemconsole.roles import ROLES
+from audit.roles import ROLES
 from risklab.models import LabRun
 from tests.factories import DeploymentFactory, user_with_role
 

@@ -10,7 +10,7 @@ from licensing import services
 from licensing.core.cli import license_request_main
 from licensing.core.registry import registry_path
 from licensing.models import License, LicenseRequest
-from oemconsole.roles import ROLES
+from audit.roles import ROLES
 from tests.factories import ensure_roles, user_with_role
 from tests.trust_setup import installed
 

@@ -4,7 +4,7 @@ from django.core.management import call_command
 from guardian.models import UserObjectPermission
 
 from audit.models import AuditEvent, Deployment
-from oemconsole.roles import ROLES
+from audit.roles import ROLES
 
 
 @pytest.fixture

@@ -175,7 +175,7 @@ def test_a_report_changed_on_disk_is_not_attached(db, no_broker):
 def test_the_lab_page_shows_dated_charts_for_the_picked_scenario_and_marks_unexercised_rows(
     db, no_broker, client
 ):
-    from oemconsole.roles import AUDITOR
+    from audit.roles import AUDITOR
     from tests.factories import user_with_role
 
     lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2))
