@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from audit.models import Deployment
-from audit.services import deployment_assign_user
 from audit.roles import sync_roles
+from audit.services import deployment_assign_user
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
 

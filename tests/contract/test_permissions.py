@@ -6,11 +6,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from audit.roles import ROLES
 from audit.trust.hashing import sha384_file
 from delivery.models import BuildStatus, BundleBuild
 from jobs import services as job_services
 from jobs.models import Job
-from audit.roles import ROLES
 from risklab.models import LabRun
 from tests.factories import DeploymentFactory, user_with_role
 

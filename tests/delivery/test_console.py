@@ -7,12 +7,12 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from audit.models import AuditEvent, StepAttachment
+from audit.roles import ROLES
 from audit.trust.hashing import sha384_file
 from delivery import services
 from delivery.models import AcceptanceStatus, BuildStatus, BundleBuild
 from jobs import services as job_services
 from jobs.runner import run_job
-from audit.roles import ROLES
 from tests.delivery.bundles import build
 from tests.factories import user_with_role
 from tests.licensing.fakesys import build_machine

@@ -6,11 +6,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from audit.roles import ROLES
 from licensing import services
 from licensing.core.cli import license_request_main
 from licensing.core.registry import registry_path
 from licensing.models import License, LicenseRequest
-from audit.roles import ROLES
 from tests.factories import ensure_roles, user_with_role
 from tests.trust_setup import installed
 

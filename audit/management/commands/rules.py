@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from audit.rules import all_rules
+from audit.authorization import all_rules
 
 
 class Command(BaseCommand):

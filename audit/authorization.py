@@ -1,8 +1,9 @@
 """Who may do what: one rule per state-changing action, and the one function every service calls first.
 
-Each Django app declares its rules in its own `rules.py` with `@rule("<entity>.<action>", who=...)`; the app
-config imports that module when Django starts. A rule's check returns `None` to allow, or the sentence that
-tells the actor why not; it may raise `NotFound` itself when the object must stay invisible to the actor.
+Each Django app (this one too) declares its rules in its own `rules.py` with
+`@rule("<entity>.<action>", who=...)`; the app config imports that module when Django starts. A rule's check
+returns `None` to allow, or the sentence that tells the actor why not; it may raise `NotFound` itself when the
+object must stay invisible to the actor.
 Services call `authorize(...)` before any write (a checklist row, an audit event, a file), so a refused
 request changes nothing. Views and templates ask `may(...)` to show or hide a button, never to decide.
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from django.test import RequestFactory
 
+from audit.authorization import all_rules, authorize, may, rule, rule_for
 from audit.errors import Conflict, Invalid, NotAllowed, NotFound, Refused
-from audit.rules import all_rules, authorize, may, rule, rule_for
 from oemconsole.errors import api_exception_handler, refusal_response
 from tests.factories import user_with_role
 
