@@ -8,28 +8,24 @@ exception the handler does not know stays a 500: the message of an unexpected ex
 values, so only its status leaves the server.
 """
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.csrf import requires_csrf_token
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from audit.errors import Refused
+from audit.refusals import API_PREFIX, RefusedMiddleware, error_body, refusal_response
 
-API_PREFIX = "/api/"
+__all__ = ["API_PREFIX", "RefusedMiddleware", "api_exception_handler", "error_body", "refusal_response"]
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "the request body is larger than this server accepts"
     default_code = "payload_too_large"
-
-
-def error_body(code: str, message: str, **extra) -> dict:
-    return {"error": {"code": code, "message": message, **extra}}
 
 
 def _flatten(detail, prefix: str = "") -> list[str]:
@@ -85,38 +81,6 @@ def _answer(request, status_code: int, code: str, message: str, template: str):
     if _is_api(request):
         return JsonResponse(error_body(code, message), status=status_code)
     return render(request, template, {"message": message}, status=status_code)
-
-
-_PAGE_TEMPLATES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html"}
-
-
-def refusal_response(request, exc: Refused, *, back: str | None = None, **back_kwargs):
-    """The one way a page answers a service's refusal: with `back` (a URL name), the message is flashed and
-    the browser sent back to the form it came from; without, the refusal's status page with its message.
-    Under /api/ it is the JSON error shape, whatever the caller asked."""
-    if _is_api(request):
-        return JsonResponse(error_body(exc.code, exc.message, **exc.extra), status=exc.status)
-    if back is not None:
-        messages.error(request, exc.message[:1].upper() + exc.message[1:])
-        return redirect(back, **back_kwargs)
-    template = _PAGE_TEMPLATES.get(exc.status, "errors/400.html")
-    message = exc.message[:1].upper() + exc.message[1:]
-    return render(request, template, {"message": message}, status=exc.status)
-
-
-class RefusedMiddleware:
-    """A refusal no view caught becomes its page (or its JSON under /api/), never a 500."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_exception(self, request, exception):
-        if isinstance(exception, Refused):
-            return refusal_response(request, exception)
-        return None
 
 
 @requires_csrf_token

@@ -77,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
-    "oemconsole.errors.RefusedMiddleware",
+    "audit.refusals.RefusedMiddleware",
 ]
 
 ROOT_URLCONF = "oemconsole.urls"

@@ -8,7 +8,8 @@ from django.test import RequestFactory
 
 from audit.authorization import all_rules, authorize, may, rule, rule_for
 from audit.errors import Conflict, Invalid, NotAllowed, NotFound, Refused
-from oemconsole.errors import api_exception_handler, refusal_response
+from audit.refusals import refusal_response
+from oemconsole.errors import api_exception_handler
 from tests.factories import user_with_role
 
 
