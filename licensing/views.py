@@ -27,6 +27,7 @@ from licensing.core.license_file import MAX_LICENSE_BYTES, parse_license, to_qr_
 from licensing.core.request import MAX_REQUEST_BYTES
 
 from . import selectors, services
+from .errors import LicensingError
 from .forms import ApproveForm, AssignAdminForm, CustomerForm, ReasonForm, UploadForm
 from .models import License, LicenseRequest, RequestStatus
 
@@ -70,7 +71,7 @@ def customer_list(request):
             return redirect("licensing-customer-list")
         try:
             customer = services.customer_create(actor=user, name=form.cleaned_data["name"])
-        except services.LicensingError as exc:
+        except LicensingError as exc:
             messages.error(request, f"Cannot create the customer: {exc}")
             return redirect("licensing-customer-list")
         return redirect("licensing-customer-detail", pk=customer.pk)
@@ -127,7 +128,7 @@ def customer_upload_request(request, pk: int):
             confirm_digest=form.cleaned_data["confirm_digest"],
             label=form.cleaned_data["label"],
         )
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot upload the request: {exc}")
         return redirect("licensing-customer-detail", pk=customer.pk)
     messages.success(request, f"Request {req.request_digest} is waiting for approval.")
@@ -148,7 +149,7 @@ def customer_assign_admin(request, pk: int):
         return redirect("licensing-customer-detail", pk=customer.pk)
     try:
         services.customer_assign_admin(actor=request.user, customer=customer, admin=admin)
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot assign: {exc}")
     else:
         messages.success(request, f"{admin.get_username()} now manages {customer.name}.")
@@ -225,7 +226,7 @@ def request_approve(request, pk: int):
             match_policy=data["match_policy"] or DEFAULT_POLICY.name,
             replaces=replaces,
         )
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot approve: {exc}")
         return _request_page(request, req, form, status=400)
     messages.success(request, f"Issued license serial {lic.serial} for {lic.customer.name}.")
@@ -240,9 +241,9 @@ def request_reject(request, pk: int):
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise services.LicensingError("a rejection needs a reason")
+            raise LicensingError("a rejection needs a reason")
         services.license_request_reject(actor=request.user, request=req, reason=form.cleaned_data["reason"])
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot reject: {exc}")
     else:
         messages.success(request, "Request rejected.")
@@ -303,9 +304,9 @@ def license_revoke(request, serial: int):
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise services.LicensingError("a revocation needs a reason")
+            raise LicensingError("a revocation needs a reason")
         services.license_revoke(actor=request.user, license=lic, reason=form.cleaned_data["reason"])
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot revoke: {exc}")
     else:
         messages.success(request, f"License {lic.serial} revoked; the new CRL lists it.")
