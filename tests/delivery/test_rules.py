@@ -95,3 +95,12 @@ def test_an_engineer_of_another_deployment_attaches_nothing_there(build, deploym
 def test_a_delivery_refusal_is_a_400_of_the_one_error_family():
     refusal = services.DeliveryRefused("only a built bundle can be accepted")
     assert isinstance(refusal, Invalid) and (refusal.status, refusal.code) == (400, "invalid")
+
+
+def test_register_bundle_on_the_command_line_answers_the_rule_in_one_line(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    engineer = user_with_role("engineer")
+    with pytest.raises(CommandError, match="^your role may not register bundles$"):
+        call_command("register_bundle", str(tmp_path / "absent"), "--user", engineer.username)
+    assert not BundleBuild.objects.exists()
