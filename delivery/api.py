@@ -1,14 +1,15 @@
 """Bundles API: list and read builds, start a build or an acceptance, attach a build to a checklist.
-Reads come from the permission-filtered selectors; writes call the services, which decide who may act."""
+Reads come from the permission-filtered selectors; writes call the services, which ask the rules
+(delivery/rules.py) who may act. Refusals are `audit.errors` (a `DeliveryRefused` is 400, a role the rule
+refuses 403) and the API's exception handler answers them."""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.authorization import authorize
 from jobs.serializers import JobSerializer
 
 from . import selectors, services
@@ -22,33 +23,17 @@ from .serializers import (
 )
 
 
-def _require_view(request) -> None:
-    if not request.user.has_perm(services.VIEW_PERMISSION):
-        raise PermissionDenied("your role may not see bundles")
-
-
 def _visible(request, pk) -> BundleBuild:
-    _require_view(request)
-    try:
-        return selectors.bundle_build_get_visible(user=request.user, pk=pk)
-    except BundleBuild.DoesNotExist:
-        raise Http404 from None
-
-
-def _refusals(call):
-    try:
-        return call()
-    except DjangoPermissionDenied as exc:
-        raise PermissionDenied(str(exc)) from None
-    except services.DeliveryRefused as exc:
-        raise ValidationError({"detail": str(exc)}) from None
+    # A role that may not see bundles is told so (403) rather than shown an empty page of them.
+    authorize(request.user, "bundle.view")
+    return get_object_or_404(selectors.bundle_build_list_visible(user=request.user), pk=pk)
 
 
 class BundleBuildListApi(generics.ListAPIView):
     serializer_class = BundleBuildSerializer
 
     def get_queryset(self):
-        _require_view(self.request)
+        authorize(self.request.user, "bundle.view")
         return selectors.bundle_build_list_visible(user=self.request.user)
 
 
@@ -64,11 +49,7 @@ class BundleBuildStartApi(APIView):
     def post(self, request):
         payload = BundleBuildStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        build = _refusals(
-            lambda: services.bundle_build_start(
-                platform=payload.validated_data["platform"], actor=request.user
-            )
-        )
+        build = services.bundle_build_start(platform=payload.validated_data["platform"], actor=request.user)
         return Response(BundleBuildSerializer(build).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,11 +59,7 @@ class BundleAcceptanceStartApi(APIView):
         build = _visible(request, pk)
         payload = BundleAcceptanceStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        job = _refusals(
-            lambda: services.bundle_acceptance_start(
-                build=build, actor=request.user, **payload.validated_data
-            )
-        )
+        job = services.bundle_acceptance_start(build=build, actor=request.user, **payload.validated_data)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -92,13 +69,11 @@ class BundleAttachApi(APIView):
         build = _visible(request, pk)
         payload = BundleAttachSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        attached = _refusals(
-            lambda: services.bundle_build_attach(
-                build=build,
-                deployment_id=payload.validated_data["deployment"],
-                checklist_id=payload.validated_data["checklist"],
-                actor=request.user,
-            )
+        attached = services.bundle_build_attach(
+            build=build,
+            deployment_id=payload.validated_data["deployment"],
+            checklist_id=payload.validated_data["checklist"],
+            actor=request.user,
         )
         rows = [{"step": a.step_id, "name": a.name, "sha384": a.sha384, "value": a.value} for a in attached]
         return Response(BundleAttachResultSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)

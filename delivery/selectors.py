@@ -1,5 +1,5 @@
 """Delivery reads, filtered to what the user may see: bundles are the vendor's, so a role sees all of them or
-none (``delivery.view_bundlebuild``: admin, engineer, auditor)."""
+none (the rule ``bundle.view`` in delivery/rules.py: admin, engineer, auditor)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,17 @@ from pathlib import Path
 
 from django.db.models import QuerySet
 
+from audit.authorization import may
 from audit.runbooks.model import load_runbooks
 
 from .models import BundleBuild
-from .services import EVIDENCE, VIEW_PERMISSION, build_report_path
+from .services import EVIDENCE, build_report_path
 
 
 def bundle_build_list_visible(*, user) -> QuerySet[BundleBuild]:
-    if not user.is_authenticated or not user.has_perm(VIEW_PERMISSION):
+    if not may(user, "bundle.view"):
         return BundleBuild.objects.none()
     return BundleBuild.objects.select_related("created_by", "job", "acceptance_job")
-
-
-def bundle_build_get_visible(*, user, pk) -> BundleBuild:
-    return bundle_build_list_visible(user=user).get(pk=pk)
 
 
 def bundle_build_steps(build: BundleBuild) -> list[dict]:

@@ -1,6 +1,8 @@
 """Delivery writes: start a build or an acceptance (as jobs), record what they produced, attach a build to a
-checklist as gate evidence. Who may act is decided here, before any write; every write records its audit
-event in the same transaction. A refusal writes nothing.
+checklist as gate evidence. Each write the console offers asks `authorize(actor, ...)` (delivery/rules.py)
+before any write; every write records its audit event in the same transaction. A refusal writes nothing.
+The job's recorders (`bundle_build_record`, `bundle_build_fail`, `bundle_acceptance_*`) ask nothing: they
+record what a job already authorized produced.
 
 The bundle's files stay the truth: registering a build verifies the bundle (``manifest.sig``, every file's
 size and SHA-384) with the bootstrap's own verifier, and attaching one re-checks ``manifest.json`` against the
@@ -12,14 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.db import transaction
 
-from audit.models import Deployment
+from audit.authorization import authorize
+from audit.errors import Invalid
+from audit.roles import roles_of
 from audit.runbooks.model import RunbookError
 from audit.runbooks.model import checklist as checklist_definition
-from audit.selectors import deployment_get_visible
+from audit.selectors import deployment_list_visible
 from audit.services import SignatureRefused, audit_event_record, checklist_attach, checklist_open
 from audit.trust.canonical import StrictJSONError, strict_loads
 from audit.trust.hashing import sha384_file
@@ -27,9 +30,6 @@ from jobs.services import job_create
 
 from .models import AcceptanceStatus, BuildStatus, BundleBuild
 
-VIEW_PERMISSION = "delivery.view_bundlebuild"
-BUILD_PERMISSION = "delivery.add_bundlebuild"
-ACCEPT_PERMISSION = "delivery.change_bundlebuild"
 BUILD_KIND = "bundle_build"
 ACCEPTANCE_KIND = "oem_acceptance"
 PLATFORMS = ("linux-x86_64", "windows-x86_64", "macos-arm64")
@@ -44,13 +44,8 @@ EVIDENCE = (
 )
 
 
-class DeliveryRefused(Exception):
-    """A delivery action that must not happen; the message is shown to the user as is."""
-
-
-def _require(actor, permission: str, what: str) -> None:
-    if actor is None or not actor.has_perm(permission):
-        raise PermissionDenied(f"your role may not {what}")
+class DeliveryRefused(Invalid):
+    """A delivery action that must not happen (400); the message is shown to the user as is."""
 
 
 def bundles_root() -> Path:
@@ -76,7 +71,7 @@ def _audit(action: str, actor, build: BundleBuild, detail: dict, outcome: str = 
 @transaction.atomic
 def bundle_build_start(*, platform: str, actor) -> BundleBuild:
     """Queue a build of ``platform`` from this checkout into ``OEM_DATA_DIR/bundles/``."""
-    _require(actor, BUILD_PERMISSION, "build bundles")
+    authorize(actor, "bundle.build")
     if platform not in PLATFORMS:
         raise DeliveryRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
     build = BundleBuild.objects.create(platform=platform, created_by=actor)
@@ -159,7 +154,7 @@ def bundle_build_record(
 def bundle_build_register(*, bundle_dir: Path, actor, ci_run: Path | None = None) -> BundleBuild:
     """Make a bundle built elsewhere (the packaging pipeline, a vendor's workstation) known to the console,
     with the pipeline's CI run record when there is one."""
-    _require(actor, BUILD_PERMISSION, "register bundles")
+    authorize(actor, "bundle.register")
     with transaction.atomic():
         return bundle_build_record(
             build=BundleBuild(created_by=actor), bundle_dir=bundle_dir, actor=actor, ci_run=ci_run
@@ -177,7 +172,7 @@ def bundle_build_fail(*, build: BundleBuild, error: str) -> None:
 # -- acceptance -------------------------------------------------------------------------------------------
 @transaction.atomic
 def bundle_acceptance_start(*, build: BundleBuild, actor, rebuild: bool = False, allow_virtual: bool = False):
-    _require(actor, ACCEPT_PERMISSION, "run the OEM acceptance")
+    authorize(actor, "bundle.accept", build=build)
     if build.status != BuildStatus.BUILT:
         raise DeliveryRefused("only a built bundle can be accepted")
     if build.acceptance_status == AcceptanceStatus.RUNNING:
@@ -246,18 +241,18 @@ def _check_files(build: BundleBuild, files: dict[str, Path]) -> None:
 def bundle_build_attach(*, build: BundleBuild, deployment_id: int, checklist_id: str, actor) -> list:
     """Attach what the checklist's steps ask for (fingerprint, manifest, its signature, the acceptance report)
     to the steps the actor's role is responsible for. Returns the attachments made."""
-    _require(actor, VIEW_PERMISSION, "use bundles as evidence")
-    try:
-        deployment = deployment_get_visible(user=actor, pk=deployment_id)
-    except Deployment.DoesNotExist:
-        raise DeliveryRefused("no such deployment") from None
+    authorize(actor, "bundle.attach", build=build)
+    # The deployment is a field of the form, not the page's object: an unknown one is a bad request (400).
+    deployment = deployment_list_visible(user=actor).filter(pk=deployment_id).first()
+    if deployment is None:
+        raise DeliveryRefused("no such deployment")
     if build.status != BuildStatus.BUILT:
         raise DeliveryRefused("only a built bundle can be attached")
     try:
         definition = checklist_definition(checklist_id)
     except RunbookError as exc:
         raise DeliveryRefused(str(exc)) from None
-    roles = set(actor.groups.values_list("name", flat=True))
+    roles = set(roles_of(actor))
     files = _evidence_files(build)
     wanted = [
         (step, spec)

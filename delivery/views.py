@@ -1,16 +1,17 @@
 """Bundles pages: builds with their steps and acceptance, downloads checked against their hashes, starting a
-build or an acceptance, attaching a build to a checklist. Roles without ``delivery.view_bundlebuild`` get 403;
-a build that does not exist 404. The services decide who may act; views translate the result."""
+build or an acceptance, attaching a build to a checklist. A role the rule ``bundle.view`` refuses gets 403, a
+build that does not exist 404. The services ask the rules (delivery/rules.py) who may act; a refusal of the
+actor becomes its page in the console's middleware, a `DeliveryRefused` is shown on the page it came from."""
 
 from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.authorization import authorize, may
 from audit.selectors import deployment_list_visible
 from audit.trust.hashing import sha384_file
 
@@ -18,22 +19,15 @@ from . import selectors, services
 from .models import BundleBuild
 
 
-def _require_view(request) -> None:
-    if not request.user.has_perm(services.VIEW_PERMISSION):
-        raise PermissionDenied
-
-
 def _visible(request, pk) -> BundleBuild:
-    _require_view(request)
-    try:
-        return selectors.bundle_build_get_visible(user=request.user, pk=pk)
-    except BundleBuild.DoesNotExist:
-        raise Http404("no such bundle build") from None
+    # A role that may not see bundles is told so (403) rather than shown an empty page of them.
+    authorize(request.user, "bundle.view")
+    return get_object_or_404(selectors.bundle_build_list_visible(user=request.user), pk=pk)
 
 
 @login_required
 def bundle_list(request):
-    _require_view(request)
+    authorize(request.user, "bundle.view")
     if request.method == "POST":
         try:
             build = services.bundle_build_start(platform=request.POST.get("platform", ""), actor=request.user)
@@ -50,7 +44,7 @@ def bundle_list(request):
         {
             "builds": builds,
             "platforms": services.PLATFORMS,
-            "can_build": request.user.has_perm(services.BUILD_PERMISSION),
+            "can_build": may(request.user, "bundle.build"),
         },
     )
 
@@ -66,7 +60,7 @@ def bundle_detail(request, pk: int):
             "steps": selectors.bundle_build_steps(build),
             "files": sorted(selectors.bundle_build_files(build)),
             "sections": build.acceptance_report.get("sections", []),
-            "can_accept": request.user.has_perm(services.ACCEPT_PERMISSION),
+            "can_accept": may(request.user, "bundle.accept", build=build),
             "deployments": deployment_list_visible(user=request.user),
             "checklists": selectors.bundle_evidence_checklists(),
         },

@@ -3,8 +3,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
+from .errors import LicensingError
 from .models import Customer, Device, License, LicenseRequest
-from .services import LicensingError, customer_create
+from .services import customer_create
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -38,7 +39,7 @@ class CustomerAdmin(GuardedModelAdmin):
         if change:
             return  # nothing is editable once created
         try:
-            created = customer_create(name=obj.name, user=request.user)
+            created = customer_create(actor=request.user, name=obj.name)
         except LicensingError as exc:
             raise ValidationError(str(exc)) from None
         obj.pk, obj.created_by_id, obj.created_at = created.pk, created.created_by_id, created.created_at

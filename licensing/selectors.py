@@ -2,8 +2,8 @@
 
 A customer is visible to the admins it is assigned to (guardian object permission `licensing.view_customer`)
 and to roles with the model-level `licensing.view_customer` (auditor: reads everything). Devices, requests
-and licenses are visible exactly when their customer is. Hidden and missing objects raise the same
-DoesNotExist, so callers answer 404 for both.
+and licenses are visible exactly when their customer is. Callers fetch through these querysets
+(`get_object_or_404`), so hidden and missing objects get the same 404. Who may act is licensing/rules.py.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from guardian.shortcuts import get_objects_for_user
 from licensing.core.crl import CrlError, load_crl
 from licensing.core.registry import LIVE, crl_path, registry_path, verify_registry
 
-from . import services
 from .models import Customer, Device, License, LicenseRequest, RequestStatus
+from .services import store
+from .services.registry import mirror_fields
 
 
 def customer_list_visible(*, user) -> QuerySet[Customer]:
@@ -26,8 +27,8 @@ def customer_list_visible(*, user) -> QuerySet[Customer]:
     return get_objects_for_user(user, "licensing.view_customer", klass=Customer, accept_global_perms=True)
 
 
-def customer_get_visible(*, user, pk) -> Customer:
-    return customer_list_visible(user=user).get(pk=pk)
+def customer_is_visible(*, user, customer: Customer) -> bool:
+    return customer_list_visible(user=user).filter(pk=customer.pk).exists()
 
 
 def device_list_visible(*, user) -> QuerySet[Device]:
@@ -45,10 +46,6 @@ def license_request_list_visible(*, user, status: str | None = None) -> QuerySet
     return requests
 
 
-def license_request_get_visible(*, user, pk) -> LicenseRequest:
-    return license_request_list_visible(user=user).get(pk=pk)
-
-
 def license_request_pending(*, user) -> QuerySet[LicenseRequest]:
     return license_request_list_visible(user=user, status=RequestStatus.PENDING)
 
@@ -59,39 +56,8 @@ def license_list_visible(*, user) -> QuerySet[License]:
     ).select_related("device", "device__customer", "request", "issued_by")
 
 
-def license_get_visible(*, user, serial) -> License:
-    return license_list_visible(user=user).get(serial=serial)
-
-
 def live_license_for_device(device: Device) -> License | None:
     return device.licenses.filter(status="active").order_by("-serial").first()
-
-
-# ---- permissions (the role side; object visibility is above) -----------------------------------------------
-def can_manage_customers(user) -> bool:
-    return user.has_perm("licensing.add_customer")
-
-
-def can_upload_requests(user) -> bool:
-    return user.has_perm("licensing.add_licenserequest")
-
-
-def can_approve(user) -> bool:
-    return user.has_perm("licensing.add_license")
-
-
-def can_reject(user) -> bool:
-    return user.has_perm("licensing.change_licenserequest")
-
-
-def can_revoke(user) -> bool:
-    return user.has_perm("licensing.change_license")
-
-
-def can_view_registry(user) -> bool:
-    return user.is_authenticated and (
-        user.has_perm("licensing.add_license") or user.has_perm("licensing.view_license")
-    )
 
 
 # ---- registry status --------------------------------------------------------------------------------------
@@ -118,19 +84,19 @@ class RegistryStatus:
 
 def registry_status() -> RegistryStatus:
     """verify_registry over the shared registry file plus the CRL and the console mirror's agreement."""
-    allow_dev = services.allow_development_keys()
-    path = registry_path(services.data_dir())
+    allow_dev = store.allow_development_keys()
+    path = registry_path(store.data_dir())
     status = RegistryStatus(path=str(path), exists=path.is_file(), ok=False)
     status.problems = verify_registry(path, allow_development_keys=allow_dev)
     try:
-        crl = load_crl(crl_path(services.data_dir()), allow_development_keys=allow_dev)
+        crl = load_crl(crl_path(store.data_dir()), allow_development_keys=allow_dev)
     except CrlError as exc:
         status.problems.append(f"crl.json: {exc}")
         crl = None
     if crl is not None:
         status.crl_number, status.crl_serials = crl.number, sorted(crl.serials)
     if not status.problems:
-        state = services.registry().read_state()
+        state = store.registry().read_state()
         status.entries, status.licenses, status.head = state.seq, len(state.licenses), state.head
         status.live = sum(1 for s in state.licenses.values() if s.status == LIVE)
         status.next_serial = state.next_serial()
@@ -139,7 +105,7 @@ def registry_status() -> RegistryStatus:
             row = rows.get(serial)
             if row is None:
                 status.missing_in_console.append(serial)
-            elif services.mirror_fields(lic_state)["status"] != row.status or row.active_activations != len(
+            elif mirror_fields(lic_state)["status"] != row.status or row.active_activations != len(
                 lic_state.active
             ):
                 status.differs_in_console.append(serial)
@@ -155,6 +121,6 @@ def registry_status() -> RegistryStatus:
 def registry_license_state(serial: int):
     """What the verified registry says about one serial (LicenseState), or None; never raises."""
     try:
-        return services.registry().read_state().licenses.get(int(serial))
+        return store.registry().read_state().licenses.get(int(serial))
     except ValueError:
         return None

@@ -1,9 +1,11 @@
 """Licensing pages: customers, their devices and licenses, requests waiting for approval, a license with its
-file and QR code, the registry's verification status. Writes go through licensing.services.
+file and QR code, the registry's verification status. Writes go through licensing.services, which decide who
+may act (licensing/rules.py); a refusal (`NotAllowed` 403, `NotFound` 404) becomes its page in the console's
+middleware, and a licensing error (`LicensingError`) is shown on the form it came from.
 
-Permission order on every write: the role first (PermissionDenied → 403), then the customer's visibility
-(DoesNotExist → 404), so a role that may never act learns nothing and an admin never learns about customers
-they do not manage.
+Order on every write: the rule's role answer first (403), then the object through the visibility selectors
+(404), so a role that may never act learns nothing and an admin never learns about customers they do not
+manage; the service then asks the same rule again with the object, for every caller.
 """
 
 from __future__ import annotations
@@ -12,92 +14,34 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.authorization import authorize, may
 from audit.trust.fsutil import read_regular_file
 from audit.trust.hashing import sha384_bytes
 from licensing.core import qr
-from licensing.core.fingerprint import CONTAINER_POLICY, DEFAULT_POLICY, POLICIES
-from licensing.core.license_file import MAX_LICENSE_BYTES, STAGES, parse_license, to_qr_text
+from licensing.core.fingerprint import DEFAULT_POLICY
+from licensing.core.license_file import MAX_LICENSE_BYTES, parse_license, to_qr_text
 from licensing.core.request import MAX_REQUEST_BYTES
 
 from . import selectors, services
-from .models import Customer, License, LicenseRequest, RequestStatus
+from .errors import LicensingError
+from .forms import ApproveForm, AssignAdminForm, CustomerForm, ReasonForm, UploadForm
+from .models import License, LicenseRequest, RequestStatus
 
 
-# ---- forms ------------------------------------------------------------------------------------------------
-class CustomerForm(forms.Form):
-    name = forms.CharField(max_length=200)
-
-
-class UploadForm(forms.Form):
-    request_file = forms.FileField(label="Request file (req.json)")
-    label = forms.CharField(max_length=200, required=False, label="Device label")
-    confirm_digest = forms.CharField(
-        max_length=103,
-        required=False,
-        label="Foreign request: digest confirmed with the device",
-        help_text="Only for a request from another installation: the request digest the device printed.",
-    )
-
-
-class ApproveForm(forms.Form):
-    edition = forms.RegexField(regex=r"^[a-z0-9][a-z0-9_.-]{0,63}$", initial="standard", max_length=64)
-    features = forms.CharField(required=False, help_text="comma-separated names, e.g. paper-labs")
-    stages = forms.MultipleChoiceField(
-        choices=[(s, s) for s in STAGES], widget=forms.CheckboxSelectMultiple, initial=["demo", "paper"]
-    )
-    valid_days = forms.IntegerField(min_value=1, max_value=3650, initial=365)
-    max_activations = forms.IntegerField(min_value=1, max_value=1000, initial=1)
-    allow_virtual = forms.BooleanField(required=False, label="License a VM/container device")
-    match_policy = forms.ChoiceField(
-        choices=[(name, name) for name in POLICIES],
-        initial=DEFAULT_POLICY.name,
-        required=False,
-        help_text=f"{CONTAINER_POLICY.name} for containers and small VPSs (two stable components)",
-    )
-    reissue = forms.BooleanField(required=False, label="Reissue: replace the device's active license")
-
-    def clean_features(self) -> list[str]:
-        return [f.strip() for f in self.cleaned_data["features"].split(",") if f.strip()]
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500)
-
-
-class AssignAdminForm(forms.Form):
-    username = forms.CharField(max_length=150)
-
-
-# ---- helpers ----------------------------------------------------------------------------------------------
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise PermissionDenied
-
-
-def _customer(request, pk) -> Customer:
-    try:
-        return selectors.customer_get_visible(user=request.user, pk=pk)
-    except Customer.DoesNotExist:
-        raise Http404("no such customer") from None
+def _customer(request, pk):
+    return get_object_or_404(selectors.customer_list_visible(user=request.user), pk=pk)
 
 
 def _license_request(request, pk) -> LicenseRequest:
-    try:
-        return selectors.license_request_get_visible(user=request.user, pk=pk)
-    except LicenseRequest.DoesNotExist:
-        raise Http404("no such request") from None
+    return get_object_or_404(selectors.license_request_list_visible(user=request.user), pk=pk)
 
 
 def _license(request, serial) -> License:
-    try:
-        return selectors.license_get_visible(user=request.user, serial=serial)
-    except License.DoesNotExist:
-        raise Http404("no such license") from None
+    return get_object_or_404(selectors.license_list_visible(user=request.user), serial=serial)
 
 
 def _first_error(form: forms.Form) -> str:
@@ -120,14 +64,14 @@ def _license_file_bytes(lic: License) -> bytes | None:
 def customer_list(request):
     user = request.user
     if request.method == "POST":
-        _require(selectors.can_manage_customers(user))
+        authorize(user, "customer.create")
         form = CustomerForm(request.POST)
         if not form.is_valid():
             messages.error(request, f"Cannot create the customer: {_first_error(form)}")
             return redirect("licensing-customer-list")
         try:
-            customer = services.customer_create(name=form.cleaned_data["name"], user=user)
-        except services.LicensingError as exc:
+            customer = services.customer_create(actor=user, name=form.cleaned_data["name"])
+        except LicensingError as exc:
             messages.error(request, f"Cannot create the customer: {exc}")
             return redirect("licensing-customer-list")
         return redirect("licensing-customer-detail", pk=customer.pk)
@@ -138,8 +82,8 @@ def customer_list(request):
         {
             "customers": customers,
             "pending": selectors.license_request_pending(user=user).count(),
-            "can_create": selectors.can_manage_customers(user),
-            "can_view_registry": selectors.can_view_registry(user),
+            "can_create": may(user, "customer.create"),
+            "can_view_registry": may(user, "license_registry.view"),
         },
     )
 
@@ -157,8 +101,8 @@ def customer_detail(request, pk: int):
             "requests": selectors.license_request_list_visible(user=user).filter(device__customer=customer),
             "licenses": selectors.license_list_visible(user=user).filter(device__customer=customer),
             "upload_form": UploadForm(),
-            "can_upload": selectors.can_upload_requests(user),
-            "can_assign": user.has_perm("licensing.change_customer"),
+            "can_upload": may(user, "license_request.upload", customer=customer),
+            "can_assign": may(user, "customer.assign_admin", customer=customer),
         },
     )
 
@@ -166,7 +110,7 @@ def customer_detail(request, pk: int):
 @login_required
 @require_POST
 def customer_upload_request(request, pk: int):
-    _require(selectors.can_upload_requests(request.user))
+    authorize(request.user, "license_request.upload")
     customer = _customer(request, pk)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -178,13 +122,13 @@ def customer_upload_request(request, pk: int):
         return redirect("licensing-customer-detail", pk=customer.pk)
     try:
         req = services.license_request_upload(
+            actor=request.user,
             request_bytes=upload.read(),
             customer=customer,
-            user=request.user,
             confirm_digest=form.cleaned_data["confirm_digest"],
             label=form.cleaned_data["label"],
         )
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot upload the request: {exc}")
         return redirect("licensing-customer-detail", pk=customer.pk)
     messages.success(request, f"Request {req.request_digest} is waiting for approval.")
@@ -194,7 +138,7 @@ def customer_upload_request(request, pk: int):
 @login_required
 @require_POST
 def customer_assign_admin(request, pk: int):
-    _require(request.user.has_perm("licensing.change_customer"))
+    authorize(request.user, "customer.assign_admin")
     customer = _customer(request, pk)
     form = AssignAdminForm(request.POST)
     admin = None
@@ -204,8 +148,8 @@ def customer_assign_admin(request, pk: int):
         messages.error(request, "Cannot assign: no such user")
         return redirect("licensing-customer-detail", pk=customer.pk)
     try:
-        services.customer_assign_admin(customer=customer, admin=admin, user=request.user)
-    except services.LicensingError as exc:
+        services.customer_assign_admin(actor=request.user, customer=customer, admin=admin)
+    except LicensingError as exc:
         messages.error(request, f"Cannot assign: {exc}")
     else:
         messages.success(request, f"{admin.get_username()} now manages {customer.name}.")
@@ -244,8 +188,9 @@ def _request_page(request, req: LicenseRequest, approve_form: ApproveForm | None
             "environment": fingerprint.get("environment", {}),
             "approve_form": approve_form or ApproveForm(),
             "reject_form": ReasonForm(),
-            "can_approve": selectors.can_approve(user) and req.status == RequestStatus.PENDING,
-            "can_reject": selectors.can_reject(user) and req.status == RequestStatus.PENDING,
+            "can_approve": req.status == RequestStatus.PENDING and may(user, "license.issue", request=req),
+            "can_reject": req.status == RequestStatus.PENDING
+            and may(user, "license_request.reject", request=req),
             "licenses": req.licenses.all(),
         },
         status=status,
@@ -260,7 +205,7 @@ def request_detail(request, pk: int):
 @login_required
 @require_POST
 def request_approve(request, pk: int):
-    _require(selectors.can_approve(request.user))
+    authorize(request.user, "license.issue")
     req = _license_request(request, pk)
     form = ApproveForm(request.POST)
     if not form.is_valid():
@@ -270,6 +215,7 @@ def request_approve(request, pk: int):
     replaces = selectors.live_license_for_device(req.device) if data["reissue"] else None
     try:
         lic = services.license_issue(
+            actor=request.user,
             request=req,
             edition=data["edition"],
             features=data["features"],
@@ -279,9 +225,8 @@ def request_approve(request, pk: int):
             allow_virtual=data["allow_virtual"],
             match_policy=data["match_policy"] or DEFAULT_POLICY.name,
             replaces=replaces,
-            user=request.user,
         )
-    except services.LicensingError as exc:
+    except LicensingError as exc:
         messages.error(request, f"Cannot approve: {exc}")
         return _request_page(request, req, form, status=400)
     messages.success(request, f"Issued license serial {lic.serial} for {lic.customer.name}.")
@@ -291,14 +236,14 @@ def request_approve(request, pk: int):
 @login_required
 @require_POST
 def request_reject(request, pk: int):
-    _require(selectors.can_reject(request.user))
+    authorize(request.user, "license_request.reject")
     req = _license_request(request, pk)
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise services.LicensingError("a rejection needs a reason")
-        services.license_request_reject(request=req, reason=form.cleaned_data["reason"], user=request.user)
-    except services.LicensingError as exc:
+            raise LicensingError("a rejection needs a reason")
+        services.license_request_reject(actor=request.user, request=req, reason=form.cleaned_data["reason"])
+    except LicensingError as exc:
         messages.error(request, f"Cannot reject: {exc}")
     else:
         messages.success(request, "Request rejected.")
@@ -317,7 +262,7 @@ def license_detail(request, serial: int):
             "registry_state": selectors.registry_license_state(lic.serial),
             "file_ok": _license_file_bytes(lic) is not None,
             "revoke_form": ReasonForm(),
-            "can_revoke": selectors.can_revoke(request.user) and lic.status == "active",
+            "can_revoke": lic.status == "active" and may(request.user, "license.revoke", license=lic),
         },
     )
 
@@ -354,14 +299,14 @@ def license_qr(request, serial: int):
 @login_required
 @require_POST
 def license_revoke(request, serial: int):
-    _require(selectors.can_revoke(request.user))
+    authorize(request.user, "license.revoke")
     lic = _license(request, serial)
     form = ReasonForm(request.POST)
     try:
         if not form.is_valid():
-            raise services.LicensingError("a revocation needs a reason")
-        services.license_revoke(license=lic, reason=form.cleaned_data["reason"], user=request.user)
-    except services.LicensingError as exc:
+            raise LicensingError("a revocation needs a reason")
+        services.license_revoke(actor=request.user, license=lic, reason=form.cleaned_data["reason"])
+    except LicensingError as exc:
         messages.error(request, f"Cannot revoke: {exc}")
     else:
         messages.success(request, f"License {lic.serial} revoked; the new CRL lists it.")
@@ -371,18 +316,20 @@ def license_revoke(request, serial: int):
 # ---- registry ---------------------------------------------------------------------------------------------
 @login_required
 def registry_status(request):
-    _require(selectors.can_view_registry(request.user))
+    authorize(request.user, "license_registry.view")
     return render(
         request,
         "licensing/registry.html",
-        {"status": selectors.registry_status(), "can_reconcile": selectors.can_revoke(request.user)},
+        {
+            "status": selectors.registry_status(),
+            "can_reconcile": may(request.user, "license_registry.reconcile"),
+        },
     )
 
 
 @login_required
 @require_POST
 def registry_reconcile(request):
-    _require(selectors.can_revoke(request.user))
-    report = services.license_registry_reconcile(user=request.user)
+    report = services.license_registry_reconcile(actor=request.user)
     (messages.error if report.problems else messages.success)(request, f"Reconcile: {report.summary()}")
     return redirect("licensing-registry")

@@ -4,8 +4,8 @@ against their hashes, the build and acceptance jobs, and a build attached to a c
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import PermissionDenied
 
+from audit.errors import NotAllowed
 from audit.models import AuditEvent, StepAttachment
 from audit.roles import ROLES
 from audit.trust.hashing import sha384_file
@@ -107,9 +107,9 @@ def test_registering_a_tampered_bundle_is_refused_and_records_nothing(db, built,
 
 
 def test_only_an_admin_builds_or_registers(db, built):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         services.bundle_build_register(bundle_dir=built.bundle_dir, actor=user_with_role("engineer"))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotAllowed):
         services.bundle_build_start(platform="linux-x86_64", actor=user_with_role("auditor"))
     assert not BundleBuild.objects.exists()
 

@@ -29,15 +29,15 @@ def roles(db):
 def world(tmp_path, capsys):
     """A managing admin with one customer, one issued license and one pending request."""
     admin = user_with_role("admin")
-    customer = services.customer_create(name="ACME Trading", user=admin)
+    customer = services.customer_create(actor=admin, name="ACME Trading")
     assert license_request_main(["--out", str(tmp_path / "a.json")]) == 0
     first = services.license_request_upload(
-        request_bytes=(tmp_path / "a.json").read_bytes(), customer=customer, user=admin
+        actor=admin, request_bytes=(tmp_path / "a.json").read_bytes(), customer=customer
     )
-    lic = services.license_issue(request=first, stages=["demo"], valid_days=10, user=admin)
+    lic = services.license_issue(actor=admin, request=first, stages=["demo"], valid_days=10)
     assert license_request_main(["--out", str(tmp_path / "b.json")]) == 0
     pending = services.license_request_upload(
-        request_bytes=(tmp_path / "b.json").read_bytes(), customer=customer, user=admin
+        actor=admin, request_bytes=(tmp_path / "b.json").read_bytes(), customer=customer
     )
     capsys.readouterr()
     return {

@@ -82,12 +82,12 @@ def test_the_runbook_flow_on_the_command_line_shows_in_the_console(tmp_path, cap
 def test_console_and_command_line_share_one_registry(tmp_path, monkeypatch, capsys):
     ensure_roles()
     admin = user_with_role("admin")
-    customer = services.customer_create(name="ACME Trading", user=admin)
+    customer = services.customer_create(actor=admin, name="ACME Trading")
     assert license_request_main(["--out", str(tmp_path / "a.json")]) == 0
     req = services.license_request_upload(
-        request_bytes=(tmp_path / "a.json").read_bytes(), customer=customer, user=admin
+        actor=admin, request_bytes=(tmp_path / "a.json").read_bytes(), customer=customer
     )
-    services.license_issue(request=req, stages=["demo"], valid_days=30, user=admin)
+    services.license_issue(actor=admin, request=req, stages=["demo"], valid_days=30)
     # A second machine, provisioned on the command line against the same data directory.
     monkeypatch.setenv(
         "OEM_FINGERPRINT_ROOT",

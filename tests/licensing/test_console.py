@@ -18,6 +18,7 @@ from licensing.core.crl import load_crl
 from licensing.core.license_file import from_qr_text, parse_license
 from licensing.core.registry import Registry, crl_path, registry_path
 from licensing.models import Customer, License, LicenseRequest, RequestStatus
+from licensing.services import licenses as license_services
 from tests.factories import ensure_roles, user_with_role
 from tests.licensing.fakesys import make_vm
 from tests.trust_setup import installed
@@ -45,7 +46,7 @@ def admin(roles):
 
 @pytest.fixture
 def customer(admin) -> Customer:
-    return services.customer_create(name="ACME Trading", user=admin)
+    return services.customer_create(actor=admin, name="ACME Trading")
 
 
 @pytest.fixture
@@ -59,12 +60,12 @@ def request_file(tmp_path, capsys):
 @pytest.fixture
 def pending(customer, admin, request_file) -> LicenseRequest:
     return services.license_request_upload(
-        request_bytes=request_file.read_bytes(), customer=customer, user=admin
+        actor=admin, request_bytes=request_file.read_bytes(), customer=customer
     )
 
 
 def _issue(pending, admin, **overrides) -> License:
-    terms = {"stages": ["demo", "paper"], "valid_days": 30, "max_activations": 1, "user": admin}
+    terms = {"stages": ["demo", "paper"], "valid_days": 30, "max_activations": 1, "actor": admin}
     return services.license_issue(request=pending, **{**terms, **overrides})
 
 
@@ -141,7 +142,7 @@ def test_an_admin_who_does_not_manage_the_customer_gets_404(client, pending, adm
     assert client.get(f"/licensing/licenses/{lic.serial}/license.json").status_code == 404
     assert client.post(f"/licensing/licenses/{lic.serial}/revoke/", {"reason": "x"}).status_code == 404
     # Once assigned, the same admin manages it.
-    services.customer_assign_admin(customer=pending.device.customer, admin=other, user=admin)
+    services.customer_assign_admin(actor=admin, customer=pending.device.customer, admin=other)
     assert client.get(f"/licensing/licenses/{lic.serial}/").status_code == 200
 
 
@@ -187,7 +188,7 @@ def test_a_tampered_registry_is_shown_as_not_verified(client, pending, admin):
     assert "NOT VERIFIED" in page and "registry.jsonl:1:" in page
     assert 'class="verified"' not in page
     with pytest.raises(services.LicensingError, match="registry does not verify"):
-        services.license_revoke(license=License.objects.get(), reason="test", user=admin)
+        services.license_revoke(actor=admin, license=License.objects.get(), reason="test")
     assert License.objects.get().status == "active"
 
 
@@ -221,7 +222,7 @@ def test_a_virtual_device_needs_explicit_approval(client, customer, admin, machi
     make_vm(machine)
     assert license_request_main(["--out", str(tmp_path / "vm.json")]) == 0
     req = services.license_request_upload(
-        request_bytes=(tmp_path / "vm.json").read_bytes(), customer=customer, user=admin
+        actor=admin, request_bytes=(tmp_path / "vm.json").read_bytes(), customer=customer
     )
     client.force_login(admin)
     response = client.post(f"/licensing/requests/{req.pk}/approve/", APPROVE)
@@ -260,17 +261,17 @@ def test_without_the_switch_the_development_key_is_refused_and_nothing_written(
 def test_a_database_failure_after_the_registry_append_is_repaired_by_reconcile(
     client, pending, admin, monkeypatch
 ):
-    real = services.audit_event_record
+    real = license_services.audit_event_record
 
     def failing(**kwargs):
         if kwargs["action"] == "license.issue":
             raise RuntimeError("database is locked")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "audit_event_record", failing)
+    monkeypatch.setattr(license_services, "audit_event_record", failing)
     with pytest.raises(services.LicenseMirrorError, match="serial 1 is recorded in the registry"):
         _issue(pending, admin)
-    monkeypatch.setattr(services, "audit_event_record", real)
+    monkeypatch.setattr(license_services, "audit_event_record", real)
     assert not License.objects.exists()
     assert 1 in Registry(registry_path()).read_state().licenses
     client.force_login(admin)
@@ -302,7 +303,7 @@ def test_reissue_supersedes_the_old_license(client, pending, admin, request_file
     old = _issue(pending, admin)
     assert license_request_main(["--out", str(request_file)]) == 0  # a new request from the same device
     new_req = services.license_request_upload(
-        request_bytes=request_file.read_bytes(), customer=pending.device.customer, user=admin
+        actor=admin, request_bytes=request_file.read_bytes(), customer=pending.device.customer
     )
     client.force_login(admin)
     response = client.post(f"/licensing/requests/{new_req.pk}/approve/", APPROVE)

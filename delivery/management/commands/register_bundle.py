@@ -5,9 +5,9 @@ failure, exit non-zero, nothing recorded."""
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.errors import Refused
 from delivery import services
 
 
@@ -26,8 +26,8 @@ class Command(BaseCommand):
             raise CommandError(f"no user {user!r}") from None
         try:
             build = services.bundle_build_register(bundle_dir=bundle_dir, actor=actor, ci_run=ci_run)
-        except (services.DeliveryRefused, PermissionDenied) as exc:
-            raise CommandError(str(exc) or "permission denied") from None
+        except Refused as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(
             f"registered bundle {build.pk}: {build.platform} {build.bundle_version} {build.fingerprint}"
         )

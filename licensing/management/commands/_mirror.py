@@ -1,7 +1,7 @@
 """Passthrough to a pure licensing CLI, then mirror the shared registry into the console database.
 
 The pure main decides the exit code and prints its own lines; on success the console's mirror is
-reconciled with the registry it just wrote (licensing.services.license_registry_reconcile), so a license
+reconciled with the registry it just wrote (licensing.services.registry_mirror_reconcile), so a license
 provisioned or revoked on the command line shows in the console at once. A mirror failure never changes
 the outcome (the registry is the truth): it is one warning line, and the console can reconcile later.
 """
@@ -16,9 +16,9 @@ class MirroredPassthroughCommand(PassthroughCommand):
         code = type(self).main(argv[2:])
         if code == 0 and "-h" not in argv[2:] and "--help" not in argv[2:]:
             try:
-                from licensing.services import license_registry_reconcile
+                from licensing.services import registry_mirror_reconcile
 
-                report = license_registry_reconcile(user=None)
+                report = registry_mirror_reconcile()
             except Exception as exc:  # noqa: BLE001 - the registry write already succeeded; report, don't fail
                 print(f"warning: console mirror not updated: {' '.join(str(exc).split())}", file=sys.stderr)
             else:

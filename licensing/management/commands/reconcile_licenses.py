@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing.services import license_registry_reconcile
+from licensing.services import registry_mirror_reconcile
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        report = license_registry_reconcile(user=None)
+        report = registry_mirror_reconcile()
         if report.problems:
             raise CommandError(f"{report.summary()}")
         self.stdout.write(f"license registry reconciled: {report.summary()}")
