@@ -22,14 +22,16 @@ def _is_api(request) -> bool:
 _PAGE_TEMPLATES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html"}
 
 
-def refusal_response(request, exc: Refused, *, back: str | None = None, **back_kwargs):
-    """The one way a page answers a service's refusal: with `back` (a URL name), the message is flashed and
-    the browser sent back to the form it came from; without, the refusal's status page with its message.
-    Under /api/ it is the JSON error shape, whatever the caller asked."""
+def refusal_response(request, exc: Refused, *, back: str | None = None, prefix: str = "", **back_kwargs):
+    """The one way a page answers a service's refusal: with `back` (a URL name), the message is flashed
+    (after `prefix`, e.g. "Cannot revoke") and the browser sent back to the form it came from; without, the
+    refusal's status page with its message. Under /api/ it is the JSON error shape, whatever the caller
+    asked."""
     if _is_api(request):
         return JsonResponse(error_body(exc.code, exc.message, **exc.extra), status=exc.status)
     if back is not None:
-        messages.error(request, exc.message[:1].upper() + exc.message[1:])
+        text = f"{prefix}: {exc.message}" if prefix else exc.message[:1].upper() + exc.message[1:]
+        messages.error(request, text)
         return redirect(back, **back_kwargs)
     template = _PAGE_TEMPLATES.get(exc.status, "errors/400.html")
     message = exc.message[:1].upper() + exc.message[1:]

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from audit.authorization import authorize, may
+from audit.refusals import refusal_response
 from audit.selectors import deployment_list_visible
 from audit.trust.hashing import sha384_file
 
@@ -32,8 +33,7 @@ def bundle_list(request):
         try:
             build = services.bundle_build_start(platform=request.POST.get("platform", ""), actor=request.user)
         except services.DeliveryRefused as exc:
-            messages.error(request, f"Cannot build: {exc}")
-            return redirect("bundle-list")
+            return refusal_response(request, exc, prefix="Cannot build", back="bundle-list")
         return redirect("bundle-detail", pk=build.pk)
     builds = list(selectors.bundle_build_list_visible(user=request.user)[:50])
     for build in builds:
@@ -92,8 +92,9 @@ def bundle_accept(request, pk: int):
             allow_virtual=request.POST.get("allow_virtual") == "on",
         )
     except services.DeliveryRefused as exc:
-        messages.error(request, f"Cannot start the acceptance: {exc}")
-        return redirect("bundle-detail", pk=pk)
+        return refusal_response(
+            request, exc, prefix="Cannot start the acceptance", back="bundle-detail", pk=pk
+        )
     return redirect("job-detail", pk=job.pk)
 
 
@@ -111,7 +112,6 @@ def bundle_attach(request, pk: int):
         messages.error(request, "Not attached: choose a deployment")
         return redirect("bundle-detail", pk=pk)
     except services.DeliveryRefused as exc:
-        messages.error(request, f"Not attached: {exc}")
-        return redirect("bundle-detail", pk=pk)
+        return refusal_response(request, exc, prefix="Not attached", back="bundle-detail", pk=pk)
     messages.success(request, f"Attached {', '.join(a.name for a in attached)} to {checklist_id}.")
     return redirect("checklist", pk=deployment_id, checklist_id=checklist_id)

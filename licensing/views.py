@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from audit.authorization import authorize, may
+from audit.refusals import refusal_response
 from audit.trust.fsutil import read_regular_file
 from audit.trust.hashing import sha384_bytes
 from licensing.core import qr
@@ -72,8 +73,9 @@ def customer_list(request):
         try:
             customer = services.customer_create(actor=user, name=form.cleaned_data["name"])
         except LicensingError as exc:
-            messages.error(request, f"Cannot create the customer: {exc}")
-            return redirect("licensing-customer-list")
+            return refusal_response(
+                request, exc, prefix="Cannot create the customer", back="licensing-customer-list"
+            )
         return redirect("licensing-customer-detail", pk=customer.pk)
     customers = selectors.customer_list_visible(user=user)
     return render(
@@ -129,8 +131,9 @@ def customer_upload_request(request, pk: int):
             label=form.cleaned_data["label"],
         )
     except LicensingError as exc:
-        messages.error(request, f"Cannot upload the request: {exc}")
-        return redirect("licensing-customer-detail", pk=customer.pk)
+        return refusal_response(
+            request, exc, prefix="Cannot upload the request", back="licensing-customer-detail", pk=customer.pk
+        )
     messages.success(request, f"Request {req.request_digest} is waiting for approval.")
     return redirect("licensing-request-detail", pk=req.pk)
 
@@ -150,9 +153,10 @@ def customer_assign_admin(request, pk: int):
     try:
         services.customer_assign_admin(actor=request.user, customer=customer, admin=admin)
     except LicensingError as exc:
-        messages.error(request, f"Cannot assign: {exc}")
-    else:
-        messages.success(request, f"{admin.get_username()} now manages {customer.name}.")
+        return refusal_response(
+            request, exc, prefix="Cannot assign", back="licensing-customer-detail", pk=customer.pk
+        )
+    messages.success(request, f"{admin.get_username()} now manages {customer.name}.")
     return redirect("licensing-customer-detail", pk=customer.pk)
 
 
@@ -244,9 +248,10 @@ def request_reject(request, pk: int):
             raise LicensingError("a rejection needs a reason")
         services.license_request_reject(actor=request.user, request=req, reason=form.cleaned_data["reason"])
     except LicensingError as exc:
-        messages.error(request, f"Cannot reject: {exc}")
-    else:
-        messages.success(request, "Request rejected.")
+        return refusal_response(
+            request, exc, prefix="Cannot reject", back="licensing-request-detail", pk=req.pk
+        )
+    messages.success(request, "Request rejected.")
     return redirect("licensing-request-detail", pk=req.pk)
 
 
@@ -307,9 +312,10 @@ def license_revoke(request, serial: int):
             raise LicensingError("a revocation needs a reason")
         services.license_revoke(actor=request.user, license=lic, reason=form.cleaned_data["reason"])
     except LicensingError as exc:
-        messages.error(request, f"Cannot revoke: {exc}")
-    else:
-        messages.success(request, f"License {lic.serial} revoked; the new CRL lists it.")
+        return refusal_response(
+            request, exc, prefix="Cannot revoke", back="licensing-license-detail", serial=lic.serial
+        )
+    messages.success(request, f"License {lic.serial} revoked; the new CRL lists it.")
     return redirect("licensing-license-detail", serial=lic.serial)
 
 
