@@ -165,11 +165,11 @@ def build(data_dir: Path, sizes: dict) -> dict:
         audit_event_record(action="bench.event", actor=compliance, deployment=main, detail={"n": n})
     phase("audit events")
     for _ in range(sizes["jobs"]):
-        job_create(kind="hash_artefact", params={"path": "missing"}, deployment=main, created_by=compliance)
+        job_create(actor=compliance, kind="hash_artefact", params={"path": "missing"}, deployment=main)
     phase("jobs")
     plan = plan_tasks(profiles=["conservative"], strategies="all", scenarios=["flash_crash"])
     for _ in range(sizes["runs"]):
-        lab_run_start(plan=plan, user=compliance, deployment=main)
+        lab_run_start(actor=compliance, plan=plan, deployment=main)
     phase("lab runs")
     built = time.perf_counter() - t0
     warm = {}

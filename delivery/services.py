@@ -75,7 +75,7 @@ def bundle_build_start(*, platform: str, actor) -> BundleBuild:
     if platform not in PLATFORMS:
         raise DeliveryRefused(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
     build = BundleBuild.objects.create(platform=platform, created_by=actor)
-    build.job = job_create(kind=BUILD_KIND, params={"build": build.pk}, created_by=actor)
+    build.job = job_create(actor=actor, kind=BUILD_KIND, params={"build": build.pk})
     build.save(update_fields=["job"])
     _audit("bundle.build_start", actor, build, {"platform": platform})
     return build
@@ -178,7 +178,7 @@ def bundle_acceptance_start(*, build: BundleBuild, actor, rebuild: bool = False,
     if build.acceptance_status == AcceptanceStatus.RUNNING:
         raise DeliveryRefused("an acceptance of this bundle is already running")
     params = {"build": build.pk, "rebuild": bool(rebuild), "allow_virtual": bool(allow_virtual)}
-    job = job_create(kind=ACCEPTANCE_KIND, params=params, created_by=actor)
+    job = job_create(actor=actor, kind=ACCEPTANCE_KIND, params=params)
     build.acceptance_job = job
     build.acceptance_status = AcceptanceStatus.RUNNING
     build.save(update_fields=["acceptance_job", "acceptance_status"])

@@ -4,7 +4,7 @@ from django.db.models import Q, QuerySet
 
 from audit.selectors import deployment_list_visible
 
-from .models import Job
+from .models import Job, JobResultFile, JobStatus
 
 
 def job_list_visible(*, user) -> QuerySet[Job]:
@@ -18,5 +18,7 @@ def job_list_visible(*, user) -> QuerySet[Job]:
     return jobs.filter(Q(created_by=user) | Q(deployment__in=visible))
 
 
-def job_get_visible(*, user, pk) -> Job:
-    return job_list_visible(user=user).prefetch_related("log_lines", "result_files").get(pk=pk)
+def job_result_list_visible(*, user) -> QuerySet[JobResultFile]:
+    """Result files of the succeeded jobs the user may see (what a checklist step may pick as evidence)."""
+    jobs = job_list_visible(user=user)
+    return JobResultFile.objects.filter(job__in=jobs, job__status=JobStatus.SUCCEEDED).select_related("job")

@@ -1,4 +1,9 @@
-"""Writes for jobs: create, claim by conditional UPDATE, heartbeat, finish, sweep expired leases."""
+"""Writes for jobs: create, claim by conditional UPDATE, heartbeat, finish, sweep expired leases.
+
+The actions a person starts (hash an upload, cancel, re-check the audit trail, attach a job's result as
+evidence) are authorized first (jobs/rules.py). `job_create` is the building block behind every job: its
+callers authorized the action they start (a lab, a bundle build, a runbook step) before they call it, and
+`actor` is `None` only for the server itself (beat, a worker, a management command)."""
 
 import logging
 import os
@@ -11,6 +16,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.authorization import authorize
+from audit.errors import Conflict, Invalid, NotFound
 from audit.services import audit_event_record
 
 from .models import Job, JobLogLine, JobResultFile, JobStatus, new_lease_token
@@ -28,19 +35,19 @@ def _lease_deadline():
 
 
 @transaction.atomic
-def job_create(*, kind: str, params: dict | None = None, deployment=None, created_by=None) -> Job:
+def job_create(*, actor, kind: str, params: dict | None = None, deployment=None) -> Job:
     """Create a job row and wake a worker once the row is committed (never before: it could not see it)."""
     get_kind(kind)  # unknown kinds are refused here, not discovered by a worker later
     job = Job.objects.create(
         kind=kind,
         params=params or {},
         deployment=deployment,
-        created_by=created_by,
+        created_by=actor,
         max_attempts=settings.OEM_JOB_MAX_ATTEMPTS,
     )
     audit_event_record(
         action="job.create",
-        actor=created_by,
+        actor=actor,
         object_type="job",
         object_id=job.pk,
         deployment=deployment,
@@ -51,13 +58,12 @@ def job_create(*, kind: str, params: dict | None = None, deployment=None, create
 
 
 @transaction.atomic
-def audit_trail_check_start(*, user=None) -> Job:
-    """The full audit-trail re-check as a job: nightly from beat (no user) or on demand."""
+def audit_trail_check_start(*, actor) -> Job:
+    """The full audit-trail re-check as a job, on demand (beat starts the nightly one with `job_create`)."""
     from .kinds import AUDIT_TRAIL_CHECK_KIND
 
-    if user is not None and not user.has_perm("jobs.add_job"):
-        raise PermissionError("starting jobs needs the jobs.add_job permission")
-    return job_create(kind=AUDIT_TRAIL_CHECK_KIND, created_by=user)
+    authorize(actor, "job.audit_trail_check")
+    return job_create(actor=actor, kind=AUDIT_TRAIL_CHECK_KIND)
 
 
 def job_enqueue(*, job_id: int) -> None:
@@ -207,7 +213,9 @@ def job_sweep() -> dict[str, int]:
 
 
 @transaction.atomic
-def job_cancel(*, job: Job, actor) -> bool:
+def job_cancel(*, actor, job: Job) -> bool:
+    """Cancel a queued or running job; False when it had already finished."""
+    authorize(actor, "job.cancel", job=job)
     cancelled = (
         Job.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None
@@ -232,7 +240,7 @@ def _safe_name(name: str) -> str:
     return cleaned.lstrip(".") or "artefact"
 
 
-def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
+def artefact_hash_start(*, actor, uploaded_file, deployment=None) -> Job:
     """Store an upload (within the per-file cap and the deployment's quota) under the data directory and
     start a job that hashes it. If the job cannot be created, the stored file is removed: nothing is left
     half-registered."""
@@ -241,20 +249,64 @@ def artefact_hash_start(*, uploaded_file, user, deployment=None) -> Job:
 
     from audit.uploads import JOB_UPLOAD_FOLDER, discard_upload, job_upload_owner, store_upload
 
+    authorize(actor, "job.hash_artefact")
+
     relative = Path(JOB_UPLOAD_FOLDER) / job_upload_owner(deployment) / uuid.uuid4().hex
     relative /= _safe_name(uploaded_file.name)
     target = Path(settings.MEDIA_ROOT) / relative
     store_upload(uploaded_file, target, deployment=deployment)
     try:
         return job_create(
+            actor=actor,
             kind="hash_artefact",
             params={"path": str(relative), "name": _safe_name(uploaded_file.name)},
             deployment=deployment,
-            created_by=user,
         )
     except BaseException:
         discard_upload(target)
         raise
+
+
+def job_result_path(result: JobResultFile):
+    """Where a result file is: job uploads are stored relative to MEDIA_ROOT, reports by absolute path."""
+    from pathlib import Path
+
+    path = Path(result.path)
+    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+
+
+def job_result_attach(
+    *, actor, deployment, checklist_id: str, step_id: str, name: str, result: JobResultFile
+):
+    """Attach a file a finished job produced (a hashed upload, a report) to a checklist step instead of
+    uploading it again. Who may is the step's `checklist.attach` rule; the file is hashed again on arrival
+    and must still match the hash its job recorded. Every refusal comes before the checklist is opened."""
+    from django.core.files import File
+
+    from audit.runbooks.model import RunbookError
+    from audit.runbooks.model import checklist as checklist_definition
+    from audit.services import checklist_attach, checklist_open
+    from audit.trust.hashing import sha384_file
+
+    try:
+        step = checklist_definition(checklist_id).step(step_id)
+    except (RunbookError, KeyError):
+        raise NotFound("no such step") from None
+    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step_id)
+    if not any(artefact.name == name and artefact.hash for artefact in step.artefacts):
+        raise Invalid(f"step {step_id} has no file artefact named {name}")
+    path = job_result_path(result)
+    if not path.is_file() or sha384_file(path) != result.sha384:
+        raise Conflict(f"{result.name} no longer matches the SHA-384 its job recorded")
+    checklist = checklist_open(deployment=deployment, checklist_id=checklist_id, user=actor)
+    with open(path, "rb") as handle:
+        return checklist_attach(
+            checklist=checklist,
+            step_id=step_id,
+            name=name,
+            user=actor,
+            uploaded=File(handle, name=result.name),
+        )
 
 
 def _job_upload_orphans(now: float) -> list:

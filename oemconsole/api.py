@@ -1,7 +1,7 @@
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -11,8 +11,26 @@ from audit.roles import roles_of
 
 from .models import ApiToken
 from .parsers import BoundedJSONParser
-from .services import TokenRefused, api_token_issue, api_token_revoke
+from .services import api_token_issue, api_token_revoke
 from .throttle import AuthRateThrottle
+
+
+class AuthTokenSerializer(serializers.Serializer):
+    """A username and password, checked by the authentication backends (so failures count towards the
+    lockout); the answer is the same for an unknown name, a wrong password and an inactive account."""
+
+    username = serializers.CharField(write_only=True)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
+
+    def validate(self, attrs):
+        user = authenticate(
+            self.context.get("request"), username=attrs["username"], password=attrs["password"]
+        )
+        if user is None:
+            raise serializers.ValidationError(
+                "Unable to log in with provided credentials.", code="authorization"
+            )
+        return {**attrs, "user": user}
 
 
 class TokenSerializer(serializers.Serializer):
@@ -55,7 +73,7 @@ class TokenIssueApi(APIView):
     def post(self, request):
         credentials = AuthTokenSerializer(data=request.data, context={"request": request})
         credentials.is_valid(raise_exception=True)
-        token, secret = api_token_issue(user=credentials.validated_data["user"], request=request)
+        token, secret = api_token_issue(actor=credentials.validated_data["user"], request=request)
         return Response(
             TokenSerializer({"id": token.pk, "token": secret, "expires_at": token.expires_at}).data
         )
@@ -86,8 +104,5 @@ class TokenRevokeApi(APIView):
 
     @extend_schema(request=None, responses={200: TokenStateSerializer})
     def post(self, request, pk: int):
-        try:
-            token = api_token_revoke(token_id=pk, actor=request.user)
-        except TokenRefused:
-            raise NotFound("no such token") from None
+        token = api_token_revoke(actor=request.user, token_id=pk)
         return Response(TokenStateSerializer(token).data)

@@ -5,14 +5,14 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit.authorization import is_admin
 from audit.models import SigningLockout
-from audit.roles import ADMIN
 
 from .models import ApiToken
 
 
 def _is_admin(user) -> bool:
-    return user.is_authenticated and user.groups.filter(name=ADMIN).exists()
+    return user.is_authenticated and is_admin(user)
 
 
 def api_token_list_visible(*, user) -> QuerySet[ApiToken]:

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from audit.authorization import authorize
+from audit.errors import NotFound
 from audit.models import Deployment
 from audit.roles import ADMIN, ROLES, sync_roles
 from audit.services import audit_event_record, deployment_assign_user, deployment_create, signer_key_create
@@ -134,13 +136,9 @@ def _sign_config_once() -> bool:
 
 
 # ---- API tokens ----------------------------------------------------------------------------------------
-class TokenRefused(Exception):
-    """A token operation the actor may not do; HTTP 404: a token that is not yours does not exist for you."""
-
-
 @transaction.atomic
-def api_token_issue(*, user, request=None) -> tuple[ApiToken, str]:
-    """A new API token for `user` (already authenticated by the caller); returns the row and the secret,
+def api_token_issue(*, actor, request=None) -> tuple[ApiToken, str]:
+    """A new API token for `actor` (whose password the caller has checked); returns the row and the secret,
     which is shown once and never stored. The audit event carries the token id, never the secret."""
     from datetime import timedelta
 
@@ -149,15 +147,16 @@ def api_token_issue(*, user, request=None) -> tuple[ApiToken, str]:
     from .authentication import token_digest
     from .client_ip import client_ip
 
+    authorize(actor, "api_token.issue")
     secret = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user,
+        user=actor,
         key_sha384=token_digest(secret),
         expires_at=timezone.now() + timedelta(hours=settings.OEM_API_TOKEN_HOURS),
     )
     audit_event_record(
         action="api_token.issue",
-        actor=user,
+        actor=actor,
         object_type="api_token",
         object_id=token.pk,
         detail={
@@ -169,13 +168,14 @@ def api_token_issue(*, user, request=None) -> tuple[ApiToken, str]:
 
 
 @transaction.atomic
-def api_token_revoke(*, token_id: int, actor) -> ApiToken:
+def api_token_revoke(*, actor, token_id: int) -> ApiToken:
     """Revoke by id: the owner or an admin. Anyone else is refused before any write, as for a missing id."""
     from django.utils import timezone
 
     token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
-    if token is None or not (token.user_id == actor.pk or actor.groups.filter(name=ADMIN).exists()):
-        raise TokenRefused("no such token")
+    if token is None:
+        raise NotFound("no such token")
+    authorize(actor, "api_token.revoke", token=token)
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = timezone.now(), actor
         token.save(update_fields=["revoked_at", "revoked_by"])
@@ -190,19 +190,14 @@ def api_token_revoke(*, token_id: int, actor) -> ApiToken:
 
 
 # ---- lockouts ---------------------------------------------------------------------------------------------
-class UnlockRefused(Exception):
-    pass
-
-
 @transaction.atomic
-def lockout_clear(*, username: str, actor) -> dict[str, int]:
+def lockout_clear(*, actor, username: str) -> dict[str, int]:
     """An admin lifts the login lockout (every address) and the signing lockout of one account, audited."""
     from axes.utils import reset as axes_reset
 
     from audit.models import SigningLockout
 
-    if not actor.groups.filter(name=ADMIN).exists():
-        raise UnlockRefused("only admins unlock accounts")
+    authorize(actor, "account.unlock")
     login_attempts = axes_reset(username=username)
     signing = SigningLockout.objects.filter(user__username=username).update(failures=0, locked_at=None)
     audit_event_record(

@@ -1,22 +1,18 @@
 """Console pages. Thin: selectors for reads, services for writes."""
 
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.models import Deployment
-from audit.selectors import audit_event_recent_for_dashboard, deployment_get_visible, deployment_list_visible
-from audit.trust.hashing import sha384_file
+from audit.authorization import authorize, may
+from audit.bounds import MAX_ROW_ID
+from audit.errors import NotFound, Refused
+from audit.selectors import audit_event_recent_for_dashboard, deployment_list_visible
 from audit.uploads import UploadRefused, upload_refused_response
 from jobs import selectors as job_selectors
 from jobs import services as job_services
-from jobs.models import Job, JobResultFile, JobStatus
 
 
 @login_required
@@ -30,7 +26,8 @@ def dashboard(request):
             "deployments": deployments,
             "jobs": job_selectors.job_list_visible(user=user)[:15],
             "events": audit_event_recent_for_dashboard(user=user, limit=15),
-            "can_start_jobs": user.has_perm("jobs.add_job"),
+            "can_start_jobs": may(user, "runbook_job.start"),
+            "can_hash_artefacts": may(user, "job.hash_artefact"),
             "runbook_jobs": [
                 ("smoke_demo", "Smoke demo strategies"),
                 ("live_dry_run", "Live execution dry run"),
@@ -41,10 +38,7 @@ def dashboard(request):
 
 @login_required
 def deployment_detail(request, pk: int):
-    try:
-        deployment = deployment_get_visible(user=request.user, pk=pk)
-    except Deployment.DoesNotExist:
-        raise Http404("no such deployment") from None
+    deployment = get_object_or_404(deployment_list_visible(user=request.user), pk=pk)
     return render(
         request,
         "oemconsole/deployment_detail.html",
@@ -60,98 +54,72 @@ def deployment_detail(request, pk: int):
 @require_POST
 def audit_trail_recheck(request):
     """Start the full audit-trail re-check now; its verdict shows on /audit/ when the job is done."""
-    if not request.user.has_perm("jobs.add_job") or not request.user.has_perm("audit.view_auditevent"):
-        raise PermissionDenied
-    job = job_services.audit_trail_check_start(user=request.user)
+    job = job_services.audit_trail_check_start(actor=request.user)
     messages.success(request, "Full re-check of the audit trail started.")
     return redirect("job-detail", pk=job.pk)
 
 
 @login_required
 def job_detail(request, pk: int):
-    try:
-        job = job_selectors.job_get_visible(user=request.user, pk=pk)
-    except Job.DoesNotExist:
-        raise Http404("no such job") from None
+    jobs = job_selectors.job_list_visible(user=request.user).prefetch_related("log_lines", "result_files")
+    job = get_object_or_404(jobs, pk=pk)
     return render(request, "oemconsole/job_detail.html", {"job": job})
 
 
 @login_required
 @require_POST
 def artefact_hash_start(request):
-    if not request.user.has_perm("jobs.add_job"):
-        raise PermissionDenied
     uploaded = request.FILES.get("file")
     if uploaded is None:
         messages.error(request, "Choose a file to hash.")
         return redirect("dashboard")
     deployment = None
     if request.POST.get("deployment"):
-        try:
-            deployment = deployment_get_visible(user=request.user, pk=int(request.POST["deployment"]))
-        except (Deployment.DoesNotExist, ValueError):
+        deployment = _visible_deployment(request, request.POST["deployment"])
+        if deployment is None:
             messages.error(request, "No such deployment.")
             return redirect("dashboard")
     try:
         job = job_services.artefact_hash_start(
-            uploaded_file=uploaded, user=request.user, deployment=deployment
+            actor=request.user, uploaded_file=uploaded, deployment=deployment
         )
     except UploadRefused as exc:
         return upload_refused_response(request, str(exc))
     return redirect("job-detail", pk=job.pk)
 
 
-def _result_file_path(result) -> Path:
-    path = Path(result.path)
-    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+def _visible_deployment(request, pk: str):
+    """The deployment a form names, or None when there is none the user may see (or the id is not one)."""
+    if not pk.isdigit() or int(pk) > MAX_ROW_ID:
+        return None
+    return deployment_list_visible(user=request.user).filter(pk=int(pk)).first()
 
 
 @login_required
 def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str):
-    """Attach a file a finished job produced (a hashed upload, a report) instead of uploading it again. The
-    file is hashed again on arrival and must still match the hash its job recorded."""
-    from django.core.files import File
-
-    from audit.runbooks_access import open_checklist_or_404
-    from audit.services import SignatureRefused, checklist_attach
-    from audit.views_checklists import may_attach
-
-    try:
-        deployment = deployment_get_visible(user=request.user, pk=pk)
-    except Deployment.DoesNotExist:
-        raise Http404("no such deployment") from None
+    """Attach a file a finished job produced (a hashed upload, a report) instead of uploading it again."""
+    deployment = get_object_or_404(deployment_list_visible(user=request.user), pk=pk)
     name = request.GET.get("name") or request.POST.get("name", "")
-    results = JobResultFile.objects.filter(
-        job__in=job_selectors.job_list_visible(user=request.user), job__status=JobStatus.SUCCEEDED
-    ).select_related("job")
+    results = job_selectors.job_result_list_visible(user=request.user)
     if request.method == "POST":
-        try:
-            allowed = may_attach(request.user, checklist_id, step_id)
-        except KeyError:
-            raise Http404("no such step") from None
-        result = results.filter(pk=request.POST.get("result")).first()
-        if result is None:
+        result_id = request.POST.get("result", "")
+        if not result_id.isdigit() or int(result_id) > MAX_ROW_ID:
             raise Http404("no such job result")
-        if not allowed:
-            # Refused before the checklist is opened: a refusal leaves no row and no event behind.
-            messages.error(request, "Not attached: your role does not attach evidence to this step")
-            return redirect("checklist", pk=pk, checklist_id=checklist_id)
-        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
-        path = _result_file_path(result)
+        result = get_object_or_404(results, pk=int(result_id))
         try:
-            if not path.is_file() or sha384_file(path) != result.sha384:
-                raise SignatureRefused(f"{result.name} no longer matches the SHA-384 its job recorded")
-            with open(path, "rb") as handle:
-                checklist_attach(
-                    checklist=checklist,
-                    step_id=step_id,
-                    name=name,
-                    user=request.user,
-                    uploaded=File(handle, name=result.name),
-                )
+            job_services.job_result_attach(
+                actor=request.user,
+                deployment=deployment,
+                checklist_id=checklist_id,
+                step_id=step_id,
+                name=name,
+                result=result,
+            )
         except UploadRefused as exc:
             return upload_refused_response(request, str(exc))
-        except SignatureRefused as exc:
+        except NotFound:
+            raise  # an unknown step is the 404 page, like an unknown deployment
+        except Refused as exc:
             messages.error(request, f"Not attached: {exc}")
         else:
             messages.success(request, f"Attached {result.name} from job {result.job_id}.")
@@ -181,15 +149,12 @@ def runbook_job_start(request, kind: str):
     }
     if kind not in starters:
         raise Http404("no such runbook job")
-    if not request.user.has_perm("jobs.add_job"):
-        raise PermissionDenied
     deployment = None
     if request.POST.get("deployment"):
-        try:
-            deployment = deployment_get_visible(user=request.user, pk=int(request.POST["deployment"]))
-        except (Deployment.DoesNotExist, ValueError):
-            raise Http404("no such deployment") from None
-    job = starters[kind](user=request.user, deployment=deployment)
+        deployment = _visible_deployment(request, request.POST["deployment"])
+        if deployment is None:
+            raise Http404("no such deployment")
+    job = starters[kind](actor=request.user, deployment=deployment)
     return redirect("job-detail", pk=job.pk)
 
 
@@ -197,24 +162,20 @@ def runbook_job_start(request, kind: str):
 def lockout_list(request):
     """Admins see who is locked out (login per address, signing per person) and unlock an account."""
     from .selectors import lockout_list_visible
-    from .services import UnlockRefused, lockout_clear
+    from .services import lockout_clear
 
-    if not request.user.groups.filter(name="admin").exists():
-        raise PermissionDenied
+    # The page exists only to unlock: who may see it is who may unlock.
+    authorize(request.user, "account.unlock")
     if request.method == "POST":
         username = request.POST.get("username", "").strip()[:150]
         if not username:
             messages.error(request, "Choose an account to unlock.")
             return redirect("lockout-list")
-        try:
-            cleared = lockout_clear(username=username, actor=request.user)
-        except UnlockRefused as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request,
-                f"Unlocked {username}: {cleared['login_attempts']} login record(s) cleared"
-                + (", signing unlocked." if cleared["signing"] else "."),
-            )
+        cleared = lockout_clear(actor=request.user, username=username)
+        messages.success(
+            request,
+            f"Unlocked {username}: {cleared['login_attempts']} login record(s) cleared"
+            + (", signing unlocked." if cleared["signing"] else "."),
+        )
         return redirect("lockout-list")
     return render(request, "oemconsole/lockouts.html", {"lockouts": lockout_list_visible(user=request.user)})

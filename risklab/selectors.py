@@ -22,10 +22,6 @@ def lab_run_list_visible(*, user) -> QuerySet[LabRun]:
     return runs.filter(Q(created_by=user) | Q(deployment__in=visible))
 
 
-def lab_run_get_visible(*, user, pk) -> LabRun:
-    return lab_run_list_visible(user=user).get(pk=pk)
-
-
 def lab_run_list_with_progress(*, user) -> QuerySet[LabRun]:
     """Visible runs with their units' mean progress computed by the database (one query per page)."""
     from django.db.models import Avg

@@ -1,5 +1,8 @@
 """Paper Labs writes: dataset registration, lab runs fanned out as one job per (profile × scenario),
-and the single assembly that turns gathered unit results into the JSON + PDF report."""
+and the single assembly that turns gathered unit results into the JSON + PDF report.
+
+`actor` is the person acting; `None` only for the server itself (a management command or a worker), which
+has no rule to pass. Every other caller is authorized (risklab/rules.py) before anything is written."""
 
 import datetime as dt
 import json
@@ -9,6 +12,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.authorization import authorize
+from audit.errors import Conflict, Invalid
 from audit.services import audit_event_record
 from audit.trust.canonical import strict_loads
 from audit.trust.fsutil import atomic_write_bytes
@@ -37,8 +42,10 @@ def _ns_to_datetime(ns: int) -> dt.datetime:
 
 
 @transaction.atomic
-def dataset_register(*, path: str | Path, user=None) -> Dataset:
+def dataset_register(*, actor, path: str | Path) -> Dataset:
     """Validate the file (raises MarketDataError with file, row and rule) and record it by hash."""
+    if actor is not None:
+        authorize(actor, "dataset.register")
     bars = load_bars(path)  # validation happens before anything is written
     dataset, created = Dataset.objects.get_or_create(
         path=str(Path(path).resolve()),
@@ -49,13 +56,13 @@ def dataset_register(*, path: str | Path, user=None) -> Dataset:
             "bar_seconds": bars.bar_seconds,
             "first_timestamp": _ns_to_datetime(int(bars.timestamp[0])),
             "last_timestamp": _ns_to_datetime(int(bars.timestamp[-1])),
-            "registered_by": user,
+            "registered_by": actor,
         },
     )
     if created:
         audit_event_record(
             action="dataset.register",
-            actor=user,
+            actor=actor,
             object_type="dataset",
             object_id=dataset.pk,
             detail={"name": dataset.name, "sha384": dataset.sha384, "rows": dataset.rows},
@@ -64,20 +71,22 @@ def dataset_register(*, path: str | Path, user=None) -> Dataset:
 
 
 @transaction.atomic
-def lab_run_start(*, plan: dict, user=None, deployment=None) -> LabRun:
+def lab_run_start(*, actor, plan: dict, deployment=None) -> LabRun:
     """Record the plan and queue one job per unit; the jobs are enqueued when this commits."""
-    lab_run = LabRun.objects.create(plan=plan, created_by=user, deployment=deployment)
+    if actor is not None:
+        authorize(actor, "lab_run.start")
+    lab_run = LabRun.objects.create(plan=plan, created_by=actor, deployment=deployment)
     for unit in plan["units"]:
         job = job_create(
+            actor=actor,
             kind=UNIT_KIND,
             params={"lab_run": lab_run.pk, "unit_id": unit["unit_id"]},
             deployment=deployment,
-            created_by=user,
         )
         LabRunUnit.objects.create(lab_run=lab_run, unit_id=unit["unit_id"], job=job)
     audit_event_record(
         action="paper_labs.start",
-        actor=user,
+        actor=actor,
         object_type="lab_run",
         object_id=lab_run.pk,
         deployment=deployment,
@@ -124,10 +133,10 @@ def lab_run_maybe_assemble(*, lab_run_id: int) -> bool:
         if statuses != {JobStatus.SUCCEEDED}:
             return False
         lab_run.assemble_job = job_create(
+            actor=lab_run.created_by,
             kind=ASSEMBLE_KIND,
             params={"lab_run": lab_run.pk},
             deployment=lab_run.deployment,
-            created_by=lab_run.created_by,
         )
         lab_run.status = LabRunStatus.ASSEMBLING
         lab_run.save(update_fields=["assemble_job", "status"])
@@ -215,40 +224,47 @@ def lab_run_sweep() -> dict:
 PAPER_LABS_ARTEFACTS = ("paper_labs_report_json", "paper_labs_report_pdf")
 
 
-def lab_report_attach(*, lab_run: LabRun, checklist_id: str, user) -> list:
+def lab_report_attach(*, actor, lab_run: LabRun, checklist_id: str) -> list:
     """Attach a finished run's JSON and PDF to the checklist step that asks for Paper Labs reports; the files
-    are copied into the deployment's evidence and hashed again on arrival (they must still match the run)."""
+    are copied into the deployment's evidence and hashed again on arrival (they must still match the run).
+    Who may is the step's `checklist.attach` rule; every refusal comes before the checklist is opened."""
     from django.core.files import File
 
+    from audit.runbooks.model import RunbookError
     from audit.runbooks.model import checklist as checklist_definition
-    from audit.services import SignatureRefused, checklist_attach, checklist_open
+    from audit.services import checklist_attach, checklist_open
 
     if lab_run.status != LabRunStatus.SUCCEEDED or lab_run.deployment is None:
-        raise SignatureRefused("only a finished lab run of a deployment can be attached")
-    definition = checklist_definition(checklist_id)
+        raise Invalid("only a finished lab run of a deployment can be attached")
+    try:
+        definition = checklist_definition(checklist_id)
+    except RunbookError as exc:
+        raise Invalid(str(exc)) from None
     step = next(
         (s for s in definition.steps if {a.name for a in s.artefacts} >= set(PAPER_LABS_ARTEFACTS)), None
     )
     if step is None:
-        raise SignatureRefused(f"checklist {checklist_id} has no step for Paper Labs reports")
-    if step.responsible not in set(user.groups.values_list("name", flat=True)):
-        raise SignatureRefused(f"this step's evidence is attached by the {step.responsible} role")
-    checklist = checklist_open(deployment=lab_run.deployment, checklist_id=checklist_id, user=user)
+        raise Invalid(f"checklist {checklist_id} has no step for Paper Labs reports")
+    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step.id)
+    reports = (
+        ("paper_labs_report_json", Path(lab_run.json_path), lab_run.json_sha384),
+        ("paper_labs_report_pdf", Path(lab_run.pdf_path), lab_run.pdf_sha384),
+    )
+    for _name, path, recorded in reports:
+        if not path.is_file() or sha384_file(path) != recorded:
+            raise Conflict(f"{path.name} no longer matches the hash recorded for this run")
+    checklist = checklist_open(deployment=lab_run.deployment, checklist_id=checklist_id, user=actor)
     attached = []
-    for name, path, recorded in (
-        ("paper_labs_report_json", lab_run.json_path, lab_run.json_sha384),
-        ("paper_labs_report_pdf", lab_run.pdf_path, lab_run.pdf_sha384),
-    ):
-        if sha384_file(path) != recorded:
-            raise SignatureRefused(f"{Path(path).name} no longer matches the hash recorded for this run")
+    for name, path, _recorded in reports:
         with open(path, "rb") as handle:
+            # Hashed again on arrival: a file changed since the check above is recorded as what arrived.
             attached.append(
                 checklist_attach(
                     checklist=checklist,
                     step_id=step.id,
                     name=name,
-                    user=user,
-                    uploaded=File(handle, name=Path(path).name),
+                    user=actor,
+                    uploaded=File(handle, name=path.name),
                 )
             )
     return attached

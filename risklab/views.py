@@ -4,12 +4,13 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from audit.models import Deployment
-from audit.selectors import deployment_get_visible, deployment_list_visible
+from audit.authorization import may
+from audit.errors import Refused
+from audit.selectors import deployment_list_visible
 from audit.trust.canonical import strict_loads
 from audit.trust.hashing import sha384_file
 from risklab.engine.data import MarketDataError
@@ -50,14 +51,12 @@ def lab_list(request):
             "profiles": PROFILE_NAMES,
             "scenarios": list(SCENARIOS),
             "strategies": list(STRATEGIES),
-            "can_start": user.has_perm("risklab.add_labrun"),
+            "can_start": may(user, "lab_run.start"),
         },
     )
 
 
 def _lab_start(request):
-    if not request.user.has_perm("risklab.add_labrun"):
-        raise PermissionDenied
     post = request.POST
     form = LabStartForm(post, user=request.user)
     if not form.is_valid():
@@ -66,9 +65,10 @@ def _lab_start(request):
     dataset_ids = form.cleaned_data["dataset"]
     datasets = list(selectors.dataset_list_visible(user=request.user).filter(pk__in=dataset_ids))
     deployment = None
+    if form.cleaned_data["deployment"] is not None:
+        # The form offers only visible deployments, so the pick is one of them.
+        deployment = deployment_list_visible(user=request.user).get(pk=form.cleaned_data["deployment"])
     try:
-        if form.cleaned_data["deployment"] is not None:
-            deployment = deployment_get_visible(user=request.user, pk=form.cleaned_data["deployment"])
         plan = plan_tasks(
             profiles=post.getlist("profile") or "all",
             strategies=post.getlist("strategy") or "all",
@@ -76,21 +76,15 @@ def _lab_start(request):
             data_paths=[d.path for d in datasets] or None,
             seed=form.cleaned_data["seed"] or 0,
         )
-    except Deployment.DoesNotExist as exc:
-        messages.error(request, f"Cannot start the lab: {exc}")
-        return redirect("lab-list")
     except (MarketDataError, ProfileError, ScenarioError, LabError) as exc:
         messages.error(request, f"Cannot start the lab: {exc}")
         return redirect("lab-list")
-    lab_run = services.lab_run_start(plan=plan, user=request.user, deployment=deployment)
+    lab_run = services.lab_run_start(actor=request.user, plan=plan, deployment=deployment)
     return redirect("lab-detail", pk=lab_run.pk)
 
 
 def _visible_run(request, pk) -> LabRun:
-    try:
-        return selectors.lab_run_get_visible(user=request.user, pk=pk)
-    except LabRun.DoesNotExist:
-        raise Http404("no such lab run") from None
+    return get_object_or_404(selectors.lab_run_list_visible(user=request.user), pk=pk)
 
 
 def _chart_picks(request, gathered: list[dict]) -> dict:
@@ -172,17 +166,14 @@ def lab_download(request, pk: int, fmt: str):
 
 
 @login_required
+@require_POST
 def lab_attach(request, pk: int):
-    from audit.services import SignatureRefused
-
-    if request.method != "POST":
-        raise Http404
     run = _visible_run(request, pk)
     try:
         services.lab_report_attach(
-            lab_run=run, checklist_id=request.POST.get("checklist", ""), user=request.user
+            actor=request.user, lab_run=run, checklist_id=request.POST.get("checklist", "")
         )
-    except (SignatureRefused, ValueError) as exc:
+    except Refused as exc:
         messages.error(request, f"Not attached: {exc}")
         return redirect("lab-detail", pk=pk)
     messages.success(request, "Report attached to the checklist.")

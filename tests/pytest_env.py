@@ -11,6 +11,8 @@ if os.environ.get("OEM_TEST_DATA_DIR"):
 else:
     os.environ["OEM_DATA_DIR"] = tempfile.mkdtemp(prefix="oem-test-")
     atexit.register(shutil.rmtree, os.environ["OEM_DATA_DIR"], ignore_errors=True)
+# The run's STATIC_ROOT (collectstatic makes it for a real run): WhiteNoise warns whenever it is missing.
+os.makedirs(os.path.join(os.environ["OEM_DATA_DIR"], "staticfiles"), exist_ok=True)
 # Key derivation is deliberately slow in production; tests use the cheapest cost the code accepts.
 os.environ.setdefault("OEM_KDF_COST", "test")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls it makes around it are sync.

@@ -22,7 +22,7 @@ File shape (every key is checked; unknown keys are errors):
             artefacts: [{name, description, hash}]
             acceptance: the criterion
             command: python scripts/validate_config.py --profile demo   # or null
-            sprint: 1                    # optional, 1..4: the plan's sprint task this step carries
+            sprint: 1                    # optional, 1..4: the sprint task this step carries
             gate_artefact: true          # optional: an artefact of this step feeds the gate
 
 The decision entry that follows a gate's checklist is not data here: `decision_command(checklist)` derives

@@ -82,7 +82,7 @@ def verify_decision_log_main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["recover"]:
         return _recover_main(argv[1:])
     parser = _Parser(prog="verify_decision_log", description="Strictly verify the decision logs.")
-    parser.add_argument("--strict", action="store_true", help="accepted for the plan's syntax; always strict")
+    parser.add_argument("--strict", action="store_true", help="as the runbooks write it; always strict")
     parser.add_argument("--log", type=Path, action="append", help="a log (repeatable); default: all three")
     parser.add_argument(
         "--schema", type=Path, default=None, help="default: docs/schemas/decision_log_v2.json"

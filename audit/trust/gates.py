@@ -1,9 +1,10 @@
 """Promotion gates demo_exit, paper_exit, live_go: declared as data, evaluated by one pure function.
 
-GATES transcribes the plan's "Bramki decyzyjne" table. A gate is decided only from a VerificationReport
-with ok=True (see verifier.verify_decision_logs); a report with problems fails every gate and the problems
-are listed as what is missing. The runtime flags are likewise derived, never set: runtime_state() reads them
-from the latest verified entry, falling back to the safe defaults (demo mode on, compliance not confirmed).
+GATES is the gate table of docs/runbooks/DEMO_PAPER_LIVE_CHECKLIST.md (its "Gate ... requires" lines). A
+gate is decided only from a VerificationReport with ok=True (see verifier.verify_decision_logs); a report
+with problems fails every gate and the problems are listed as what is missing. The runtime flags are likewise
+derived, never set: runtime_state() reads them from the latest verified entry, falling back to the safe
+defaults (demo mode on, compliance not confirmed).
 """
 
 from __future__ import annotations

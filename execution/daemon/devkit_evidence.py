@@ -16,7 +16,6 @@ something only where a test registers a stand-in verifier for it.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import secrets
 import shutil
@@ -63,14 +62,12 @@ def producer_outputs() -> dict[str, tuple[str, bytes]]:
     root = Path(tempfile.mkdtemp(prefix="oem-devkit-evidence-"))
     try:
         out: dict[str, tuple[str, bytes]] = {}
-        smoke = smoke_module.smoke(_args(smoke_module._parser(), "--cycles", "2", "--data-dir", root))
+        smoke = smoke_module.smoke(smoke_module.SmokeOptions(cycles=2, data_dir=root))
         out["smoke"] = (smoke.path.name, smoke.path.read_bytes())
         paper = run_paper_smoke(data_dir=root, out_dir=root / "paper_smoke", cycles=2)
         out["paper_smoke"] = (paper.json_path.name, paper.json_path.read_bytes())
         out["paper_smoke_orders"] = (paper.orders_path.name, paper.orders_path.read_bytes())
-        dry = dry_run_module.dry_run(
-            _args(dry_run_module._parser(), "--orders", "12", "--fault-rate", "0", "--data-dir", root)
-        )
+        dry = dry_run_module.dry_run(dry_run_module.DryRunOptions(orders=12, fault_rate=0.0, data_dir=root))
         out["dry_run"] = (dry.path.name, dry.path.read_bytes())
         lab = run_lab(strategies=["buy_and_hold"], scenarios=["baseline"], seed=1, out_dir=root / "lab")
         out["lab_json"] = (lab.json_path.name, lab.json_path.read_bytes())
@@ -83,10 +80,6 @@ def producer_outputs() -> dict[str, tuple[str, bytes]]:
         return out
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _args(parser, *argv) -> argparse.Namespace:
-    return parser.parse_args([str(a) for a in argv])
 
 
 def ci_run_record(commit: str = DEVKIT_COMMIT, job: str = "oem_packaging") -> bytes:

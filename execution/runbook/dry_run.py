@@ -26,6 +26,7 @@ rejects): the dry run drills venue faults, routing and accounting, not the risk 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -571,25 +572,45 @@ def _parser() -> OneLineParser:
     return parser
 
 
-def validate(args) -> None:
-    if not 1 <= args.orders <= 100_000:
-        raise UsageError(f"live_execution_dry_run: --orders must be 1..100000, got {args.orders}")
-    if not (math.isfinite(args.fault_rate) and 0.0 <= args.fault_rate <= 1.0):
-        raise UsageError(f"live_execution_dry_run: --fault-rate must be within 0..1, got {args.fault_rate}")
-    if args.seed < 0:
-        raise UsageError(f"live_execution_dry_run: --seed must be >= 0, got {args.seed}")
+@dataclass(frozen=True)
+class DryRunOptions:
+    """What one dry run is asked to do; the command line and the console's job build the same object."""
+
+    orders: int = 200
+    fault_rate: float = 0.3
+    seed: int = 1
+    out: Path | None = None
+    data_dir: Path | None = None
+    keep: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> DryRunOptions:
+        return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
 
 
-def dry_run(args, *, progress: Progress | None = None, log: Log | None = None) -> DryRunResult:
-    validate(args)
-    data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
+def validate(options: DryRunOptions) -> None:
+    if not 1 <= options.orders <= 100_000:
+        raise UsageError(f"live_execution_dry_run: --orders must be 1..100000, got {options.orders}")
+    if not (math.isfinite(options.fault_rate) and 0.0 <= options.fault_rate <= 1.0):
+        raise UsageError(
+            f"live_execution_dry_run: --fault-rate must be within 0..1, got {options.fault_rate}"
+        )
+    if options.seed < 0:
+        raise UsageError(f"live_execution_dry_run: --seed must be >= 0, got {options.seed}")
+
+
+def dry_run(
+    options: DryRunOptions, *, progress: Progress | None = None, log: Log | None = None
+) -> DryRunResult:
+    validate(options)
+    data_dir = (options.data_dir or trust_paths.data_dir()).resolve()
     return run_dry_run(
-        orders=args.orders,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-        out_dir=args.out or default_out_dir(data_dir),
+        orders=options.orders,
+        fault_rate=options.fault_rate,
+        seed=options.seed,
+        out_dir=options.out or default_out_dir(data_dir),
         data_dir=data_dir,
-        keep=args.keep,
+        keep=options.keep,
         progress=progress,
         log=log,
     )
@@ -597,7 +618,7 @@ def dry_run(args, *, progress: Progress | None = None, log: Log | None = None) -
 
 def live_execution_dry_run_main(argv: Sequence[str] | None = None) -> int:
     return report_command(
-        dry_run,
+        lambda args, **kw: dry_run(DryRunOptions.from_args(args), **kw),
         _parser(),
         argv,
         lambda s: (

@@ -324,58 +324,82 @@ def _parser() -> OneLineParser:
     return parser
 
 
-def validate(args, n_bars: int | None = None) -> None:
-    if args.cycles < 1:
-        raise UsageError(f"smoke_demo_strategies: --cycles must be >= 1, got {args.cycles}")
-    if args.stride < 1 or args.start_bar < 0:
+@dataclass(frozen=True)
+class SmokeOptions:
+    """What one smoke run is asked to do. The command line and the console's job build the same object,
+    so both are validated by `validate` against the same limits."""
+
+    cycles: int
+    data_dir: Path | None = None
+    report: Path | None = None
+    stride: int = 12
+    start_bar: int = 500
+    unit_qty: float = 0.1
+    target: str | None = None
+    certs: Path | None = None
+    token_file: Path | None = None
+    operator: str | None = None
+    pace: float = 0.0
+    keep: bool = False
+    in_daemon: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> SmokeOptions:
+        return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+
+
+def validate(options: SmokeOptions, n_bars: int | None = None) -> None:
+    if options.cycles < 1:
+        raise UsageError(f"smoke_demo_strategies: --cycles must be >= 1, got {options.cycles}")
+    if options.stride < 1 or options.start_bar < 0:
         raise UsageError("smoke_demo_strategies: --stride must be >= 1 and --start-bar >= 0")
-    if not (math.isfinite(args.unit_qty) and args.unit_qty > 0):
-        raise UsageError(f"smoke_demo_strategies: --unit-qty must be positive, got {args.unit_qty}")
-    if args.pace < 0:
+    if not (math.isfinite(options.unit_qty) and options.unit_qty > 0):
+        raise UsageError(f"smoke_demo_strategies: --unit-qty must be positive, got {options.unit_qty}")
+    if options.pace < 0:
         raise UsageError("smoke_demo_strategies: --pace must be >= 0")
-    remote = [args.target, args.certs, args.token_file]
+    remote = [options.target, options.certs, options.token_file]
     if any(remote) and not all(remote):
         raise UsageError("smoke_demo_strategies: --target, --certs and --token-file go together")
-    if n_bars is not None and args.start_bar + (args.cycles - 1) * args.stride >= n_bars:
-        most = (n_bars - 1 - args.start_bar) // args.stride + 1
+    if n_bars is not None and options.start_bar + (options.cycles - 1) * options.stride >= n_bars:
+        most = (n_bars - 1 - options.start_bar) // options.stride + 1
         raise UsageError(
-            f"smoke_demo_strategies: --cycles {args.cycles}: the sample data has {n_bars} bars "
+            f"smoke_demo_strategies: --cycles {options.cycles}: the sample data has {n_bars} bars "
             f"(at most {most} cycles)"
         )
 
 
-def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> SmokeResult:
+def smoke(options: SmokeOptions, *, progress: Progress | None = None, log: Log | None = None) -> SmokeResult:
     """Validate, connect (or start a throw-away daemon), run, write the report."""
-    data_dir = (args.data_dir or trust_paths.data_dir()).resolve()
-    validate(args, len(load_bars(SAMPLE_DATA)))
-    report_dir = args.report or acceptance_dir(data_dir)
+    data_dir = (options.data_dir or trust_paths.data_dir()).resolve()
+    validate(options, len(load_bars(SAMPLE_DATA)))
+    report_dir = options.report or acceptance_dir(data_dir)
     kw = dict(
-        cycles=args.cycles,
+        cycles=options.cycles,
         report_dir=report_dir,
-        start_bar=args.start_bar,
-        stride=args.stride,
-        unit_qty=args.unit_qty,
-        pace_s=args.pace,
+        start_bar=options.start_bar,
+        stride=options.stride,
+        unit_qty=options.unit_qty,
+        pace_s=options.pace,
         progress=progress,
         log=log,
     )
-    if args.in_daemon and not args.target:
+    if options.in_daemon and not options.target:
         from execution.runbook.smoke_in_daemon import smoke_in_daemon
 
-        return smoke_in_daemon(data_dir=data_dir, keep=args.keep, **kw)
-    if args.target:
+        return smoke_in_daemon(data_dir=data_dir, keep=options.keep, **kw)
+    if options.target:
         client = remote_client(
-            args.target,
-            args.certs,
-            read_regular_text(args.token_file, max_bytes=MAX_KEY_FILE, what="token file"),
-            args.operator,
+            options.target,
+            options.certs,
+            read_regular_text(options.token_file, max_bytes=MAX_KEY_FILE, what="token file"),
+            options.operator,
         )
         try:
-            if args.in_daemon:
+            if options.in_daemon:
                 from execution.runbook.smoke_in_daemon import smoke_in_daemon
 
                 return smoke_in_daemon(data_dir=data_dir, remote=client, **kw)
-            return run_smoke(client, daemon_label=f"remote {args.target}", **kw)
+            return run_smoke(client, daemon_label=f"remote {options.target}", **kw)
         finally:
             client.close()
     config = trust_paths.DEFAULT_CONFIG_PATH
@@ -385,9 +409,9 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
         "smoke_demo",
         mode="demo",
         operators=(OPERATOR,),
-        keep=args.keep,
+        keep=options.keep,
         risk_limits=demo_limits(config, 100_000.0),
-        prices={SYMBOL: float(bars.close[args.start_bar])},
+        prices={SYMBOL: float(bars.close[options.start_bar])},
         tick_s=0.2,
     ) as local:
         client = local.client(OPERATOR, ["operator"])
@@ -399,7 +423,7 @@ def smoke(args, *, progress: Progress | None = None, log: Log | None = None) -> 
 
 def smoke_demo_strategies_main(argv: Sequence[str] | None = None) -> int:
     return report_command(
-        smoke,
+        lambda args, **kw: smoke(SmokeOptions.from_args(args), **kw),
         _parser(),
         argv,
         lambda s: (

@@ -278,7 +278,7 @@ def test_a_hashed_upload_job_result_is_picked_as_step_evidence(env, client, monk
     monkeypatch.setattr(job_services, "job_enqueue", lambda *, job_id: None)
     engineer = people["engineer"]
     job = job_services.artefact_hash_start(
-        uploaded_file=SimpleUploadedFile("smoke.jsonl", b'{"ok": true}\n'), user=engineer
+        uploaded_file=SimpleUploadedFile("smoke.jsonl", b'{"ok": true}\n'), actor=engineer
     )
     assert runner.run_job(job_id=job.pk, worker="t") == "succeeded"
     result = job.result_files.get()

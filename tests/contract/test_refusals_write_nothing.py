@@ -1,7 +1,7 @@
 """A refused request changes nothing: for every state-changing route (pages and API), a wrong role and a
 user of another deployment (or customer) leave every table's row count, the audit trail and the data
-directory exactly as they were. The route list is walked from the URL conf, so a new state-changing route
-without a case here fails `test_every_state_changing_route_has_refusal_cases`."""
+directory exactly as they were. The route list is walked from the URL conf (tests/contract/routes.py), so a
+new state-changing route without a case here fails `test_every_state_changing_route_has_refusal_cases`."""
 
 from dataclasses import dataclass
 
@@ -9,7 +9,6 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from audit.models import AuditChainHead, DecisionProposal
@@ -21,35 +20,8 @@ from jobs.models import Job, JobResultFile, JobStatus
 from licensing.models import Customer
 from oemconsole.services import api_token_issue
 from risklab.models import LabRun, LabRunStatus
+from tests.contract.routes import route_names, routes
 from tests.factories import PASSWORD, DeploymentFactory, user_with_role
-
-WRITE_METHODS = ("post", "put", "patch", "delete")
-# Authentication itself: its refusals are counted on purpose (lockout, throttle) and tested there.
-AUTH_ROUTES = {"login", "logout", "api-token"}
-# Page routes that only read (function views cannot be inspected for the methods they accept).
-READ_ONLY_PAGES = {
-    "dashboard",
-    "deployment-detail",
-    "decision-log",
-    "audit-trail",
-    "audit-trail-export",
-    "gate",
-    "checklist",
-    "checklist-download",
-    "job-detail",
-    "lab-detail",
-    "lab-download",
-    "licensing-customer-detail",
-    "licensing-request-list",
-    "licensing-request-detail",
-    "licensing-license-detail",
-    "licensing-license-download",
-    "licensing-license-qr",
-    "licensing-registry",
-    "bundle-detail",
-    "bundle-download",
-    "metrics",
-}
 
 # Who is refused: a role without the right on the deployment they are assigned to, or a role with the
 # right but on a deployment (customer) they are not assigned to.
@@ -186,38 +158,15 @@ CASES = [
 ]
 
 
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            if pattern.app_name == "admin":
-                continue  # Django's admin: its own permissions; what it may create is tested in audit
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern):
-            yield pattern
-
-
-def _writes(pattern: URLPattern) -> bool | None:
-    """Class-based views: their handler methods say it. None: a function view, the tables say it."""
-    view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
-    if view is None:
-        return None
-    return any(hasattr(view, method) for method in WRITE_METHODS)
-
-
 def test_every_state_changing_route_has_refusal_cases():
     covered = {case.route for case in CASES}
-    missing = []
-    for pattern in _walk(get_resolver().url_patterns):
-        if pattern.name in AUTH_ROUTES:
-            continue
-        writes = _writes(pattern)
-        if writes is None and pattern.name not in READ_ONLY_PAGES and pattern.name not in covered:
-            missing.append(f"{pattern.name} (page: add a Refusal or list it as read-only)")
-        elif writes and pattern.name not in covered:
-            missing.append(f"{pattern.name} (API)")
+    missing = [
+        f"{route.name} ({'API' if route.writes else 'page: add a Refusal or list it as read-only'})"
+        for route in routes()
+        if route.changes_state and route.name not in covered
+    ]
     assert missing == []
-    names = {p.name for p in _walk(get_resolver().url_patterns)}
-    assert covered <= names, covered - names
+    assert covered <= route_names(), covered - route_names()
 
 
 @pytest.fixture
@@ -256,7 +205,7 @@ def world(db, monkeypatch, tmp_path):
         bundle_dir=str(tmp_path / "bundle"),
         fingerprint=f"sha384:{sha384_file(tmp_path / 'bundle' / 'manifest.json')}",
     )
-    token, _secret = api_token_issue(user=engineer)
+    token, _secret = api_token_issue(actor=engineer)
     actors = {
         AUDITOR: user_with_role(AUDITOR, deployments=[deployment]),
         OPERATOR: user_with_role(OPERATOR, deployments=[deployment]),

@@ -21,7 +21,7 @@ def test_hash_artefact_records_sha384_of_the_upload(
     user = make_user("engineer")
     with django_capture_on_commit_callbacks(execute=True):
         job = services.artefact_hash_start(
-            uploaded_file=SimpleUploadedFile("smoke report.jsonl", data), user=user
+            uploaded_file=SimpleUploadedFile("smoke report.jsonl", data), actor=user
         )
     assert runner.run_job(job_id=job.pk, worker="test") == "succeeded"
     job.refresh_from_db()

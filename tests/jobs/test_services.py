@@ -85,7 +85,7 @@ def test_job_create_enqueues_only_after_commit(db, django_capture_on_commit_call
     sent = []
     monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: sent.append(job_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = services.job_create(kind="hash_artefact", params={"path": "x"})
+        job = services.job_create(actor=None, kind="hash_artefact", params={"path": "x"})
     assert sent == []
     for callback in callbacks:
         callback()
@@ -94,12 +94,12 @@ def test_job_create_enqueues_only_after_commit(db, django_capture_on_commit_call
 
 def test_unknown_job_kinds_are_refused_and_nothing_is_written(db):
     with pytest.raises(LookupError):
-        services.job_create(kind="format_disk")
+        services.job_create(actor=None, kind="format_disk")
     assert not Job.objects.exists()
 
 
 def test_cancelled_job_cannot_be_claimed(job, make_user):
-    services.job_cancel(job=job, actor=make_user("admin"))
+    services.job_cancel(actor=make_user("admin"), job=job)
     assert services.job_claim(job_id=job.pk, worker="a") is None
 
 

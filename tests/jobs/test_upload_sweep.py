@@ -42,7 +42,7 @@ def test_the_sweep_removes_old_orphans_and_keeps_what_rows_refer_to(storage, db,
         uploaded=SimpleUploadedFile("s.jsonl", b"{}\n"),
     )
     job = job_services.artefact_hash_start(
-        uploaded_file=SimpleUploadedFile("a.bin", b"a"), user=engineer, deployment=deployment
+        uploaded_file=SimpleUploadedFile("a.bin", b"a"), actor=engineer, deployment=deployment
     )
     evidence = deployment.evidence_dir
     orphan_evidence = evidence / "audit" / "artefacts" / "demo_stage1" / ("f" * 32) / "lost.jsonl"
@@ -111,7 +111,9 @@ def test_an_upload_name_cannot_place_the_file_outside_its_folder(storage, db):
     deployment = DeploymentFactory(local=False)
     engineer = user_with_role("engineer", deployments=[deployment])
     job = job_services.artefact_hash_start(
-        uploaded_file=SimpleUploadedFile("../../../../etc/passwd", b"x"), user=engineer, deployment=deployment
+        uploaded_file=SimpleUploadedFile("../../../../etc/passwd", b"x"),
+        actor=engineer,
+        deployment=deployment,
     )
     stored = (storage.MEDIA_ROOT / job.params["path"]).resolve()
     assert stored.parent.parent == (storage.MEDIA_ROOT / "artefacts" / f"d{deployment.pk}").resolve()

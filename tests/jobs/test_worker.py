@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def start_hash_job(user, payload: bytes, **params) -> Job:
-    job = services.artefact_hash_start(uploaded_file=SimpleUploadedFile("evidence.bin", payload), user=user)
+    job = services.artefact_hash_start(uploaded_file=SimpleUploadedFile("evidence.bin", payload), actor=user)
     if params:
         Job.objects.filter(pk=job.pk).update(params={**job.params, **params})
     return job

@@ -147,5 +147,5 @@ def test_signing_stays_locked_after_the_login_cool_off_until_an_admin_unlocks(db
     assert AuditEvent.objects.filter(action="esign.locked", actor=user.username).count() == 1
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(days=1))
     assert signing_locked(user=user)
-    lockout_clear(username=user.username, actor=user_with_role("admin"))
+    lockout_clear(actor=user_with_role("admin"), username=user.username)
     assert not signing_locked(user=user)

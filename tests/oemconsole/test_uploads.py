@@ -117,7 +117,7 @@ def test_the_quota_is_per_deployment(limits, engineer_on_deployment):
     limits.OEM_DEPLOYMENT_QUOTA_BYTES = MB
     for target in (deployment, other):
         job_services.artefact_hash_start(
-            uploaded_file=SimpleUploadedFile("a.bin", b"z" * (MB - 10)), user=engineer, deployment=target
+            uploaded_file=SimpleUploadedFile("a.bin", b"z" * (MB - 10)), actor=engineer, deployment=target
         )
     assert bytes_used(deployment) == bytes_used(other) == MB - 10
 

@@ -41,11 +41,11 @@ def run_queued(kind: str) -> list[str]:
 
 
 def test_registering_a_dataset_records_its_hash_rows_and_span(db):
-    dataset = services.dataset_register(path=SAMPLE_DATA)
+    dataset = services.dataset_register(actor=None, path=SAMPLE_DATA)
     assert dataset.sha384 == sha384_file(SAMPLE_DATA)
     assert dataset.rows > 1000
     assert dataset.first_timestamp < dataset.last_timestamp
-    assert services.dataset_register(path=SAMPLE_DATA).pk == dataset.pk  # idempotent
+    assert services.dataset_register(actor=None, path=SAMPLE_DATA).pk == dataset.pk  # idempotent
 
 
 def test_registering_bad_data_names_file_row_and_rule_and_writes_nothing(db, tmp_path):
@@ -64,7 +64,7 @@ def test_registering_bad_data_names_file_row_and_rule_and_writes_nothing(db, tmp
         bad,
     )
     with pytest.raises(MarketDataError) as error:
-        services.dataset_register(path=bad)
+        services.dataset_register(actor=None, path=bad)
     assert "bad.parquet" in str(error.value) and "row 0" in str(error.value)
     from risklab.models import Dataset
 
@@ -73,7 +73,7 @@ def test_registering_bad_data_names_file_row_and_rule_and_writes_nothing(db, tmp
 
 def test_a_fanned_out_lab_gives_the_same_report_as_an_inline_run(db, no_broker, tmp_path):
     plan = plan_tasks(**SELECTION, seed=7)
-    lab_run = services.lab_run_start(plan=plan)
+    lab_run = services.lab_run_start(actor=None, plan=plan)
     assert run_queued(services.UNIT_KIND) == ["succeeded", "succeeded"]
     lab_run.refresh_from_db()
     assert lab_run.status == LabRunStatus.ASSEMBLING
@@ -93,7 +93,7 @@ def test_a_fanned_out_lab_gives_the_same_report_as_an_inline_run(db, no_broker, 
 
 
 def test_a_lab_whose_worker_died_mid_unit_completes_once_with_no_partial_report(db, no_broker):
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=1))
     dead_job = lab_run.units.first().job
     # What a SIGKILLed worker leaves behind: a running job holding a lease, and no result.
     assert job_services.job_claim(job_id=dead_job.pk, worker="killed") is not None
@@ -114,7 +114,7 @@ def test_a_lab_whose_worker_died_mid_unit_completes_once_with_no_partial_report(
 
 
 def test_a_failed_unit_fails_the_run_and_writes_no_report(db, no_broker):
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=1))
     broken = lab_run.units.first().job
     LabRun.objects.filter(pk=lab_run.pk).update(
         plan={**lab_run.plan, "inputs": [{**lab_run.plan["inputs"][0], "sha384": "0" * 96}]}
@@ -127,7 +127,7 @@ def test_a_failed_unit_fails_the_run_and_writes_no_report(db, no_broker):
 
 
 def test_the_sweeper_assembles_a_run_whose_last_worker_died_before_its_hook(db, no_broker):
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=1))
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=1))
     for unit in lab_run.units.all():  # succeed without the finish hook, as if killed right after
         token = job_services.job_claim(job_id=unit.job_id, worker="w")
         ctx = runner.JobContext(job=Job.objects.get(pk=unit.job_id), token=token)
@@ -143,11 +143,11 @@ def test_a_finished_report_is_attached_to_the_paper_checklist_with_its_hashes(db
 
     deployment = Deployment.objects.create(name="paper-desk", customer="ACME", local=True)
     engineer = user_with_role("engineer", deployments=[deployment])
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
     run_queued(services.UNIT_KIND)
     run_queued(services.ASSEMBLE_KIND)
     lab_run.refresh_from_db()
-    services.lab_report_attach(lab_run=lab_run, checklist_id="paper_trading", user=engineer)
+    services.lab_report_attach(actor=engineer, lab_run=lab_run, checklist_id="paper_trading")
     attached = {a.name: a.sha384 for a in StepAttachment.objects.filter(superseded_at__isnull=True)}
     assert attached == {
         "paper_labs_report_json": lab_run.json_sha384,
@@ -156,20 +156,20 @@ def test_a_finished_report_is_attached_to_the_paper_checklist_with_its_hashes(db
 
 
 def test_a_report_changed_on_disk_is_not_attached(db, no_broker):
-    from audit.models import Deployment, StepAttachment
-    from audit.services import SignatureRefused
+    from audit.errors import Conflict
+    from audit.models import Checklist, Deployment, StepAttachment
     from tests.factories import user_with_role
 
     deployment = Deployment.objects.create(name="paper-desk", customer="ACME", local=True)
     engineer = user_with_role("engineer", deployments=[deployment])
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=2), deployment=deployment)
     run_queued(services.UNIT_KIND)
     run_queued(services.ASSEMBLE_KIND)
     lab_run.refresh_from_db()
     Path(lab_run.json_path).write_text("{}")
-    with pytest.raises(SignatureRefused, match="no longer matches"):
-        services.lab_report_attach(lab_run=lab_run, checklist_id="paper_trading", user=engineer)
-    assert not StepAttachment.objects.exists()
+    with pytest.raises(Conflict, match="no longer matches"):
+        services.lab_report_attach(actor=engineer, lab_run=lab_run, checklist_id="paper_trading")
+    assert not StepAttachment.objects.exists() and not Checklist.objects.exists()
 
 
 def test_the_lab_page_shows_dated_charts_for_the_picked_scenario_and_marks_unexercised_rows(
@@ -178,7 +178,7 @@ def test_the_lab_page_shows_dated_charts_for_the_picked_scenario_and_marks_unexe
     from audit.roles import AUDITOR
     from tests.factories import user_with_role
 
-    lab_run = services.lab_run_start(plan=plan_tasks(**SELECTION, seed=2))
+    lab_run = services.lab_run_start(actor=None, plan=plan_tasks(**SELECTION, seed=2))
     run_queued(services.UNIT_KIND)
     run_queued(services.ASSEMBLE_KIND)
     client.force_login(user_with_role(AUDITOR))

@@ -79,7 +79,7 @@ def test_a_lab_whose_worker_is_killed_mid_unit_completes_once_on_another_worker(
     plan = plan_tasks(
         profiles=["balanced"], scenarios=["baseline", "bootstrap"], strategies=["ema_crossover"], seed=5
     )
-    lab_run = services.lab_run_start(plan=plan)  # committed: the jobs are enqueued now
+    lab_run = services.lab_run_start(actor=None, plan=plan)  # committed: the jobs are enqueued now
     # The first unit in a fresh worker includes the engine's JIT compilation: seconds of RUNNING to kill into.
     wait_for(
         lambda: Job.objects.filter(lab_unit__lab_run=lab_run, status=JobStatus.RUNNING).exists(),

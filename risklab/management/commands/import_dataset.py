@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for path in options["paths"]:
             try:
-                dataset = dataset_register(path=path)
+                dataset = dataset_register(actor=None, path=path)  # run on the server: no signed-in person
             except MarketDataError as exc:
                 raise CommandError(str(exc)) from None
             except OSError as exc:

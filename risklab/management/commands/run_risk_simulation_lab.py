@@ -54,7 +54,7 @@ class Command(BaseCommand):
             )
         except (MarketDataError, ProfileError, ScenarioError, LabError) as exc:
             raise CommandError(str(exc)) from None
-        lab_run = lab_run_start(plan=plan)
+        lab_run = lab_run_start(actor=None, plan=plan)  # run on the server: no signed-in person
         self.stderr.write(f"lab run #{lab_run.pk}: {len(plan['units'])} units queued; waiting for workers")
         deadline = time.monotonic() + options.timeout
         while True:
