@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from audit.authorization import authorize, may
 from audit.bounds import MAX_ROW_ID
 from audit.errors import NotFound, Refused
+from audit.refusals import refusal_response
 from audit.selectors import audit_event_recent_for_dashboard, deployment_list_visible
 from audit.uploads import UploadRefused, upload_refused_response
 from jobs import selectors as job_selectors
@@ -120,9 +121,10 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
         except NotFound:
             raise  # an unknown step is the 404 page, like an unknown deployment
         except Refused as exc:
-            messages.error(request, f"Not attached: {exc}")
-        else:
-            messages.success(request, f"Attached {result.name} from job {result.job_id}.")
+            return refusal_response(
+                request, exc, prefix="Not attached", back="checklist", pk=pk, checklist_id=checklist_id
+            )
+        messages.success(request, f"Attached {result.name} from job {result.job_id}.")
         return redirect("checklist", pk=pk, checklist_id=checklist_id)
     return render(
         request,

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from audit.authorization import may
 from audit.errors import Refused
+from audit.refusals import refusal_response
 from audit.selectors import deployment_list_visible
 from audit.trust.canonical import strict_loads
 from audit.trust.hashing import sha384_file
@@ -174,7 +175,6 @@ def lab_attach(request, pk: int):
             actor=request.user, lab_run=run, checklist_id=request.POST.get("checklist", "")
         )
     except Refused as exc:
-        messages.error(request, f"Not attached: {exc}")
-        return redirect("lab-detail", pk=pk)
+        return refusal_response(request, exc, prefix="Not attached", back="lab-detail", pk=pk)
     messages.success(request, "Report attached to the checklist.")
     return redirect("checklist", pk=run.deployment_id, checklist_id=request.POST["checklist"])
