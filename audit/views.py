@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404
 from django.shortcuts import render
 
-from audit.trust.decision_log import STATUS_RULES
+from audit.trust.decision_rules import STATUS_RULES
 from audit.trust.gates import GATES
 
 from .evidence import deployment_evidence, trust_identity

@@ -15,13 +15,12 @@ from audit.runbooks.model import load_runbooks
 from audit.runbooks.pdf import render_checklist_pdf
 from audit.trust import paths as trust_paths
 from audit.trust.artefact_archive import ArchiveError, archive_artefacts, discard_archive
-from audit.trust.decision_log import (
+from audit.trust.decision_log import append_signed_entry, prepare_entry
+from audit.trust.decision_rules import (
     DEFAULT_RUNTIME_FLAGS,
     STATUS_RULES,
     DecisionLogError,
-    append_signed_entry,
     entry_signing_input,
-    prepare_entry,
     sign_checkpoint,
     signing_context,
 )
