@@ -17,6 +17,7 @@ from audit.uploads import UploadRefused, upload_refused_response
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 from jobs.models import Job, JobResultFile, JobStatus
+from oemconsole.errors import refusal_response
 
 
 @login_required
@@ -112,9 +113,8 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
     file is hashed again on arrival and must still match the hash its job recorded."""
     from django.core.files import File
 
-    from audit.runbooks_access import open_checklist_or_404
-    from audit.services import SignatureRefused, checklist_attach
-    from audit.views_checklists import may_attach
+    from audit.errors import Invalid, NotFound, Refused, TooLarge
+    from audit.services import checklist_attach
 
     try:
         deployment = deployment_get_visible(user=request.user, pk=pk)
@@ -125,33 +125,26 @@ def checklist_pick_job_result(request, pk: int, checklist_id: str, step_id: str)
         job__in=job_selectors.job_list_visible(user=request.user), job__status=JobStatus.SUCCEEDED
     ).select_related("job")
     if request.method == "POST":
-        try:
-            allowed = may_attach(request.user, checklist_id, step_id)
-        except KeyError:
-            raise Http404("no such step") from None
         result = results.filter(pk=request.POST.get("result")).first()
         if result is None:
             raise Http404("no such job result")
-        if not allowed:
-            # Refused before the checklist is opened: a refusal leaves no row and no event behind.
-            messages.error(request, "Not attached: your role does not attach evidence to this step")
-            return redirect("checklist", pk=pk, checklist_id=checklist_id)
-        checklist = open_checklist_or_404(deployment, checklist_id, request.user)
         path = _result_file_path(result)
         try:
+            # The checklist.attach rule is asked first, inside the service: a refusal leaves no row, no event.
             if not path.is_file() or sha384_file(path) != result.sha384:
-                raise SignatureRefused(f"{result.name} no longer matches the SHA-384 its job recorded")
+                raise Invalid(f"{result.name} no longer matches the SHA-384 its job recorded")
             with open(path, "rb") as handle:
                 checklist_attach(
-                    checklist=checklist,
+                    actor=request.user,
+                    deployment=deployment,
+                    checklist_id=checklist_id,
                     step_id=step_id,
                     name=name,
-                    user=request.user,
                     uploaded=File(handle, name=result.name),
                 )
-        except UploadRefused as exc:
-            return upload_refused_response(request, str(exc))
-        except SignatureRefused as exc:
+        except (NotFound, TooLarge) as exc:
+            return refusal_response(request, exc)
+        except Refused as exc:
             messages.error(request, f"Not attached: {exc}")
         else:
             messages.success(request, f"Attached {result.name} from job {result.job_id}.")

@@ -220,8 +220,9 @@ def lab_report_attach(*, lab_run: LabRun, checklist_id: str, user) -> list:
     are copied into the deployment's evidence and hashed again on arrival (they must still match the run)."""
     from django.core.files import File
 
+    from audit.authorization import authorize
     from audit.runbooks.model import checklist as checklist_definition
-    from audit.services import SignatureRefused, checklist_attach, checklist_open
+    from audit.services import SignatureRefused, checklist_attach
 
     if lab_run.status != LabRunStatus.SUCCEEDED or lab_run.deployment is None:
         raise SignatureRefused("only a finished lab run of a deployment can be attached")
@@ -231,9 +232,10 @@ def lab_report_attach(*, lab_run: LabRun, checklist_id: str, user) -> list:
     )
     if step is None:
         raise SignatureRefused(f"checklist {checklist_id} has no step for Paper Labs reports")
-    if step.responsible not in set(user.groups.values_list("name", flat=True)):
-        raise SignatureRefused(f"this step's evidence is attached by the {step.responsible} role")
-    checklist = checklist_open(deployment=lab_run.deployment, checklist_id=checklist_id, user=user)
+    # Who may attach is asked before the run's files are read.
+    authorize(
+        user, "checklist.attach", checklist_id=checklist_id, step_id=step.id, deployment=lab_run.deployment
+    )
     attached = []
     for name, path, recorded in (
         ("paper_labs_report_json", lab_run.json_path, lab_run.json_sha384),
@@ -244,10 +246,11 @@ def lab_report_attach(*, lab_run: LabRun, checklist_id: str, user) -> list:
         with open(path, "rb") as handle:
             attached.append(
                 checklist_attach(
-                    checklist=checklist,
+                    actor=user,
+                    deployment=lab_run.deployment,
+                    checklist_id=checklist_id,
                     step_id=step.id,
                     name=name,
-                    user=user,
                     uploaded=File(handle, name=Path(path).name),
                 )
             )

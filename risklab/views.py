@@ -173,7 +173,7 @@ def lab_download(request, pk: int, fmt: str):
 
 @login_required
 def lab_attach(request, pk: int):
-    from audit.services import SignatureRefused
+    from audit.errors import Refused
 
     if request.method != "POST":
         raise Http404
@@ -182,7 +182,7 @@ def lab_attach(request, pk: int):
         services.lab_report_attach(
             lab_run=run, checklist_id=request.POST.get("checklist", ""), user=request.user
         )
-    except (SignatureRefused, ValueError) as exc:
+    except (Refused, ValueError) as exc:
         messages.error(request, f"Not attached: {exc}")
         return redirect("lab-detail", pk=pk)
     messages.success(request, "Report attached to the checklist.")
