@@ -1,18 +1,16 @@
 """Deployment and audit-trail API; querysets come from permission-filtered selectors."""
 
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
 from .evidence import deployment_evidence
-from .models import Deployment
 from .pagination import SeqKeysetPagination, paginate_sequence
 from .serializers import (
     AuditEventSerializer,
@@ -34,11 +32,8 @@ class DeploymentListApi(generics.ListAPIView):
 class DeploymentDetailApi(generics.RetrieveAPIView):
     serializer_class = DeploymentSerializer
 
-    def get_object(self):
-        try:
-            return selectors.deployment_get_visible(user=self.request.user, pk=self.kwargs["pk"])
-        except Deployment.DoesNotExist:
-            raise Http404 from None
+    def get_queryset(self):
+        return selectors.deployment_list_visible(user=self.request.user)
 
 
 class CanReadAuditTrail(BasePermission):
@@ -60,11 +55,9 @@ class AuditEventListApi(generics.ListAPIView):
 
 class _DeploymentEvidenceApi(APIView):
     def evidence(self, pk):
-        try:
-            deployment = selectors.deployment_get_visible(user=self.request.user, pk=pk)
-        except Deployment.DoesNotExist:
-            raise Http404 from None
-        return deployment_evidence(deployment)
+        return deployment_evidence(
+            get_object_or_404(selectors.deployment_list_visible(user=self.request.user), pk=pk)
+        )
 
 
 class DecisionLogApi(_DeploymentEvidenceApi):
@@ -121,33 +114,25 @@ class GateStatusApi(_DeploymentEvidenceApi):
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class StepSignApi(APIView):
-    """Sign a checklist step: the password is re-entered; refusals are 403 with the reason, and audited."""
+    """Sign a checklist step: the password is re-entered. Who may sign is the `checklist.sign` rule (403; an
+    unknown checklist or step is 404); a refused signature is 403 with the reason, and audited."""
 
     @extend_schema(request=StepSignRequestSerializer, responses={201: StepSignatureSerializer})
     @sensitive_variables("payload")
     def post(self, request, pk: int, checklist_id: str, step_id: str):
-        from .runbooks.model import RunbookError
-        from .services import SignatureRefused, step_sign
+        from .services import step_sign
 
         payload = StepSignRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            deployment = selectors.deployment_get_visible(user=request.user, pk=pk)
-        except Deployment.DoesNotExist:
-            raise Http404 from None
-        try:
-            signature = step_sign(
-                deployment=deployment,
-                checklist_id=checklist_id,
-                step_id=step_id,
-                user=request.user,
-                password=payload.validated_data["password"],
-                meaning=payload.validated_data["meaning"],
-                reason=payload.validated_data.get("reason", ""),
-                request=request._request,
-            )
-        except (KeyError, RunbookError):
-            raise Http404("no such checklist") from None
-        except SignatureRefused as exc:
-            raise PermissionDenied(str(exc)) from None
+        deployment = get_object_or_404(selectors.deployment_list_visible(user=request.user), pk=pk)
+        signature = step_sign(
+            actor=request.user,
+            deployment=deployment,
+            checklist_id=checklist_id,
+            step_id=step_id,
+            password=payload.validated_data["password"],
+            meaning=payload.validated_data["meaning"],
+            reason=payload.validated_data.get("reason", ""),
+            request=request._request,
+        )
         return Response(StepSignatureSerializer(signature).data, status=201)

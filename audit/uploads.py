@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
+from audit.errors import TooLarge
 from audit.trust.fsutil import fsync_dir
 
 # Folders, relative to a deployment's evidence directory, that hold what users upload.
@@ -20,18 +21,20 @@ EVIDENCE_UPLOAD_FOLDERS = (Path("audit") / "artefacts",)
 JOB_UPLOAD_FOLDER = "artefacts"
 
 
-class UploadRefused(Exception):
-    """An upload over the per-file cap or the deployment's quota. HTTP 413; the message is shown as is."""
+class UploadRefused(TooLarge):
+    """An upload over the per-file cap or the deployment's quota (413). A service raising it lets it
+    propagate like any refusal (the API handler and `refusal_response` answer it)."""
 
-    status = 413
+    code = "upload_too_large"
 
 
 def upload_refused_response(request, message: str):
-    """The 413 both the streaming cap and the storing services answer with: JSON for the API, one plain
-    line for pages."""
+    """The 413 of the streaming cap, which refuses the body in a middleware, before the session, the user
+    and the page templates exist: the JSON error shape for the API, one plain line for pages."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": "upload_too_large", "message": message}}, status=413)
-    return HttpResponse(message + "\n", status=413, content_type="text/plain; charset=utf-8")
+        body = {"error": {"code": UploadRefused.code, "message": message}}
+        return JsonResponse(body, status=UploadRefused.status)
+    return HttpResponse(message + "\n", status=UploadRefused.status, content_type="text/plain; charset=utf-8")
 
 
 def max_upload_bytes() -> int:

@@ -2,24 +2,20 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
-from audit.trust.decision_log import STATUS_RULES
+from audit.authorization import may
+from audit.trust.decision_rules import STATUS_RULES
 from audit.trust.gates import GATES
 
 from .evidence import deployment_evidence, trust_identity
-from .models import Deployment
-from .selectors import deployment_get_visible
+from .selectors import deployment_list_visible
 from .timeline import timeline_page
 
 
 @login_required
 def decision_log(request, pk: int):
-    try:
-        deployment = deployment_get_visible(user=request.user, pk=pk)
-    except Deployment.DoesNotExist:
-        raise Http404("no such deployment") from None
+    deployment = get_object_or_404(deployment_list_visible(user=request.user), pk=pk)
     state = deployment_evidence(deployment)
     timeline = timeline_page(
         state.report, log=request.GET.get("log"), page=request.GET.get("page"), seq=request.GET.get("seq")
@@ -104,7 +100,7 @@ def audit_trail(request):
             "filters": request.GET,
             "query": filters.urlencode(),
             "status": audit_trail_status(),
-            "can_recheck": request.user.has_perm("jobs.add_job"),
+            "can_recheck": may(request.user, "job.audit_trail_check"),
         },
     )
 
@@ -121,8 +117,8 @@ def audit_trail_export(request):
     from audit.trust.installation import InstallationError, load_installation
     from audit.trust.keyring import KeyRing, KeyRingError, format_time
 
-    from .services import audit_event_record, stored_event_body
-    from .services.trail import audit_trail_head
+    from .services import stored_event_body
+    from .services.trail import audit_trail_export_record, audit_trail_head
 
     events = _audit_trail_or_403(request)
     try:
@@ -131,7 +127,7 @@ def audit_trail_export(request):
     except (InstallationError, KeyRingError, OSError) as exc:
         return JsonResponse({"detail": f"cannot sign the export: {' '.join(str(exc).split())}"}, status=409)
     filters = {k: v for k, v in request.GET.items() if k in ("action", "actor", "outcome") and v}
-    audit_event_record(action="audit.export", actor=request.user, detail={"filters": filters})
+    audit_trail_export_record(actor=request.user, filters=filters)
     head = audit_trail_head()
     rows = (
         (stored_event_body(e), e.hash) for e in events.filter(seq__lte=head[0]).order_by("seq").iterator(500)

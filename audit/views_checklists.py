@@ -5,7 +5,7 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -14,34 +14,25 @@ from audit.runbooks.model import load_runbooks
 from audit.trust.gates import GATES
 from audit.trust.hashing import sha384_file
 
-from .models import DecisionProposal, Deployment, SignatureMeaning
-from .selectors import deployment_get_visible
-from .services import (
-    SignatureRefused,
-    checklist_attach,
-    checklist_export,
-    checklist_open,
-    decision_propose,
-    decision_sign,
-    step_sign,
-)
-from .services.checklists import checklist_may_attach, current_attachments, printed_name
-from .services.gate_decisions import (
+from .authorization import may
+from .errors import NotFound, Refused, TooLarge
+from .models import Deployment, SignatureMeaning
+from .refusals import refusal_response
+from .selectors import (
     checklist_complete,
+    current_attachments,
     current_checklist,
-    decision_missing,
-    gate_artefacts,
+    decision_proposal_list_visible,
+    deployment_list_visible,
     gate_checklist_ids,
-    gate_evidence_verdicts,
 )
-from .uploads import UploadRefused, upload_refused_response
+from .services import checklist_attach, checklist_export, decision_propose, decision_sign, step_sign
+from .services.checklists import printed_name
+from .services.gate_decisions import decision_missing, gate_artefacts, gate_evidence_verdicts
 
 
 def _deployment(request, pk) -> Deployment:
-    try:
-        return deployment_get_visible(user=request.user, pk=pk)
-    except Deployment.DoesNotExist:
-        raise Http404("no such deployment") from None
+    return get_object_or_404(deployment_list_visible(user=request.user), pk=pk)
 
 
 def _definition(checklist_id: str):
@@ -58,11 +49,11 @@ def checklist_page(request, pk: int, checklist_id: str):
     instance = current_checklist(deployment, checklist_id)
     attachments = current_attachments(instance) if instance else {}
     signatures = list(instance.signatures.select_related("user")) if instance else []
-    user_roles = set(request.user.groups.values_list("name", flat=True))
     steps = []
     for step in definition.steps:
         step_signatures = [s for s in signatures if s.step_id == step.id]
         active = [s for s in step_signatures if not s.is_void]
+        on_step = {"checklist_id": checklist_id, "step_id": step.id}  # the deployment is visible: fetched so
         steps.append(
             {
                 "step": step,
@@ -71,8 +62,8 @@ def checklist_page(request, pk: int, checklist_id: str):
                 ],
                 "signatures": step_signatures,
                 "signed": bool(active),
-                "can_sign": step.responsible in user_roles and not active,
-                "can_attach": step.responsible in user_roles or "admin" in user_roles,
+                "can_sign": not active and may(request.user, "checklist.sign", **on_step),
+                "can_attach": may(request.user, "checklist.attach", **on_step),
             }
         )
     return render(
@@ -86,47 +77,37 @@ def checklist_page(request, pk: int, checklist_id: str):
             "meanings": SignatureMeaning.choices,
             "printed_name": printed_name(request.user),
             "complete": bool(instance) and checklist_complete(instance),
+            "can_export": bool(instance) and may(request.user, "checklist.export", checklist=instance),
         },
     )
 
 
-def may_attach(user, checklist_id: str, step_id: str) -> bool:
-    return checklist_may_attach(user=user, checklist_id=_definition(checklist_id).id, step_id=step_id)
-
-
-def _back(pk, checklist_id):
-    return redirect("checklist", pk=pk, checklist_id=checklist_id)
+def _refused(request, exc: Refused, back: str, prefix: str = "", **kwargs):
+    """Back to the page with the reason. What is not there stays a 404 and a refused upload a 413 (the
+    console's RefusedMiddleware answers them): going back to the form would not help either."""
+    if isinstance(exc, NotFound | TooLarge):
+        return refusal_response(request, exc)
+    return refusal_response(request, exc, back=back, prefix=prefix, **kwargs)
 
 
 @login_required
 @require_POST
 def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
     deployment = _deployment(request, pk)
-    _definition(checklist_id)
-    try:
-        step = _definition(checklist_id).step(step_id)
-    except KeyError:
-        raise Http404("no such step") from None
-    if not may_attach(request.user, checklist_id, step_id):
-        messages.error(request, f"Only the {step.responsible} role attaches evidence to this step.")
-        return _back(pk, checklist_id)
-    instance = checklist_open(deployment=deployment, checklist_id=checklist_id, user=request.user)
     try:
         checklist_attach(
-            checklist=instance,
+            actor=request.user,
+            deployment=deployment,
+            checklist_id=checklist_id,
             step_id=step_id,
             name=request.POST.get("name", ""),
-            user=request.user,
             uploaded=request.FILES.get("file"),
             value=request.POST.get("value", ""),
         )
-    except UploadRefused as exc:
-        return upload_refused_response(request, str(exc))
-    except SignatureRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Attached.")
-    return _back(pk, checklist_id)
+    except Refused as exc:
+        return _refused(request, exc, "checklist", pk=pk, checklist_id=checklist_id)
+    messages.success(request, "Attached.")
+    return redirect("checklist", pk=pk, checklist_id=checklist_id)
 
 
 @sensitive_post_parameters("password")
@@ -134,23 +115,21 @@ def checklist_attach_view(request, pk: int, checklist_id: str, step_id: str):
 @require_POST
 def checklist_sign_view(request, pk: int, checklist_id: str, step_id: str):
     deployment = _deployment(request, pk)
-    _definition(checklist_id)
     try:
         step_sign(
+            actor=request.user,
             deployment=deployment,
             checklist_id=checklist_id,
             step_id=step_id,
-            user=request.user,
             password=request.POST.get("password", ""),
             meaning=request.POST.get("meaning", ""),
             reason=request.POST.get("reason", ""),
             request=request,
         )
-    except SignatureRefused as exc:
-        messages.error(request, f"Not signed: {exc}")
-        return _back(pk, checklist_id)
+    except Refused as exc:
+        return _refused(request, exc, "checklist", "Not signed", pk=pk, checklist_id=checklist_id)
     messages.success(request, "Signed.")
-    return _back(pk, checklist_id)
+    return redirect("checklist", pk=pk, checklist_id=checklist_id)
 
 
 @login_required
@@ -161,12 +140,11 @@ def checklist_export_view(request, pk: int, checklist_id: str):
     if instance is None:
         raise Http404("no such checklist")
     try:
-        checklist_export(checklist=instance, user=request.user)
-    except SignatureRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Signed checklist exported.")
-    return _back(pk, checklist_id)
+        checklist_export(actor=request.user, checklist=instance)
+    except Refused as exc:
+        return _refused(request, exc, "checklist", pk=pk, checklist_id=checklist_id)
+    messages.success(request, "Signed checklist exported.")
+    return redirect("checklist", pk=pk, checklist_id=checklist_id)
 
 
 @login_required
@@ -195,7 +173,9 @@ def gate_page(request, pk: int, gate: str):
         read[checklist_id] = (instance, complete)
         definition = checklist_definition(checklist_id, runbooks)
         checklists.append({"definition": definition, "instance": instance, "complete": complete})
-    proposal = DecisionProposal.objects.filter(deployment=deployment, gate=gate).first()
+    proposal = (
+        decision_proposal_list_visible(user=request.user).filter(deployment=deployment, gate=gate).first()
+    )
     # Read once, used three times: the list, the verdicts and what is missing.
     artefacts = gate_artefacts(deployment, gate, read)
     verdicts = gate_evidence_verdicts(deployment, gate, artefacts)
@@ -210,6 +190,8 @@ def gate_page(request, pk: int, gate: str):
             "artefacts": artefacts,
             "verdicts": verdicts,
             "proposal": proposal,
+            "can_propose": may(request.user, "gate.propose"),
+            "can_sign": bool(proposal) and may(request.user, "gate.sign", proposal=proposal),
             "printed_name": printed_name(request.user),
         },
     )
@@ -222,9 +204,9 @@ def gate_propose_view(request, pk: int, gate: str):
     if gate not in GATES:
         raise Http404("no such gate")
     try:
-        decision_propose(deployment=deployment, gate=gate, user=request.user)
-    except SignatureRefused as exc:
-        messages.error(request, str(exc))
+        decision_propose(actor=request.user, deployment=deployment, gate=gate)
+    except Refused as exc:
+        return _refused(request, exc, "gate", pk=pk, gate=gate)
     return redirect("gate", pk=pk, gate=gate)
 
 
@@ -232,16 +214,14 @@ def gate_propose_view(request, pk: int, gate: str):
 @login_required
 @require_POST
 def gate_sign_view(request, pk: int, gate: str, proposal_id: int):
-    deployment = _deployment(request, pk)
-    proposal = DecisionProposal.objects.filter(deployment=deployment, gate=gate, pk=proposal_id).first()
-    if proposal is None:
-        raise Http404("no such proposal")
+    proposal = get_object_or_404(
+        decision_proposal_list_visible(user=request.user), deployment_id=pk, gate=gate, pk=proposal_id
+    )
     try:
         decision_sign(
-            proposal=proposal, user=request.user, password=request.POST.get("password", ""), request=request
+            actor=request.user, proposal=proposal, password=request.POST.get("password", ""), request=request
         )
-    except SignatureRefused as exc:
-        messages.error(request, f"Not signed: {exc}")
-    else:
-        messages.success(request, "Decision signed.")
+    except Refused as exc:
+        return _refused(request, exc, "gate", "Not signed", pk=pk, gate=gate)
+    messages.success(request, "Decision signed.")
     return redirect("gate", pk=pk, gate=gate)

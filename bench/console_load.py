@@ -72,13 +72,12 @@ def write_log(deployment, count: int) -> None:
     from django.conf import settings
 
     from audit.trust.canonical import canonical_bytes
-    from audit.trust.decision_log import (
-        build_entry,
+    from audit.trust.decision_log import build_entry, sign_entry
+    from audit.trust.decision_rules import (
         checkpoint_document,
         genesis_hash,
         line_hash,
         sign_checkpoint,
-        sign_entry,
         signing_context,
         witness_key,
     )

@@ -44,8 +44,8 @@ from audit.trust.canonical import (  # noqa: E402
     domain_prefix,
     fast_canonical_bytes,
 )
-from audit.trust.decision_log import (  # noqa: E402
-    build_entry,
+from audit.trust.decision_log import build_entry  # noqa: E402
+from audit.trust.decision_rules import (  # noqa: E402
     checkpoint_document,
     genesis_hash,
     line_hash,

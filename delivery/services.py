@@ -18,12 +18,12 @@ from django.core.files import File
 from django.db import transaction
 
 from audit.authorization import authorize
-from audit.errors import Invalid
+from audit.errors import Invalid, Refused
 from audit.roles import roles_of
 from audit.runbooks.model import RunbookError
 from audit.runbooks.model import checklist as checklist_definition
 from audit.selectors import deployment_list_visible
-from audit.services import SignatureRefused, audit_event_record, checklist_attach, checklist_open
+from audit.services import audit_event_record, checklist_attach
 from audit.trust.canonical import StrictJSONError, strict_loads
 from audit.trust.hashing import sha384_file
 from jobs.services import job_create
@@ -266,32 +266,20 @@ def bundle_build_attach(*, build: BundleBuild, deployment_id: int, checklist_id:
     _check_files(build, files)
     attached = []
     with transaction.atomic():
-        instance = checklist_open(deployment=deployment, checklist_id=checklist_id, user=actor)
         for step, spec in wanted:
+            on_step = {"deployment": deployment, "checklist_id": checklist_id, "step_id": step.id}
             try:
                 if spec.hash:
                     with open(files[spec.name], "rb") as handle:
                         uploaded = File(handle, name=files[spec.name].name)
                         attached.append(
-                            checklist_attach(
-                                checklist=instance,
-                                step_id=step.id,
-                                name=spec.name,
-                                user=actor,
-                                uploaded=uploaded,
-                            )
+                            checklist_attach(actor=actor, **on_step, name=spec.name, uploaded=uploaded)
                         )
                 else:
                     attached.append(
-                        checklist_attach(
-                            checklist=instance,
-                            step_id=step.id,
-                            name=spec.name,
-                            user=actor,
-                            value=build.fingerprint,
-                        )
+                        checklist_attach(actor=actor, **on_step, name=spec.name, value=build.fingerprint)
                     )
-            except SignatureRefused as exc:
+            except Refused as exc:
                 raise DeliveryRefused(str(exc)) from None
         _audit(
             "bundle.attach",

@@ -285,26 +285,26 @@ def job_result_attach(
 
     from audit.runbooks.model import RunbookError
     from audit.runbooks.model import checklist as checklist_definition
-    from audit.services import checklist_attach, checklist_open
+    from audit.services import checklist_attach
     from audit.trust.hashing import sha384_file
 
     try:
         step = checklist_definition(checklist_id).step(step_id)
     except (RunbookError, KeyError):
         raise NotFound("no such step") from None
-    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step_id)
+    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step_id, deployment=deployment)
     if not any(artefact.name == name and artefact.hash for artefact in step.artefacts):
         raise Invalid(f"step {step_id} has no file artefact named {name}")
     path = job_result_path(result)
     if not path.is_file() or sha384_file(path) != result.sha384:
         raise Conflict(f"{result.name} no longer matches the SHA-384 its job recorded")
-    checklist = checklist_open(deployment=deployment, checklist_id=checklist_id, user=actor)
     with open(path, "rb") as handle:
         return checklist_attach(
-            checklist=checklist,
+            actor=actor,
+            deployment=deployment,
+            checklist_id=checklist_id,
             step_id=step_id,
             name=name,
-            user=actor,
             uploaded=File(handle, name=result.name),
         )
 

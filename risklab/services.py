@@ -232,7 +232,7 @@ def lab_report_attach(*, actor, lab_run: LabRun, checklist_id: str) -> list:
 
     from audit.runbooks.model import RunbookError
     from audit.runbooks.model import checklist as checklist_definition
-    from audit.services import checklist_attach, checklist_open
+    from audit.services import checklist_attach
 
     if lab_run.status != LabRunStatus.SUCCEEDED or lab_run.deployment is None:
         raise Invalid("only a finished lab run of a deployment can be attached")
@@ -245,7 +245,10 @@ def lab_report_attach(*, actor, lab_run: LabRun, checklist_id: str) -> list:
     )
     if step is None:
         raise Invalid(f"checklist {checklist_id} has no step for Paper Labs reports")
-    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step.id)
+    # Who may attach is asked before the run's files are read.
+    authorize(
+        actor, "checklist.attach", checklist_id=checklist_id, step_id=step.id, deployment=lab_run.deployment
+    )
     reports = (
         ("paper_labs_report_json", Path(lab_run.json_path), lab_run.json_sha384),
         ("paper_labs_report_pdf", Path(lab_run.pdf_path), lab_run.pdf_sha384),
@@ -253,17 +256,17 @@ def lab_report_attach(*, actor, lab_run: LabRun, checklist_id: str) -> list:
     for _name, path, recorded in reports:
         if not path.is_file() or sha384_file(path) != recorded:
             raise Conflict(f"{path.name} no longer matches the hash recorded for this run")
-    checklist = checklist_open(deployment=lab_run.deployment, checklist_id=checklist_id, user=actor)
     attached = []
     for name, path, _recorded in reports:
         with open(path, "rb") as handle:
             # Hashed again on arrival: a file changed since the check above is recorded as what arrived.
             attached.append(
                 checklist_attach(
-                    checklist=checklist,
+                    actor=actor,
+                    deployment=lab_run.deployment,
+                    checklist_id=checklist_id,
                     step_id=step.id,
                     name=name,
-                    user=actor,
                     uploaded=File(handle, name=path.name),
                 )
             )

@@ -14,31 +14,6 @@ def console_installation():
     return installed(settings.OEM_DATA_DIR)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def checklist_attach_rule():
-    """`checklist.attach` belongs to the audit app's rules. Until that app declares it, the same answer
-    (the step's responsible role, or an admin) is registered for the run, so the services that ask it
-    (Paper Labs reports, job results) can be tested; once declared, this fixture does nothing."""
-    from audit import authorization
-    from audit.authorization import is_admin, rule
-    from audit.roles import roles_of
-    from audit.runbooks.model import checklist
-
-    if "checklist.attach" in {entry.action for entry in authorization.all_rules()}:
-        yield
-        return
-
-    def attach(actor, checklist_id, step_id):
-        step = checklist(checklist_id).step(step_id)
-        if step.responsible in roles_of(actor) or is_admin(actor):
-            return None
-        return f"only the {step.responsible} role attaches evidence to this step"
-
-    rule("checklist.attach", who="the step's responsible role, or admin")(attach)
-    yield
-    del authorization._RULES["checklist.attach"]
-
-
 @pytest.fixture
 def deployment(db):
     return DeploymentFactory()

@@ -46,7 +46,7 @@ import yaml
 
 from audit.trust.canonical import canonical_bytes
 from audit.trust.core_config import ConfigError, parse_yaml
-from audit.trust.decision_log import LOG_STAGE, STATUS_RULES
+from audit.trust.decision_rules import LOG_STAGE, STATUS_RULES
 from audit.trust.fsutil import MAX_CONFIG_FILE, read_regular_file
 from audit.trust.gates import DECISION_ARTEFACTS, GATES
 from audit.trust.hashing import sha384_bytes

@@ -10,10 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from audit.authorization import authorize
+from audit.errors import Conflict, Invalid, NotAllowed, Refused
 from audit.models import Checklist, Deployment, SignatureMeaning, StepAttachment, StepSignature
 from audit.runbooks.model import checklist as checklist_definition
 from audit.runbooks.model import version as checklist_version
-from audit.selectors import deployment_list_visible
+from audit.selectors import current_attachments, gate_signers
 from audit.trust.canonical import DOMAIN_ESIG, signing_input
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
@@ -27,21 +29,24 @@ ESIG_SCHEMA = "oem/esig/v1"
 MAX_TEXT = 500
 
 
-class SignatureRefused(Exception):
-    """A signature or attachment that must not happen; the message is shown to the user as is."""
-
-
-def _roles_of(user) -> set[str]:
-    return set(user.groups.values_list("name", flat=True))
+class SignatureRefused(NotAllowed):
+    """A signature that will not be made (wrong password, signing locked, two-person rule, step already
+    signed, evidence missing or changed); 403, and audited by the service. Who may sign at all is the
+    `checklist.sign` / `gate.sign` rule's answer, a plain `NotAllowed`."""
 
 
 def printed_name(user) -> str:
     return user.get_full_name().strip() or user.get_username()
 
 
+def checklist_open(*, actor, deployment: Deployment, checklist_id: str) -> Checklist:
+    """The deployment's instance of the current definition of a checklist (created on first use, audited)."""
+    authorize(actor, "checklist.open", checklist_id=checklist_id, deployment=deployment)
+    return _checklist_open(actor=actor, deployment=deployment, checklist_id=checklist_id)
+
+
 @transaction.atomic
-def checklist_open(*, deployment: Deployment, checklist_id: str, user) -> Checklist:
-    """The deployment's instance of the current definition of a checklist (created on first use)."""
+def _checklist_open(*, actor, deployment: Deployment, checklist_id: str) -> Checklist:
     definition = checklist_definition(checklist_id)
     instance, created = Checklist.objects.get_or_create(
         deployment=deployment,
@@ -52,7 +57,7 @@ def checklist_open(*, deployment: Deployment, checklist_id: str, user) -> Checkl
     if created:
         audit_event_record(
             action="checklist.open",
-            actor=user,
+            actor=actor,
             deployment=deployment,
             object_type="checklist",
             object_id=instance.pk,
@@ -61,22 +66,13 @@ def checklist_open(*, deployment: Deployment, checklist_id: str, user) -> Checkl
     return instance
 
 
-def current_attachments(
-    checklist: Checklist, step_id: str | None = None
-) -> dict[tuple[str, str], StepAttachment]:
-    rows = checklist.attachments.filter(superseded_at__isnull=True).select_related("uploaded_by")
-    if step_id is not None:
-        rows = rows.filter(step_id=step_id)
-    return {(a.step_id, a.name): a for a in rows}
-
-
-def _store_upload(deployment: Deployment, checklist: Checklist, name: str, uploaded) -> tuple[str, str, int]:
+def _store_upload(deployment: Deployment, checklist_id: str, name: str, uploaded) -> tuple[str, str, int]:
     """Write the upload under the evidence dir within the cap and quota, hashing as it goes; returns
     (relative path, sha384, size)."""
     relative = (
         Path("audit")
         / "artefacts"
-        / checklist.checklist_id
+        / checklist_id
         / uuid.uuid4().hex
         / f"{name}{Path(uploaded.name).suffix[:16]}"
     )
@@ -84,32 +80,36 @@ def _store_upload(deployment: Deployment, checklist: Checklist, name: str, uploa
     return str(relative), digest, size
 
 
-def checklist_may_attach(*, user, checklist_id: str, step_id: str) -> bool:
-    """The step's responsible role attaches its evidence; admins may too (they do not sign it). Callers ask
-    before opening the checklist, so a refused attach leaves no row behind. Unknown steps raise KeyError."""
-    roles = _roles_of(user)
-    return checklist_definition(checklist_id).step(step_id).responsible in roles or "admin" in roles
-
-
-def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, uploaded=None, value: str = ""):
+def checklist_attach(
+    *,
+    actor,
+    deployment: Deployment,
+    checklist_id: str,
+    step_id: str,
+    name: str,
+    uploaded=None,
+    value: str = "",
+) -> StepAttachment:
     """Attach a file (hashed on arrival, within the upload cap and the deployment's quota) or a value to a
-    step. Replacing evidence of a signed step voids its signatures, visibly, and so re-opens the gate."""
-    definition = checklist_definition(checklist.checklist_id)
-    step = definition.step(step_id)
-    if not checklist_may_attach(user=user, checklist_id=checklist.checklist_id, step_id=step_id):
-        raise SignatureRefused(f"only the {step.responsible} role attaches evidence to this step")
+    step, opening the checklist on first use. Who may attach is decided first, then the artefact is checked,
+    so a refusal leaves no checklist row, no event and no file. Replacing evidence of a signed step voids
+    its signatures, visibly, and so re-opens the gate."""
+    authorize(actor, "checklist.attach", checklist_id=checklist_id, step_id=step_id, deployment=deployment)
+    step = checklist_definition(checklist_id).step(step_id)
     spec = next((a for a in step.artefacts if a.name == name), None)
     if spec is None:
-        raise SignatureRefused(f"step {step_id} has no artefact named {name}")
+        raise Invalid(f"step {step_id} has no artefact named {name}")
     if spec.hash and uploaded is None:
-        raise SignatureRefused(f"{name} is a file artefact: upload the file")
+        raise Invalid(f"{name} is a file artefact: upload the file")
     if not spec.hash and not value.strip():
-        raise SignatureRefused(f"{name} needs a value")
+        raise Invalid(f"{name} needs a value")
     if len(value.strip()) > MAX_TEXT:
-        raise SignatureRefused(f"{name} is longer than {MAX_TEXT} characters")
-    stored = _store_upload(checklist.deployment, checklist, name, uploaded) if uploaded is not None else None
+        raise Invalid(f"{name} is longer than {MAX_TEXT} characters")
+    # Within the cap and the quota before anything is written: an oversize upload leaves no row either.
+    stored = _store_upload(deployment, checklist_id, name, uploaded) if uploaded is not None else None
     try:
         with transaction.atomic():
+            checklist = _checklist_open(actor=actor, deployment=deployment, checklist_id=checklist_id)
             now = timezone.now()
             previous = checklist.attachments.filter(step_id=step_id, name=name, superseded_at__isnull=True)
             replaced = list(previous.values_list("sha384", "value"))
@@ -118,7 +118,7 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
                 checklist=checklist,
                 step_id=step_id,
                 name=name,
-                uploaded_by=user,
+                uploaded_by=actor,
                 path=stored[0] if stored else "",
                 sha384=stored[1] if stored else "",
                 size=stored[2] if stored else None,
@@ -127,8 +127,8 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
             )
             audit_event_record(
                 action="checklist.attach",
-                actor=user,
-                deployment=checklist.deployment,
+                actor=actor,
+                deployment=deployment,
                 object_type="checklist",
                 object_id=checklist.pk,
                 detail={
@@ -140,11 +140,11 @@ def checklist_attach(*, checklist: Checklist, step_id: str, name: str, user, upl
                 },
             )
             if replaced:
-                _void_step(checklist, step_id, user, f"artefact {name} replaced after signing")
+                _void_step(checklist, step_id, actor, f"artefact {name} replaced after signing")
             _void_exports(checklist)
     except BaseException:
         if stored:
-            discard_upload(checklist.deployment.evidence_dir / stored[0])
+            discard_upload(deployment.evidence_dir / stored[0])
         raise
     return attachment
 
@@ -168,17 +168,6 @@ def _void_exports(checklist: Checklist) -> None:
     if checklist.exported_path:
         Checklist.objects.filter(pk=checklist.pk).update(exported_path="", exported_sha384="")
         checklist.exported_path = checklist.exported_sha384 = ""
-
-
-def gate_signers(deployment: Deployment, gate: str) -> dict[int, set[str]]:
-    """user id -> console roles they signed in on this gate (active signatures only)."""
-    signed: dict[int, set[str]] = {}
-    rows = StepSignature.objects.filter(
-        checklist__deployment=deployment, checklist__gate=gate, voided_at__isnull=True
-    )
-    for user_id, role in rows.values_list("user_id", "role"):
-        signed.setdefault(user_id, set()).add(role)
-    return signed
 
 
 def esign_payload(
@@ -226,47 +215,41 @@ def step_sign(
     deployment: Deployment,
     checklist_id: str,
     step_id: str,
-    user,
+    actor,
     password: str,
     meaning: str,
     reason: str = "",
     request=None,
     keyring: KeyRing | None = None,
 ) -> StepSignature:
-    """Sign one step. Who may sign is decided first and a refusal there writes nothing at all (not even the
-    checklist's row); every later refusal is audited and writes nothing else. Unknown checklists raise
-    KeyError/RunbookError (the caller's 404)."""
+    """Sign one step. Who may sign is decided first (the `checklist.sign` rule; an unknown checklist or step,
+    or a deployment the actor cannot see, is `NotFound`) and that refusal writes nothing at all, not even
+    the checklist's row; every later refusal is audited and writes nothing else."""
+    authorize(actor, "checklist.sign", checklist_id=checklist_id, step_id=step_id, deployment=deployment)
     definition = checklist_definition(checklist_id)
-    try:
-        step = definition.step(step_id)
-    except KeyError:
-        raise SignatureRefused(f"no step {step_id}") from None
+    step = definition.step(step_id)
     role = step.responsible
-    if role not in _roles_of(user):
-        raise SignatureRefused(f"this step is signed by the {role} role")
-    if not deployment_list_visible(user=user).filter(pk=deployment.pk).exists():
-        raise SignatureRefused("no such deployment")
-    checklist = checklist_open(deployment=deployment, checklist_id=checklist_id, user=user)
+    checklist = _checklist_open(actor=actor, deployment=deployment, checklist_id=checklist_id)
 
-    def refuse(message: str, **detail):
+    def refuse(message: str, error: type[Refused] = SignatureRefused, **detail) -> Refused:
         audit_event_record(
             action="esign.refused",
-            actor=user,
+            actor=actor,
             outcome="denied",
             deployment=checklist.deployment,
             object_type="checklist",
             object_id=checklist.pk,
             detail={"step": step_id, "reason": message, **detail},
         )
-        return SignatureRefused(message)
+        return error(message)
 
     if checklist.version != checklist_version(definition):
-        raise refuse("this checklist's definition changed; open the current version to sign")
+        raise refuse("this checklist's definition changed; open the current version to sign", Conflict)
     if meaning not in SignatureMeaning.values:
-        raise refuse("choose what your signature means: performed, reviewed or approved")
+        raise refuse("choose what your signature means: performed, reviewed or approved", Invalid)
     if len(reason.strip()) > MAX_TEXT:
-        raise refuse(f"the reason is longer than {MAX_TEXT} characters")
-    other_roles = gate_signers(checklist.deployment, checklist.gate).get(user.pk, set()) - {role}
+        raise refuse(f"the reason is longer than {MAX_TEXT} characters", Invalid)
+    other_roles = gate_signers(checklist.deployment, checklist.gate).get(actor.pk, set()) - {role}
     if checklist.gate and other_roles:
         raise refuse(f"two-person rule: you already signed this gate as {', '.join(sorted(other_roles))}")
     if checklist.signatures.filter(step_id=step_id, voided_at__isnull=True).exists():
@@ -275,10 +258,10 @@ def step_sign(
     missing = [a.name for a in step.artefacts if (step_id, a.name) not in attachments]
     if missing:
         raise refuse(f"attach {', '.join(missing)} before signing")
-    reauthenticate(user=user, password=password, request=request, refuse=refuse)
+    reauthenticate(user=actor, password=password, request=request, refuse=refuse)
     keyring = keyring or KeyRing.load(settings.OEM_DATA_DIR)
     try:
-        signer = keyring.signer_for(user.get_username(), password)
+        signer = keyring.signer_for(actor.get_username(), password)
     except KeyRingError as exc:
         raise refuse(f"no usable signing key: {exc}") from None
     signed_at = timezone.now()
@@ -286,7 +269,7 @@ def step_sign(
         checklist=checklist,
         step=step,
         attachments=attachments.values(),
-        user=user,
+        user=actor,
         role=role,
         meaning=meaning,
         reason=reason.strip(),
@@ -304,7 +287,7 @@ def step_sign(
         row = StepSignature.objects.create(
             checklist=checklist,
             step_id=step_id,
-            user=user,
+            user=actor,
             role=role,
             printed_name=payload["signer"]["printed_name"],
             meaning=meaning,
@@ -316,7 +299,7 @@ def step_sign(
         )
         audit_event_record(
             action="esign.sign",
-            actor=user,
+            actor=actor,
             deployment=checklist.deployment,
             object_type="signature",
             object_id=row.pk,

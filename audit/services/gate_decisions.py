@@ -9,19 +9,21 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from audit.authorization import authorize
+from audit.errors import Conflict
 from audit.models import Checklist, DecisionProposal, Deployment, Stage
+from audit.roles import roles_of
 from audit.runbooks.model import checklist as checklist_definition
-from audit.runbooks.model import load_runbooks
 from audit.runbooks.pdf import render_checklist_pdf
+from audit.selectors import checklist_complete, current_attachments, current_checklist, gate_checklist_ids
 from audit.trust import paths as trust_paths
 from audit.trust.artefact_archive import ArchiveError, archive_artefacts, discard_archive
-from audit.trust.decision_log import (
+from audit.trust.decision_log import append_signed_entry, prepare_entry
+from audit.trust.decision_rules import (
     DEFAULT_RUNTIME_FLAGS,
     STATUS_RULES,
     DecisionLogError,
-    append_signed_entry,
     entry_signing_input,
-    prepare_entry,
     sign_checkpoint,
     signing_context,
 )
@@ -31,33 +33,12 @@ from audit.trust.gates import GATES, proposal_missing
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import GROUP_TO_SIGNER_ROLE, KeyRing, KeyRingError, format_time
 
-from .checklists import SignatureRefused, current_attachments, reauthenticate
+from .checklists import SignatureRefused, reauthenticate
 from .decisions import decision_log_reconcile
 from .trail import audit_event_record
 
 SIGNED_CHECKLIST_SCHEMA = "oem/signed-checklist/v1"
 STAGE_AFTER_GATE = {"demo_exit": Stage.PAPER, "live_go": Stage.LIVE}
-
-
-def gate_checklist_ids(gate: str) -> list[str]:
-    """Every checklist whose work feeds this gate: the gate's own and those of runbooks serving it."""
-    ids = list(GATES[gate].checklists)
-    for runbook in load_runbooks().values():
-        ids += [c.id for c in runbook.checklists if c.gate == gate]
-    return list(dict.fromkeys(ids))
-
-
-def current_checklist(deployment: Deployment, checklist_id: str) -> Checklist | None:
-    from audit.runbooks.model import version
-
-    return Checklist.objects.filter(
-        deployment=deployment, checklist_id=checklist_id, version=version(checklist_definition(checklist_id))
-    ).first()
-
-
-def checklist_complete(checklist: Checklist) -> bool:
-    signed = set(checklist.signatures.filter(voided_at__isnull=True).values_list("step_id", flat=True))
-    return all(step.id in signed for step in checklist_definition(checklist.checklist_id).steps)
 
 
 def checklist_document(checklist: Checklist) -> dict:
@@ -115,17 +96,13 @@ def checklist_document(checklist: Checklist) -> dict:
     }
 
 
-PROPOSER_ROLES = frozenset({"compliance", "product_owner"})
-EXPORTER_ROLES = frozenset({"admin", "compliance", "engineer", "product_owner"})
-
-
-def checklist_export(*, checklist: Checklist, user) -> Checklist:
+def checklist_export(*, actor, checklist: Checklist) -> Checklist:
     """Write the signed checklist (JSON, the gate artefact) and its PDF beside it under the evidence dir.
-    The roles that work on checklists export them; auditors and operators change nothing."""
-    if not EXPORTER_ROLES & set(user.groups.values_list("name", flat=True)):
-        raise SignatureRefused("your role does not export checklists")
+    The roles that work on checklists export them (the `checklist.export` rule); auditors and operators
+    change nothing."""
+    authorize(actor, "checklist.export", checklist=checklist)
     if not checklist_complete(checklist):
-        raise SignatureRefused("every step must be signed before the checklist can be exported")
+        raise Conflict("every step must be signed before the checklist can be exported")
     document = checklist_document(checklist)
     data = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=True).encode() + b"\n"
     relative = (
@@ -142,7 +119,7 @@ def checklist_export(*, checklist: Checklist, user) -> Checklist:
         )
         audit_event_record(
             action="checklist.export",
-            actor=user,
+            actor=actor,
             deployment=checklist.deployment,
             object_type="checklist",
             object_id=checklist.pk,
@@ -215,22 +192,22 @@ def decision_missing(
     return missing
 
 
-def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProposal:
-    """Propose the gate's decision. Who may propose is decided first: that refusal writes nothing."""
-    if not PROPOSER_ROLES & set(user.groups.values_list("name", flat=True)):
-        raise SignatureRefused("only compliance or the product owner propose a gate decision")
+def decision_propose(*, actor, deployment: Deployment, gate: str) -> DecisionProposal:
+    """Propose the gate's decision. Who may propose is decided first (the `gate.propose` rule): that refusal
+    writes nothing. A gate that cannot close yet is refused with what is missing, and that is audited."""
+    authorize(actor, "gate.propose", deployment=deployment)
     missing = decision_missing(deployment, gate)
     if missing:
         audit_event_record(
             action="gate.propose",
-            actor=user,
+            actor=actor,
             outcome="denied",
             deployment=deployment,
             object_type="gate",
             object_id=gate,
             detail={"missing": missing[:20]},
         )
-        raise SignatureRefused("the gate cannot be closed yet: " + "; ".join(missing))
+        raise Conflict("the gate cannot be closed yet: " + "; ".join(missing))
     definition = GATES[gate]
     flags = {**DEFAULT_RUNTIME_FLAGS, **STATUS_RULES[definition.status].runtime_flags}
     keyring = KeyRing.load(settings.OEM_DATA_DIR)
@@ -249,7 +226,7 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
         )
     except (ArchiveError, DecisionLogError) as exc:
         discard_archive(created)
-        raise SignatureRefused(str(exc)) from None
+        raise Conflict(str(exc)) from None
     with transaction.atomic():
         DecisionProposal.objects.filter(
             deployment=deployment, gate=gate, status=DecisionProposal.Status.OPEN
@@ -259,11 +236,11 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
             note="superseded by a newer proposal",
         )
         proposal = DecisionProposal.objects.create(
-            deployment=deployment, gate=gate, log=definition.log, entry=entry, created_by=user
+            deployment=deployment, gate=gate, log=definition.log, entry=entry, created_by=actor
         )
         audit_event_record(
             action="gate.propose",
-            actor=user,
+            actor=actor,
             deployment=deployment,
             object_type="decision_proposal",
             object_id=proposal.pk,
@@ -273,26 +250,19 @@ def decision_propose(*, deployment: Deployment, gate: str, user) -> DecisionProp
 
 
 @sensitive_variables("password")
-def decision_sign(*, proposal: DecisionProposal, user, password: str, request=None) -> DecisionProposal:
-    """Add this user's signature; the last required signature appends the entry and runs the verifier.
-    A user with none of the required signer roles is refused before anything is written (no event); every
-    later refusal is audited."""
+def decision_sign(*, actor, proposal: DecisionProposal, password: str, request=None) -> DecisionProposal:
+    """Add the actor's signature; the last required signature appends the entry and runs the verifier.
+    Someone with none of the required signer roles is refused first (the `gate.sign` rule), before anything
+    is written (no event); every later refusal is audited."""
+    authorize(actor, "gate.sign", proposal=proposal)
     deployment = proposal.deployment
     required = STATUS_RULES[proposal.entry["status"]].signer_roles
-    candidates = [
-        GROUP_TO_SIGNER_ROLE[g]
-        for g in user.groups.values_list("name", flat=True)
-        if g in GROUP_TO_SIGNER_ROLE
-    ]
-    if not set(required) & set(candidates):
-        raise SignatureRefused(
-            f"this decision is signed by {' and '.join(required)}; your roles cannot sign it"
-        )
+    candidates = [GROUP_TO_SIGNER_ROLE[g] for g in roles_of(actor) if g in GROUP_TO_SIGNER_ROLE]
 
     def refuse(message: str):
         audit_event_record(
             action="gate.sign_refused",
-            actor=user,
+            actor=actor,
             outcome="denied",
             deployment=deployment,
             object_type="decision_proposal",
@@ -304,17 +274,17 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
     if proposal.status != DecisionProposal.Status.OPEN:
         raise refuse(f"this proposal is {proposal.status}; propose the decision again")
     open_roles = [r for r in required if r in candidates and r not in proposal.signatures]
-    if user.get_username() in proposal.signers.values():
+    if actor.get_username() in proposal.signers.values():
         raise refuse("two-person rule: you already signed this decision")
     if not open_roles:
         raise refuse(
             f"this decision is signed by {' and '.join(required)}; your roles cannot add a signature"
         )
     role = open_roles[0]
-    reauthenticate(user=user, password=password, request=request, refuse=refuse)
+    reauthenticate(user=actor, password=password, request=request, refuse=refuse)
     keyring = KeyRing.load(settings.OEM_DATA_DIR)
     try:
-        signer = keyring.signer_for(user.get_username(), password, role=role)
+        signer = keyring.signer_for(actor.get_username(), password, role=role)
     except KeyRingError as exc:
         raise refuse(f"no usable signing key: {exc}") from None
     context = signing_context(keyring, deployment.evidence_dir)
@@ -332,11 +302,11 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
             role: signature,
             f"{CHECKPOINT_PREFIX}{role}": checkpoint_signature,
         }
-        locked.signers = {**locked.signers, role: user.get_username()}
+        locked.signers = {**locked.signers, role: actor.get_username()}
         locked.save(update_fields=["signatures", "signers"])
         audit_event_record(
             action="gate.sign",
-            actor=user,
+            actor=actor,
             deployment=deployment,
             object_type="decision_proposal",
             object_id=proposal.pk,
@@ -344,7 +314,7 @@ def decision_sign(*, proposal: DecisionProposal, user, password: str, request=No
         )
     proposal.refresh_from_db()
     if all(r in proposal.signatures for r in required):
-        _append(proposal, keyring, user)
+        _append(proposal, keyring, actor)
     return proposal
 
 
@@ -361,7 +331,7 @@ def split_signatures(signatures: dict[str, str]) -> tuple[dict[str, str], dict[s
     return entry, checkpoint
 
 
-def _append(proposal: DecisionProposal, keyring: KeyRing, user) -> None:
+def _append(proposal: DecisionProposal, keyring: KeyRing, actor) -> None:
     from audit.evidence import deployment_evidence
 
     deployment = proposal.deployment
@@ -381,14 +351,14 @@ def _append(proposal: DecisionProposal, keyring: KeyRing, user) -> None:
         )
         audit_event_record(
             action="gate.decision",
-            actor=user,
+            actor=actor,
             outcome="error",
             deployment=deployment,
             object_type="decision_proposal",
             object_id=proposal.pk,
             detail={"error": str(exc)[:300]},
         )
-        raise SignatureRefused(f"the decision was not appended: {exc}") from None
+        raise Conflict(f"the decision was not appended: {exc}") from None
     state = deployment_evidence(deployment)
     passed = state.gates[proposal.gate].passed
     with transaction.atomic():
@@ -400,7 +370,7 @@ def _append(proposal: DecisionProposal, keyring: KeyRing, user) -> None:
             Deployment.objects.filter(pk=deployment.pk).update(stage=new_stage)
         audit_event_record(
             action="gate.decision",
-            actor=user,
+            actor=actor,
             outcome="ok" if state.report.ok else "error",
             deployment=deployment,
             object_type="gate",

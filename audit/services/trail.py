@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from audit.authorization import authorize
 from audit.chain import (
     CHAIN_V1,
     CHAIN_V2,
@@ -194,3 +195,9 @@ def audit_trail_head() -> tuple[int, str]:
     """(seq, hash) of the stored head row."""
     head = AuditChainHead.objects.filter(pk=1).first()
     return (head.seq, head.head_hash) if head else (0, GENESIS_HASH)
+
+
+def audit_trail_export_record(*, actor, filters: dict) -> None:
+    """Record that `actor` exports the trail (with these filters) before a line of it leaves the server."""
+    authorize(actor, "audit_trail.export")
+    audit_event_record(action="audit.export", actor=actor, detail={"filters": filters})

@@ -18,7 +18,8 @@ from audit.trust.artefact_archive import ArchiveError, archive_artefacts, discar
 from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, fail, run
 from audit.trust.cliutil import OneLineParser as _Parser
 from audit.trust.core_config import ConfigError, sign_file, validate_config
-from audit.trust.decision_log import DecisionLogError, append_entry, artefact_file
+from audit.trust.decision_log import append_entry
+from audit.trust.decision_rules import DecisionLogError, artefact_file
 from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from audit.trust.gates import gate_for_status
 from audit.trust.keyring import HMAC_PURPOSES, KeyRing, KeyRingError
@@ -154,7 +155,7 @@ def _update_main(argv: list[str]) -> int:
     parser.add_argument("--password-file", type=Path, default=None, help="one password per signer, in order")
 
     def action(args) -> int:
-        from audit.trust.decision_log import LOG_STAGE, log_name_of
+        from audit.trust.decision_rules import LOG_STAGE, log_name_of
 
         base = paths.data_dir()
         if LOG_STAGE.get(log_name_of(args.log)) != args.stage:

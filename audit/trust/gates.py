@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.trust.decision_log import DEFAULT_RUNTIME_FLAGS, FLAG_COMPLIANCE, FLAG_DEMO_MODE, STATUS_RULES
+from audit.trust.decision_rules import DEFAULT_RUNTIME_FLAGS, FLAG_COMPLIANCE, FLAG_DEMO_MODE, STATUS_RULES
 from audit.trust.evidence import FILE_KINDS
 from audit.trust.verifier import (
     VerificationReport,

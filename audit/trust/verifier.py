@@ -45,7 +45,8 @@ from audit.trust.canonical import (
     fast_canonical_bytes,
     strict_loads,
 )
-from audit.trust.decision_log import (
+from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.decision_rules import (
     LEGACY_CHECKPOINT_KEYS,
     LOG_STAGE,
     STATUS_RULES,
@@ -60,7 +61,6 @@ from audit.trust.decision_log import (
     signing_context,
     witness_key,
 )
-from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
 from audit.trust.evidence import entry_artefact_problems, read_capped
 from audit.trust.fsutil import MAX_JSON_FILE, MAX_LOG_FILE, read_regular_file
 from audit.trust.hashing import sha384_bytes, sha384_file

@@ -29,7 +29,7 @@ from audit.runbooks.model import version
 from audit.trust.artefact_archive import archive_artefacts
 from audit.trust.canonical import DOMAIN_ESIG, DOMAIN_MANIFEST, canonical_bytes
 from audit.trust.core_config import sign_file
-from audit.trust.decision_log import artefact_file, signing_context
+from audit.trust.decision_rules import artefact_file, signing_context
 from audit.trust.gates import GATES
 from audit.trust.hashing import sha384_bytes, sha384_file
 from audit.trust.keyring import KeyRing, format_time, utc_now

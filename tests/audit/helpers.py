@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from audit.trust.canonical import DOMAIN_CHECKPOINT, canonical_bytes
-from audit.trust.decision_log import (
+from audit.trust.decision_log import append_entry, build_entry, sign_entry
+from audit.trust.decision_rules import (
     LOG_STAGE,
-    append_entry,
-    build_entry,
     genesis_hash,
     line_hash,
     log_name_of,
     sign_checkpoint,
-    sign_entry,
     signing_context,
     witness_key,
 )
@@ -141,7 +139,7 @@ def cosigned_checkpoint(
     log_path: Path, keyring: KeyRing, entry: dict[str, Any], signer_objects: dict
 ) -> None:
     """A checkpoint co-signed by `signer_objects` over `entry` (what an append writes), bypassing checks."""
-    from audit.trust.decision_log import checkpoint_document
+    from audit.trust.decision_rules import checkpoint_document
 
     name, context = log_name_of(log_path), signing_context(keyring, log_path.parent.parent.parent)
     doc = checkpoint_document(

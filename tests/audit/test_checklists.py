@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 
+from audit.errors import Conflict, Invalid, NotAllowed, NotFound
 from audit.models import AuditEvent, DecisionProposal, Deployment, StepSignature
 from audit.services import (
     SignatureRefused,
@@ -55,7 +56,7 @@ def sign(checklist, step, user, password=PASSWORD, meaning="performed"):
         deployment=checklist.deployment,
         checklist_id=checklist.checklist_id,
         step_id=step,
-        user=user,
+        actor=user,
         password=password,
         meaning=meaning,
         reason="",
@@ -87,13 +88,27 @@ def attach_demo_evidence(checklist, engineer, settings):
 def attach(checklist, step, name, user, evidence):
     if isinstance(evidence, bytes):
         upload = SimpleUploadedFile(f"{name}.bin", evidence)
-        checklist_attach(checklist=checklist, step_id=step, name=name, user=user, uploaded=upload)
+        checklist_attach(
+            deployment=checklist.deployment,
+            checklist_id=checklist.checklist_id,
+            step_id=step,
+            name=name,
+            actor=user,
+            uploaded=upload,
+        )
     else:
-        checklist_attach(checklist=checklist, step_id=step, name=name, user=user, value=evidence)
+        checklist_attach(
+            deployment=checklist.deployment,
+            checklist_id=checklist.checklist_id,
+            step_id=step,
+            name=name,
+            actor=user,
+            value=evidence,
+        )
 
 
 def complete_demo_checklist(deployment, people, settings):
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=people["engineer"])
     attach_demo_evidence(checklist, people["engineer"], settings)
     for step in ENGINEER_STEPS:
         sign(checklist, step, people["engineer"])
@@ -104,13 +119,13 @@ def complete_demo_checklist(deployment, people, settings):
 def test_full_demo_exit_writes_a_verified_demo_ready_entry(env):
     deployment, people, settings = env
     checklist = complete_demo_checklist(deployment, people, settings)
-    checklist = checklist_export(checklist=checklist, user=people["engineer"])
+    checklist = checklist_export(checklist=checklist, actor=people["engineer"])
     exported = deployment.evidence_dir / checklist.exported_path
     assert sha384_file(exported) == checklist.exported_sha384
     assert exported.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
-    proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
-    decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
-    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    proposal = decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
+    decision_sign(proposal=proposal, actor=people["product_owner"], password=PASSWORD, request=request())
+    decision_sign(proposal=proposal, actor=people["compliance"], password=PASSWORD, request=request())
     proposal.refresh_from_db()
     assert proposal.status == DecisionProposal.Status.APPENDED
     report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
@@ -129,12 +144,12 @@ def test_an_operator_cannot_sign_an_engineer_step_and_nothing_is_written(env):
 
     deployment, people, settings = env
     events = AuditEvent.objects.count()
-    with pytest.raises(SignatureRefused, match="signed by the engineer role"):
+    with pytest.raises(NotAllowed, match="signed by the engineer role"):
         step_sign(
             deployment=deployment,
             checklist_id="demo_stage1",
             step_id="verify_demo_log",
-            user=people["operator"],
+            actor=people["operator"],
             password=PASSWORD,
             meaning="performed",
             request=request(),
@@ -146,7 +161,7 @@ def test_an_operator_cannot_sign_an_engineer_step_and_nothing_is_written(env):
 
 def test_a_wrong_password_signs_nothing(env):
     deployment, people, settings = env
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=people["engineer"])
     with pytest.raises(SignatureRefused, match="wrong password"):
         sign(checklist, "verify_demo_log", people["engineer"], password="not it")
     assert not StepSignature.objects.exists()
@@ -154,7 +169,7 @@ def test_a_wrong_password_signs_nothing(env):
 
 def test_five_wrong_passwords_lock_the_account_and_raise_an_audit_event(env):
     deployment, people, settings = env
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=people["engineer"])
     for _ in range(5):
         with pytest.raises(SignatureRefused):
             sign(checklist, "verify_demo_log", people["engineer"], password="not it")
@@ -170,7 +185,7 @@ def test_the_same_person_cannot_sign_two_roles_on_one_gate(env):
     from django.contrib.auth.models import Group
 
     both.groups.add(Group.objects.get(name="product_owner"))
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=both)
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=both)
     sign(checklist, "verify_demo_log", both)
     with pytest.raises(SignatureRefused, match="two-person rule"):
         sign(checklist, "product_owner_approval", both, meaning="approved")
@@ -178,7 +193,7 @@ def test_the_same_person_cannot_sign_two_roles_on_one_gate(env):
 
 def test_a_signature_needs_its_artefacts_attached_first(env):
     deployment, people, settings = env
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=people["engineer"])
     with pytest.raises(SignatureRefused, match="attach smoke_demo_report"):
         sign(checklist, "smoke_demo", people["engineer"])
 
@@ -186,44 +201,45 @@ def test_a_signature_needs_its_artefacts_attached_first(env):
 def test_replacing_an_artefact_after_signing_voids_the_signature_and_reopens_the_gate(env):
     deployment, people, settings = env
     checklist = complete_demo_checklist(deployment, people, settings)
-    checklist_export(checklist=checklist, user=people["engineer"])
-    assert decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    checklist_export(checklist=checklist, actor=people["engineer"])
+    assert decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
     checklist_attach(
-        checklist=checklist,
+        deployment=checklist.deployment,
+        checklist_id=checklist.checklist_id,
         step_id="smoke_demo",
         name="smoke_demo_report",
-        user=people["engineer"],
+        actor=people["engineer"],
         uploaded=SimpleUploadedFile("smoke.jsonl", b'{"ok": false}\n'),
     )
     voided = StepSignature.objects.get(step_id="smoke_demo")
     assert voided.is_void and "replaced after signing" in voided.void_reason
     checklist.refresh_from_db()
     assert checklist.exported_path == ""
-    with pytest.raises(SignatureRefused, match="cannot be closed yet"):
-        decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    with pytest.raises(Conflict, match="cannot be closed yet"):
+        decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
 
 
 def test_a_gate_with_missing_evidence_cannot_be_proposed_and_says_what_is_missing(env):
     deployment, people, settings = env
-    with pytest.raises(SignatureRefused) as refused:
-        decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
+    with pytest.raises(Conflict) as refused:
+        decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
     assert "smoke_demo_report" in str(refused.value) and "checklist demo_stage1" in str(refused.value)
 
 
 def test_one_person_cannot_sign_a_decision_twice(env):
     deployment, people, settings = env
     checklist = complete_demo_checklist(deployment, people, settings)
-    checklist_export(checklist=checklist, user=people["engineer"])
-    proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
-    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    checklist_export(checklist=checklist, actor=people["engineer"])
+    proposal = decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
+    decision_sign(proposal=proposal, actor=people["compliance"], password=PASSWORD, request=request())
     with pytest.raises(SignatureRefused, match="already signed"):
-        decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+        decision_sign(proposal=proposal, actor=people["compliance"], password=PASSWORD, request=request())
 
 
 def close_gate(deployment, people, gate):
-    proposal = decision_propose(deployment=deployment, gate=gate, user=people["compliance"])
-    decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
-    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    proposal = decision_propose(deployment=deployment, gate=gate, actor=people["compliance"])
+    decision_sign(proposal=proposal, actor=people["product_owner"], password=PASSWORD, request=request())
+    decision_sign(proposal=proposal, actor=people["compliance"], password=PASSWORD, request=request())
     proposal.refresh_from_db()
     assert proposal.status == DecisionProposal.Status.APPENDED, proposal.note
 
@@ -232,11 +248,13 @@ def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(e
     deployment, people, settings = env
     admin = user_with_role("admin", first_name="Ada", last_name="Admin")
     signer_key_create(user=admin, password=PASSWORD, admin_password=ADMIN_PASSWORD)
-    checklist_export(checklist=complete_demo_checklist(deployment, people, settings), user=people["engineer"])
+    checklist_export(
+        checklist=complete_demo_checklist(deployment, people, settings), actor=people["engineer"]
+    )
     close_gate(deployment, people, "demo_exit")
 
     engineer = people["engineer"]
-    paper = checklist_open(deployment=deployment, checklist_id="paper_trading", user=engineer)
+    paper = checklist_open(deployment=deployment, checklist_id="paper_trading", actor=engineer)
 
     evidence = genuine_uploads("paper_exit", settings)
     steps = {
@@ -257,7 +275,7 @@ def test_demo_to_paper_ready_with_every_step_signed_passes_the_strict_verifier(e
     sign(paper, "paper_license", admin)
     sign(paper, "compliance_acceptance", people["compliance"], meaning="reviewed")
     sign(paper, "product_owner_approval", people["product_owner"], meaning="approved")
-    checklist_export(checklist=paper, user=people["compliance"])
+    checklist_export(checklist=paper, actor=people["compliance"])
     with stand_in_verifiers():
         close_gate(deployment, people, "paper_exit")
         report = verify_decision_logs(None, None, data_dir=deployment.evidence_dir)
@@ -299,22 +317,23 @@ def test_an_overlong_value_or_reason_is_refused_not_cut_to_fit(env):
     from audit.models import StepAttachment
 
     deployment, people, settings = env
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=people["engineer"])
-    with pytest.raises(SignatureRefused, match="longer than 500"):
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=people["engineer"])
+    with pytest.raises(Invalid, match="longer than 500"):
         checklist_attach(
-            checklist=checklist,
+            deployment=checklist.deployment,
+            checklist_id=checklist.checklist_id,
             step_id="validate_config",
             name="bundle_commit",
-            user=people["engineer"],
+            actor=people["engineer"],
             value="x" * 501,
         )
     assert not StepAttachment.objects.exists()
-    with pytest.raises(SignatureRefused, match="reason is longer than 500"):
+    with pytest.raises(Invalid, match="reason is longer than 500"):
         step_sign(
             deployment=checklist.deployment,
             checklist_id=checklist.checklist_id,
             step_id="verify_demo_log",
-            user=people["engineer"],
+            actor=people["engineer"],
             password=PASSWORD,
             meaning="performed",
             reason="r" * 501,
@@ -330,12 +349,12 @@ def test_a_signer_of_another_deployment_is_refused_before_anything_is_written(en
     elsewhere = Deployment.objects.create(name="elsewhere", customer="ACME", local=True)
     outsider = user_with_role("engineer", deployments=[elsewhere])
     events = AuditEvent.objects.count()
-    with pytest.raises(SignatureRefused, match="no such deployment"):
+    with pytest.raises(NotFound, match="no such deployment"):
         step_sign(
             deployment=deployment,
             checklist_id="demo_stage1",
             step_id="verify_demo_log",
-            user=outsider,
+            actor=outsider,
             password=PASSWORD,
             meaning="performed",
             request=request(),

@@ -2,14 +2,8 @@
 
 import pytest
 
-from audit.trust.decision_log import (
-    DecisionLogError,
-    append_signed_entry,
-    entry_signing_input,
-    prepare_entry,
-    sign_checkpoint,
-    signing_context,
-)
+from audit.trust.decision_log import append_signed_entry, prepare_entry
+from audit.trust.decision_rules import DecisionLogError, entry_signing_input, sign_checkpoint, signing_context
 from tests.audit.helpers import STATUS_FLAGS, append, signers, verify
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust.canonical import canonical_bytes
-from audit.trust.decision_log import (
+from audit.trust.decision_rules import (
     DecisionLogError,
     artefact_file,
     entry_signing_input,

@@ -11,7 +11,7 @@ from audit.trust import evidence
 from audit.trust import paths as trust_paths
 from audit.trust.cli import validate_config_main, verify_decision_log_main
 from audit.trust.core_config import ConfigError, check_profile, load_config
-from audit.trust.decision_log import artefact_file
+from audit.trust.decision_rules import artefact_file
 from audit.trust.gates import evaluate_gate
 from tests.audit.conftest import password
 from tests.audit.helpers import STATUS_FLAGS, STATUS_SIGNERS, forge_append, reasons, signers, verify

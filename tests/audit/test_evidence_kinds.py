@@ -14,7 +14,7 @@ from audit.trust import evidence
 from audit.trust import paths as trust_paths
 from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.core_config import sign_file
-from audit.trust.decision_log import artefact_file
+from audit.trust.decision_rules import artefact_file
 from audit.trust.evidence import ArtefactInput, entry_artefact_verdicts
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from audit.trust import cli
 from audit.trust.canonical import MAX_JSON_DEPTH, StrictJSONError, strict_loads
 from audit.trust.core_config import MAX_YAML_DEPTH, ConfigError, parse_yaml, verify_file_signature
-from audit.trust.decision_log import DecisionLogError, read_checkpoint
+from audit.trust.decision_rules import DecisionLogError, read_checkpoint
 from audit.trust.fsutil import MissingFileError, UnsafeFileError, read_regular_file
 from audit.trust.hashing import sha384_file
 from audit.trust.keyring import KeyRing, KeyRingError

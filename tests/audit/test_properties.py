@@ -16,8 +16,8 @@ from audit.trust.canonical import (
     signing_input,
     strict_loads,
 )
-from audit.trust.decision_log import entry_signing_input
 from audit.trust.decision_log_shape import SCHEMA_SHA384, shape_error
+from audit.trust.decision_rules import entry_signing_input
 from audit.trust.hashing import sha384_file
 from audit.trust.paths import DECISION_LOG_SCHEMA_PATH
 from audit.trust.verifier import verify_decision_logs

@@ -52,10 +52,10 @@ def test_key_unlocking_hashing_and_pdf_rendering_run_outside_any_transaction(
     outside_transactions.clear()  # enrolment is an admin ceremony, not a console write
 
     checklist = complete_demo_checklist(deployment, people, settings)
-    checklist_export(checklist=checklist, user=people["engineer"])
-    proposal = decision_propose(deployment=deployment, gate="demo_exit", user=people["compliance"])
-    decision_sign(proposal=proposal, user=people["product_owner"], password=PASSWORD, request=request())
-    decision_sign(proposal=proposal, user=people["compliance"], password=PASSWORD, request=request())
+    checklist_export(checklist=checklist, actor=people["engineer"])
+    proposal = decision_propose(deployment=deployment, gate="demo_exit", actor=people["compliance"])
+    decision_sign(proposal=proposal, actor=people["product_owner"], password=PASSWORD, request=request())
+    decision_sign(proposal=proposal, actor=people["compliance"], password=PASSWORD, request=request())
 
     assert DecisionProposal.objects.get(pk=proposal.pk).status == DecisionProposal.Status.APPENDED
     assert set(outside_transactions) == {

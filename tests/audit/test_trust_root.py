@@ -10,7 +10,8 @@ import pytest
 from audit.trust import paths
 from audit.trust.canonical import canonical_bytes
 from audit.trust.cli import verify_decision_log_main
-from audit.trust.decision_log import build_entry, genesis_hash, sign_entry, signing_context, witness_key
+from audit.trust.decision_log import build_entry, sign_entry
+from audit.trust.decision_rules import genesis_hash, signing_context, witness_key
 from audit.trust.gates import evaluate_all
 from audit.trust.installation import InstallationError, init_installation, load_installation, write_pin
 from audit.trust.keyring import KeyRing, KeyRingError

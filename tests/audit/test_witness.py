@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from audit.trust import paths
-from audit.trust.decision_log import line_hash, signing_context, witness_key
+from audit.trust.decision_rules import line_hash, signing_context, witness_key
 from audit.trust.gates import evaluate_all
 from audit.trust.witness import Mark, SealedFileStore, Witness, WitnessError, witness_for
 from tests.audit.helpers import append, read_lines, reasons, verify, write_lines

@@ -180,7 +180,7 @@ def world(db, monkeypatch, tmp_path):
     customer = Customer.objects.create(name="ACME", created_by=admin)
     # Exports need an open checklist; demo_stage1 stays unopened, so a refused sign or attach that opened it
     # would show as a new row.
-    checklist_open(deployment=deployment, checklist_id="paper_trading", user=engineer)
+    checklist_open(deployment=deployment, checklist_id="paper_trading", actor=engineer)
     proposal = DecisionProposal.objects.create(
         deployment=deployment,
         gate="demo_exit",

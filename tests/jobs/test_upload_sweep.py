@@ -33,12 +33,13 @@ def age(path, seconds=3600):
 def test_the_sweep_removes_old_orphans_and_keeps_what_rows_refer_to(storage, db, capsys):
     deployment = DeploymentFactory(local=False)
     engineer = user_with_role("engineer", deployments=[deployment])
-    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", user=engineer)
+    checklist = checklist_open(deployment=deployment, checklist_id="demo_stage1", actor=engineer)
     kept = checklist_attach(
-        checklist=checklist,
+        deployment=checklist.deployment,
+        checklist_id=checklist.checklist_id,
         step_id="smoke_demo",
         name="smoke_demo_report",
-        user=engineer,
+        actor=engineer,
         uploaded=SimpleUploadedFile("s.jsonl", b"{}\n"),
     )
     job = job_services.artefact_hash_start(
