@@ -2,7 +2,7 @@
 
 import pytest
 
-from audit.errors import NotAllowed
+from audit.errors import NotAllowed, NotFound
 from audit.models import AuditEvent, Checklist, Deployment, StepAttachment
 from jobs import services as job_services
 from jobs.models import Job
@@ -78,6 +78,16 @@ def test_the_steps_role_and_admins_get_past_the_rule_to_the_hash_check(db, tmp_p
     from audit.errors import Conflict
 
     lab_run = finished_run(tmp_path)  # recorded hashes that the files do not have
+    actor = user_with_role(role, deployments=[lab_run.deployment])
     with pytest.raises(Conflict, match="no longer matches"):
-        services.lab_report_attach(actor=user_with_role(role), lab_run=lab_run, checklist_id="paper_trading")
+        services.lab_report_attach(actor=actor, lab_run=lab_run, checklist_id="paper_trading")
+    assert not Checklist.objects.exists()
+
+
+def test_an_engineer_of_another_deployment_does_not_learn_the_deployment_exists(db, tmp_path):
+    lab_run = finished_run(tmp_path)
+    with pytest.raises(NotFound):
+        services.lab_report_attach(
+            actor=user_with_role("engineer"), lab_run=lab_run, checklist_id="paper_trading"
+        )
     assert not Checklist.objects.exists()
