@@ -281,6 +281,12 @@ class Journal:
 
     The witness is written (``pwrite``, no fsync of its own) only after the journal's fsync, so it never
     runs ahead of what is on disk; a power cut may leave it behind, never ahead.
+
+    Companions (``add_companion``): files whose lines must be on disk no later than the journal records
+    written after them (the daemon's access log). The leader calls each companion's sync -- which covers
+    everything the companion had written when it is called, so every line written before the leader noted
+    its target -- before its own fsync, and publishes nothing as durable unless both succeeded; a failed
+    companion sync poisons the journal like a failed fsync.
     """
 
     def __init__(
@@ -306,6 +312,7 @@ class Journal:
         self._mutex = threading.Lock()  # chain state + the write; held for microseconds
         self._cond = threading.Condition(self._mutex)  # waiters for _durable / the leader slot
         self.fsyncs = 0  # fsyncs issued by append/wait_durable (group-commit effectiveness)
+        self._companions: list[Callable[[], None]] = []
         self._stack = contextlib.ExitStack()
         self.archive: JournalArchive | None = None
         # the active segment: size, records, first seq, order index, running SHA-384, highest fill seq
@@ -344,6 +351,10 @@ class Journal:
         self._last = CutRecord(report.last_seq, "", last.client_order_id if last else "", "")
         self._write_witness(self._seq, self._prev, self._last)
         return report
+
+    def add_companion(self, sync: Callable[[], None]) -> None:
+        """``sync()`` makes everything its file holds so far durable; run by every fsync leader first."""
+        self._companions.append(sync)
 
     def _write_witness(self, seq: int, head: str, last: CutRecord) -> None:
         if self._witness_fd is not None:
@@ -435,6 +446,8 @@ class Journal:
         try:
             if fd is None:
                 raise JournalError(f"journal {self.path} was closed before record {ticket} was synced")
+            for companion in self._companions:
+                companion()
             self._fsync(fd)
             self._write_witness(target, head, last)
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below

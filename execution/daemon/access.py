@@ -5,6 +5,12 @@ token id), written with one ``write`` under an advisory lock shared with other p
 before the RPC proceeds or is refused. Group commit: concurrent RPCs share one ``fdatasync`` (the first
 waiter syncs everything written so far; the others find their line already durable) - each caller still
 returns only once its own line is on disk.
+
+Deferred lines (``record(..., defer=True)``, the order path): the line is written before the RPC proceeds
+but made durable by the order journal's group commit -- the journal's fsync leader calls ``sync_written``
+before it fsyncs the journal, so the line is on disk before the order's first journal record is, hence
+before any venue sees the order -- and, whatever the handler did, ``wait_durable(ticket)`` before the reply
+(a no-op when the journal's commit already covered it).
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ class AccessLog:
         subject: str = "",
         peer_fingerprint: str = "",
         jti: str = "",
-    ) -> None:
+        defer: bool = False,
+    ) -> int:
+        """Append one line; returns its ticket. Durable on return unless ``defer`` (see the module doc)."""
         # every value is a string: json.dumps(sort_keys) then gives exactly the RFC 8785 bytes, faster
         entry = {
             "ts": format_time(datetime.now(UTC)),
@@ -65,15 +73,33 @@ class AccessLog:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self._written += 1
             mine = self._written
+        if not defer:
+            self.wait_durable(mine)
+        return mine
+
+    def wait_durable(self, ticket: int) -> None:
+        """Return once line ``ticket`` (and every line before it) is on disk."""
+        if not self.sync or self._durable >= ticket:
+            return
+        with self._sync_lock:
+            if self._durable >= ticket:
+                return  # another caller's fdatasync covered this line
+            self._sync_locked()
+
+    def sync_written(self) -> None:
+        """Make every line written so far durable (the journal's group-commit leader calls this)."""
         if not self.sync:
             return
         with self._sync_lock:
-            if self._durable >= mine:
-                return  # another caller's fdatasync covered this line
-            with self._mutex:
-                target = self._written
-            os.fdatasync(self._fd)
-            self._durable = target
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        with self._mutex:
+            target = self._written
+        if self._durable >= target:
+            return
+        os.fdatasync(self._fd)
+        self._durable = target
 
     def close(self) -> None:
         with self._mutex:
