@@ -284,10 +284,10 @@ class Journal:
     runs ahead of what is on disk; a power cut may leave it behind, never ahead.
 
     Companions (``add_companion``): files whose lines must be on disk no later than the journal records
-    written after them (the daemon's access log). The leader calls each companion's sync -- which covers
-    everything the companion had written when it is called, so every line written before the leader noted
-    its target -- before its own fsync, and publishes nothing as durable unless both succeeded; a failed
-    companion sync poisons the journal like a failed fsync.
+    written after them (the daemon's access log). The leader notes each companion's mark when it fixes its
+    target -- so the mark covers every line written before any record in the batch -- and waits for the
+    companion to be durable up to it before its own fsync; it publishes nothing as durable unless both
+    succeeded, and a failed companion sync poisons the journal like a failed fsync.
     """
 
     def __init__(
@@ -313,7 +313,7 @@ class Journal:
         self._mutex = threading.Lock()  # chain state + the write; held for microseconds
         self._cond = threading.Condition(self._mutex)  # waiters for _durable / the leader slot
         self.fsyncs = 0  # fsyncs issued by append/wait_durable (group-commit effectiveness)
-        self._companions: list[Callable[[], None]] = []
+        self._companions: list[tuple[Callable[[], int], Callable[[int], None]]] = []
         self._stack = contextlib.ExitStack()
         self.archive: JournalArchive | None = None
         # the active segment: size, records, first seq, order index, running SHA-384, highest fill seq
@@ -353,9 +353,9 @@ class Journal:
         self._write_witness(self._seq, self._prev, self._last)
         return report
 
-    def add_companion(self, sync: Callable[[], None]) -> None:
-        """``sync()`` makes everything its file holds so far durable; run by every fsync leader first."""
-        self._companions.append(sync)
+    def add_companion(self, mark: Callable[[], int], wait_durable: Callable[[int], None]) -> None:
+        """Every fsync leader notes ``mark()`` with its target and calls ``wait_durable(mark)`` first."""
+        self._companions.append((mark, wait_durable))
 
     def _write_witness(self, seq: int, head: str, last: CutRecord) -> None:
         if self._witness_fd is not None:
@@ -443,12 +443,13 @@ class Journal:
             self._syncing = True
             target, head, last = self._seq, self._prev, self._last
             fd = self._fd
+            marks = [(mark(), wait) for mark, wait in self._companions]
         error: BaseException | None = None
         try:
             if fd is None:
                 raise JournalError(f"journal {self.path} was closed before record {ticket} was synced")
-            for companion in self._companions:
-                companion()
+            for mark, wait in marks:
+                wait(mark)
             self._fsync(fd)
             self._write_witness(target, head, last)
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below

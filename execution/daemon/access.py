@@ -7,10 +7,10 @@ waiter syncs everything written so far; the others find their line already durab
 returns only once its own line is on disk.
 
 Deferred lines (``record(..., defer=True)``, the order path): the line is written before the RPC proceeds
-but made durable by the order journal's group commit -- the journal's fsync leader calls ``sync_written``
-before it fsyncs the journal, so the line is on disk before the order's first journal record is, hence
-before any venue sees the order -- and, whatever the handler did, ``wait_durable(ticket)`` before the reply
-(a no-op when the journal's commit already covered it).
+and synced by a background thread while the handler works, and the order journal's fsync leader waits for
+it (``wait_durable(mark)``, mark taken when it fixes its target) before it fsyncs the journal, so the line
+is on disk before the order's first journal record is, hence before any venue sees the order; whatever
+the handler did, ``wait_durable(ticket)`` before the reply (a no-op when that already covered it).
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ class AccessLog:
         self._sync_lock = threading.Lock()
         self._written = 0  # lines written (not necessarily durable)
         self._durable = 0  # lines known to be on disk
+        self._failed: OSError | None = None  # after a failed fdatasync nothing more is ever called durable
+        # Deferred lines are synced eagerly by a background thread, so that by the time the journal's
+        # leader needs them (after the router's work) they are usually on disk already; the leader still
+        # waits for them before its own fsync.
+        self._kick = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._closed = False
 
     def record(
         self,
@@ -73,24 +80,29 @@ class AccessLog:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self._written += 1
             mine = self._written
+            if defer and self.sync and self._syncer is None and not self._closed:
+                self._syncer = threading.Thread(target=self._sync_loop, name="access-log-sync", daemon=True)
+                self._syncer.start()
         if not defer:
             self.wait_durable(mine)
+        elif self.sync:
+            self._kick.set()
         return mine
 
+    def mark(self) -> int:
+        """The ticket of the last line written so far (``wait_durable(mark())`` covers them all)."""
+        with self._mutex:
+            return self._written
+
     def wait_durable(self, ticket: int) -> None:
-        """Return once line ``ticket`` (and every line before it) is on disk."""
-        if not self.sync or self._durable >= ticket:
+        """Return once line ``ticket`` (and every line before it) is on disk; OSError if it cannot be."""
+        if not self.sync or (self._durable >= ticket and self._failed is None):
             return
         with self._sync_lock:
+            if self._failed is not None:
+                raise OSError(f"access log {self.path}: an earlier fdatasync failed ({self._failed})")
             if self._durable >= ticket:
                 return  # another caller's fdatasync covered this line
-            self._sync_locked()
-
-    def sync_written(self) -> None:
-        """Make every line written so far durable (the journal's group-commit leader calls this)."""
-        if not self.sync:
-            return
-        with self._sync_lock:
             self._sync_locked()
 
     def _sync_locked(self) -> None:
@@ -98,10 +110,29 @@ class AccessLog:
             target = self._written
         if self._durable >= target:
             return
-        os.fdatasync(self._fd)
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:  # the page cache state is unknown now: a later fsync proves nothing
+            self._failed = exc
+            raise
         self._durable = target
 
+    def _sync_loop(self) -> None:
+        while True:
+            self._kick.wait()
+            self._kick.clear()
+            if self._closed:
+                return
+            try:
+                self.wait_durable(self.mark())
+            except OSError:
+                return  # recorded in _failed: every waiter raises from now on
+
     def close(self) -> None:
+        self._closed = True
+        self._kick.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
         with self._mutex:
             for fd in (self._fd, self._lock_fd):
                 try:

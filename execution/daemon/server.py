@@ -510,7 +510,7 @@ class Daemon:
             # (docs/daemon.md "Durability").
             deferred = frozenset({f"/{SERVICE_NAME}/SubmitOrder"})
             for journal in self.core.journals.values():
-                journal.add_companion(self.access_log.sync_written)
+                journal.add_companion(self.access_log.mark, self.access_log.wait_durable)
         interceptor = AuthInterceptor(
             keyring=self.keyrings,
             crl=self.crl,
