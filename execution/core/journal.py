@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import heapq
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -311,7 +313,11 @@ class Journal:
         self._syncing = False  # a leader is inside fsync
         self._failed: BaseException | None = None
         self._mutex = threading.Lock()  # chain state + the write; held for microseconds
-        self._cond = threading.Condition(self._mutex)  # waiters for _durable / the leader slot
+        self._cond = threading.Condition(self._mutex)  # rotate/close waiting for the leader slot
+        self._waiters: list[
+            tuple[int, int, threading.Lock]
+        ] = []  # heap: (ticket, n, gate) asleep in wait_durable
+        self._waiter_ids = itertools.count()
         self.fsyncs = 0  # fsyncs issued by append/wait_durable (group-commit effectiveness)
         self._companions: list[tuple[Callable[[], int], Callable[[int], None]]] = []
         self._stack = contextlib.ExitStack()
@@ -438,7 +444,16 @@ class Journal:
                     raise JournalError(f"journal {self.path}: fsync failed, record {ticket} may be lost")
                 if not self._syncing:
                     break
-                self._cond.wait()
+                # Sleep on a lock of our own: the leader wakes only the waiters its fsync covered, plus
+                # the first one left (the next leader), instead of every waiter after every fsync.
+                gate = threading.Lock()
+                gate.acquire()
+                heapq.heappush(self._waiters, (ticket, next(self._waiter_ids), gate))
+                self._mutex.release()
+                try:
+                    gate.acquire()
+                finally:
+                    self._mutex.acquire()
             # Leader: everything written so far (ours included) is covered by the fsync we start now.
             self._syncing = True
             target, head, last = self._seq, self._prev, self._last
@@ -461,7 +476,18 @@ class Journal:
                 self._durable = max(self._durable, target)
             elif self._failed is None:
                 self._failed = error
-            self._cond.notify_all()
+            waiters = self._waiters
+            if self._failed is not None:
+                woken, self._waiters = waiters, []  # every one of them raises
+            else:
+                woken = []
+                while waiters and waiters[0][0] <= self._durable:
+                    woken.append(heapq.heappop(waiters))
+                if waiters:  # the next batch needs a leader
+                    woken.append(heapq.heappop(waiters))
+            for _ticket, _n, gate in woken:
+                gate.release()
+            self._cond.notify_all()  # rotate/close waiting for the leader slot
         if error is not None:
             raise JournalError(f"journal {self.path}: fsync failed ({error})") from error
 
