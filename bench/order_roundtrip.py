@@ -2,8 +2,9 @@
 
 One in-process daemon in paper mode (two paper venues: ``paper`` primary, ``paper_b`` backup), reached over
 loopback mTLS (TLS 1.3) with an RBAC token, exactly as an operator client would. Prints the machine, p50/p99
-of both RPCs and their ratios (goals: p50 <= 1.5x, p99 <= 2x Echo), orders/s with 32 in flight (goal >= 2000)
-and the failover time after the primary venue goes down.
+of both RPCs and their ratios (goals: p50 <= 1.5x, p99 <= 2x Echo), orders/s with 32 in flight (goal >= 2000),
+the CPU the daemon and the client spend per order and per Echo at 32 in flight (Echo's rate there is the
+server's own ceiling), and the failover time after the primary venue goes down.
 
     .venv/bin/python bench/order_roundtrip.py [--n 2000] [--no-fsync]
 """
@@ -135,6 +136,11 @@ class _Remote:
         self.conn.send("journal")
         return self.conn.recv()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the daemon's process has used (every thread: Python, gRPC core, kernel)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.conn.send("stop")
         self.conn.recv()
@@ -156,6 +162,9 @@ class _Local:
     def journal_counts(self) -> tuple[int, int]:
         journal = self.daemon.core.journals["paper"]
         return journal.seq, journal.fsyncs
+
+    def cpu_seconds(self) -> float:
+        return sum(os.times()[:2])
 
     def stop(self) -> None:
         self.daemon.stop(0)
@@ -202,30 +211,39 @@ def main(argv: list[str] | None = None) -> int:
             echo.append(t1 - t0)
             submit.append(t2 - t1)
 
-        # throughput: N orders with `inflight` outstanding futures
-        sem = threading.Semaphore(args.inflight)
-        done = threading.Event()
-        remaining = [args.throughput_orders]
-        lock = threading.Lock()
-        failures = [0]
+        # throughput: N calls with `inflight` outstanding futures; Echo first (the server's own ceiling)
+        def flood(call, make, count: int) -> tuple[float, int, float, float]:
+            sem = threading.Semaphore(args.inflight)
+            done = threading.Event()
+            remaining = [count]
+            lock = threading.Lock()
+            failures = [0]
 
-        def finished(future) -> None:
-            sem.release()
-            if future.exception() is not None or not future.result().accepted:
-                failures[0] += 1
-            with lock:
-                remaining[0] -= 1
-                if remaining[0] == 0:
-                    done.set()
+            def finished(future) -> None:
+                sem.release()
+                if future.exception() is not None or not getattr(future.result(), "accepted", True):
+                    failures[0] += 1
+                with lock:
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        done.set()
 
+            cpu0, client0 = daemon.cpu_seconds(), sum(os.times()[:2])
+            t0 = time.perf_counter()
+            for _ in range(count):
+                sem.acquire()
+                call.future(make(), metadata=md).add_done_callback(finished)
+            done.wait(300)
+            elapsed = time.perf_counter() - t0
+            cpu = (daemon.cpu_seconds() - cpu0) / count
+            client = (sum(os.times()[:2]) - client0) / count
+            return count / elapsed, failures[0], cpu, client
+
+        echo_rate, _, echo_cpu, echo_client = flood(
+            stub.Echo, lambda: pb.EchoRequest(payload=b"x" * 64), args.throughput_orders
+        )
         records0, fsyncs0 = daemon.journal_counts()
-        t0 = time.perf_counter()
-        for _ in range(args.throughput_orders):
-            sem.acquire()
-            stub.SubmitOrder.future(order(), metadata=md).add_done_callback(finished)
-        done.wait(300)
-        elapsed = time.perf_counter() - t0
-        rate = args.throughput_orders / elapsed
+        rate, failed, order_cpu, order_client = flood(stub.SubmitOrder, order, args.throughput_orders)
         records1, fsyncs1 = daemon.journal_counts()
 
         # failover: primary goes down; time from that moment to the first fill at the backup
@@ -280,9 +298,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio: SubmitOrder/Echo p99 {p99_ratio:.2f}x (goal <= 2x: {p99_verdict})")
     print(
         f"throughput: {rate:,.0f} orders/s with {args.inflight} in flight "
-        f"({args.throughput_orders} orders, {failures[0]} failed; goal >= 2,000); journal "
+        f"({args.throughput_orders} orders, {failed} failed; goal >= 2,000); journal "
         f"{records1 - records0} records in {fsyncs1 - fsyncs0} fsyncs"
         f" ({(records1 - records0) / max(1, fsyncs1 - fsyncs0):.1f} records/fsync)"
+    )
+    print(
+        f"cpu at {args.inflight} in flight: daemon {order_cpu * ms:.3f} ms per order, "
+        f"{echo_cpu * ms:.3f} ms per Echo (Echo {echo_rate:,.0f}/s); client {order_client * ms:.3f} ms per "
+        f"order, {echo_client * ms:.3f} ms per Echo"
+        + (" (one process: daemon and client columns both count everything)" if args.in_process else "")
     )
     print(
         f"failover: primary down -> filled at backup in {failover_s * ms:.1f} ms (retry back-off "

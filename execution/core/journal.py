@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import heapq
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.fsutil import MAX_LOG_FILE, UnsafeFileError, fsync_dir, read_regular_file
+from execution.core.fast_jcs import fast_jcs
 from execution.core.journal_archive import ArchiveError, JournalArchive
 from execution.core.journal_scan import GENESIS_HASH, CutRecord, Damage, line_hash, scan_bytes
 from execution.core.orders import Order
@@ -99,7 +102,7 @@ def encode_witness(witness: Witness) -> bytes:
         "client_order_id": last.client_order_id,
         "status": last.status,
     }
-    return canonical_bytes(doc).ljust(_WITNESS_SIZE - 1) + b"\n"
+    return fast_jcs(doc).ljust(_WITNESS_SIZE - 1) + b"\n"
 
 
 def write_witness(path: Path, witness: Witness) -> None:
@@ -281,6 +284,12 @@ class Journal:
 
     The witness is written (``pwrite``, no fsync of its own) only after the journal's fsync, so it never
     runs ahead of what is on disk; a power cut may leave it behind, never ahead.
+
+    Companions (``add_companion``): files whose lines must be on disk no later than the journal records
+    written after them (the daemon's access log). The leader notes each companion's mark when it fixes its
+    target -- so the mark covers every line written before any record in the batch -- and waits for the
+    companion to be durable up to it before its own fsync; it publishes nothing as durable unless both
+    succeeded, and a failed companion sync poisons the journal like a failed fsync.
     """
 
     def __init__(
@@ -304,8 +313,13 @@ class Journal:
         self._syncing = False  # a leader is inside fsync
         self._failed: BaseException | None = None
         self._mutex = threading.Lock()  # chain state + the write; held for microseconds
-        self._cond = threading.Condition(self._mutex)  # waiters for _durable / the leader slot
+        self._cond = threading.Condition(self._mutex)  # rotate/close waiting for the leader slot
+        self._waiters: list[
+            tuple[int, int, threading.Lock]
+        ] = []  # heap: (ticket, n, gate) asleep in wait_durable
+        self._waiter_ids = itertools.count()
         self.fsyncs = 0  # fsyncs issued by append/wait_durable (group-commit effectiveness)
+        self._companions: list[tuple[Callable[[], int], Callable[[int], None]]] = []
         self._stack = contextlib.ExitStack()
         self.archive: JournalArchive | None = None
         # the active segment: size, records, first seq, order index, running SHA-384, highest fill seq
@@ -345,6 +359,10 @@ class Journal:
         self._write_witness(self._seq, self._prev, self._last)
         return report
 
+    def add_companion(self, mark: Callable[[], int], wait_durable: Callable[[int], None]) -> None:
+        """Every fsync leader notes ``mark()`` with its target and calls ``wait_durable(mark)`` first."""
+        self._companions.append((mark, wait_durable))
+
     def _write_witness(self, seq: int, head: str, last: CutRecord) -> None:
         if self._witness_fd is not None:
             os.pwrite(self._witness_fd, encode_witness(Witness(seq, head, last)), 0)
@@ -363,8 +381,8 @@ class Journal:
         """
         # canonical_bytes of the record with keys in RFC 8785 order (event < order < prev_hash < seq < ts);
         # the expensive part (the order snapshot) is serialized outside the mutex.
-        head = b'{"event":' + canonical_bytes(event) + b',"order":' + canonical_bytes(order.to_dict())
-        tail = b',"ts":' + canonical_bytes(ts) + b"}"
+        head = b'{"event":' + fast_jcs(event) + b',"order":' + fast_jcs(order.to_dict())
+        tail = b',"ts":' + fast_jcs(ts) + b"}"
         fill_seq = order.fills[-1].seq if order.fills else 0
         summary = CutRecord(0, event, order.client_order_id, str(order.status))
         return self._write(head, tail, summary, order.client_order_id, fill_seq)
@@ -426,15 +444,27 @@ class Journal:
                     raise JournalError(f"journal {self.path}: fsync failed, record {ticket} may be lost")
                 if not self._syncing:
                     break
-                self._cond.wait()
+                # Sleep on a lock of our own: the leader wakes only the waiters its fsync covered, plus
+                # the first one left (the next leader), instead of every waiter after every fsync.
+                gate = threading.Lock()
+                gate.acquire()
+                heapq.heappush(self._waiters, (ticket, next(self._waiter_ids), gate))
+                self._mutex.release()
+                try:
+                    gate.acquire()
+                finally:
+                    self._mutex.acquire()
             # Leader: everything written so far (ours included) is covered by the fsync we start now.
             self._syncing = True
             target, head, last = self._seq, self._prev, self._last
             fd = self._fd
+            marks = [(mark(), wait) for mark, wait in self._companions]
         error: BaseException | None = None
         try:
             if fd is None:
                 raise JournalError(f"journal {self.path} was closed before record {ticket} was synced")
+            for mark, wait in marks:
+                wait(mark)
             self._fsync(fd)
             self._write_witness(target, head, last)
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
@@ -446,7 +476,18 @@ class Journal:
                 self._durable = max(self._durable, target)
             elif self._failed is None:
                 self._failed = error
-            self._cond.notify_all()
+            waiters = self._waiters
+            if self._failed is not None:
+                woken, self._waiters = waiters, []  # every one of them raises
+            else:
+                woken = []
+                while waiters and waiters[0][0] <= self._durable:
+                    woken.append(heapq.heappop(waiters))
+                if waiters:  # the next batch needs a leader
+                    woken.append(heapq.heappop(waiters))
+            for _ticket, _n, gate in woken:
+                gate.release()
+            self._cond.notify_all()  # rotate/close waiting for the leader slot
         if error is not None:
             raise JournalError(f"journal {self.path}: fsync failed ({error})") from error
 

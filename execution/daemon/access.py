@@ -5,6 +5,12 @@ token id), written with one ``write`` under an advisory lock shared with other p
 before the RPC proceeds or is refused. Group commit: concurrent RPCs share one ``fdatasync`` (the first
 waiter syncs everything written so far; the others find their line already durable) - each caller still
 returns only once its own line is on disk.
+
+Deferred lines (``record(..., defer=True)``, the order path): the line is written before the RPC proceeds
+and synced by a background thread while the handler works, and the order journal's fsync leader waits for
+it (``wait_durable(mark)``, mark taken when it fixes its target) before it fsyncs the journal, so the line
+is on disk before the order's first journal record is, hence before any venue sees the order; whatever
+the handler did, ``wait_durable(ticket)`` before the reply (a no-op when that already covered it).
 """
 
 from __future__ import annotations
@@ -31,6 +37,13 @@ class AccessLog:
         self._sync_lock = threading.Lock()
         self._written = 0  # lines written (not necessarily durable)
         self._durable = 0  # lines known to be on disk
+        self._failed: OSError | None = None  # after a failed fdatasync nothing more is ever called durable
+        # Deferred lines are synced eagerly by a background thread, so that by the time the journal's
+        # leader needs them (after the router's work) they are usually on disk already; the leader still
+        # waits for them before its own fsync.
+        self._kick = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._closed = False
 
     def record(
         self,
@@ -41,7 +54,9 @@ class AccessLog:
         subject: str = "",
         peer_fingerprint: str = "",
         jti: str = "",
-    ) -> None:
+        defer: bool = False,
+    ) -> int:
+        """Append one line; returns its ticket. Durable on return unless ``defer`` (see the module doc)."""
         # every value is a string: json.dumps(sort_keys) then gives exactly the RFC 8785 bytes, faster
         entry = {
             "ts": format_time(datetime.now(UTC)),
@@ -65,17 +80,59 @@ class AccessLog:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self._written += 1
             mine = self._written
-        if not self.sync:
+            if defer and self.sync and self._syncer is None and not self._closed:
+                self._syncer = threading.Thread(target=self._sync_loop, name="access-log-sync", daemon=True)
+                self._syncer.start()
+        if not defer:
+            self.wait_durable(mine)
+        elif self.sync:
+            self._kick.set()
+        return mine
+
+    def mark(self) -> int:
+        """The ticket of the last line written so far (``wait_durable(mark())`` covers them all)."""
+        with self._mutex:
+            return self._written
+
+    def wait_durable(self, ticket: int) -> None:
+        """Return once line ``ticket`` (and every line before it) is on disk; OSError if it cannot be."""
+        if not self.sync or (self._durable >= ticket and self._failed is None):
             return
         with self._sync_lock:
-            if self._durable >= mine:
+            if self._failed is not None:
+                raise OSError(f"access log {self.path}: an earlier fdatasync failed ({self._failed})")
+            if self._durable >= ticket:
                 return  # another caller's fdatasync covered this line
-            with self._mutex:
-                target = self._written
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        with self._mutex:
+            target = self._written
+        if self._durable >= target:
+            return
+        try:
             os.fdatasync(self._fd)
-            self._durable = target
+        except OSError as exc:  # the page cache state is unknown now: a later fsync proves nothing
+            self._failed = exc
+            raise
+        self._durable = target
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._kick.wait()
+            self._kick.clear()
+            if self._closed:
+                return
+            try:
+                self.wait_durable(self.mark())
+            except OSError:
+                return  # recorded in _failed: every waiter raises from now on
 
     def close(self) -> None:
+        self._closed = True
+        self._kick.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
         with self._mutex:
             for fd in (self._fd, self._lock_fd):
                 try:

@@ -187,8 +187,13 @@ class AuthInterceptor(grpc.ServerInterceptor):
         access_log: AccessLog,
         live_role_for: Callable[[str, object], bool],
         on_decision: Callable[[str, str], None] | None = None,
+        deferred: frozenset[str] = frozenset(),
     ) -> None:
         self.keyring = keyring
+        # methods whose allow line is made durable by the order journal's group commit (``access``): still
+        # written before the handler runs, on disk before the handler's first journal record is and before
+        # the reply either way
+        self.deferred = deferred
         self.crl = crl
         self.access_log = access_log
         self.live_role_for = live_role_for  # (method name, request) -> True when trader_live is required
@@ -276,7 +281,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
             )
         return principal
 
-    def _check(self, method: str, request, context) -> Principal | None:
+    def _check(self, method: str, request, context) -> tuple[Principal | None, int]:
+        """(principal, access-log ticket still to be made durable before the reply, 0 when none)."""
         try:
             principal = self.authorize(method, request, context)
         except Denied as denied:
@@ -285,16 +291,18 @@ class AuthInterceptor(grpc.ServerInterceptor):
         except Exception as exc:  # noqa: BLE001 - an unexpected failure denies, never allows
             self._log(method, "deny", f"error: {exc}", context)
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "authentication failed")
-        self.access_log.record(
+        defer = method in self.deferred
+        ticket = self.access_log.record(
             method=method,
             decision="allow",
             reason="ok",
             subject=principal.subject if principal else "",
             peer_fingerprint=principal.cert_fingerprint if principal else "",
             jti=principal.jti if principal else "",
+            defer=defer,
         )
         self.on_decision("allow", "ok")
-        return principal
+        return principal, ticket if defer else 0
 
     def _log(self, method: str, decision: str, reason: str, context) -> None:
         fingerprint = subject = ""
@@ -315,16 +323,20 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         check = self._check
+        access_log = self.access_log
 
         if handler.unary_unary:
             inner = handler.unary_unary
 
             def unary_unary(request, context):
-                token = CURRENT_PRINCIPAL.set(check(method, request, context))
+                principal, ticket = check(method, request, context)
+                token = CURRENT_PRINCIPAL.set(principal)
                 try:
                     return inner(request, context)
                 finally:
                     CURRENT_PRINCIPAL.reset(token)
+                    if ticket:  # an answer (reply or error) never leaves before its access line is durable
+                        access_log.wait_durable(ticket)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
@@ -333,7 +345,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_s = handler.unary_stream
 
             def unary_stream(request, context):
-                principal = check(method, request, context)
+                principal, ticket = check(method, request, context)
+                access_log.wait_durable(ticket)
                 token = CURRENT_PRINCIPAL.set(principal)
                 try:
                     yield from inner_s(request, context)
@@ -347,7 +360,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_ss = handler.stream_stream
 
             def stream_stream(request_iterator, context):
-                check(method, None, context)
+                access_log.wait_durable(check(method, None, context)[1])
                 yield from inner_ss(request_iterator, context)
 
             return grpc.stream_stream_rpc_method_handler(
@@ -356,7 +369,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         inner_su = handler.stream_unary
 
         def stream_unary(request_iterator, context):
-            check(method, None, context)
+            access_log.wait_durable(check(method, None, context)[1])
             return inner_su(request_iterator, context)
 
         return grpc.stream_unary_rpc_method_handler(

@@ -503,12 +503,21 @@ class Daemon:
             sinks=[self.metrics.on_event],
         )
         self.access_log = AccessLog(opts.data_dir / "audit" / "daemon_access.jsonl", sync=opts.access_sync)
+        deferred: frozenset[str] = frozenset()
+        if opts.journal_sync and opts.access_sync:
+            # SubmitOrder's allow line rides the journal's group commit: one commit round instead of two,
+            # and the line is still on disk before the order's NEW record, so before any venue sees it
+            # (docs/daemon.md "Durability").
+            deferred = frozenset({f"/{SERVICE_NAME}/SubmitOrder"})
+            for journal in self.core.journals.values():
+                journal.add_companion(self.access_log.mark, self.access_log.wait_durable)
         interceptor = AuthInterceptor(
             keyring=self.keyrings,
             crl=self.crl,
             access_log=self.access_log,
             live_role_for=self._needs_trader_live,
             on_decision=lambda decision, reason: self.metrics.access.labels(decision, reason).inc(),
+            deferred=deferred,
         )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="oem-rpc"),

@@ -1,0 +1,98 @@
+"""The journal's fast record encoder writes exactly the RFC 8785 bytes of the reference encoder."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.trust.canonical import StrictJSONError, canonical_bytes
+from execution.core.fast_jcs import fast_jcs
+from execution.core.orders import Fill, Order, OrderStatus
+
+EDGE_FLOATS = [
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.1 + 0.2,
+    1e-4,
+    9.999999999999999e-05,
+    1e-5,
+    1.5e-7,
+    5e-324,
+    1e15,
+    1e15 + 0.5,
+    1e16,
+    2.0**53,
+    2.0**53 - 1,
+    -(2.0**53),
+    1e20,
+    1e21,
+    1.7976931348623157e308,
+    1764434000.123456,
+    123456.789,
+    0.05,
+    0.0015,
+    60_000.0,
+]
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(min_value=1e-4, max_value=1e15),
+    st.builds(lambda bits: struct.unpack("<d", struct.pack("<Q", bits))[0], st.integers(0, 2**64 - 1)),
+    st.text(),
+    st.sampled_from(EDGE_FLOATS),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _same(value) -> None:
+    try:
+        want = canonical_bytes(value)
+    except StrictJSONError:
+        with pytest.raises(StrictJSONError):
+            fast_jcs(value)
+        return
+    assert fast_jcs(value) == want
+
+
+@given(json_values)
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_encoder_gives_the_reference_bytes_or_the_same_refusal(value):
+    _same(value)
+
+
+@pytest.mark.parametrize("number", EDGE_FLOATS + [math.nan, math.inf, -math.inf, 2**53, -(2**60)])
+def test_edge_numbers(number):
+    _same(number)
+    _same({"qty": number, "fills": [{"price": number}]})
+
+
+def test_order_records_are_byte_identical():
+    order = Order("cid-1", "ETH/BTC", "buy", 0.01, owner='al\u00efce \U0001f600 "q" \\ \n\x01')
+    order.created_ts = order.updated_ts = 1764434000.123456
+    order.transition(OrderStatus.ACKED, ts=1764434000.5)
+    order.venue, order.venue_order_id = "paper", "p-1-1"
+    order.apply_fill(Fill("paper", "p-1-1", "f-1", 0.004, 0.05, 1e-7, 1764434001.0, seq=7))
+    order.apply_fill(Fill("paper", "p-1-1", "f-2", 0.006, 0.0500001, 0.0, 1764434001.25, seq=8))
+    for doc in (order.to_dict(), {"event": "ack", "order": order.to_dict(), "ts": 1764434001.25}):
+        assert fast_jcs(doc) == canonical_bytes(doc)
+
+
+def test_lone_surrogate_is_refused_like_the_reference():
+    with pytest.raises(StrictJSONError):
+        fast_jcs({"owner": "\ud800"})
