@@ -23,12 +23,11 @@ Small logs stay sequential: below MIN_SIGNATURES the workers' start-up costs mor
 
 from __future__ import annotations
 
+import fcntl
 import os
-import queue
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +40,7 @@ WORKERS_ENV = "OEM_VERIFY_WORKERS"
 MIN_SIGNATURES = 8_000  # about 4,000 entries of two signatures (bench/verify_decision_log.py)
 BATCH = 256  # signatures per frame: large enough that framing and pipe round trips are noise
 MAX_PENDING_PER_WORKER = 4  # batches in flight per worker, so memory stays bounded however long the log
+PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size; holds the frames in flight of a typical log
 
 
 class Redo(Exception):
@@ -89,7 +89,6 @@ class Pool:
 
     def close(self) -> None:
         for worker in self._workers:
-            worker.stop()
             try:
                 worker.proc.stdin.close()
             except OSError:
@@ -117,26 +116,26 @@ def _start_worker() -> subprocess.Popen:
 
 
 class _Worker:
-    """One worker's pipes. A thread writes the frames, so the verifier's pass never waits for a worker
-    still busy with an earlier frame (a frame is larger than a pipe's buffer)."""
+    """One worker's pipes. Frames are written from the verifier's own thread: its pipe is enlarged to hold
+    every frame in flight (MAX_PENDING_PER_WORKER of them), so a write does not wait for a worker still busy
+    with an earlier frame, and no writer thread competes with the verifier's pass for the GIL."""
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self.pending = 0
-        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write, name="signature-frames", daemon=True)
-        self._writer.start()
-
-    def _write(self) -> None:
-        while (frame := self._frames.get()) is not None:
-            try:
-                self.proc.stdin.write(struct.pack(">I", len(frame)) + frame)
-                self.proc.stdin.flush()
-            except (OSError, ValueError):
-                return  # the worker is gone: its missing verdict says so
+        self._fd = proc.stdin.fileno()
+        try:
+            fcntl.fcntl(self._fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        except OSError:
+            pass  # a smaller pipe only makes a write wait for the worker to read
 
     def send(self, frame: bytes) -> None:
-        self._frames.put(frame)
+        view = memoryview(struct.pack(">I", len(frame)) + frame)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:  # the worker is gone (EPIPE): verify inline instead
+            raise Redo("signature worker stopped") from exc
         self.pending += 1
 
     def receive(self) -> None:
@@ -145,9 +144,13 @@ class _Worker:
         if verdict != b"\x01":
             raise Redo("a signature did not verify" if verdict == b"\x00" else "signature worker stopped")
 
-    def stop(self) -> None:
-        self._frames.put(None)
-        self._writer.join()
+
+# Frame records. A decision entry's signatures share one message prefix (everything but the role), so it
+# crosses the pipe once per entry: PREFIX, u32 length, bytes; then per signature SIGNATURE, the 32-byte
+# public key, the 64-byte signature, u32 length and the suffix that completes the message.
+_PREFIX, _SIGNATURE = 0, 1
+_PREFIX_HEAD = struct.Struct(">BI")
+_LENGTH = struct.Struct(">I")
 
 
 class Deferred:
@@ -156,13 +159,16 @@ class Deferred:
     def __init__(self, workers: list[_Worker]) -> None:
         self._workers = workers
         self._next = 0
-        self._batch: list[bytes] = []
-        self._raw_keys: dict[str, bytes] = {}
+        self._parts: list[bytes] = []
+        self._count = 0
+        self._prefix: bytes | None = None  # the prefix the current frame last carried
+        self._heads: dict[str, bytes] = {}  # kid -> record tag + raw public key
+        self._suffixes: dict[bytes, bytes] = {}  # suffix -> length + suffix
 
-    def verify(self, parsed: ParsedSignature, message: bytes, key: VerifyingKey) -> None:
-        """verify_parsed, with the Ed25519 arithmetic deferred when every other check of it passes; any
-        other case (HMAC, wrong kid or algorithm, no public key, a malformed length) is verify_parsed
-        itself, raising inline."""
+    def verify(self, parsed: ParsedSignature, prefix: bytes, suffix: bytes, key: VerifyingKey) -> None:
+        """verify_parsed over prefix + suffix, with the Ed25519 arithmetic deferred when every other check of
+        it passes; any other case (HMAC, wrong kid or algorithm, no public key, a malformed length) is
+        verify_parsed itself, raising inline."""
         if (
             key.algorithm != ALG_ED25519
             or parsed.algorithm != key.algorithm
@@ -170,25 +176,37 @@ class Deferred:
             or key.public_key is None
             or len(parsed.raw) != 64
         ):
-            verify_parsed(parsed, message, key)
+            verify_parsed(parsed, prefix + suffix, key)
             return
-        raw_key = self._raw_keys.get(key.kid)
-        if raw_key is None:
-            raw_key = self._raw_keys[key.kid] = key.public_key.public_bytes_raw()
-        self._batch.append(raw_key + parsed.raw + struct.pack(">I", len(message)) + message)
-        if len(self._batch) >= BATCH:
+        head = self._heads.get(key.kid)
+        if head is None:
+            head = self._heads[key.kid] = bytes([_SIGNATURE]) + key.public_key.public_bytes_raw()
+        tail = self._suffixes.get(suffix)
+        if tail is None:
+            tail = self._suffixes[suffix] = _LENGTH.pack(len(suffix)) + suffix
+        parts = self._parts
+        if prefix is not self._prefix:
+            self._prefix = prefix
+            parts.append(_PREFIX_HEAD.pack(_PREFIX, len(prefix)))
+            parts.append(prefix)
+        parts.append(head)
+        parts.append(parsed.raw)
+        parts.append(tail)
+        self._count += 1
+        if self._count >= BATCH:
             self._submit()
 
     def settle(self) -> None:
         """Wait for every deferred check; raises Redo unless all of them verified."""
-        if self._batch:
+        if self._count:
             self._submit()
         for worker in self._workers:
             while worker.pending:
                 worker.receive()
 
     def _submit(self) -> None:
-        frame, self._batch = b"".join(self._batch), []
+        frame = b"".join(self._parts)
+        self._parts, self._count, self._prefix = [], 0, None  # every frame carries its own prefixes
         worker = self._workers[self._next]
         self._next = (self._next + 1) % len(self._workers)
         while worker.pending >= MAX_PENDING_PER_WORKER:
@@ -196,37 +214,64 @@ class Deferred:
         worker.send(frame)
 
 
-def verify_frame(frame: bytes) -> bool:
-    """True when every (32-byte key, 64-byte signature, length-prefixed message) in `frame` verifies."""
-    keys: dict[bytes, Ed25519PublicKey] = {}
+def verify_frame(frame: bytes, keys: dict[bytes, Ed25519PublicKey] | None = None) -> bool:
+    """True when every signature record in `frame` verifies over its message (the last prefix + its suffix).
+    A frame that is cut, carries a prefix no signature uses, or no signature at all is refused."""
+    keys = {} if keys is None else keys
     view = memoryview(frame)
+    size = len(frame)
     at = 0
+    prefix = None
+    used = True
+    count = 0
     try:
-        while at < len(frame):
-            raw_key = frame[at : at + 32]
-            (length,) = struct.unpack_from(">I", frame, at + 96)
-            message = view[at + 100 : at + 100 + length]  # no copy: verify takes any buffer
-            if len(message) != length:
+        while at < size:
+            tag = frame[at]
+            if tag == _PREFIX:
+                if not used:
+                    return False
+                (length,) = _LENGTH.unpack_from(frame, at + 1)
+                at += 5
+                prefix = frame[at : at + length]
+                if len(prefix) != length:
+                    return False
+                at += length
+                used = False
+            elif tag == _SIGNATURE and prefix is not None:
+                raw_key = frame[at + 1 : at + 33]
+                signature = view[at + 33 : at + 97]
+                (length,) = _LENGTH.unpack_from(frame, at + 97)
+                at += 101
+                suffix = frame[at : at + length]
+                if len(suffix) != length or len(signature) != 64:
+                    return False
+                at += length
+                key = keys.get(raw_key)
+                if key is None:
+                    if len(keys) >= 1024:  # bounded however many keys a worker meets
+                        keys.clear()
+                    key = keys[raw_key] = Ed25519PublicKey.from_public_bytes(raw_key)
+                key.verify(signature, prefix + suffix)
+                used = True
+                count += 1
+            else:
                 return False
-            key = keys.get(raw_key)
-            if key is None:
-                key = keys[raw_key] = Ed25519PublicKey.from_public_bytes(raw_key)
-            key.verify(view[at + 32 : at + 96], message)
-            at += 100 + length
     except (InvalidSignature, ValueError, struct.error):
         return False
-    return True
+    return used and count > 0
 
 
 def _serve(reader: BinaryIO, writer: BinaryIO) -> None:
-    """A worker: one verdict byte per frame, until the parent closes the pipe."""
+    """A worker: one verdict byte per frame, until the parent closes the pipe. Public keys are loaded once
+    per worker, not once per frame."""
+    keys: dict[bytes, Ed25519PublicKey] = {}
     while True:
         header = reader.read(4)
         if len(header) < 4:
             return
         (size,) = struct.unpack(">I", header)
         frame = reader.read(size)
-        writer.write(b"\x01" if len(frame) == size and verify_frame(frame) else b"\x00")
+        writer.write(b"\x01" if len(frame) == size and verify_frame(frame, keys) else b"\x00")
         writer.flush()
 
 

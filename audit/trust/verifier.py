@@ -670,7 +670,7 @@ def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _R
     signers: dict[str, str] = {}
     kids: dict[str, str] = {}
     for role, text in signatures.items():
-        record = _check_signature(role, text, message_prefix + run.suffix(role), timestamp, run)
+        record = _check_signature(role, text, message_prefix, run.suffix(role), timestamp, run)
         if record.kid in kids.values():
             raise _LineRejected(f"key {record.kid} signs for more than one role")
         if record.owner in signers.values():
@@ -688,7 +688,8 @@ def _verify_line(line, number, file, name, log_canonical, prev, last_ts, run: _R
     return VerifiedEntry(name, file, number, entry, digest, timestamp, signers, kids)
 
 
-def _check_signature(role: str, text: str, message: bytes, timestamp: datetime, run: _Run):
+def _check_signature(role: str, text: str, prefix: bytes, suffix: bytes, timestamp: datetime, run: _Run):
+    """The signature `text` of `role` over prefix + suffix (an entry's signatures share the prefix)."""
     try:
         parsed = parse_signature(text)
         try:
@@ -704,9 +705,9 @@ def _check_signature(role: str, text: str, message: bytes, timestamp: datetime, 
             raise SignatureError(f"{record.owner} (key {record.kid}) does not hold the role {role}")
         key = run.keyring.verifying_key(record.kid)
         if run.deferred is not None:
-            run.deferred.verify(parsed, message, key)
+            run.deferred.verify(parsed, prefix, suffix, key)
         else:
-            verify_parsed(parsed, message, key)
+            verify_parsed(parsed, prefix + suffix, key)
     except (SignatureError, KeyRingError) as exc:
         raise _LineRejected(f"{role} signature: {exc}") from None
     return record
@@ -785,7 +786,7 @@ def checkpoint_problem(
     message = checkpoint_signing_input(last.entry, name, context)
     for role, text in checkpoint["signatures"].items():
         try:
-            record = _check_signature(role, text, message, last.timestamp, run)
+            record = _check_signature(role, text, message, b"", last.timestamp, run)
         except _LineRejected as exc:
             return f"signature: {exc}"
         if record.kid != last.signer_kids[role]:

@@ -8,9 +8,10 @@ and policy checks live in `licensing.core.verify.verify_license`.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from audit.trust.canonical import (
     DOMAIN_LICENSE,
+    MAX_JSON_DEPTH,
     StrictJSONError,
     canonical_bytes,
     domain_prefix,
@@ -90,6 +92,9 @@ class License:
     request_digest: str | None
     signature: str
     document: dict[str, Any]  # the parsed document exactly as signed (with the signature)
+    # The canonical body bytes, when parsed from a canonical file: cut from the bytes the parse proved
+    # canonical, so the signature check does not encode the document a second time.
+    signed_body: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -105,7 +110,39 @@ class License:
         lists and objects: values for which fast_canonical_bytes equals RFC 8785 (a test checks it). Were
         they ever to differ, the signature (made over rfc8785 bytes) would fail: closed, never open.
         """
-        return domain_prefix(DOMAIN_LICENSE) + fast_canonical_bytes(self.body)
+        return _LICENSE_PREFIX + (self.signed_body or fast_canonical_bytes(self.body))
+
+
+_LICENSE_PREFIX = domain_prefix(DOMAIN_LICENSE)
+_FIELD_SET = frozenset(_FIELDS)
+
+
+def _load_canonical(data: bytes | bytearray) -> tuple[Any, bytes] | None:
+    """(value, its bytes) when `data` is exactly the canonical JSON of the value it parses to (one trailing
+    newline allowed), as every license the product writes is; else None and the strict parser decides.
+
+    Equality with the re-encoding is what strict_loads would check, and more: duplicate keys, whitespace,
+    a byte order mark, trailing data or another encoding make the bytes differ; NaN, lone or encoded
+    surrogates make the encoding fail; nesting beyond MAX_JSON_DEPTH is left to the strict parser."""
+    text = bytes(data[:-1] if data.endswith(b"\n") else data)
+    if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH:
+        return None
+    try:
+        value = json.loads(text)
+        return (value, text) if fast_canonical_bytes(value) == text else None
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeError, NaN refused by the encoder
+        return None
+
+
+def _signed_body(canonical: bytes, doc: dict[str, Any]) -> bytes | None:
+    """The canonical body (the document without `signature`) cut from the document's canonical bytes:
+    `signature` and `stages` sort last among the schema's fields, so the body is the bytes without the
+    `,"signature":...` member. None when the bytes do not end as that layout says (the encoder is used)."""
+    member = b',"signature":' + fast_canonical_bytes(doc["signature"])
+    tail = b',"stages":' + fast_canonical_bytes(doc["stages"]) + b"}"
+    if not canonical.endswith(member + tail):
+        return None
+    return canonical[: len(canonical) - len(member) - len(tail)] + tail
 
 
 def license_body(document: dict[str, Any]) -> dict[str, Any]:
@@ -154,18 +191,23 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
     """Strict parse of a license document (bytes, text or already decoded object). Raises LicenseError."""
     if isinstance(data, License):
         return data
+    canonical = None
     if isinstance(data, bytes | bytearray | str):
         if len(data) > MAX_LICENSE_BYTES:
             raise LicenseError("license file is too large")
-        try:
-            doc = strict_loads(data)
-        except StrictJSONError as exc:
-            raise LicenseError(f"license is not strict JSON: {exc}") from None
+        loaded = _load_canonical(data) if isinstance(data, bytes | bytearray) else None
+        if loaded is not None:
+            doc, canonical = loaded
+        else:
+            try:
+                doc = strict_loads(data)
+            except StrictJSONError as exc:
+                raise LicenseError(f"license is not strict JSON: {exc}") from None
     else:
         doc = data
     if not isinstance(doc, dict):
         raise LicenseError("license is not a JSON object")
-    if set(doc) != set(_FIELDS):
+    if doc.keys() != _FIELD_SET:
         missing, extra = sorted(set(_FIELDS) - set(doc)), sorted(set(doc) - set(_FIELDS))
         raise LicenseError(
             f"license fields differ from the schema (missing {missing}, unexpected {extra[:5]})"
@@ -218,6 +260,7 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
         request_digest=doc["request_digest"],
         signature=doc["signature"],
         document=doc,
+        signed_body=None if canonical is None else _signed_body(canonical, doc),
     )
 
 

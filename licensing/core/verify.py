@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time
 from audit.trust.signatures import VerifyingKey
 from licensing.core.crl import Crl, CrlError, parse_crl
@@ -78,7 +77,8 @@ def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development
             lic.signature, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
         )
         return
-    key = (sha384_bytes(message), lic.signature, tuple(sorted(trusted_keys.items())), allow_development_keys)
+    # The message itself is the key (a few kB at most, eight of them kept): exact, and no digest to compute.
+    key = (message, lic.signature, tuple(sorted(trusted_keys.items())), allow_development_keys)
     with _verified_lock:
         if key in _verified:
             _verified.move_to_end(key)

@@ -247,12 +247,20 @@ def test_a_worker_refuses_a_frame_with_a_bad_signature_or_a_cut_message():
     key = Ed25519PrivateKey.generate()
     raw_key = key.public_key().public_bytes_raw()
 
-    def item(message: bytes, signature: bytes | None = None) -> bytes:
-        signature = signature if signature is not None else key.sign(message)
-        return raw_key + signature + len(message).to_bytes(4, "big") + message
+    def prefix(data: bytes) -> bytes:
+        return b"\x00" + len(data).to_bytes(4, "big") + data
 
-    good = item(b"one") + item(b"two")
+    def item(prefix: bytes, suffix: bytes, signature: bytes | None = None) -> bytes:
+        signature = signature if signature is not None else key.sign(prefix + suffix)
+        return b"\x01" + raw_key + signature + len(suffix).to_bytes(4, "big") + suffix
+
+    good = prefix(b"entry one") + item(b"entry one", b"owner") + item(b"entry one", b"compliance")
+    good += prefix(b"entry two") + item(b"entry two", b"owner")
     assert parallel_verify.verify_frame(good)
-    assert not parallel_verify.verify_frame(good + item(b"three", key.sign(b"other")))
+    assert not parallel_verify.verify_frame(good + item(b"entry two", b"other", key.sign(b"elsewhere")))
+    assert not parallel_verify.verify_frame(good + item(b"entry one", b"owner"))  # the prefix is "entry two"
     assert not parallel_verify.verify_frame(good[:-1])
-    assert not parallel_verify.verify_frame(good + b"\x00" * 10)
+    assert not parallel_verify.verify_frame(good + b"\x00" * 10)  # prefixes no signature uses
+    assert not parallel_verify.verify_frame(good + prefix(b"entry three"))
+    assert not parallel_verify.verify_frame(item(b"", b"owner"))  # a signature before any prefix
+    assert not parallel_verify.verify_frame(b"")

@@ -277,3 +277,37 @@ def test_the_fast_signed_message_equals_rfc8785_signing_input(signer, record):
     lic = make_license(signer, record["components"], customer=odd, edition="e\u00e9", serial=2**53 - 1)
     assert lic.signed_message() == signing_input(DOMAIN_LICENSE, lic.body)
     assert verify_license(lic.to_bytes(), fingerprint_record=record, now=NOW).valid
+
+
+def test_a_canonical_license_file_is_parsed_once_and_its_signed_bytes_cut_from_it(signer, record):
+    """The bytes of a canonical file give the signed body directly; any other form of the same document
+    goes through the strict parser and the encoder, with the same license and the same signed message."""
+    from audit.trust.canonical import DOMAIN_LICENSE, signing_input
+
+    odd = 'Zürich \u2028 Tab\t Ctrl\x01 "quoted" \\ 😀 \u00e9\u0301 \x7f ,"signature":"x"'
+    lic = make_license(signer, record["components"], customer=odd)
+    canonical = parse_license(lic.to_bytes())
+    assert canonical.signed_body is not None
+    assert canonical.signed_message() == signing_input(DOMAIN_LICENSE, lic.body)
+    spaced = json.dumps(lic.document, indent=1, ensure_ascii=True).encode()
+    for other in (spaced, lic.to_bytes().decode(), lic.document):
+        parsed = parse_license(other)
+        assert parsed.signed_body is None
+        assert parsed == canonical and parsed.signed_message() == canonical.signed_message()
+    assert verify_license(lic.to_bytes(), fingerprint_record=record, now=NOW).valid
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b.replace(b'{"customer":', b'{"customer":"dup","customer":', 1),
+        lambda b: b"\xef\xbb\xbf" + b,
+        lambda b: b.replace(b"Bench", b"\\ud800", 1),
+        lambda b: b.rstrip(b"\n") + b"{}",
+    ],
+    ids=["duplicate key", "byte order mark", "lone surrogate", "trailing data"],
+)
+def test_what_the_strict_parser_refuses_is_refused_whatever_the_form(signer, record, mutate):
+    lic = make_license(signer, record["components"], customer="Bench")
+    with pytest.raises(LicenseError, match="strict JSON"):
+        parse_license(mutate(lic.to_bytes()))
