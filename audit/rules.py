@@ -98,3 +98,20 @@ def may_export_audit_trail(actor) -> str | None:
     if actor.has_perm("audit.view_auditevent"):
         return None
     return "the audit trail is for auditors, compliance and admins"
+
+
+@rule(
+    "deployment.create",
+    who="admins (the console's admin site); the installation's own commands act as the system",
+)
+def deployment_create(actor) -> str | None:
+    return None if actor.has_perm("audit.add_deployment") else "your role may not create deployments"
+
+
+@rule("deployment.assign", who="admins: who may see a deployment is an admin's decision")
+def deployment_assign(actor, deployment) -> str | None:
+    return (
+        None
+        if actor.has_perm("audit.change_deployment")
+        else "your role may not change who sees a deployment"
+    )

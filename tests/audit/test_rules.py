@@ -25,6 +25,8 @@ AUDIT_ACTIONS = {
     "checklist.export",
     "gate.propose",
     "gate.sign",
+    "deployment.create",
+    "deployment.assign",
 }
 
 
@@ -201,3 +203,31 @@ def test_a_page_sends_a_refused_actor_back_with_the_reason_and_an_unknown_step_i
     assert written(deployment) == before
     page = client.get(f"{base}/").content.decode()
     assert "Sign step" not in page and "Attach" not in page
+
+
+@pytest.mark.parametrize("role", ["compliance", "engineer", "operator", "auditor", "product_owner"])
+def test_only_an_admin_creates_a_deployment_or_changes_who_sees_it(deployment, role):
+    from audit.services import deployment_assign_user, deployment_create, deployment_unassign_user
+
+    actor = person(role, deployment)
+    colleague = user_with_role("operator")
+    events, deployments = AuditEvent.objects.count(), deployment.__class__.objects.count()
+    with pytest.raises(NotAllowed):
+        deployment_create(name="rogue", customer="ACME", actor=actor)
+    with pytest.raises(NotAllowed):
+        deployment_assign_user(deployment=deployment, user=colleague, actor=actor)
+    with pytest.raises(NotAllowed):
+        deployment_unassign_user(deployment=deployment, user=actor, actor=actor)
+    assert (AuditEvent.objects.count(), deployment.__class__.objects.count()) == (events, deployments)
+    assert not colleague.has_perm("audit.view_deployment", deployment)
+
+
+def test_an_admin_creates_and_assigns_and_the_installation_acts_as_the_system(deployment):
+    from audit.services import deployment_assign_user, deployment_create
+
+    admin = user_with_role("admin")
+    created = deployment_create(name="desk-2", customer="ACME", actor=admin)
+    colleague = user_with_role("operator")
+    deployment_assign_user(deployment=created, user=colleague, actor=admin)
+    assert colleague.has_perm("audit.view_deployment", created)
+    assert deployment_create(name="desk-3", customer="ACME").pk  # init and seed commands: no person
