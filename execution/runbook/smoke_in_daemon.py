@@ -1,17 +1,18 @@
-"""``smoke_demo_strategies --in-daemon``: the demo strategies run inside the daemon; the client only watches.
+"""``smoke_demo_strategies``: the demo strategies run inside the daemon; the client only watches.
 
 An in-process demo daemon replays the committed sample (``--start-bar`` minus a warm-up of ``WARMUP`` bars,
-then ``--cycles x --stride`` bars) at maximum speed through its strategy host, with the three Paper Labs
-strategies at the demo stage (``--strategies buy_and_hold,ema_crossover,zscore_reversion``, their defaults,
-capital 1 BTC). The client subscribes to every owner's fills (``StreamFills all_owners``, an admin token)
-before the feed is released, waits for the replay to end, then reads ``ListStrategies`` and writes the same
-report as the client-driven smoke (same checks, ``smoke_demo_strategies`` summary, ``"in_daemon": true``):
-one ``order`` line per strategy order, accounted for when it ended FILLED and its streamed fills add up to the
-daemon's filled quantity. It fails when any strategy halted or any order was refused or rejected.
+then ``--cycles x --stride`` bars) at maximum speed through its strategy host, running the three demo
+strategies config/core.yaml declares (``--strategies buy_and_hold,ema_crossover,zscore_reversion``; capital
+1 BTC). The client, an operator, subscribes to the strategies' fills (``StreamFills strategies``) before the
+feed is released, waits for the replay to end, then reads ``ListStrategies`` and writes the report
+(``smoke_demo_strategies`` summary, ``"in_daemon": true``): one ``order`` line per strategy order,
+accounted for when it ended FILLED and its streamed fills add up to the daemon's filled quantity. It fails
+when any strategy halted or any order was refused or rejected.
 
-With ``--target`` the daemon is a running one (started with ``--feed`` and ``--strategies``): the smoke starts
-its stopped strategies, watches them for ``--cycles x --stride`` bars, stops those it started and reports
-the orders placed meanwhile (Stage 4 multi-strategy smoke).
+With ``remote`` the daemon is a running one, started with ``--feed`` (and the config's strategies, or
+``--strategies``); the token needs the operator role (it starts and stops strategies and watches their
+fills; no admin role). The smoke starts its stopped strategies, watches them for ``--cycles x --stride``
+bars, stops those it started and reports the orders placed meanwhile (Stage 4 multi-strategy smoke).
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ EPS = 1e-9
 
 
 def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: float, progress, log):
-    """Subscribe to every owner's fills, then let the strategies trade ``bars_wanted`` bars; returns
+    """Subscribe to the strategies' fills, then let the strategies trade ``bars_wanted`` bars; returns
     (status, end status, fills, final listing, baseline listing, errors)."""
     status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
-    if "admin" not in status.peer_roles:
-        raise ValueError("--in-daemon watches every strategy's fills: the token needs the admin role too")
-    fills = FillCollector(client, all_owners=True)
+    if "operator" not in status.peer_roles:
+        raise ValueError(
+            "the smoke starts the daemon's strategies and watches their fills: "
+            "the token needs the operator role"
+        )
+    fills = FillCollector(client, strategies=True)
     errors: list[str] = []
     started: list[str] = []
     try:
@@ -49,8 +53,11 @@ def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: f
         baseline = client.stub.ListStrategies(
             pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
         )
-        if not baseline.strategies:
-            raise ValueError("the daemon runs no strategies (start it with --feed and --strategies)")
+        if not baseline.strategies or not baseline.market_data_feed:
+            raise ValueError(
+                "the daemon runs no strategies on market data "
+                "(start it with --feed, and --strategies or the config's strategies)"
+            )
         known = {o.client_order_id for s in baseline.strategies for o in s.recent_orders}
         bars0 = {s.name: s.bars for s in baseline.strategies}
         if start:
@@ -116,13 +123,14 @@ def smoke_in_daemon(
     stride: int,
     keep: bool = False,
     remote=None,
+    config: bytes | None = None,
     progress=None,
     log=None,
-    **_ignored,
 ) -> SmokeResult:
     """The in-process daemon of this module's docstring, or ``remote`` (a harness ``Client`` of a running
     daemon started with ``--feed`` and ``--strategies``): its strategies are started, watched for
-    ``cycles x stride`` bars and stopped again."""
+    ``cycles x stride`` bars and stopped again. ``config``: the bytes of the config the in-process daemon
+    runs (default config/core.yaml; the report binds its hash)."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -133,7 +141,7 @@ def smoke_in_daemon(
             done=lambda: False,
             bars_wanted=cycles * stride,
             start=True,
-            timeout_s=max(60.0, cycles * stride * 0.5),
+            timeout_s=max(120.0, cycles * stride * 1.0),  # a replay at 300x still makes it
             progress=progress,
             log=log,
         )
@@ -143,16 +151,16 @@ def smoke_in_daemon(
         feed = ReplayFeed.from_files(
             [SAMPLE_DATA], start=first, stop_after=start_bar - first + cycles * stride
         )
-        config = trust_paths.DEFAULT_CONFIG_PATH
         with local_daemon(
             data_dir,
-            "smoke_demo_in_daemon",
+            "smoke_demo",
             mode="demo",
             operators=(OPERATOR,),
+            config=config,
             keep=keep,
             # the strategies size for CAPITAL; the daemon's limits leave room for the price drift of what
             # the others hold (their shares of a symbol's limit are fixed at entry, the limit is at market)
-            risk_limits=demo_limits(config, 2 * CAPITAL),
+            risk_limits=demo_limits(config or trust_paths.DEFAULT_CONFIG_PATH, 2 * CAPITAL),
             capital=CAPITAL,
             feed=feed,
             strategies=list(DEMO_STRATEGIES),
@@ -160,7 +168,7 @@ def smoke_in_daemon(
             hold_feed=True,
             tick_s=0.2,
         ) as local:
-            client = local.client(OPERATOR, ["operator", "admin"])
+            client = local.client(OPERATOR, ["operator"])
             try:
                 status, end_status, fills, listed, baseline, errors = _watch(
                     client,
