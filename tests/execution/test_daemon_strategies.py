@@ -346,7 +346,7 @@ def test_a_bad_feed_or_strategy_selection_refuses_the_start_in_one_line(tmp_path
 
 
 def test_an_undeclared_reference_strategy_runs_with_its_defaults_in_demo(tmp_path):
-    dep = Deployment.create(tmp_path, operators=("alice",))
+    dep = _deployment(tmp_path, [])  # no strategies declared (the shipped config declares buy_and_hold)
     daemon = Daemon(_options(dep, "demo", _replay(tmp_path), strategies=["buy_and_hold"])).start()
     try:
         _wait_for_replay(daemon)
@@ -587,5 +587,24 @@ def test_declared_strategies_without_a_feed_leave_client_orders_on_fixed_prices_
         assert reply.accepted and reply.status == "FILLED", reply
         status = stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5)
         assert list(status.stale_symbols) == [] and status.market_data_feed == ""
+    finally:
+        daemon.stop(0)
+
+
+def test_the_shipped_demo_strategies_wait_for_an_operator_then_trade_demo(tmp_path):
+    dep = Deployment.create(tmp_path, operators=("alice",))  # a byte copy of config/core.yaml
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path), hold_feed=True)).start()
+    try:
+        listed = {i.name: i for i in daemon.strategies.host.list()}
+        assert set(listed) == {"buy_and_hold", "ema_crossover", "zscore_reversion"}
+        assert all(i.state == "STOPPED" and i.stage == "demo" for i in listed.values())
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        request = pb.StrategyControlRequest(name="buy_and_hold", reason="test")
+        assert stub.StartStrategy(request, metadata=_md(dep, "alice", ["operator"])).state == "RUNNING"
+        daemon.strategies.release_feed()
+        _wait_for_replay(daemon)
+        orders = _orders(daemon, "buy_and_hold")
+        assert orders and all(o.stage == "demo" and o.status == "FILLED" for o in orders)
+        assert daemon.strategies.host.info("ema_crossover").orders == 0  # never started
     finally:
         daemon.stop(0)

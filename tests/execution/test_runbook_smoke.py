@@ -123,8 +123,8 @@ def test_against_a_running_daemon_an_operator_starts_watches_and_stops_its_strat
         )
     ).start()
     try:
-        for name in DEMO_STRATEGIES:  # a running daemon whose strategies wait for the operator
-            daemon.strategies.host.stop(name, actor="test")
+        # the config's demo strategies wait for the operator (autostart: false), as the Stage 4 daemon's do
+        assert all(daemon.strategies.host.info(n).state == "STOPPED" for n in DEMO_STRATEGIES)
         token = tmp_path / "smoke.token"
         token.write_text(dep.token("smoke", ["operator"]))  # no admin role: the strategies' fills only
         argv = ["--cycles", "20", "--target", f"127.0.0.1:{daemon.port}"]

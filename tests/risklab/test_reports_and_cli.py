@@ -210,7 +210,7 @@ def test_script_runs_from_another_directory(tmp_path):
 # stage, which the daemon runs): again only `config.sha384` and `run_id` changed, compared field by field
 # with a run on the previous config.
 PINNED_JSON_SHA384 = (
-    "cd456a3c77bfbd0e53daae15efbd5ab5765976c8bc365c69e1fc6363ce4a8b3b4d13651d91cd4c4d390dba8b1b70dc71"
+    "db60bfe3de05b7858210d9959db67324b6beb4c8ea14ba557a0675f9b73612b6bb9fe677d5eaea0be564542b93049691"
 )
 
 
@@ -226,5 +226,5 @@ def test_pinned_report_hash_of_a_small_fixed_lab(tmp_path):
         "bootstrap": {"paths": 3},
     }
     result = run_lab(scenarios=scenarios, seed=0, out_dir=tmp_path)
-    assert result.json_path.name == "2018-01-30-40bb4d945d66.json"
+    assert result.json_path.name == "2018-01-30-0b9bba517c96.json"
     assert sha384_file(result.json_path) == PINNED_JSON_SHA384
