@@ -30,6 +30,7 @@ os.environ.setdefault("OEM_KDF_COST", "test")
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import yaml  # noqa: E402
 
 from audit.trust import paths as trust_paths  # noqa: E402
 from execution.daemon.devkit import Deployment  # noqa: E402
@@ -71,19 +72,21 @@ def _write_symbols(root: Path, n: int) -> list[Path]:
 
 
 def _config(root: Path) -> Path:
-    lines = ["", "strategies:"]
-    for i, symbol in enumerate(SYMBOLS):
-        cls = CLASSES[i % len(CLASSES)]
-        lines += [
-            f"  - name: s{i}_{cls[:3]}",
-            f"    class: {cls}",
-            f"    symbols: [{symbol}]",
-            "    timeframe: 5m",
-            "    stage: demo",
-            "    risk_profile: conservative",
-        ]
+    """config/core.yaml with the bench's strategies instead of the ones it declares."""
+    config = yaml.safe_load(trust_paths.DEFAULT_CONFIG_PATH.read_text())
+    config["strategies"] = [
+        {
+            "name": f"s{i}_{CLASSES[i % len(CLASSES)][:3]}",
+            "class": CLASSES[i % len(CLASSES)],
+            "symbols": [symbol],
+            "timeframe": "5m",
+            "stage": "demo",
+            "risk_profile": "conservative",
+        }
+        for i, symbol in enumerate(SYMBOLS)
+    ]
     path = root / "bench_core.yaml"
-    path.write_text(trust_paths.DEFAULT_CONFIG_PATH.read_text() + "\n".join(lines) + "\n")
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 

@@ -5,8 +5,9 @@ producer, its JSON report with the orders log beside it) through a real daemon,
 the live dry run, Paper Labs on a small dataset, the deployment's mTLS bundle, a license registry signed
 with the development vendor key, signed checklist exports (each step e-signed over the console's payload),
 the config's own HMAC signature, and a CI run record in the docs/schemas/ci_run_v1.json form. The slow
-producers run once per process (`producer_outputs`) and their reports are copied into each deployment:
-they bind only the config hash, and every devkit deployment runs a byte copy of config/core.yaml.
+producers run once per process and config (`producer_outputs`), each against a byte copy of the config the
+deployment runs (config/core.yaml or a variant, e.g. one declaring a live strategy), and their reports are
+copied into each deployment: they bind only that config's hash.
 
 The OEM bundle manifest is signed with the development release key, as a development build of the bundle
 builder signs it (no files to ship besides the config it lists). The UI telemetry log has no producer here
@@ -51,9 +52,11 @@ def password(user: str) -> str:
     return f"devkit-{user}"
 
 
-@functools.lru_cache(maxsize=1)
-def producer_outputs() -> dict[str, tuple[str, bytes]]:
-    """name -> (file name, bytes) of the reports the slow producers wrote, made once per process."""
+@functools.lru_cache(maxsize=4)
+def producer_outputs(config: bytes) -> dict[str, tuple[str, bytes]]:
+    """name -> (file name, bytes) of the reports the slow producers wrote against the config ``config``
+    (its bytes: every producer runs a byte copy, so each report binds its SHA-384), made once per process
+    and config."""
     from execution.runbook import dry_run as dry_run_module
     from execution.runbook import smoke as smoke_module
     from execution.runbook.paper_smoke import run_paper_smoke
@@ -62,14 +65,24 @@ def producer_outputs() -> dict[str, tuple[str, bytes]]:
     root = Path(tempfile.mkdtemp(prefix="oem-devkit-evidence-"))
     try:
         out: dict[str, tuple[str, bytes]] = {}
-        smoke = smoke_module.smoke(smoke_module.SmokeOptions(cycles=2, data_dir=root))
+        smoke = smoke_module.smoke(smoke_module.SmokeOptions(cycles=2, data_dir=root), config=config)
         out["smoke"] = (smoke.path.name, smoke.path.read_bytes())
-        paper = run_paper_smoke(data_dir=root, out_dir=root / "paper_smoke", cycles=2)
+        paper = run_paper_smoke(data_dir=root, out_dir=root / "paper_smoke", cycles=2, config=config)
         out["paper_smoke"] = (paper.json_path.name, paper.json_path.read_bytes())
         out["paper_smoke_orders"] = (paper.orders_path.name, paper.orders_path.read_bytes())
-        dry = dry_run_module.dry_run(dry_run_module.DryRunOptions(orders=12, fault_rate=0.0, data_dir=root))
+        dry = dry_run_module.dry_run(
+            dry_run_module.DryRunOptions(orders=12, fault_rate=0.0, data_dir=root), config_source=config
+        )
         out["dry_run"] = (dry.path.name, dry.path.read_bytes())
-        lab = run_lab(strategies=["buy_and_hold"], scenarios=["baseline"], seed=1, out_dir=root / "lab")
+        lab_config = root / "lab_core.yaml"
+        lab_config.write_bytes(config)
+        lab = run_lab(
+            strategies=["buy_and_hold"],
+            scenarios=["baseline"],
+            seed=1,
+            out_dir=root / "lab",
+            config_path=lab_config,
+        )
         out["lab_json"] = (lab.json_path.name, lab.json_path.read_bytes())
         out["lab_pdf"] = (lab.pdf_path.name, lab.pdf_path.read_bytes())
         for name, passed in (("smoke", smoke.passed), ("paper_smoke", paper.passed), ("dry_run", dry.passed)):
@@ -247,10 +260,10 @@ def write_gate_evidence(
     folder = (
         data_dir / "evidence" / gate_name / secrets.token_hex(4)
     )  # files a signed checklist attached stay
-    reports = producer_outputs()
     config_copy = folder / "config" / "core.yaml"
     config_copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config_path, config_copy)
+    reports = producer_outputs(config_copy.read_bytes())  # made against the config the gate approves
     sign_file(config_copy, keyring)
     artefacts: dict[str, Any] = {
         "config_hash": "sha384:" + sha384_file(config_copy),

@@ -32,6 +32,7 @@ from audit.trust.fsutil import MAX_PEM_FILE, read_regular_file
 from audit.trust.keyring import KeyRing
 from execution.daemon.access import AccessLog
 from execution.mtls.pki import PkiError, verify_crl
+from execution.strategy.context import STRATEGY_OWNER
 from execution.tokens import TokenClaims, TokenError, verify_token
 
 SERVICE = "/oem.daemon.v1.OemDaemon/"
@@ -268,6 +269,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if not method.startswith(SERVICE) or method[len(SERVICE) :] not in ROLE_BY_METHOD:
             raise Denied(grpc.StatusCode.PERMISSION_DENIED, "unknown_method", f"no access rule for {method}")
         claims = self._token(context.invocation_metadata(), peer)
+        if claims.sub.startswith(STRATEGY_OWNER):
+            raise Denied(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "reserved_subject",
+                f"subject {claims.sub!r}: {STRATEGY_OWNER}* names the daemon's strategies, not a client",
+            )
         name = method[len(SERVICE) :]
         role = ROLE_BY_METHOD[name]
         if self.live_role_for(name, request):

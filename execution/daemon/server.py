@@ -56,6 +56,8 @@ from execution.metrics import DaemonMetrics
 from execution.mtls.bundle import days_left
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
+from execution.strategy.context import STRATEGY_OWNER
+from execution.strategy.runtime import DaemonOrderPort
 
 SERVICE_NAME = "oem.daemon.v1.OemDaemon"
 UI_GUARD_ITEM = "UI guard healthy"
@@ -209,6 +211,15 @@ class Servicer(pb_grpc.OemDaemonServicer):
                 context.abort(
                     grpc.StatusCode.FAILED_PRECONDITION, "live is locked: " + "; ".join(gate.reasons)
                 )
+        elif stage not in DaemonOrderPort.SERVED[self.d.options.mode]:
+            # a demo daemon trades demo only, as its strategies do: the same code as the strategy path
+            return pb.OrderReply(
+                accepted=False,
+                reason="STAGE_NOT_SERVED",
+                message=f"a {self.d.options.mode} daemon takes no {stage} orders",
+                client_order_id=request.client_order_id,
+                stage=str(stage),
+            )
         side = {"buy": "buy", "sell": "sell"}.get(request.side.lower())
         if side is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "side must be buy or sell")
@@ -244,6 +255,8 @@ class Servicer(pb_grpc.OemDaemonServicer):
         all_owners = request.all_owners and "admin" in principal.roles
         since = request.since_seq if request.HasField("since_seq") else None
         places_orders = "operator" in principal.roles
+        # the operator role starts and stops the strategies, so it may watch what they trade
+        strategies = request.strategies and places_orders
         if places_orders:
             self.d.stream_opened(owner)
         done = threading.Event()
@@ -256,7 +269,7 @@ class Servicer(pb_grpc.OemDaemonServicer):
         context.add_callback(on_end)
         fills = self.d.core.fill_log.stream(
             since,
-            lambda f: all_owners or f.owner == owner,
+            lambda f: all_owners or f.owner == owner or (strategies and f.owner.startswith(STRATEGY_OWNER)),
             lambda: not done.is_set() and context.is_active(),
         )
         for fill in fills:

@@ -22,7 +22,7 @@ from execution.core.risk import RiskLimits
 from execution.feeds.base import FeedError, MarketData
 from execution.feeds.replay import ReplayFeed
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.strategy.context import RuntimeGrant
+from execution.strategy.context import STRATEGY_OWNER, RuntimeGrant
 from execution.strategy.host import StrategyHost, StrategyInfo
 from execution.strategy.runtime import DaemonOrderPort, StrategyRuntime
 from execution.strategy.spec import StrategySpec, StrategySpecError, select, specs_from_config
@@ -142,7 +142,7 @@ def attach_strategies(daemon, plan: StrategyPlan, *, stale_after_s: float, run_i
     with daemon.core.lock:  # a restart continues each strategy's journaled orders (position, P&L)
         journaled = [o for router in daemon.core.routers.values() for o in router.store.all()]
     for name, slot in host.slots.items():
-        slot.context.adopt(o.client_order_id for o in journaled if o.owner == f"strategy:{name}")
+        slot.context.adopt(o.client_order_id for o in journaled if o.owner == f"{STRATEGY_OWNER}{name}")
     runtime = StrategyRuntime(
         core=daemon.core,
         host=host,

@@ -207,7 +207,10 @@ def run_dry_run(
     settle_s: float = 15.0,
     progress: Progress | None = None,
     log: Log | None = None,
+    config_source: bytes | None = None,
 ) -> DryRunResult:
+    """``config_source``: the bytes of the config to drill (default config/core.yaml); the report binds
+    their SHA-384."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -221,7 +224,7 @@ def run_dry_run(
         venue.on_bar(SYMBOL, PRICE, DEFAULT_BAR_VOLUME)
     records: dict[str, dict] = {}
     checks: list[dict] = []
-    source = trust_paths.DEFAULT_CONFIG_PATH.read_bytes()
+    source = config_source if config_source is not None else trust_paths.DEFAULT_CONFIG_PATH.read_bytes()
     with local_daemon(
         data_dir,
         "live_dry_run",
@@ -600,8 +603,13 @@ def validate(options: DryRunOptions) -> None:
 
 
 def dry_run(
-    options: DryRunOptions, *, progress: Progress | None = None, log: Log | None = None
+    options: DryRunOptions,
+    *,
+    progress: Progress | None = None,
+    log: Log | None = None,
+    config_source: bytes | None = None,
 ) -> DryRunResult:
+    """``config_source``: the bytes of the config the deployment runs (default: the shipped one)."""
     validate(options)
     data_dir = (options.data_dir or trust_paths.data_dir()).resolve()
     return run_dry_run(
@@ -613,6 +621,7 @@ def dry_run(
         keep=options.keep,
         progress=progress,
         log=log,
+        config_source=config_source,
     )
 
 

@@ -117,10 +117,12 @@ def local_daemon(
     *,
     mode: str,
     operators: tuple[str, ...],
-    config: dict | None = None,
+    config: dict | bytes | None = None,
     keep: bool = False,
     **options,
 ) -> Iterator[LocalDaemon]:
+    """``config``: a variant of config/core.yaml (a mapping, or bytes copied verbatim so that what the daemon
+    runs hashes as the caller's file); default config/core.yaml."""
     root = Path(data_dir) / "runbook" / f"{label}-{utc_stamp()}-{secrets.token_hex(3)}"
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
@@ -129,7 +131,9 @@ def local_daemon(
         source = None
         if config is not None:  # a variant of config/core.yaml (signed into the deployment by devkit)
             source = root / "source_core.yaml"
-            source.write_text(yaml.safe_dump(config, sort_keys=False))
+            source.write_bytes(
+                config if isinstance(config, bytes) else yaml.safe_dump(config, sort_keys=False).encode()
+            )
         dep = Deployment.create(root, operators=operators, source_config=source)
         base = dict(
             config_path=dep.config_path,

@@ -192,7 +192,10 @@ def run_paper_smoke(
     cycles: int = 24,
     keep: bool = False,
     log: Log | None = None,
+    config: bytes | None = None,
 ) -> PaperSmokeResult:
+    """``config``: the bytes of the config the paper daemon runs (default config/core.yaml, copied byte for
+    byte: the report binds the hash of what the daemon ran)."""
     log = log or (lambda msg: None)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(data_dir)
     started = datetime.now(UTC)
@@ -204,13 +207,14 @@ def run_paper_smoke(
     bars = load_bars(SAMPLE_DATA)
     start_bar = 500
     price = float(bars.close[start_bar])
-    limits = demo_limits(trust_paths.DEFAULT_CONFIG_PATH, CAPITAL, stage="paper")
+    limits = demo_limits(config or trust_paths.DEFAULT_CONFIG_PATH, CAPITAL, stage="paper")
     errors: list[str] = []
     with local_daemon(
         data_dir,
         "paper_smoke",
         mode="paper",
         operators=(OPERATOR, ADMIN),
+        config=config,
         keep=keep,
         risk_limits=limits,
         prices={SYMBOL: price},

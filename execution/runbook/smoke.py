@@ -1,20 +1,20 @@
-"""``smoke_demo_strategies``: the demo strategies through the real daemon in demo mode.
-
-Each strategy of ``risklab.engine.strategies`` (buy_and_hold, ema_crossover, zscore_reversion) replays the
-committed sample data (``risklab/sample_data/ETH_BTC-5m.parquet``). One *cycle* is one decision: the replay
-advances ``--stride`` bars (default 12 = one hour of 5-minute bars, first decision at ``--start-bar``), the
-strategy's target for that bar (a fraction in [-1, 1], never looking ahead) is compared with the position
-the strategy holds, and the difference times ``--unit-qty`` is sent as a market order over loopback mTLS with
-an operator token (stage ``demo``). Every strategy starts flat, so buy_and_hold orders on cycle 1.
+"""``smoke_demo_strategies``: the demo strategies run inside the real daemon; the client watches and reports.
 
 By default a throw-away deployment (key ring, signed config copy, mTLS bundle, tokens) is created under
-``<data_dir>/runbook/`` and a daemon is started in-process in demo mode on a free loopback port; it is
-removed afterwards. ``--target host:port --certs DIR --token-file F`` drives a running daemon instead.
+``<data_dir>/runbook/`` and a demo daemon is started in-process on a free loopback port, replaying the
+committed sample (``risklab/sample_data/ETH_BTC-5m.parquet``) through its strategy host with the config's
+three demo strategies (buy_and_hold, ema_crossover, zscore_reversion); it is removed afterwards.
+``--target host:port --certs DIR --token-file F`` watches a running daemon instead (started with ``--feed``;
+the token needs the operator role): its stopped strategies are started, watched for ``--cycles x --stride``
+bars and stopped again. ``smoke_in_daemon`` has the details.
 
 The report (``<data_dir>/audit/acceptance/smoke_demo_<UTC>.jsonl``, ``--report DIR`` to change the folder):
-one ``order`` line per order and a ``summary`` line. It passes when every order was acknowledged (accepted,
-not rejected), ended FILLED, and the fills streamed by ``StreamFills`` add up to the daemon's filled
-quantity for that order. Exit 0 only on pass.
+one ``order`` line per strategy order and a ``summary`` line. It passes when every strategy placed an order,
+every order ended FILLED and the fills streamed by ``StreamFills`` add up to the daemon's filled quantity
+for that order, and no strategy halted. Exit 0 only on pass.
+
+``run_smoke`` is the client-driven part of the paper smoke (``paper_smoke.run_paper_smoke``): the same
+strategies' targets sent as client orders at the paper stage.
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ import grpc
 
 from audit.trust import paths as trust_paths
 from audit.trust.cliutil import OneLineParser, UsageError
-from audit.trust.core_config import load_yaml_file
+from audit.trust.core_config import load_yaml_file, parse_yaml
 from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from execution.core.risk import RiskLimits
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.runbook.harness import (
     Client,
-    local_daemon,
     remote_client,
     report_command,
     utc_stamp,
@@ -72,21 +71,26 @@ def acceptance_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "audit" / "acceptance"
 
 
-def demo_limits(config_path: Path, capital: float, stage: str = "demo") -> RiskLimits:
+def demo_limits(config: Path | dict | bytes, capital: float, stage: str = "demo") -> RiskLimits:
     """The stage profile's risk limits, except the order-rate window: the smoke replays hours of bars in
-    seconds, and the per-minute rate is a wall-clock limit (documented in docs/daemon.md)."""
-    config = load_yaml_file(config_path)
+    seconds, and the per-minute rate is a wall-clock limit (documented in docs/daemon.md). ``config``: its
+    path, its bytes or its parsed mapping."""
+    if isinstance(config, bytes):
+        config = parse_yaml(config)
+    elif not isinstance(config, dict):
+        config = load_yaml_file(config)
     name = config["profiles"][stage]["risk_profile"]
     profile = profile_from_mapping(name, config["risk_profiles"][name])
     return dataclasses.replace(RiskLimits.from_profile(profile, capital=capital), max_orders=10**6)
 
 
 class FillCollector:
-    """Reads the operator's StreamFills in a thread; fills per client order id (fill ids deduplicated)."""
+    """Reads the operator's StreamFills in a thread; fills per client order id (fill ids deduplicated).
+    ``strategies``: the daemon's strategies' fills too (the operator role may watch them)."""
 
-    def __init__(self, client: Client, *, all_owners: bool = False) -> None:
+    def __init__(self, client: Client, *, strategies: bool = False) -> None:
         self.call = client.stub.StreamFills(
-            pb.StreamFillsRequest(all_owners=all_owners), metadata=client.metadata
+            pb.StreamFillsRequest(strategies=strategies), metadata=client.metadata
         )
         self.fills: dict[str, dict[str, float]] = defaultdict(dict)
         self.duplicates = 0
@@ -143,12 +147,14 @@ def run_smoke(
     pace_s: float = 0.0,
     progress: Progress | None = None,
     log: Log | None = None,
-    stage: str = "demo",
+    stage: str = "paper",
     report_name: str | None = None,
 ) -> SmokeResult:
-    """The smoke strategies against ``client``'s daemon. ``stage="paper"`` is the strategies part of the paper
-    smoke (``paper_smoke.run_paper_smoke``, summary check ``smoke_paper_strategies``): its orders log, which
-    the paper smoke's JSON report binds by SHA-384; the paper smoke report itself is that JSON."""
+    """The strategies part of the paper smoke (``paper_smoke.run_paper_smoke``, summary check
+    ``smoke_paper_strategies``): the demo strategies' targets for the replayed sample, one decision every
+    ``stride`` bars, sent as client orders to ``client``'s paper daemon; the difference between target and
+    position times ``unit_qty`` is the order. Its orders log is what the paper smoke's JSON report binds by
+    SHA-384."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -303,24 +309,19 @@ def _parser() -> OneLineParser:
     parser.add_argument(
         "--report", type=Path, default=None, help="report folder (default <data-dir>/audit/acceptance)"
     )
-    parser.add_argument("--stride", type=int, default=12, help="bars between decisions (default 12)")
+    parser.add_argument("--stride", type=int, default=12, help="bars per cycle (default 12)")
     parser.add_argument(
-        "--start-bar", type=int, default=500, help="first decision bar (warm-up, default 500)"
+        "--start-bar", type=int, default=500, help="first counted bar of the sample (default 500)"
     )
-    parser.add_argument("--unit-qty", type=float, default=0.1, help="ETH per unit of target (default 0.1)")
     parser.add_argument("--target", default=None, help="host:port of a running daemon (loopback)")
     parser.add_argument("--certs", type=Path, default=None, help="with --target: ca.pem and clients/<op>.*")
-    parser.add_argument("--token-file", type=Path, default=None, help="with --target: the operator token")
+    parser.add_argument(
+        "--token-file", type=Path, default=None, help="with --target: a token with the operator role"
+    )
     parser.add_argument(
         "--operator", default=None, help="with --target: certificate name (default: token sub)"
     )
-    parser.add_argument("--pace", type=float, default=0.0, help="seconds between orders (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away deployment")
-    parser.add_argument(
-        "--in-daemon",
-        action="store_true",
-        help="the strategies run inside the daemon on the replayed sample; the client watches and reports",
-    )
     return parser
 
 
@@ -334,14 +335,11 @@ class SmokeOptions:
     report: Path | None = None
     stride: int = 12
     start_bar: int = 500
-    unit_qty: float = 0.1
     target: str | None = None
     certs: Path | None = None
     token_file: Path | None = None
     operator: str | None = None
-    pace: float = 0.0
     keep: bool = False
-    in_daemon: bool = False
 
     @classmethod
     def from_args(cls, args) -> SmokeOptions:
@@ -353,72 +351,55 @@ def validate(options: SmokeOptions, n_bars: int | None = None) -> None:
         raise UsageError(f"smoke_demo_strategies: --cycles must be >= 1, got {options.cycles}")
     if options.stride < 1 or options.start_bar < 0:
         raise UsageError("smoke_demo_strategies: --stride must be >= 1 and --start-bar >= 0")
-    if not (math.isfinite(options.unit_qty) and options.unit_qty > 0):
-        raise UsageError(f"smoke_demo_strategies: --unit-qty must be positive, got {options.unit_qty}")
-    if options.pace < 0:
-        raise UsageError("smoke_demo_strategies: --pace must be >= 0")
     remote = [options.target, options.certs, options.token_file]
     if any(remote) and not all(remote):
         raise UsageError("smoke_demo_strategies: --target, --certs and --token-file go together")
-    if n_bars is not None and options.start_bar + (options.cycles - 1) * options.stride >= n_bars:
-        most = (n_bars - 1 - options.start_bar) // options.stride + 1
+    if (
+        n_bars is not None
+        and not options.target
+        and options.start_bar + options.cycles * options.stride > n_bars
+    ):
+        most = max(0, (n_bars - options.start_bar) // options.stride)
         raise UsageError(
             f"smoke_demo_strategies: --cycles {options.cycles}: the sample data has {n_bars} bars "
-            f"(at most {most} cycles)"
+            f"(at most {most} cycles of {options.stride} from bar {options.start_bar})"
         )
 
 
-def smoke(options: SmokeOptions, *, progress: Progress | None = None, log: Log | None = None) -> SmokeResult:
-    """Validate, connect (or start a throw-away daemon), run, write the report."""
+def smoke(
+    options: SmokeOptions,
+    *,
+    progress: Progress | None = None,
+    log: Log | None = None,
+    config: bytes | None = None,
+) -> SmokeResult:
+    """Validate, start a throw-away daemon (``config``: a variant of config/core.yaml) or connect to
+    ``target``, watch its strategies, write the report."""
+    from execution.runbook.smoke_in_daemon import smoke_in_daemon
+
     data_dir = (options.data_dir or trust_paths.data_dir()).resolve()
     validate(options, len(load_bars(SAMPLE_DATA)))
-    report_dir = options.report or acceptance_dir(data_dir)
     kw = dict(
+        data_dir=data_dir,
+        report_dir=options.report or acceptance_dir(data_dir),
         cycles=options.cycles,
-        report_dir=report_dir,
         start_bar=options.start_bar,
         stride=options.stride,
-        unit_qty=options.unit_qty,
-        pace_s=options.pace,
         progress=progress,
         log=log,
     )
-    if options.in_daemon and not options.target:
-        from execution.runbook.smoke_in_daemon import smoke_in_daemon
-
-        return smoke_in_daemon(data_dir=data_dir, keep=options.keep, **kw)
-    if options.target:
-        client = remote_client(
-            options.target,
-            options.certs,
-            read_regular_text(options.token_file, max_bytes=MAX_KEY_FILE, what="token file"),
-            options.operator,
-        )
-        try:
-            if options.in_daemon:
-                from execution.runbook.smoke_in_daemon import smoke_in_daemon
-
-                return smoke_in_daemon(data_dir=data_dir, remote=client, **kw)
-            return run_smoke(client, daemon_label=f"remote {options.target}", **kw)
-        finally:
-            client.close()
-    config = trust_paths.DEFAULT_CONFIG_PATH
-    bars = load_bars(SAMPLE_DATA)
-    with local_daemon(
-        data_dir,
-        "smoke_demo",
-        mode="demo",
-        operators=(OPERATOR,),
-        keep=options.keep,
-        risk_limits=demo_limits(config, 100_000.0),
-        prices={SYMBOL: float(bars.close[options.start_bar])},
-        tick_s=0.2,
-    ) as local:
-        client = local.client(OPERATOR, ["operator"])
-        try:
-            return run_smoke(client, daemon_label=f"in-process demo 127.0.0.1:{local.daemon.port}", **kw)
-        finally:
-            client.close()
+    if not options.target:
+        return smoke_in_daemon(keep=options.keep, config=config, **kw)
+    client = remote_client(
+        options.target,
+        options.certs,
+        read_regular_text(options.token_file, max_bytes=MAX_KEY_FILE, what="token file"),
+        options.operator,
+    )
+    try:
+        return smoke_in_daemon(remote=client, **kw)
+    finally:
+        client.close()
 
 
 def smoke_demo_strategies_main(argv: Sequence[str] | None = None) -> int:
@@ -427,7 +408,7 @@ def smoke_demo_strategies_main(argv: Sequence[str] | None = None) -> int:
         _parser(),
         argv,
         lambda s: (
-            f"smoke FAILED: {s['orders']} order(s), {s['acknowledged']} acknowledged, "
-            f"{s['accounted']} accounted for"
+            f"smoke FAILED: {s['orders']} order(s), {s['accounted']} accounted for, "
+            f"{s['rejected']} refused or rejected; {'; '.join(s['errors'][:2]) or 'see the report'}"
         ),
     )

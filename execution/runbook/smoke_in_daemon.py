@@ -1,17 +1,18 @@
-"""``smoke_demo_strategies --in-daemon``: the demo strategies run inside the daemon; the client only watches.
+"""``smoke_demo_strategies``: the demo strategies run inside the daemon; the client only watches.
 
 An in-process demo daemon replays the committed sample (``--start-bar`` minus a warm-up of ``WARMUP`` bars,
-then ``--cycles x --stride`` bars) at maximum speed through its strategy host, with the three Paper Labs
-strategies at the demo stage (``--strategies buy_and_hold,ema_crossover,zscore_reversion``, their defaults,
-capital 1 BTC). The client subscribes to every owner's fills (``StreamFills all_owners``, an admin token)
-before the feed is released, waits for the replay to end, then reads ``ListStrategies`` and writes the same
-report as the client-driven smoke (same checks, ``smoke_demo_strategies`` summary, ``"in_daemon": true``):
-one ``order`` line per strategy order, accounted for when it ended FILLED and its streamed fills add up to the
-daemon's filled quantity. It fails when any strategy halted or any order was refused or rejected.
+then ``--cycles x --stride`` bars) at maximum speed through its strategy host, running the three demo
+strategies config/core.yaml declares (``--strategies buy_and_hold,ema_crossover,zscore_reversion``; capital
+1 BTC). The client, an operator, subscribes to the strategies' fills (``StreamFills strategies``) before the
+feed is released, waits for the replay to end, then reads ``ListStrategies`` and writes the report
+(``smoke_demo_strategies`` summary, ``"in_daemon": true``): one ``order`` line per strategy order,
+accounted for when it ended FILLED and its streamed fills add up to the daemon's filled quantity. It fails
+when any strategy halted or any order was refused or rejected.
 
-With ``--target`` the daemon is a running one (started with ``--feed`` and ``--strategies``): the smoke starts
-its stopped strategies, watches them for ``--cycles x --stride`` bars, stops those it started and reports
-the orders placed meanwhile (Stage 4 multi-strategy smoke).
+With ``remote`` the daemon is a running one, started with ``--feed`` (and the config's strategies, or
+``--strategies``); the token needs the operator role (it starts and stops strategies and watches their
+fills; no admin role). The smoke starts its stopped strategies, watches them for ``--cycles x --stride``
+bars, stops those it started and reports the orders placed meanwhile (Stage 4 multi-strategy smoke).
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ CAPITAL = 1.0  # BTC: order sizes stay a small part of a sample bar's volume, so
 EPS = 1e-9
 
 
-def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: float, progress, log):
-    """Subscribe to every owner's fills, then let the strategies trade ``bars_wanted`` bars; returns
+def _watch(client, *, release, done, bars_wanted: int, hand_back: bool, timeout_s: float, progress, log):
+    """Subscribe to the strategies' fills, then let the strategies trade ``bars_wanted`` bars; returns
     (status, end status, fills, final listing, baseline listing, errors)."""
     status = client.stub.GetStatus(pb.GetStatusRequest(), metadata=client.metadata, timeout=10)
-    if "admin" not in status.peer_roles:
-        raise ValueError("--in-daemon watches every strategy's fills: the token needs the admin role too")
-    fills = FillCollector(client, all_owners=True)
+    if "operator" not in status.peer_roles:
+        raise ValueError(
+            "the smoke starts the daemon's strategies and watches their fills: "
+            "the token needs the operator role"
+        )
+    fills = FillCollector(client, strategies=True)
     errors: list[str] = []
     started: list[str] = []
     try:
@@ -49,23 +53,26 @@ def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: f
         baseline = client.stub.ListStrategies(
             pb.ListStrategiesRequest(), metadata=client.metadata, timeout=10
         )
-        if not baseline.strategies:
-            raise ValueError("the daemon runs no strategies (start it with --feed and --strategies)")
+        if not baseline.strategies or not baseline.market_data_feed:
+            raise ValueError(
+                "the daemon runs no strategies on market data "
+                "(start it with --feed, and --strategies or the config's strategies)"
+            )
         known = {o.client_order_id for s in baseline.strategies for o in s.recent_orders}
         bars0 = {s.name: s.bars for s in baseline.strategies}
-        if start:
-            for info in baseline.strategies:
-                if info.state == "RUNNING":
-                    continue
-                try:
-                    client.stub.StartStrategy(
-                        pb.StrategyControlRequest(name=info.name, reason="smoke_demo_strategies"),
-                        metadata=client.metadata,
-                        timeout=10,
-                    )
-                    started.append(info.name)
-                except grpc.RpcError as exc:
-                    errors.append(f"start {info.name}: {exc.code().name}: {exc.details()}")
+        # the operator starts them: the config's demo strategies wait for one (autostart: false)
+        for info in baseline.strategies:
+            if info.state == "RUNNING":
+                continue
+            try:
+                client.stub.StartStrategy(
+                    pb.StrategyControlRequest(name=info.name, reason="smoke_demo_strategies"),
+                    metadata=client.metadata,
+                    timeout=10,
+                )
+                started.append(info.name)
+            except grpc.RpcError as exc:
+                errors.append(f"start {info.name}: {exc.code().name}: {exc.details()}")
         release()
         log(f"watching {len(bars0)} strategies for {bars_wanted} bars ({baseline.market_data_feed})")
         deadline = time.monotonic() + timeout_s
@@ -82,7 +89,7 @@ def _watch(client, *, release, done, bars_wanted: int, start: bool, timeout_s: f
             time.sleep(0.1)
         else:
             errors.append(f"the strategies did not see {bars_wanted} bars within {timeout_s:g} s")
-        for name in started:  # hand the daemon back as it was; stopping cancels their open orders
+        for name in started if hand_back else ():  # as it was; stopping cancels their open orders
             client.stub.StopStrategy(
                 pb.StrategyControlRequest(name=name, reason="smoke_demo_strategies done"),
                 metadata=client.metadata,
@@ -116,13 +123,14 @@ def smoke_in_daemon(
     stride: int,
     keep: bool = False,
     remote=None,
+    config: bytes | None = None,
     progress=None,
     log=None,
-    **_ignored,
 ) -> SmokeResult:
     """The in-process daemon of this module's docstring, or ``remote`` (a harness ``Client`` of a running
     daemon started with ``--feed`` and ``--strategies``): its strategies are started, watched for
-    ``cycles x stride`` bars and stopped again."""
+    ``cycles x stride`` bars and stopped again. ``config``: the bytes of the config the in-process daemon
+    runs (default config/core.yaml; the report binds its hash)."""
     progress = progress or (lambda pct: None)
     log = log or (lambda msg: None)
     started = datetime.now(UTC)
@@ -132,8 +140,8 @@ def smoke_in_daemon(
             release=lambda: None,
             done=lambda: False,
             bars_wanted=cycles * stride,
-            start=True,
-            timeout_s=max(60.0, cycles * stride * 0.5),
+            hand_back=True,
+            timeout_s=max(120.0, cycles * stride * 1.5),  # a replay at 300x (a bar a second) makes it
             progress=progress,
             log=log,
         )
@@ -143,16 +151,16 @@ def smoke_in_daemon(
         feed = ReplayFeed.from_files(
             [SAMPLE_DATA], start=first, stop_after=start_bar - first + cycles * stride
         )
-        config = trust_paths.DEFAULT_CONFIG_PATH
         with local_daemon(
             data_dir,
-            "smoke_demo_in_daemon",
+            "smoke_demo",
             mode="demo",
             operators=(OPERATOR,),
+            config=config,
             keep=keep,
             # the strategies size for CAPITAL; the daemon's limits leave room for the price drift of what
             # the others hold (their shares of a symbol's limit are fixed at entry, the limit is at market)
-            risk_limits=demo_limits(config, 2 * CAPITAL),
+            risk_limits=demo_limits(config or trust_paths.DEFAULT_CONFIG_PATH, 2 * CAPITAL),
             capital=CAPITAL,
             feed=feed,
             strategies=list(DEMO_STRATEGIES),
@@ -160,14 +168,14 @@ def smoke_in_daemon(
             hold_feed=True,
             tick_s=0.2,
         ) as local:
-            client = local.client(OPERATOR, ["operator", "admin"])
+            client = local.client(OPERATOR, ["operator"])
             try:
                 status, end_status, fills, listed, baseline, errors = _watch(
                     client,
                     release=local.daemon.strategies.release_feed,
                     done=lambda: local.daemon.strategies.feed_done,
                     bars_wanted=len(feed),
-                    start=False,
+                    hand_back=False,  # a throw-away daemon: the report shows them RUNNING
                     timeout_s=120.0,
                     progress=progress,
                     log=log,

@@ -34,6 +34,10 @@ from execution.core.risk import RiskLimits
 from execution.feeds.base import Bar, BarWindow
 from execution.live_router import RouteResult
 
+# Owner of a strategy's orders: STRATEGY_OWNER + name. The daemon refuses tokens whose subject is in this
+# namespace, so no client can place, read or adopt orders as a strategy.
+STRATEGY_OWNER = "strategy:"
+
 
 class Refusal(StrEnum):
     DEMO_MODE_REQUIRED = "DEMO_MODE_REQUIRED"
@@ -277,7 +281,7 @@ class StrategyContext:
             return self._refuse(Refusal.INVALID_ORDER, f"qty must be a positive finite number, got {qty!r}")
         self._seq += 1
         cid = make_client_order_id(
-            f"strategy:{self._name}:{self._run_id}", *(intent if intent is not None else (self._seq,))
+            f"{STRATEGY_OWNER}{self._name}:{self._run_id}", *(intent if intent is not None else (self._seq,))
         )
         try:
             result = self._orders.submit(
@@ -288,7 +292,7 @@ class StrategyContext:
                 order_type=order_type,
                 limit_price=limit_price,
                 stage=stage,
-                owner=f"strategy:{self._name}",
+                owner=f"{STRATEGY_OWNER}{self._name}",
             )
         except OrderError as exc:
             return self._refuse(Refusal.INVALID_ORDER, str(exc))

@@ -37,7 +37,7 @@ class DaemonOrderPort:
     """Strategy orders through the daemon's own checks: the stage must be served by this daemon's mode
     (a demo daemon serves demo only, paper serves demo and paper) and live needs the unlocked gate."""
 
-    _SERVED = {"demo": {Stage.DEMO}, "paper": {Stage.DEMO, Stage.PAPER}, "live": set(Stage)}
+    SERVED = {"demo": {Stage.DEMO}, "paper": {Stage.DEMO, Stage.PAPER}, "live": set(Stage)}
 
     def __init__(self, core, *, mode: str, grant: Callable[[], RuntimeGrant]) -> None:
         self.core = core
@@ -46,7 +46,7 @@ class DaemonOrderPort:
 
     def submit(self, *, cid, symbol, side, qty, order_type, limit_price, stage, owner) -> RouteResult:
         stage = Stage(stage)
-        if stage not in self._SERVED[self.mode]:
+        if stage not in self.SERVED[self.mode]:
             return RouteResult(
                 None,
                 False,

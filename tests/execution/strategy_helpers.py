@@ -7,9 +7,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
+from audit.trust import paths as trust_paths
 from execution.core.orders import Order, OrderType, Stage
 from execution.live_router import RouteResult
+
+
+def config_text(strategies: list[dict]) -> str:
+    """config/core.yaml with its ``strategies:`` section replaced by ``strategies`` (mappings as in YAML)."""
+    config = yaml.safe_load(trust_paths.DEFAULT_CONFIG_PATH.read_text())
+    config["strategies"] = strategies
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def write_bars(

@@ -10,8 +10,6 @@ import grpc
 import numpy as np
 import pytest
 
-from audit.trust import paths as trust_paths
-from audit.trust.core_config import sign_file
 from execution.daemon.devkit import Deployment
 from execution.daemon.license_hook import LicenseCheck
 from execution.daemon.server import Daemon, DaemonOptions, StartupRefused
@@ -19,26 +17,12 @@ from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc
 from execution.strategy import reference
 from tests.evidence_factory import stand_in_verifiers
-from tests.execution.strategy_helpers import write_bars
+from tests.execution.strategy_helpers import config_text, write_bars
 
 # Flat, up, down, up: an ema_crossover(2, 4) goes long, flat, long again.
 CLOSES = np.concatenate(
     [np.full(8, 1.0), np.linspace(1.0, 1.3, 16), np.linspace(1.3, 0.9, 16), np.linspace(0.9, 1.2, 16)]
 )
-
-
-def _strategies_yaml(entries: list[dict]) -> str:
-    lines = ["", "strategies:"]
-    for entry in entries:
-        lines.append(f"  - name: {entry['name']}")
-        for key in ("class", "timeframe", "stage", "risk_profile"):
-            lines.append(f"    {key}: {entry[key]}")
-        lines.append(f"    symbols: [{', '.join(entry.get('symbols', ['ETH/BTC']))}]")
-        if entry.get("parameters"):
-            lines.append(
-                "    parameters: {" + ", ".join(f"{k}: {v}" for k, v in entry["parameters"].items()) + "}"
-            )
-    return "\n".join(lines) + "\n"
 
 
 def _spec(name, cls="ema_crossover", stage="demo", profile="conservative", **kw):
@@ -59,7 +43,7 @@ def _config_text(specs: list[dict]) -> str:
         }
         for s in specs
     ]
-    return trust_paths.DEFAULT_CONFIG_PATH.read_text() + _strategies_yaml(entries)
+    return config_text(entries)
 
 
 def _deployment(root: Path, specs: list[dict]) -> Deployment:
@@ -152,12 +136,71 @@ def test_a_demo_strategy_trades_demo_on_replayed_data_and_paper_is_refused(tmp_p
         )
         assert not served.accepted and served.reason == "STAGE_NOT_SERVED"
         stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        # nor does a client get what the strategies may not: the demo daemon serves demo orders only
+        paper = pb.SubmitOrderRequest(
+            client_order_id="client-paper-1", symbol="ETH/BTC", side="buy", qty=0.1, stage="paper"
+        )
+        reply = stub.SubmitOrder(paper, metadata=_md(dep, "alice", ["operator"]), timeout=10)
+        assert not reply.accepted and reply.reason == "STAGE_NOT_SERVED" and reply.stage == "paper"
+        assert daemon.core.find("client-paper-1") == (None, None)  # refused before the journal
+        with pytest.raises(grpc.RpcError) as excinfo:
+            live = pb.SubmitOrderRequest(
+                client_order_id="client-live-1", symbol="ETH/BTC", side="buy", qty=0.1, stage="live"
+            )
+            stub.SubmitOrder(live, metadata=_md(dep, "alice", ["trader_live"]), timeout=10)
+        assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
         with pytest.raises(grpc.RpcError) as excinfo:
             stub.StartStrategy(
                 pb.StrategyControlRequest(name="eager"), metadata=_md(dep, "alice", ["operator"])
             )
         assert excinfo.value.code() is grpc.StatusCode.FAILED_PRECONDITION
         assert excinfo.value.details().startswith("DEMO_MODE_REQUIRED:")
+    finally:
+        daemon.stop(0)
+
+
+def _streamed_owners(stub, md, **request) -> set[str]:
+    """Owners of the fills a resumed StreamFills gives (every durable fill, then nothing new: a short
+    deadline ends the stream)."""
+    owners: set[str] = set()
+    call = stub.StreamFills(pb.StreamFillsRequest(since_seq=0, **request), metadata=md, timeout=2)
+    try:
+        for fill in call:
+            owners.add(fill.owner)
+    except grpc.RpcError as exc:
+        assert exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED, exc
+    return owners
+
+
+def test_an_operator_watches_the_strategies_fills_but_not_another_operators(tmp_path):
+    from execution.tokens import issue_token
+
+    dep = _deployment(tmp_path, [_spec("trend")])
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path))).start()
+    try:
+        _wait_for_replay(daemon)
+        vera = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "vera"))
+        # a sell: the strategy holds the whole position limit of the symbol
+        own = pb.SubmitOrderRequest(client_order_id="vera-1", symbol="ETH/BTC", side="sell", qty=0.01)
+        assert vera.SubmitOrder(own, metadata=_md(dep, "vera", ["operator"]), timeout=10).accepted
+        alice = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        operator, viewer = _md(dep, "alice", ["operator"]), _md(dep, "alice", ["viewer"])
+        assert _streamed_owners(alice, operator, strategies=True) == {"strategy:trend"}
+        assert _streamed_owners(alice, viewer, strategies=True) == set()  # watching them is the operator's
+        assert _streamed_owners(alice, operator, all_owners=True) == set()  # every owner: admins only
+        admin = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "root-admin"))
+        assert _streamed_owners(admin, _md(dep, "root-admin", ["admin"]), all_owners=True) == {
+            "strategy:trend",
+            "vera",
+        }
+        # no client may act as a strategy: the owner namespace is the daemon's
+        forged = issue_token(
+            keyring=dep.keyring, subject="strategy:trend", roles=["operator"], cert_der=dep.cert_der("alice")
+        )
+        with pytest.raises(grpc.RpcError) as excinfo:
+            alice.GetStatus(pb.GetStatusRequest(), metadata=[("authorization", f"Bearer {forged}")])
+        assert excinfo.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert "names the daemon's strategies" in excinfo.value.details()
     finally:
         daemon.stop(0)
 
@@ -303,7 +346,7 @@ def test_a_bad_feed_or_strategy_selection_refuses_the_start_in_one_line(tmp_path
 
 
 def test_an_undeclared_reference_strategy_runs_with_its_defaults_in_demo(tmp_path):
-    dep = Deployment.create(tmp_path, operators=("alice",))
+    dep = _deployment(tmp_path, [])  # no strategies declared (the shipped config declares buy_and_hold)
     daemon = Daemon(_options(dep, "demo", _replay(tmp_path), strategies=["buy_and_hold"])).start()
     try:
         _wait_for_replay(daemon)
@@ -313,31 +356,43 @@ def test_an_undeclared_reference_strategy_runs_with_its_defaults_in_demo(tmp_pat
         daemon.stop(0)
 
 
-# -- paper and live: one verified deployment for the module (its evidence takes a while to produce) ------
+# -- paper and live: verified deployments (their evidence takes a while to produce) -------------------------
+# The config both promotions approve: a paper strategy and a live one. The devkit produces the gates'
+# evidence (smoke, paper smoke, dry run, Paper Labs) against this very config, so the strict verification
+# binds the config the daemon runs; it is made once per process for these bytes.
+PROMOTED = [_spec("trend", stage="paper", profile="balanced"), _spec("bold", stage="live")]
+
+
+def _promoted(root: Path, *, live: bool) -> Deployment:
+    dep = _deployment(root, PROMOTED)
+    dep.promote_to_live(skip_live=not live)
+    return dep
+
+
+@pytest.fixture
+def stand_ins():
+    """The stand-in verifiers for the evidence whose producers live elsewhere (the UI telemetry log comes
+    from the desktop client), for the whole test: the daemon's gate verifies the logs again."""
+    with stand_in_verifiers():
+        yield
+
+
 @pytest.fixture(scope="module")
 def paper_ready(tmp_path_factory):
-    """demo_ready + paper_ready, strictly verified. The devkit's evidence binds a byte copy of
-    config/core.yaml, so the strategies are added (and the config re-signed) after the promotion; the
-    daemon's paper start then needs ``paper_needs_demo_exit=False`` (the approved config changed), while
-    the runtime flags still come from the verified entries."""
+    """demo_ready + paper_ready, strictly verified, for the config that declares the strategies."""
     root = tmp_path_factory.mktemp("paper-ready")
     mp = pytest.MonkeyPatch()
     mp.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
     try:
         with stand_in_verifiers():
-            dep = Deployment.create(root, operators=("alice", "vera", "root-admin"))
-            dep.promote_to_live(skip_live=True)
-            specs = [_spec("trend", stage="paper", profile="balanced"), _spec("bold", stage="live")]
-            dep.config_path.write_text(_config_text(specs))
-            sign_file(dep.config_path, dep.keyring)
-            yield dep, root
+            yield _promoted(root, live=False), root
     finally:
         mp.undo()
 
 
 def test_after_a_verified_paper_ready_the_strategy_trades_paper_on_replayed_prices(paper_ready):
     dep, root = paper_ready
-    daemon = Daemon(_options(dep, "paper", _replay(root), paper_needs_demo_exit=False)).start()
+    daemon = Daemon(_options(dep, "paper", _replay(root))).start()  # the verified demo_exit lets it start
     try:
         _wait_for_replay(daemon)
         ctx = daemon.strategies.host.slots["trend"].context
@@ -360,7 +415,7 @@ def test_after_a_verified_paper_ready_the_strategy_trades_paper_on_replayed_pric
 
 def test_live_is_refused_without_live_ready_even_when_a_strategy_asks(paper_ready):
     dep, root = paper_ready
-    daemon = Daemon(_options(dep, "paper", _replay(root), paper_needs_demo_exit=False)).start()
+    daemon = Daemon(_options(dep, "paper", _replay(root))).start()  # the verified demo_exit lets it start
     try:
         _wait_for_replay(daemon)
         bold = daemon.strategies.host.info("bold")
@@ -381,6 +436,66 @@ def test_live_is_refused_without_live_ready_even_when_a_strategy_asks(paper_read
         assert excinfo.value.details().startswith("COMPLIANCE_NOT_CONFIRMED:")
     finally:
         daemon.stop(0)
+
+
+def test_after_a_verified_live_ready_a_live_strategy_trades_on_the_exchange(tmp_path, monkeypatch, stand_ins):
+    """The positive side of the gate: live_ready strictly verified for the config the daemon runs, the live
+    strategy autostarts and its orders reach the exchange (the loopback server the ccxt venue tests use),
+    on candles polled from the same exchange."""
+    from execution.feeds.ccxt_feed import CcxtPollingFeed
+    from execution.venues.ccxt_venue import CcxtVenue, make_binance
+    from tests.execution.fake_binance import FakeBinance
+
+    monkeypatch.setenv("OEM_ALLOW_DEVELOPMENT_LICENSES", "true")
+    dep = _promoted(tmp_path, live=True)
+    fake = FakeBinance(price=1.0).start()
+    try:
+        for i, close in enumerate(CLOSES):
+            fake.add_candle("ETHBTC", 1_700_000_000_000 + i * 300_000, float(close))
+        feed = CcxtPollingFeed(
+            make_binance(timeout_ms=500, base_url=fake.base_url, enable_rate_limit=False),
+            ["ETH/BTC"],
+            timeframe="5m",
+            poll_s=0.05,
+            limit=100,
+        )
+        exchange = make_binance(
+            api_key=fake.api_key,
+            secret=fake.secret,
+            timeout_ms=500,
+            base_url=fake.base_url,
+            enable_rate_limit=False,
+        )
+        options = _options(dep, "live", feed, extra_venues={"binance": CcxtVenue(exchange, name="binance")})
+        daemon = Daemon(options).start()
+        try:
+            assert daemon.gate.live_unlocked and daemon.gate.reasons == []
+            deadline = time.time() + 30
+            while time.time() < deadline and daemon.strategies.host.info("bold").bars < len(CLOSES):
+                time.sleep(0.05)
+            ctx = daemon.strategies.host.slots["bold"].context
+            assert not ctx.require_demo_mode and ctx.compliance_confirmed
+            bold = daemon.strategies.host.info("bold")
+            assert bold.state == "RUNNING" and bold.bars == len(CLOSES) and not bold.refused
+            orders = _orders(daemon, "bold")
+            # The exchange trades ETH/BTC in steps of 0.001 and the venue sends the quantity rounded down to
+            # it: an order ends with what the exchange executed, short of the strategy's size by less than
+            # one step (strategy orders are not yet sized in the venue's steps).
+            assert len(orders) >= 3 and all(
+                o.stage == "live"
+                and o.venue == "binance"
+                and 0 < o.qty - o.filled_qty + 1e-12 < 0.001 + 1e-12
+                for o in orders
+            )
+            for order in orders:  # the exchange holds each order, filled as the daemon journaled it
+                assert fake.filled_qty(order.client_order_id) == pytest.approx(order.filled_qty)
+            stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+            listed = stub.ListStrategies(pb.ListStrategiesRequest(), metadata=_md(dep, "alice", ["viewer"]))
+            assert {s.name: s.stage for s in listed.strategies}["bold"] == "live"
+        finally:
+            daemon.stop(0)
+    finally:
+        fake.stop()
 
 
 def test_the_cli_refuses_a_bad_feed_in_one_line_and_a_non_zero_exit(tmp_path):
@@ -472,5 +587,24 @@ def test_declared_strategies_without_a_feed_leave_client_orders_on_fixed_prices_
         assert reply.accepted and reply.status == "FILLED", reply
         status = stub.GetStatus(pb.GetStatusRequest(), metadata=md, timeout=5)
         assert list(status.stale_symbols) == [] and status.market_data_feed == ""
+    finally:
+        daemon.stop(0)
+
+
+def test_the_shipped_demo_strategies_wait_for_an_operator_then_trade_demo(tmp_path):
+    dep = Deployment.create(tmp_path, operators=("alice",))  # a byte copy of config/core.yaml
+    daemon = Daemon(_options(dep, "demo", _replay(tmp_path), hold_feed=True)).start()
+    try:
+        listed = {i.name: i for i in daemon.strategies.host.list()}
+        assert set(listed) == {"buy_and_hold", "ema_crossover", "zscore_reversion"}
+        assert all(i.state == "STOPPED" and i.stage == "demo" for i in listed.values())
+        stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
+        request = pb.StrategyControlRequest(name="buy_and_hold", reason="test")
+        assert stub.StartStrategy(request, metadata=_md(dep, "alice", ["operator"])).state == "RUNNING"
+        daemon.strategies.release_feed()
+        _wait_for_replay(daemon)
+        orders = _orders(daemon, "buy_and_hold")
+        assert orders and all(o.stage == "demo" and o.status == "FILLED" for o in orders)
+        assert daemon.strategies.host.info("ema_crossover").orders == 0  # never started
     finally:
         daemon.stop(0)

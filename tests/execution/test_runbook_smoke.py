@@ -1,4 +1,5 @@
-"""smoke_demo_strategies: the demo strategies through a real in-process daemon (demo mode, mTLS, token)."""
+"""smoke_demo_strategies: the demo strategies run inside a real daemon (demo mode, mTLS, an operator token);
+the client only watches and reports."""
 
 import hashlib
 import json
@@ -17,14 +18,13 @@ def test_one_cycle_produces_a_passing_report_with_the_order_count(tmp_path, caps
     assert out[-2] == str(path) and path.name.startswith("smoke_demo_") and path.suffix == ".jsonl"
     assert out[-1] == "sha384:" + hashlib.sha384(path.read_bytes()).hexdigest()
     *orders, summary = _lines(path)
-    assert summary["kind"] == "summary" and summary["passed"] is True
+    assert summary["kind"] == "summary" and summary["passed"] is True and summary["in_daemon"] is True
     assert summary["orders"] == len(orders) >= 1 == summary["cycles"]
     assert summary["acknowledged"] == summary["accounted"] == summary["filled"] == len(orders)
     assert summary["daemon_mode"] == "demo" and summary["open_orders_after"] == 0
+    assert summary["operator"] == "smoke" and summary["daemon"].startswith("in-process demo")
     buy_and_hold = [o for o in orders if o["strategy"] == "buy_and_hold"]
-    assert (
-        len(buy_and_hold) == 1 and buy_and_hold[0]["side"] == "buy" and buy_and_hold[0]["status"] == "FILLED"
-    )
+    assert buy_and_hold[0]["side"] == "buy" and all(o["status"] == "FILLED" for o in buy_and_hold)
     assert all(o["stream_fill_qty"] == o["final_filled_qty"] == o["qty"] for o in orders)
     assert set(summary["per_strategy"]) == set(DEMO_STRATEGIES)
     assert not list((tmp_path / "runbook").iterdir())  # the throw-away deployment is gone
@@ -48,7 +48,7 @@ def test_bad_arguments_one_line_non_zero_no_report(tmp_path, capsys):
         ["--cycles", "x"],
         [],
         ["--cycles", "100000"],
-        ["--cycles", "1", "--unit-qty", "-1"],
+        ["--cycles", "1", "--in-daemon"],  # the strategies always run inside the daemon now
         ["--cycles", "1", "--target", "127.0.0.1:1"],
     ):
         assert smoke_demo_strategies_main([*argv, "--data-dir", str(tmp_path)]) != 0, argv
@@ -57,7 +57,7 @@ def test_bad_arguments_one_line_non_zero_no_report(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_drives_a_running_daemon_with_target_certs_and_token_file(tmp_path, capsys):
+def test_a_running_daemon_without_strategies_is_refused_in_one_line(tmp_path, capsys):
     from execution.runbook.harness import local_daemon
 
     with local_daemon(tmp_path, "external", mode="demo", operators=("alice",), tick_s=0.2) as running:
@@ -65,19 +65,19 @@ def test_drives_a_running_daemon_with_target_certs_and_token_file(tmp_path, caps
         token.write_text(running.deployment.token("alice", ["operator"]))
         argv = ["--cycles", "3", "--data-dir", str(tmp_path), "--target", f"127.0.0.1:{running.daemon.port}"]
         argv += ["--certs", str(running.deployment.certs_dir), "--token-file", str(token)]
-        assert smoke_demo_strategies_main(argv) == 0
-    *orders, summary = _lines(next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl")))
-    assert summary["passed"] and summary["operator"] == "alice" and summary["daemon"].startswith("remote ")
-    assert summary["orders"] == len(orders) >= 1
+        assert smoke_demo_strategies_main(argv) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "start it with --feed" in err[0], err
+    assert not (tmp_path / "audit" / "acceptance").exists()
 
 
-def test_in_daemon_the_strategies_trade_inside_the_daemon_and_the_report_is_valid_evidence(tmp_path, capsys):
+def test_the_strategies_trade_inside_the_daemon_and_the_report_is_valid_evidence(tmp_path, capsys):
     from audit.trust import paths as trust_paths
     from audit.trust.evidence import ArtefactInput, EvidenceContext
     from audit.trust.hashing import sha384_file
     from execution.evidence import verify_smoke_report
 
-    argv = ["--cycles", "40", "--in-daemon", "--data-dir", str(tmp_path)]
+    argv = ["--cycles", "40", "--data-dir", str(tmp_path)]
     assert smoke_demo_strategies_main(argv) == 0
     path = next((tmp_path / "audit" / "acceptance").glob("smoke_demo_*.jsonl"))
     *orders, summary = _lines(path)
@@ -100,7 +100,7 @@ def test_in_daemon_the_strategies_trade_inside_the_daemon_and_the_report_is_vali
     assert not list((tmp_path / "runbook").iterdir())
 
 
-def test_in_daemon_against_a_running_daemon_starts_watches_and_stops_its_strategies(tmp_path, capsys):
+def test_against_a_running_daemon_an_operator_starts_watches_and_stops_its_strategies(tmp_path, capsys):
     from execution.daemon.devkit import Deployment
     from execution.daemon.license_hook import LicenseCheck
     from execution.daemon.server import Daemon, DaemonOptions
@@ -118,17 +118,16 @@ def test_in_daemon_against_a_running_daemon_starts_watches_and_stops_its_strateg
             license_checker=lambda stage: LicenseCheck(False, "demo"),
             gate_poll_s=60,
             capital=1.0,
-            feed=feed,
-            strategies=list(DEMO_STRATEGIES),
+            feed=feed,  # no --strategies: the config's declared demo strategies, as the Stage 4 runbook runs
             stale_after_s=3600.0,
         )
     ).start()
     try:
-        for name in DEMO_STRATEGIES:  # a running daemon whose strategies wait for the operator
-            daemon.strategies.host.stop(name, actor="test")
+        # the config's demo strategies wait for the operator (autostart: false), as the Stage 4 daemon's do
+        assert all(daemon.strategies.host.info(n).state == "STOPPED" for n in DEMO_STRATEGIES)
         token = tmp_path / "smoke.token"
-        token.write_text(dep.token("smoke", ["operator", "admin"]))
-        argv = ["--cycles", "20", "--in-daemon", "--target", f"127.0.0.1:{daemon.port}"]
+        token.write_text(dep.token("smoke", ["operator"]))  # no admin role: the strategies' fills only
+        argv = ["--cycles", "20", "--target", f"127.0.0.1:{daemon.port}"]
         argv += ["--certs", str(dep.certs_dir), "--token-file", str(token), "--data-dir", str(tmp_path)]
         assert smoke_demo_strategies_main(argv) == 0, capsys.readouterr()
         assert all(daemon.strategies.host.info(n).state == "STOPPED" for n in DEMO_STRATEGIES)
@@ -140,16 +139,14 @@ def test_in_daemon_against_a_running_daemon_starts_watches_and_stops_its_strateg
     assert all(v["bars"] >= 240 for v in summary["per_strategy"].values())
 
 
-def test_in_daemon_against_a_running_daemon_needs_an_admin_token_to_watch_every_fill(tmp_path, capsys):
+def test_against_a_running_daemon_a_viewer_token_is_refused_in_one_line(tmp_path, capsys):
     from execution.runbook.harness import local_daemon
 
     with local_daemon(tmp_path, "plain", mode="demo", operators=("smoke",)) as local:
         token = tmp_path / "smoke.token"
-        token.write_text(local.deployment.token("smoke", ["operator"]))
-        argv = ["--cycles", "1", "--in-daemon", "--target", f"127.0.0.1:{local.daemon.port}"]
+        token.write_text(local.deployment.token("smoke", ["viewer"]))
+        argv = ["--cycles", "1", "--target", f"127.0.0.1:{local.daemon.port}"]
         argv += ["--certs", str(local.deployment.certs_dir), "--token-file", str(token)]
         assert smoke_demo_strategies_main([*argv, "--data-dir", str(tmp_path / "d")]) != 0
     captured = capsys.readouterr()
-    assert (
-        "the token needs the admin role too" in captured.err and len(captured.err.strip().splitlines()) == 1
-    )
+    assert "the token needs the operator role" in captured.err and len(captured.err.strip().splitlines()) == 1

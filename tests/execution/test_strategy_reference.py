@@ -5,7 +5,6 @@ import threading
 import numpy as np
 import pytest
 
-from audit.trust import paths as trust_paths
 from audit.trust.core_config import ConfigError, load_config, sign_file, validate_config
 from execution.core.orders import Stage
 from execution.core.risk import RiskLimits
@@ -122,9 +121,19 @@ def test_duplicate_names_and_unknown_selections_are_refused():
 
 
 def _config_with_strategy(tmp_path, stage="paper"):
-    text = trust_paths.DEFAULT_CONFIG_PATH.read_text() + (
-        "\nstrategies:\n  - name: trend\n    class: ema_crossover\n    symbols: [ETH/BTC]\n"
-        f"    timeframe: 5m\n    stage: {stage}\n    risk_profile: balanced\n"
+    from tests.execution.strategy_helpers import config_text
+
+    text = config_text(
+        [
+            {
+                "name": "trend",
+                "class": "ema_crossover",
+                "symbols": ["ETH/BTC"],
+                "timeframe": "5m",
+                "stage": stage,
+                "risk_profile": "balanced",
+            }
+        ]
     )
     path = tmp_path / "core.yaml"
     path.write_text(text)

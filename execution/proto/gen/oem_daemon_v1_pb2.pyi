@@ -83,12 +83,14 @@ class CancelOrderRequest(_message.Message):
     def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
 
 class StreamFillsRequest(_message.Message):
-    __slots__ = ("all_owners", "since_seq")
+    __slots__ = ("all_owners", "since_seq", "strategies")
     ALL_OWNERS_FIELD_NUMBER: _ClassVar[int]
     SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STRATEGIES_FIELD_NUMBER: _ClassVar[int]
     all_owners: bool
     since_seq: int
-    def __init__(self, all_owners: _Optional[bool] = ..., since_seq: _Optional[int] = ...) -> None: ...
+    strategies: bool
+    def __init__(self, all_owners: _Optional[bool] = ..., since_seq: _Optional[int] = ..., strategies: _Optional[bool] = ...) -> None: ...
 
 class Fill(_message.Message):
     __slots__ = ("client_order_id", "symbol", "side", "venue", "fill_id", "qty", "price", "fee", "ts", "owner", "seq")
