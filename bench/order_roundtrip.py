@@ -33,9 +33,9 @@ from audit.trust.keyring import KeyRing  # noqa: E402
 from execution.daemon.devkit import Deployment  # noqa: E402
 from execution.daemon.license_hook import LicenseCheck  # noqa: E402
 from execution.daemon.server import Daemon, DaemonOptions  # noqa: E402
+from execution.drills.dry_run import LOOSE  # noqa: E402 - the dry run's limits: risk never interferes
 from execution.proto.gen import oem_daemon_v1_pb2 as pb  # noqa: E402
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc  # noqa: E402
-from execution.runbook.dry_run import LOOSE  # noqa: E402 - the dry run's limits: risk never interferes
 
 
 def _pct(values: list[float], q: float) -> float:

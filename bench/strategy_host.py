@@ -36,10 +36,10 @@ from audit.trust import paths as trust_paths  # noqa: E402
 from execution.daemon.devkit import Deployment  # noqa: E402
 from execution.daemon.license_hook import LicenseCheck  # noqa: E402
 from execution.daemon.server import Daemon, DaemonOptions  # noqa: E402
+from execution.drills.dry_run import LOOSE  # noqa: E402 - risk limits that never interfere
 from execution.feeds.replay import ReplayFeed  # noqa: E402
 from execution.proto.gen import oem_daemon_v1_pb2 as pb  # noqa: E402
 from execution.proto.gen import oem_daemon_v1_pb2_grpc as pb_grpc  # noqa: E402
-from execution.runbook.dry_run import LOOSE  # noqa: E402 - risk limits that never interfere
 from risklab.engine.data import SAMPLE_DATA, load_bars  # noqa: E402
 from risklab.engine.engine import simulate  # noqa: E402
 from risklab.engine.profiles import profile_from_mapping  # noqa: E402

@@ -3,7 +3,7 @@
 What it does (docs/desktop.md "Headless check"), in one process:
 
 1. starts a throwaway paper daemon over loopback mTLS in its own process (``desktop_qml.rig``, around
-   ``execution.runbook.harness.local_daemon``: its own key ring, signed config copy, certificates, tokens;
+   ``execution.drills.harness.local_daemon``: its own key ring, signed config copy, certificates, tokens;
    removed afterwards) and a throwaway data directory for the client (license request, license, settings);
 2. launches the real client (``DesktopApp``, the QML views, the UI guard) on ``QT_QPA_PLATFORM=offscreen``
    unless a platform is already set (e.g. ``xvfb-run`` with ``QT_QPA_PLATFORM=xcb``), connects with an

@@ -4,7 +4,7 @@
 On an operator's machine the daemon is another process; running it (or the order load) inside the client's
 interpreter would make the client's GUI thread wait for the GIL and measure that instead of the client. So:
 
-- ``DaemonProcess`` spawns ``execution.runbook.harness.local_daemon`` (paper mode, its own key ring, signed
+- ``DaemonProcess`` spawns ``execution.drills.harness.local_daemon`` (paper mode, its own key ring, signed
   config copy, mTLS bundle; the dry run's loose risk limits; no fsync: it is thrown away) and hands back the
   port, the operator's certificate files and tokens;
 - ``run_load`` spawns a generator that sends market orders (each fills once on the paper venue) at a given
@@ -25,8 +25,8 @@ SYMBOL = "ETH/BTC"
 
 
 def _serve(root: str, conn) -> None:
-    from execution.runbook.dry_run import LOOSE
-    from execution.runbook.harness import local_daemon
+    from execution.drills.dry_run import LOOSE
+    from execution.drills.harness import local_daemon
 
     with local_daemon(
         Path(root),

@@ -2,7 +2,7 @@
 live_dry_run_report, metrics_log and mtls_bundle. Pure (no Django); registered at import and loaded by name
 by audit.trust.evidence.
 
-The reports are the files the runbook commands write (execution/runbook/): JSON lines with one `summary`
+The reports are the files the runbook commands write (execution/drills/): JSON lines with one `summary`
 line last (smoke, dry run), and the paper smoke's canonical JSON report (runbook/paper_smoke_report.py).
 A report proves its step only when it says it passed, its details add up to that verdict, and it was
 produced against the config the entry records.
@@ -93,7 +93,7 @@ def verify_paper_smoke_report(artefact: ArtefactInput, ctx: EvidenceContext) -> 
     """The JSON report run_paper_smoke_ci writes (oem/paper-smoke/v1): passed, paper daemon, every strategy
     order accounted for, every risk probe refused, its orders log (when beside it) the one it records, and
     run against the entry's config."""
-    from execution.runbook.paper_smoke_report import json_report_problems
+    from execution.drills.paper_smoke_report import json_report_problems
 
     if artefact.data is None:
         return ["paper smoke report is missing"]

@@ -1,6 +1,6 @@
 """Console side of the runbook steps: the ``smoke_demo`` and ``live_dry_run`` job kinds.
 
-The handlers call the same pure functions as the management commands (``execution.runbook``), with the same
+The handlers call the same pure functions as the management commands (``execution.drills``), with the same
 typed options, report progress, and record the report as the job's result file (path, size, SHA-384) so a
 checklist can pick it as evidence. A failed check still records its report, then fails the job.
 
@@ -59,7 +59,7 @@ class SmokeJobOptions:
         return dataclasses.asdict(self)
 
     def runbook_options(self, data_dir: Path | None = None):
-        from execution.runbook.smoke import SmokeOptions, validate
+        from execution.drills.smoke import SmokeOptions, validate
 
         options = SmokeOptions(cycles=self.cycles, data_dir=data_dir)
         validate(options)
@@ -80,7 +80,7 @@ class DryRunJobOptions:
         return dataclasses.asdict(self)
 
     def runbook_options(self, data_dir: Path | None = None):
-        from execution.runbook.dry_run import DryRunOptions, validate
+        from execution.drills.dry_run import DryRunOptions, validate
 
         options = DryRunOptions(
             orders=self.orders, fault_rate=self.fault_rate, seed=self.seed, data_dir=data_dir
@@ -105,7 +105,7 @@ def _runbook_options(job_options, data_dir: Path):
 
 
 def smoke_demo_job(ctx) -> None:
-    from execution.runbook import smoke
+    from execution.drills import smoke
 
     options = _runbook_options(SmokeJobOptions.from_params(ctx.params), _data_dir())
     ctx.progress(1)
@@ -114,7 +114,7 @@ def smoke_demo_job(ctx) -> None:
 
 
 def live_dry_run_job(ctx) -> None:
-    from execution.runbook import dry_run
+    from execution.drills import dry_run
 
     options = _runbook_options(DryRunJobOptions.from_params(ctx.params), _data_dir())
     ctx.progress(1)

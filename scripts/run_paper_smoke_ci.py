@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from execution.runbook.paper_smoke import run_paper_smoke_ci_main  # noqa: E402
+from execution.drills.paper_smoke import run_paper_smoke_ci_main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(run_paper_smoke_ci_main(sys.argv[1:]))

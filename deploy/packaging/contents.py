@@ -33,7 +33,7 @@ APP_PATHS = (
     "execution/feeds",
     "execution/mtls",
     "execution/proto",
-    "execution/runbook",
+    "execution/drills",
     "execution/strategy",
     "execution/venues",
     "execution/alert_rules.py",

@@ -57,9 +57,9 @@ def producer_outputs(config: bytes) -> dict[str, tuple[str, bytes]]:
     """name -> (file name, bytes) of the reports the slow producers wrote against the config ``config``
     (its bytes: every producer runs a byte copy, so each report binds its SHA-384), made once per process
     and config."""
-    from execution.runbook import dry_run as dry_run_module
-    from execution.runbook import smoke as smoke_module
-    from execution.runbook.paper_smoke import run_paper_smoke
+    from execution.drills import dry_run as dry_run_module
+    from execution.drills import smoke as smoke_module
+    from execution.drills.paper_smoke import run_paper_smoke
     from risklab.engine.lab import run_lab
 
     root = Path(tempfile.mkdtemp(prefix="oem-devkit-evidence-"))

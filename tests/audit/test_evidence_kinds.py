@@ -829,8 +829,8 @@ def _metrics_problems(path: Path, data_dir: Path, keyring) -> list[str]:
 def test_a_metrics_log_scraped_from_the_running_daemon_is_proven_and_an_idle_registry_is_not(
     tmp_path, keyring, data_dir
 ):
-    from execution.runbook.harness import local_daemon
-    from execution.runbook.metrics_service import run_metrics_service_main
+    from execution.drills.harness import local_daemon
+    from execution.drills.metrics_service import run_metrics_service_main
 
     scraped = tmp_path / "scraped.jsonl"
     with local_daemon(
@@ -852,7 +852,7 @@ def test_a_metrics_log_scraped_from_the_running_daemon_is_proven_and_an_idle_reg
 def test_a_one_shot_metrics_snapshot_without_a_running_daemon_fails(tmp_path, capsys):
     import socket
 
-    from execution.runbook.metrics_service import run_metrics_service_main
+    from execution.drills.metrics_service import run_metrics_service_main
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

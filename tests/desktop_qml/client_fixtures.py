@@ -10,7 +10,7 @@ import pytest
 
 from desktop_qml.session import Backoff
 from execution.core.risk import RiskLimits
-from execution.runbook.harness import local_daemon
+from execution.drills.harness import local_daemon
 
 OPERATORS = ("alice", "bob", "eve", "root-admin")
 # loose enough for a test's orders, tight enough that one big order is a risk denial

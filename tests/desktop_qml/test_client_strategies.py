@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from audit.trust import paths as trust_paths
-from execution.runbook.harness import local_daemon
+from execution.drills.harness import local_daemon
 from tests.desktop_qml.client_fixtures import OPERATORS, config_home, connect, desk, write_profile  # noqa: F401
 
 

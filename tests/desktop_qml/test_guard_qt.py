@@ -12,8 +12,8 @@ from desktop_qml.guard.alerts import Thresholds
 from desktop_qml.guard.monitor import UiGuard
 from desktop_qml.guard.report import DaemonReporter
 from execution.daemon.server import UI_GUARD_ITEM
+from execution.drills.harness import local_daemon
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import local_daemon
 
 SCENE = """
 import QtQuick

@@ -14,8 +14,8 @@ import threading
 
 from execution.daemon import access
 from execution.daemon.devkit import Deployment
+from execution.drills.dry_run import LOOSE
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.dry_run import LOOSE
 from tests.execution.daemon_world import World
 
 IN_FLIGHT = 32

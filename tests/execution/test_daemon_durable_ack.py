@@ -32,7 +32,7 @@ from audit.trust.keyring import KeyRing
 from execution.daemon.devkit import Deployment
 from execution.daemon.license_hook import LicenseCheck
 from execution.daemon.server import Daemon, DaemonOptions
-from execution.runbook.dry_run import LOOSE
+from execution.drills.dry_run import LOOSE
 
 root = Path(sys.argv[1])
 data_dir = root / "var"

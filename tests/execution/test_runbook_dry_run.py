@@ -4,7 +4,7 @@ import hashlib
 import json
 from collections import Counter
 
-from execution.runbook.dry_run import live_execution_dry_run_main
+from execution.drills.dry_run import live_execution_dry_run_main
 
 
 def test_two_hundred_orders_with_thirty_percent_faults_are_each_accounted_once(tmp_path, capsys):

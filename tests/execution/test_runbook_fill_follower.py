@@ -2,8 +2,8 @@
 
 import time
 
+from execution.drills.dry_run import FillFollower
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.dry_run import FillFollower
 from tests.execution.daemon_world import traded_world
 
 

@@ -9,9 +9,9 @@ import urllib.request
 
 from prometheus_client import Gauge
 
+from execution.drills.harness import local_daemon
+from execution.drills.metrics_service import MetricsService, collect_samples, run_metrics_service_main
 from execution.metrics import DaemonMetrics
-from execution.runbook.harness import local_daemon
-from execution.runbook.metrics_service import MetricsService, collect_samples, run_metrics_service_main
 
 
 def _free_port() -> int:

@@ -4,9 +4,9 @@ import json
 
 from audit.trust.canonical import canonical_bytes, strict_loads
 from audit.trust.hashing import sha384_bytes
-from execution.runbook import paper_smoke
-from execution.runbook.paper_smoke import run_paper_smoke_ci_main
-from execution.runbook.smoke import DEMO_STRATEGIES
+from execution.drills import paper_smoke
+from execution.drills.paper_smoke import run_paper_smoke_ci_main
+from execution.drills.smoke import DEMO_STRATEGIES
 
 
 def _reports(folder):
@@ -68,7 +68,7 @@ def test_a_risk_check_that_lets_an_order_through_fails_the_run_with_one_line(tmp
     (json_path,), (md_path,) = _reports(tmp_path / "reports" / "paper_smoke")
     assert strict_loads(json_path.read_bytes())["passed"] is False
     assert ": FAILED" in md_path.read_text().splitlines()[0]
-    from execution.runbook.paper_smoke import report_problems
+    from execution.drills.paper_smoke import report_problems
 
     problems = report_problems(md_path.read_bytes(), json_path.parent)
     assert any("did not pass" in p for p in problems) and any("risk denial" in p for p in problems)
@@ -83,7 +83,7 @@ def test_bad_arguments_are_one_line_and_write_nothing(tmp_path, capsys):
 
 
 def test_the_markdown_report_proves_the_smoke_only_while_its_json_matches(tmp_path):
-    from execution.runbook.paper_smoke import report_problems
+    from execution.drills.paper_smoke import report_problems
 
     assert run_paper_smoke_ci_main(["--data-dir", str(tmp_path), "--cycles", "1"]) == 0
     folder = tmp_path / "reports" / "paper_smoke"

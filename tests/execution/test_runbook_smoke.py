@@ -4,7 +4,7 @@ the client only watches and reports."""
 import hashlib
 import json
 
-from execution.runbook.smoke import DEMO_STRATEGIES, smoke_demo_strategies_main
+from execution.drills.smoke import DEMO_STRATEGIES, smoke_demo_strategies_main
 
 
 def _lines(path):
@@ -58,7 +58,7 @@ def test_bad_arguments_one_line_non_zero_no_report(tmp_path, capsys):
 
 
 def test_a_running_daemon_without_strategies_is_refused_in_one_line(tmp_path, capsys):
-    from execution.runbook.harness import local_daemon
+    from execution.drills.harness import local_daemon
 
     with local_daemon(tmp_path, "external", mode="demo", operators=("alice",), tick_s=0.2) as running:
         token = tmp_path / "alice.token"
@@ -140,7 +140,7 @@ def test_against_a_running_daemon_an_operator_starts_watches_and_stops_its_strat
 
 
 def test_against_a_running_daemon_a_viewer_token_is_refused_in_one_line(tmp_path, capsys):
-    from execution.runbook.harness import local_daemon
+    from execution.drills.harness import local_daemon
 
     with local_daemon(tmp_path, "plain", mode="demo", operators=("smoke",)) as local:
         token = tmp_path / "smoke.token"

@@ -1,5 +1,5 @@
 from audit.management.passthrough import PassthroughCommand
-from execution.runbook.dry_run import live_execution_dry_run_main
+from execution.drills.dry_run import live_execution_dry_run_main
 
 
 class Command(PassthroughCommand):

@@ -1,5 +1,5 @@
 from audit.management.passthrough import PassthroughCommand
-from execution.runbook.metrics_service import run_metrics_service_main
+from execution.drills.metrics_service import run_metrics_service_main
 
 
 class Command(PassthroughCommand):

@@ -1,5 +1,5 @@
 from audit.management.passthrough import PassthroughCommand
-from execution.runbook.paper_smoke import run_paper_smoke_ci_main
+from execution.drills.paper_smoke import run_paper_smoke_ci_main
 
 
 class Command(PassthroughCommand):

@@ -1,5 +1,5 @@
 from audit.management.passthrough import PassthroughCommand
-from execution.runbook.smoke import smoke_demo_strategies_main
+from execution.drills.smoke import smoke_demo_strategies_main
 
 
 class Command(PassthroughCommand):

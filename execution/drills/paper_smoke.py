@@ -18,7 +18,7 @@ SHA-384). ``--render-summary-markdown`` also prints the Markdown, and appends it
 ``$GITHUB_STEP_SUMMARY`` names a file. Exit 0 only when both parts pass.
 
 This is the one paper smoke: the JSON report is the ``paper_smoke_report`` gate artefact, proven by
-``execution.evidence`` through ``execution.runbook.paper_smoke_report`` (the format and its checks).
+``execution.evidence`` through ``execution.drills.paper_smoke_report`` (the format and its checks).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from audit.trust.cliutil import EXIT_FAIL, EXIT_OK, OneLineParser, UsageError
 from audit.trust.cliutil import run as run_cli
 from audit.trust.fsutil import atomic_write_bytes
 from audit.trust.hashing import sha384_bytes
+from execution.drills.harness import Client, local_daemon, utc_stamp
+from execution.drills.paper_smoke_report import CHECK, SCHEMA, report_problems
+from execution.drills.smoke import SYMBOL, demo_limits, run_smoke
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import Client, local_daemon, utc_stamp
-from execution.runbook.paper_smoke_report import CHECK, SCHEMA, report_problems
-from execution.runbook.smoke import SYMBOL, demo_limits, run_smoke
 from risklab.engine.data import SAMPLE_DATA, load_bars
 
 __all__ = ["report_problems", "run_paper_smoke", "run_paper_smoke_ci_main"]

@@ -37,14 +37,14 @@ from audit.trust.cliutil import OneLineParser, UsageError
 from audit.trust.core_config import load_yaml_file, parse_yaml
 from audit.trust.fsutil import MAX_KEY_FILE, read_regular_text
 from execution.core.risk import RiskLimits
-from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import (
+from execution.drills.harness import (
     Client,
     remote_client,
     report_command,
     utc_stamp,
     write_report,
 )
+from execution.proto.gen import oem_daemon_v1_pb2 as pb
 from risklab.engine.data import SAMPLE_DATA, load_bars
 from risklab.engine.profiles import profile_from_mapping
 from risklab.engine.strategies import STRATEGIES
@@ -375,7 +375,7 @@ def smoke(
 ) -> SmokeResult:
     """Validate, start a throw-away daemon (``config``: a variant of config/core.yaml) or connect to
     ``target``, watch its strategies, write the report."""
-    from execution.runbook.smoke_in_daemon import smoke_in_daemon
+    from execution.drills.smoke_in_daemon import smoke_in_daemon
 
     data_dir = (options.data_dir or trust_paths.data_dir()).resolve()
     validate(options, len(load_bars(SAMPLE_DATA)))

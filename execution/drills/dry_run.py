@@ -46,8 +46,8 @@ from audit.trust.core_config import load_yaml_file, parse_yaml
 from audit.trust.hashing import sha384_bytes
 from execution.core.risk import RiskLimits
 from execution.daemon.core import DEFAULT_BAR_VOLUME
+from execution.drills.harness import local_daemon, report_command, utc_stamp, write_report
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import local_daemon, report_command, utc_stamp, write_report
 from execution.venues.paper import PaperFaults, PaperVenue
 
 SYMBOL = "ETH/BTC"

@@ -25,10 +25,10 @@ from pathlib import Path
 import grpc
 
 from audit.trust import paths as trust_paths
+from execution.drills.harness import local_daemon, utc_stamp, write_report
+from execution.drills.smoke import DEMO_STRATEGIES, OPERATOR, FillCollector, SmokeResult, demo_limits
 from execution.feeds.replay import ReplayFeed
 from execution.proto.gen import oem_daemon_v1_pb2 as pb
-from execution.runbook.harness import local_daemon, utc_stamp, write_report
-from execution.runbook.smoke import DEMO_STRATEGIES, OPERATOR, FillCollector, SmokeResult, demo_limits
 from risklab.engine.data import SAMPLE_DATA
 
 WARMUP = 100  # bars before --start-bar, so the lookbacks (48 bars) are filled when the counted part begins

@@ -1,6 +1,6 @@
 """The paper smoke report (``oem/paper-smoke/v1``) as evidence. Pure: no daemon, no gRPC.
 
-``run_paper_smoke_ci`` (execution/runbook/paper_smoke.py) is the one producer; it writes ``<run>.json`` (the
+``run_paper_smoke_ci`` (execution/drills/paper_smoke.py) is the one producer; it writes ``<run>.json`` (the
 report, canonical JSON), ``<run>.orders.jsonl`` (the strategy orders, summary ``check:
 smoke_paper_strategies``) and ``<run>.md`` (the same for a person, naming the JSON's SHA-384).
 
