@@ -5,9 +5,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from audit.authorization import authorize
 
 from . import selectors
 from .evidence import deployment_evidence
@@ -36,20 +37,13 @@ class DeploymentDetailApi(generics.RetrieveAPIView):
         return selectors.deployment_list_visible(user=self.request.user)
 
 
-class CanReadAuditTrail(BasePermission):
-    message = "the audit trail is for auditors, compliance and admins"
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("audit.view_auditevent")
-
-
 class AuditEventListApi(generics.ListAPIView):
     # Newest first, keyset-paginated on seq (`next` is a cursor), so every page costs the same.
     serializer_class = AuditEventSerializer
-    permission_classes = [IsAuthenticated, CanReadAuditTrail]
     pagination_class = SeqKeysetPagination
 
     def get_queryset(self):
+        authorize(self.request.user, "audit_trail.read")
         return selectors.audit_event_list_visible(user=self.request.user)
 
 

@@ -92,6 +92,13 @@ def may_sign_decision(actor, *, proposal) -> str | None:
     return f"this decision is signed by {' and '.join(required)}; your roles cannot sign it"
 
 
+@rule("audit_trail.read", who="auditors, compliance and admins (the console page and the events API)")
+def may_read_audit_trail(actor) -> str | None:
+    if actor.has_perm("audit.view_auditevent"):
+        return None
+    return "the audit trail is for auditors, compliance and admins"
+
+
 @rule("audit_trail.export", who="those who read the audit trail: auditors, compliance and admins")
 def may_export_audit_trail(actor) -> str | None:
     # The export is recorded as an event of its own, so it is an action, not only a read.

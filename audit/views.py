@@ -1,10 +1,10 @@
 """The decision-log page of a deployment: the timeline, the strict verifier's verdict and the gates."""
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import get_object_or_404, render
 
-from audit.authorization import may
+from audit.authorization import authorize, may
 from audit.trust.decision_rules import STATUS_RULES
 from audit.trust.gates import GATES
 
@@ -40,8 +40,7 @@ def decision_log(request, pk: int):
 def _audit_trail_or_403(request):
     from .selectors import audit_event_list_visible
 
-    if not request.user.has_perm("audit.view_auditevent"):
-        raise PermissionDenied
+    authorize(request.user, "audit_trail.read")  # RefusedMiddleware answers the 403 page
     events = audit_event_list_visible(user=request.user)
     # PostgreSQL refuses NUL in a text parameter with an error, not a miss: a 400 before any query.
     if any("\x00" in request.GET.get(name, "") for name in ("action", "actor", "outcome")):
