@@ -36,6 +36,7 @@ from enum import StrEnum
 from audit.trust.live_venues import simulated_venues
 from execution.core.clock import Clock, ManualClock, SystemClock
 from execution.core.journal import Journal, ReplayReport
+from execution.core.lots import LotRule, combine
 from execution.core.orders import (
     DuplicateClientOrderId,
     FillSequence,
@@ -293,6 +294,16 @@ class LiveRouter:
     def unresolved(self) -> dict[str, str]:
         with self._lock:
             return dict(self._unresolved)
+
+    def lot_rule(self, symbol: str) -> LotRule | None:
+        """The lot rule an order for ``symbol`` must meet on every venue it may be routed to (None: any
+        quantity). Not under the lock: a venue may load its markets. Raises the venue's ``VenueError``."""
+        rules = []
+        for name in self.routing.venues_for(symbol):
+            lot_rule = getattr(self.venues.get(name), "lot_rule", None)
+            if lot_rule is not None:
+                rules.append(lot_rule(symbol))
+        return combine(rules)
 
     def venue_health(self) -> dict[str, dict]:
         out = {}

@@ -32,10 +32,12 @@ from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.fsutil import UnsafeFileError, atomic_write_bytes, read_regular_file
 from execution.core.clock import SystemClock
 from execution.core.journal import Journal, JournalCorrupt, ReplayReport
+from execution.core.lots import LOT_RULES_UNAVAILABLE, LotRule
 from execution.core.orders import FillSequence, Order, OrderType, Stage
 from execution.core.risk import RiskEngine, RiskLimits, TradingState
 from execution.daemon.fill_log import FillEvent, FillLog
 from execution.live_router import LiveRouter, RouteResult, RouterEvent, RoutingTable
+from execution.venues.base import VenueError
 from execution.venues.paper import PaperVenue
 from risklab.engine.profiles import profile_from_mapping
 
@@ -311,7 +313,37 @@ class TradingCore:
             return RouteResult(
                 None, False, reason="STAGE_NOT_SERVED", message=f"no {stage} router in this mode"
             )
+        refused = self.lot_refusal(router, order)
+        if refused is not None:
+            return refused
         return router.submit(order)  # takes self.lock itself; not held while the journal syncs
+
+    def lot_rule(self, symbol: str, stage: Stage) -> LotRule | None:
+        """The lot rule of the venues ``symbol`` routes to at ``stage`` (None: any quantity); raises the
+        venue's ``VenueError`` when it cannot tell (e.g. its markets cannot be loaded)."""
+        router = self.routers.get(self.group_for(Stage(stage)))
+        return router.lot_rule(symbol) if router is not None else None
+
+    @staticmethod
+    def lot_refusal(router: LiveRouter, order: Order) -> RouteResult | None:
+        """Before the journal: a quantity the venue would truncate (ccxt sends amounts rounded down to the
+        market's step) or refuse is refused here, so what is journaled is what the exchange trades. A
+        resent client order id is the router's to answer (the journaled order, or a duplicate refusal)."""
+        if router.get(order.client_order_id) is not None:
+            return None
+        try:
+            rule = router.lot_rule(order.symbol)
+        except VenueError as exc:
+            return RouteResult(None, False, reason=LOT_RULES_UNAVAILABLE, message=str(exc))
+        if rule is None:
+            return None
+        price = order.limit_price
+        if price is None and router.risk is not None:
+            price = router.risk.reference_price(order.symbol)
+        refused = rule.check(order.qty, price)
+        if refused is None:
+            return None
+        return RouteResult(None, False, reason=refused[0], message=f"{order.symbol}: {refused[1]}")
 
     def find(self, cid: str) -> tuple[LiveRouter | None, Order | None]:
         for router in self.routers.values():

@@ -238,7 +238,11 @@ class Servicer(pb_grpc.OemDaemonServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         venue = result.order.venue if result.order is not None else ""
         self.d.metrics.observe_rpc(venue or "-", time.perf_counter() - started)
-        return _order_reply(result)
+        reply = _order_reply(result)
+        if result.order is None:  # refused before the journal (lot size): still say which order
+            reply.client_order_id = request.client_order_id
+            reply.stage = str(stage)
+        return reply
 
     def CancelOrder(self, request, context):  # noqa: N802
         principal = current_principal()

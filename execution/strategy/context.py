@@ -14,7 +14,12 @@ them. ``submit`` checks, before the order goes anywhere, in this order:
    (``LIVE_LOCKED``);
 3. the strategy's declared stage is the highest it may use (``STAGE_NOT_ALLOWED``);
 4. the symbol is one the strategy declared (``SYMBOL_NOT_DECLARED``), has data (``NO_MARKET_DATA``) and
-   the data is fresh (``STALE_MARKET_DATA``).
+   the data is fresh (``STALE_MARKET_DATA``);
+5. the quantity, rounded DOWN to the lot step of the venues the order may route to (exact decimal
+   arithmetic, see ``execution.core.lots``), is still at least one step and the venue's minimum quantity and
+   notional (``BELOW_LOT_SIZE``; ``LOT_RULES_UNAVAILABLE`` when the venue cannot tell its rules now). The
+   order is sent with the rounded quantity, so the exchange trades exactly what the journal holds. Paper
+   venues have no lot step unless configured: paper and demo quantities are sent as computed.
 
 A refusal returns a ``RouteResult`` with that reason and writes nothing. Orders that pass still meet the
 daemon's own checks behind the order port (mode, live gate, pre-trade risk, the router).
@@ -29,10 +34,12 @@ from enum import StrEnum
 from typing import Protocol
 
 from execution.core.clock import Clock
+from execution.core.lots import BELOW_LOT_SIZE, LOT_RULES_UNAVAILABLE, LotRule
 from execution.core.orders import Order, OrderError, Stage, make_client_order_id
 from execution.core.risk import RiskLimits
 from execution.feeds.base import Bar, BarWindow
 from execution.live_router import RouteResult
+from execution.venues.base import VenueError
 
 # Owner of a strategy's orders: STRATEGY_OWNER + name. The daemon refuses tokens whose subject is in this
 # namespace, so no client can place, read or adopt orders as a strategy.
@@ -49,6 +56,8 @@ class Refusal(StrEnum):
     STALE_MARKET_DATA = "STALE_MARKET_DATA"
     STRATEGY_NOT_RUNNING = "STRATEGY_NOT_RUNNING"
     INVALID_ORDER = "INVALID_ORDER"
+    BELOW_LOT_SIZE = BELOW_LOT_SIZE
+    LOT_RULES_UNAVAILABLE = LOT_RULES_UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,8 @@ class OrderPort(Protocol):
     def cancel(self, cid: str) -> RouteResult: ...
 
     def get(self, cid: str) -> Order | None: ...
+
+    # optional: ``lot_rule(symbol, stage) -> LotRule | None`` (an order port without it: any quantity)
 
 
 class MarketView(Protocol):
@@ -273,12 +284,25 @@ class StrategyContext:
             return self._refuse(*refused)
         if symbol not in self._symbols:
             return self._refuse(Refusal.SYMBOL_NOT_DECLARED, f"{symbol} is not one of {list(self._symbols)}")
-        if self._market.latest(symbol) is None:
+        latest = self._market.latest(symbol)
+        if latest is None:
             return self._refuse(Refusal.NO_MARKET_DATA, f"no market data for {symbol} yet")
         if self._market.is_stale(symbol):
             return self._refuse(Refusal.STALE_MARKET_DATA, f"market data for {symbol} is stale")
         if not (isinstance(qty, int | float) and math.isfinite(qty) and qty > 0):
             return self._refuse(Refusal.INVALID_ORDER, f"qty must be a positive finite number, got {qty!r}")
+        lot_rule = getattr(self._orders, "lot_rule", None)
+        if lot_rule is not None:
+            try:
+                rule: LotRule | None = lot_rule(symbol, stage)
+            except VenueError as exc:
+                return self._refuse(Refusal.LOT_RULES_UNAVAILABLE, str(exc))
+            if rule is not None:
+                price = limit_price if order_type == "limit" and limit_price else latest.close
+                rounded, refused = rule.fit(qty, price)
+                if refused is not None:
+                    return self._refuse(Refusal(refused[0]), f"{symbol}: {refused[1]}")
+                qty = float(rounded)
         self._seq += 1
         cid = make_client_order_id(
             f"{STRATEGY_OWNER}{self._name}:{self._run_id}", *(intent if intent is not None else (self._seq,))

@@ -60,8 +60,14 @@ class TargetStrategy:
         qty = min(abs(delta), ctx.limits.max_order_notional * _HEADROOM / bar.close)
         result = ctx.submit(bar.symbol, "buy" if delta > 0 else "sell", qty, intent=(bar.symbol, bar.ts))
         # A refusal the daemon made (risk, venue) stands until the target changes: resending it every bar
-        # would only fill the journal with rejections. A refusal of the context (stale data) is retried.
-        if (result.accepted and qty == abs(delta)) or (not result.accepted and result.order is not None):
+        # would only fill the journal with rejections. A refusal of the context (stale data) is retried,
+        # except a quantity under the venue's lot: it cannot be traded, the target counts as reached (as it
+        # does when the context sent the whole delta rounded down to the lot step).
+        if (
+            (result.accepted and qty == abs(delta))
+            or (not result.accepted and result.order is not None)
+            or result.reason == "BELOW_LOT_SIZE"
+        ):
             self.targets[bar.symbol] = target
 
 

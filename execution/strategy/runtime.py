@@ -66,6 +66,9 @@ class DaemonOrderPort:
             owner=owner,
         )
 
+    def lot_rule(self, symbol: str, stage: Stage):
+        return self.core.lot_rule(symbol, stage)
+
     def cancel(self, cid: str) -> RouteResult:
         return self.core.cancel(cid)
 

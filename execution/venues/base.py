@@ -9,6 +9,9 @@
 - ``VenueRejected``: the venue refused this order; final.
 
 ``query_order`` raises ``OrderNotFound`` when the venue has no order with that client order id.
+
+A venue may also tell its lot rules, ``lot_rule(symbol) -> LotRule | None`` (``execution.core.lots``; None
+or no such method: any quantity); the daemon sizes and checks orders against them before the journal.
 """
 
 from __future__ import annotations

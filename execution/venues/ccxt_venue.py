@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ccxt
 
+from execution.core.lots import LotRule, LotRuleError
 from execution.core.orders import Fill, Order, OrderStatus, OrderType
 from execution.venues.base import (
     OrderNotFound,
@@ -84,15 +85,50 @@ class CcxtVenue:
         self.name = name or exchange.id
         self._markets_loaded = False
         self._since: dict[str, int] = {}
+        self._lots: dict[str, LotRule] = {}
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _load(self) -> None:
         if not self._markets_loaded:
             try:
                 self.exchange.load_markets()
-            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+            except ccxt.BaseError as exc:  # OperationFailed (a 5xx -1001) is neither network nor exchange
                 raise VenueUnavailable(f"{self.name}: cannot load markets ({_one_line(exc)})") from exc
             self._markets_loaded = True
+
+    def lot_rule(self, symbol: str) -> LotRule:
+        """The exchange's lot rules for ``symbol`` from its loaded markets (loaded once): the amount step,
+        ``limits.amount.min`` and ``limits.cost.min``. Markets that cannot be loaded: ``VenueUnavailable``;
+        an unknown symbol or unusable precision: ``VenueRejected`` (never a guessed step)."""
+        rule = self._lots.get(symbol)
+        if rule is not None:
+            return rule
+        self._load()
+        market = (self.exchange.markets or {}).get(symbol)
+        if market is None:
+            raise VenueRejected(f"{self.name}: no market {symbol}", code="UnknownSymbol")
+        precision = (market.get("precision") or {}).get("amount")
+        limits = market.get("limits") or {}
+        try:
+            if precision is None:
+                raise LotRuleError("no amount precision")
+            if self.exchange.precisionMode == ccxt.TICK_SIZE:
+                step = precision
+            elif self.exchange.precisionMode == ccxt.DECIMAL_PLACES and float(precision).is_integer():
+                step = f"1e-{int(precision)}"
+            else:
+                raise LotRuleError(f"amount precision {precision!r} in mode {self.exchange.precisionMode}")
+            rule = LotRule.of(
+                step,
+                (limits.get("amount") or {}).get("min") or 0,
+                (limits.get("cost") or {}).get("min"),
+            )
+        except LotRuleError as exc:
+            raise VenueRejected(
+                f"{self.name}: {symbol}: unusable lot rules ({exc})", code="LotRules"
+            ) from None
+        self._lots[symbol] = rule
+        return rule
 
     def _unavailable(self, exc: Exception) -> VenueUnavailable:
         retry = RATE_LIMIT_BACKOFF_S if isinstance(exc, ccxt.DDoSProtection) else None

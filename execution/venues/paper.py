@@ -25,6 +25,7 @@ import random
 from dataclasses import dataclass, field
 
 from execution.core.clock import Clock, SystemClock
+from execution.core.lots import LotRule
 from execution.core.orders import Fill, Order, OrderStatus, OrderType, Side
 from execution.venues.base import (
     OrderNotFound,
@@ -86,8 +87,10 @@ class PaperVenue:
         latency_bars: int = 0,
         faults: PaperFaults | None = None,
         epoch: int = 0,
+        lots: dict[str, LotRule] | None = None,
     ) -> None:
         self.name = name
+        self.lots = dict(lots or {})  # none by default: paper trades any quantity, as Paper Labs does
         self.epoch = int(epoch)
         self.clock = clock or SystemClock()
         self.fee_rate = fees_bps * 1e-4
@@ -103,6 +106,9 @@ class PaperVenue:
         self._order_seq = 0
         self.ledger: list[Fill] = []  # every fill this venue ever made (tests reconcile against it)
         self._unpolled: list[Fill] = []
+
+    def lot_rule(self, symbol: str) -> LotRule | None:
+        return self.lots.get(symbol)
 
     # -- market data ---------------------------------------------------------------------------------------
     def on_bar(self, symbol: str, close: float, volume: float, spread_bps: float = 0.0) -> list[Fill]:

@@ -60,6 +60,9 @@ class RouterPort:
         )
         return self.router.submit(order)
 
+    def lot_rule(self, symbol, stage):
+        return self.router.lot_rule(symbol)
+
     def cancel(self, cid: str) -> RouteResult:
         return self.router.cancel(cid)
 

@@ -1,5 +1,6 @@
 import pytest
 
+from execution.core.lots import LotRule
 from execution.core.orders import OrderStatus
 from execution.live_router import LiveRouter, RoutingTable
 from execution.venues.base import OrderNotFound, VenueRejected, VenueTimeout, VenueUnavailable
@@ -142,3 +143,19 @@ def test_ccxt_signed_requests_are_verified_by_the_fake(fake):
     with pytest.raises(VenueRejected):
         CcxtVenue(wrong).submit(make_order(1))
     assert fake.orders == {}
+
+
+def test_lot_rules_come_from_the_markets_loaded_once(binance, fake):
+    rule = binance.lot_rule("ETH/BTC")
+    assert rule == LotRule.of("0.001", "0.001", "0.00001")
+    assert binance.lot_rule("LTC/BTC") == rule
+    assert fake.requests.count(("GET", "/api/v3/exchangeInfo")) == 1
+    with pytest.raises(VenueRejected, match="no market XRP/USDT"):
+        binance.lot_rule("XRP/USDT")
+
+
+def test_lot_rules_that_cannot_be_loaded_are_a_refusal_not_a_guess(binance, fake):
+    fake.inject("GET", "/api/v3/exchangeInfo", "500")
+    with pytest.raises(VenueUnavailable, match="cannot load markets"):
+        binance.lot_rule("ETH/BTC")
+    assert binance.lot_rule("ETH/BTC").step == LotRule.of("0.001").step  # loaded on the next ask

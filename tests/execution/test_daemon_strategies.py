@@ -4,6 +4,7 @@ isolation of a failing strategy, stale data, determinism, and the RPCs (roles, a
 import json
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -478,20 +479,41 @@ def test_after_a_verified_live_ready_a_live_strategy_trades_on_the_exchange(tmp_
             bold = daemon.strategies.host.info("bold")
             assert bold.state == "RUNNING" and bold.bars == len(CLOSES) and not bold.refused
             orders = _orders(daemon, "bold")
-            # The exchange trades ETH/BTC in steps of 0.001 and the venue sends the quantity rounded down to
-            # it: an order ends with what the exchange executed, short of the strategy's size by less than
-            # one step (strategy orders are not yet sized in the venue's steps).
+            # The exchange trades ETH/BTC in steps of 0.001: the context sends each strategy quantity rounded
+            # down to it, so every order is filled by exactly its quantity (nothing truncated by the venue).
             assert len(orders) >= 3 and all(
                 o.stage == "live"
                 and o.venue == "binance"
-                and 0 < o.qty - o.filled_qty + 1e-12 < 0.001 + 1e-12
+                and o.status == "FILLED"
+                and o.filled_qty == o.qty
+                and Decimal(repr(o.qty)) % Decimal("0.001") == 0
                 for o in orders
-            )
+            ), [(o.qty, o.filled_qty, str(o.status)) for o in orders]
             for order in orders:  # the exchange holds each order, filled as the daemon journaled it
-                assert fake.filled_qty(order.client_order_id) == pytest.approx(order.filled_qty)
+                assert fake.filled_qty(order.client_order_id) == order.filled_qty
             stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "alice"))
             listed = stub.ListStrategies(pb.ListStrategiesRequest(), metadata=_md(dep, "alice", ["viewer"]))
             assert {s.name: s.stage for s in listed.strategies}["bold"] == "live"
+            # A client order the exchange would truncate (0.0015 in steps of 0.001) or refuse (under its
+            # minimum) is refused before the journal: nothing journaled, nothing sent.
+            md = _md(dep, "alice", ["trader_live"])
+            sent = len(fake.orders)
+            for cid, qty, reason in (("off-step", 0.0015, "OFF_LOT_STEP"), ("tiny", 0.0005, "OFF_LOT_STEP")):
+                request = pb.SubmitOrderRequest(
+                    client_order_id=cid, symbol="ETH/BTC", side="buy", qty=qty, stage="live"
+                )
+                reply = stub.SubmitOrder(request, metadata=md, timeout=5)
+                assert not reply.accepted and reply.reason == reason, reply
+                assert "lot step 0.001" in reply.message and reply.client_order_id == cid
+                assert daemon.core.find(cid) == (None, None)
+                assert cid not in (dep.data_dir / "journal" / "live.jsonl").read_text()
+            assert len(fake.orders) == sent
+            request = pb.SubmitOrderRequest(
+                client_order_id="on-step", symbol="ETH/BTC", side="sell", qty=0.1, stage="live"
+            )
+            reply = stub.SubmitOrder(request, metadata=md, timeout=5)
+            assert reply.accepted and reply.status == "FILLED" and reply.filled_qty == 0.1, reply
+            assert fake.filled_qty("on-step") == 0.1
         finally:
             daemon.stop(0)
     finally:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from execution.core.lots import LotRule
 from execution.core.orders import Stage
 from execution.core.risk import DenyReason, RiskLimits
 from execution.daemon.gate import GateResult
@@ -117,3 +118,20 @@ def test_bad_quantities_are_refused_in_one_line_without_an_order(world):
 def test_a_grant_from_an_unevaluated_gate_is_the_safe_default():
     grant = RuntimeGrant.from_gate(GateResult(False, ["not evaluated yet"]))
     assert grant.require_demo_mode and not grant.compliance_confirmed and not grant.live_unlocked
+
+
+def test_quantities_are_rounded_down_to_the_venue_lot_step_or_refused_below_it(world):
+    make, grant, _market, venue, _risk = world
+    grant["now"] = PAPER_READY
+    ctx = make()
+    assert ctx.submit(SYMBOL, "buy", 0.123456789).order.qty == 0.123456789  # no lot step: as computed
+    venue.lots[SYMBOL] = LotRule.of("0.1", "0.2")
+    sent = ctx.submit(SYMBOL, "buy", 0.7 - 0.4 + 0.049)  # 0.349 -> 0.3, exactly
+    assert sent.accepted and sent.order.qty == 0.3 and sent.order.status == "FILLED"
+    assert sent.order.filled_qty == 0.3
+    fills = len(venue.ledger)
+    for qty in (0.05, 0.19):  # rounds to zero; rounds to 0.1, under the minimum 0.2
+        refused = ctx.submit(SYMBOL, "sell", qty)
+        assert not refused.accepted and refused.order is None and refused.reason == Refusal.BELOW_LOT_SIZE
+    assert len(venue.ledger) == fills and ctx.stats.refused == {"BELOW_LOT_SIZE": 2}
+    assert ctx.stats.last_refusal.startswith(f"BELOW_LOT_SIZE: {SYMBOL}: quantity 0.1 is below the minimum")
