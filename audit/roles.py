@@ -93,6 +93,12 @@ def sync_roles(apps) -> None:
 
 
 def roles_of(user) -> list[str]:
+    """The user's console roles, read once per user object, as Django caches a user's permissions on the
+    object: a page asking a rule per checklist step costs one query, not one per question."""
     if not user.is_authenticated:
         return []
-    return sorted(name for name in user.groups.values_list("name", flat=True) if name in ROLES)
+    cached = getattr(user, "_oem_roles_cache", None)
+    if cached is None:
+        cached = tuple(sorted(name for name in user.groups.values_list("name", flat=True) if name in ROLES))
+        user._oem_roles_cache = cached
+    return list(cached)

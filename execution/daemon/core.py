@@ -329,11 +329,13 @@ class TradingCore:
         """Before the journal: a quantity the venue would truncate (ccxt sends amounts rounded down to the
         market's step) or refuse is refused here, so what is journaled is what the exchange trades. A
         resent client order id is the router's to answer (the journaled order, or a duplicate refusal)."""
-        if router.get(order.client_order_id) is not None:
-            return None
+        # The resend check comes only after a refusal: the usual order (no lot rule, or on the step) costs
+        # no extra lookup under the router's lock.
         try:
             rule = router.lot_rule(order.symbol)
         except VenueError as exc:
+            if router.get(order.client_order_id) is not None:
+                return None
             return RouteResult(None, False, reason=LOT_RULES_UNAVAILABLE, message=str(exc))
         if rule is None:
             return None
@@ -341,7 +343,7 @@ class TradingCore:
         if price is None and router.risk is not None:
             price = router.risk.reference_price(order.symbol)
         refused = rule.check(order.qty, price)
-        if refused is None:
+        if refused is None or router.get(order.client_order_id) is not None:
             return None
         return RouteResult(None, False, reason=refused[0], message=f"{order.symbol}: {refused[1]}")
 
