@@ -28,7 +28,6 @@ from audit.trust.canonical import (
     strict_loads,
 )
 from audit.trust.fsutil import atomic_write_bytes, read_regular_file
-from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.signatures import Ed25519Signer
 from licensing.core.devkeys import resolve
@@ -81,8 +80,10 @@ def parse_crl(
     Bytes or text already verified under the same trusted keys and switch are answered from the cache."""
     if not isinstance(data, bytes | bytearray | str):
         return _parse_crl(data, trusted_keys, allow_development_keys)
+    # Keyed by the content itself: the dict hashes it (cheaper than a digest of a long list) and an equal
+    # key is compared byte for byte, so no collision can stand in for a verified list.
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    key = (sha384_bytes(raw), tuple(sorted(trusted_keys.items())), resolve(allow_development_keys))
+    key = (raw, tuple(sorted(trusted_keys.items())), resolve(allow_development_keys))
     with _verified_lock:
         cached = _verified.get(key)
         if cached is not None:

@@ -317,13 +317,18 @@ def build_fingerprint(
     return {**body, "signature": signer.sign(DOMAIN_FINGERPRINT, body)}
 
 
+_RECORD_FIELDS = frozenset(
+    {"format", "components", "found", "missing", "environment", "created_at", "signature"}
+)
+_ENVIRONMENT_FIELDS = frozenset({"kind", "name", "evidence"})
+
+
 def check_record_shape(record: Any) -> dict[str, str]:
     """Structural check of a fingerprint record; returns its components. Raises FingerprintError."""
     if not isinstance(record, dict):
         raise FingerprintError("fingerprint record is not an object")
-    expected = {"format", "components", "found", "missing", "environment", "created_at", "signature"}
-    if set(record) != expected:
-        raise FingerprintError(f"fingerprint record fields must be {sorted(expected)}")
+    if record.keys() != _RECORD_FIELDS:
+        raise FingerprintError(f"fingerprint record fields must be {sorted(_RECORD_FIELDS)}")
     if record["format"] != FINGERPRINT_FORMAT:
         raise FingerprintError(f"unknown fingerprint format {str(record['format'])[:40]!r}")
     components = record["components"]
@@ -333,7 +338,7 @@ def check_record_shape(record: Any) -> dict[str, str]:
     env = record["environment"]
     if (
         not isinstance(env, dict)
-        or set(env) != {"kind", "name", "evidence"}
+        or env.keys() != _ENVIRONMENT_FIELDS
         or env["kind"] not in (ENV_PHYSICAL, ENV_VM, ENV_CONTAINER)
     ):
         raise FingerprintError("fingerprint record has a malformed environment")
@@ -396,8 +401,12 @@ class MatchPolicy:
     name: str = "3-of-5+machine_id"
 
     def match(self, licensed: dict[str, str], device: dict[str, str]) -> MatchResult:
-        matched = tuple(c for c in ALL_COMPONENTS if c in licensed and device.get(c) == licensed[c])
-        changed = tuple(c for c in ALL_COMPONENTS if c in licensed and device.get(c) != licensed[c])
+        matched: list[str] = []
+        changed: list[str] = []
+        for c in ALL_COMPONENTS:
+            if c in licensed:
+                (matched if device.get(c) == licensed[c] else changed).append(c)
+        matched, changed = tuple(matched), tuple(changed)
         core_matched = [c for c in matched if c in self.core]
         problems = [f"{c} does not match" for c in self.mandatory if c not in matched]
         if self.dongle_mandatory_when_bound and COMPONENT_USB_DONGLE in changed:

@@ -11,6 +11,8 @@ import base64
 import json
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +32,13 @@ from audit.trust.canonical import (
 )
 from audit.trust.keyring import format_time, parse_time
 from audit.trust.pem_keys import PemKeyError, load_ed25519_pem
-from audit.trust.signatures import ALG_ED25519, Ed25519Signer
+from audit.trust.signatures import (
+    ALG_ED25519,
+    Ed25519Signer,
+    ParsedSignature,
+    SignatureError,
+    parse_signature,
+)
 from licensing.core import qr
 from licensing.core.fingerprint import (
     DEFAULT_POLICY,
@@ -91,17 +99,34 @@ class License:
     max_activations: int
     request_digest: str | None
     signature: str
-    document: dict[str, Any]  # the parsed document exactly as signed (with the signature)
+    # The parsed document exactly as signed (with the signature); see `document`. Decoded on first use
+    # from `canonical` when the license came from the parse cache, so every caller holds its own copy.
+    _document: dict[str, Any] | None = field(repr=False, compare=False)
+    # The document's canonical bytes, when parsed from a canonical file (what the product writes).
+    canonical: bytes | None = field(default=None, repr=False, compare=False)
     # The canonical body bytes, when parsed from a canonical file: cut from the bytes the parse proved
     # canonical, so the signature check does not encode the document a second time.
     signed_body: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            object.__setattr__(self, "_document", json.loads(self.canonical))
+        return self._document
 
     @property
     def body(self) -> dict[str, Any]:
         return license_body(self.document)
 
     def to_bytes(self) -> bytes:
-        return canonical_bytes(self.document) + b"\n"
+        return (self.canonical or canonical_bytes(self.document)) + b"\n"
+
+    def _private_copy(self) -> License:
+        """A License sharing nothing mutable with this one (the parse cache's entries are never handed
+        out: a caller that changes its license's dicts changes only its own)."""
+        copy = object.__new__(License)  # not dataclasses.replace: this runs on every cached parse
+        copy.__dict__.update(self.__dict__, components=dict(self.components), _document=None)
+        return copy
 
     def signed_message(self) -> bytes:
         """signing_input("oem/license/v1", body), via the trust core's fast JCS encoder.
@@ -110,7 +135,24 @@ class License:
         lists and objects: values for which fast_canonical_bytes equals RFC 8785 (a test checks it). Were
         they ever to differ, the signature (made over rfc8785 bytes) would fail: closed, never open.
         """
-        return _LICENSE_PREFIX + (self.signed_body or fast_canonical_bytes(self.body))
+        message = self.__dict__.get("_message")  # a cached parse's, made once from its exact bytes
+        return message or _LICENSE_PREFIX + (self.signed_body or fast_canonical_bytes(self.body))
+
+    def parsed_signature(self) -> ParsedSignature:
+        """The signature text parsed strictly (raises SignatureError), once per cached parse."""
+        parsed = self.__dict__.get("_parsed_signature")
+        return parsed or parse_signature(self.signature)
+
+    def _cache_entry(self) -> License:
+        """The private copy the parse cache keeps, with the signed message and the parsed signature made
+        once: every copy handed out shares these immutable values (and the message's computed hash)."""
+        entry = self._private_copy()
+        entry.__dict__["_message"] = self.signed_message()
+        try:
+            entry.__dict__["_parsed_signature"] = parse_signature(self.signature)
+        except SignatureError:
+            pass  # verify_license refuses it with the parser's own words, every time
+        return entry
 
 
 _LICENSE_PREFIX = domain_prefix(DOMAIN_LICENSE)
@@ -187,10 +229,45 @@ def check_features(features: Any) -> tuple[str, ...]:
     return tuple(sorted(features))
 
 
+_PARSED_LIMIT = 8  # a device holds one license; a vendor console reads a few in a row
+_parsed: OrderedDict[bytes, License] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
 def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
-    """Strict parse of a license document (bytes, text or already decoded object). Raises LicenseError."""
+    """Strict parse of a license document (bytes, text or already decoded object). Raises LicenseError.
+
+    A canonical license file's parse is a function of its exact bytes, and the daemon re-reads the same
+    installed file on every gate tick: such bytes are parsed once and answered from a small cache keyed by
+    the bytes themselves (no digest, no collision to argue about). Each answer is a fresh License, so no
+    caller sees another's changes. The signature is not part of this: `verify_license` checks it."""
     if isinstance(data, License):
         return data
+    if not isinstance(data, bytes | bytearray) or len(data) > MAX_LICENSE_BYTES:
+        return _parse_license(data)
+    key = bytes(data)
+    with _parsed_lock:
+        cached = _parsed.get(key)
+        if cached is not None:
+            _parsed.move_to_end(key)
+    if cached is not None:
+        return cached._private_copy()
+    lic = _parse_license(key)
+    if lic.canonical is not None:  # a non-canonical file is parsed strictly every time, as before
+        with _parsed_lock:
+            _parsed[key] = lic._cache_entry()
+            while len(_parsed) > _PARSED_LIMIT:
+                _parsed.popitem(last=False)
+    return lic
+
+
+def clear_parse_cache() -> None:
+    """Forget every parsed license (tests and benchmarks that measure the first parse)."""
+    with _parsed_lock:
+        _parsed.clear()
+
+
+def _parse_license(data: bytes | str | dict[str, Any]) -> License:
     canonical = None
     if isinstance(data, bytes | bytearray | str):
         if len(data) > MAX_LICENSE_BYTES:
@@ -259,7 +336,8 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
         max_activations=_check_int(doc["max_activations"], "max_activations", 1, 1000),
         request_digest=doc["request_digest"],
         signature=doc["signature"],
-        document=doc,
+        _document=doc,
+        canonical=canonical,
         signed_body=None if canonical is None else _signed_body(canonical, doc),
     )
 

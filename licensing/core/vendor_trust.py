@@ -14,7 +14,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.trust.canonical import signing_input
-from audit.trust.signatures import ALG_ED25519, SignatureError, VerifyingKey, parse_signature, verify_parsed
+from audit.trust.signatures import (
+    ALG_ED25519,
+    ParsedSignature,
+    SignatureError,
+    VerifyingKey,
+    parse_signature,
+    verify_parsed,
+)
 from licensing.core.devkeys import DEV_SWITCH_ENV, resolve
 from licensing.core.trusted_keys import KEY_DEVELOPMENT, KEY_PRODUCTION, TRUSTED
 
@@ -60,6 +67,22 @@ def verify_vendor_bytes(
     """Verify `signature` over exact `message` bytes; returns the kid. Raises TrustError."""
     try:
         parsed = parse_signature(signature)
+    except SignatureError as exc:
+        raise TrustError(str(exc)) from None
+    return verify_vendor_parsed(
+        parsed, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+    )
+
+
+def verify_vendor_parsed(
+    parsed: ParsedSignature,
+    message: bytes,
+    *,
+    trusted_keys: TrustedKeys = TRUSTED,
+    allow_development_keys: bool | None = None,
+) -> str:
+    """verify_vendor_bytes for a signature already parsed strictly; returns the kid. Raises TrustError."""
+    try:
         key = trusted_verifying_key(
             parsed.kid, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
         )

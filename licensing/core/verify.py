@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audit.trust.keyring import format_time
-from audit.trust.signatures import VerifyingKey
+from audit.trust.signatures import SignatureError, VerifyingKey
 from licensing.core.crl import Crl, CrlError, parse_crl
 from licensing.core.devkeys import resolve
 from licensing.core.fingerprint import (
@@ -30,7 +30,12 @@ from licensing.core.high_water import DEFAULT_TOLERANCE, check_clock
 from licensing.core.license_file import License, LicenseError, parse_license
 from licensing.core.pin import TrustRootPin, check_pin
 from licensing.core.trusted_keys import TRUSTED
-from licensing.core.vendor_trust import TrustedKeys, TrustError, verify_vendor_bytes
+from licensing.core.vendor_trust import (
+    TrustedKeys,
+    TrustError,
+    verify_vendor_bytes,
+    verify_vendor_parsed,
+)
 
 
 @dataclass(frozen=True)
@@ -78,13 +83,18 @@ def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development
         )
         return
     # The message itself is the key (a few kB at most, eight of them kept): exact, and no digest to compute.
-    key = (message, lic.signature, tuple(sorted(trusted_keys.items())), allow_development_keys)
+    # The trusted keys as given, unsorted: the same keys in another order only miss the cache.
+    key = (message, lic.signature, tuple(trusted_keys.items()), allow_development_keys)
     with _verified_lock:
         if key in _verified:
             _verified.move_to_end(key)
             return
-    verify_vendor_bytes(
-        lic.signature, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
+    try:
+        parsed = lic.parsed_signature()
+    except SignatureError as exc:
+        raise TrustError(str(exc)) from None
+    verify_vendor_parsed(
+        parsed, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
     )
     with _verified_lock:
         _verified[key] = True

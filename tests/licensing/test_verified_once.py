@@ -86,13 +86,13 @@ def test_an_installed_license_is_signature_checked_once_and_a_changed_one_again(
 
     verify_module.clear_cache()
     calls = []
-    real = verify_module.verify_vendor_bytes
+    real = verify_module.verify_vendor_parsed
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(verify_module, "verify_vendor_bytes", counting)
+    monkeypatch.setattr(verify_module, "verify_vendor_parsed", counting)
     record = fingerprint(machine, keyring)
     data = make_license(load_vendor_signer(), record["components"]).to_bytes()
     for _ in range(3):
