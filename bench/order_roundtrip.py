@@ -280,8 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"durability: journal+access-log fsync {'OFF' if args.no_fsync else 'ON'}; data dir {dep.data_dir}; "
         f"one append+fdatasync here p50 {_fdatasync_cost(dep.data_dir) * ms:.3f} ms "
-        "(SubmitOrder: 2 journal + 1 access-log fsync, journal fsyncs shared by concurrent orders (group "
-        "commit, router lock released while syncing); Echo: 1 access-log fsync)"
+        "(SubmitOrder to the in-process paper venues: 1 journal commit for NEW and its fill, after its "
+        "access-log line's fsync; journal fsyncs shared by concurrent orders (group commit, router lock "
+        "released while syncing); Echo: 1 access-log fsync)"
     )
     print(
         f"Echo         n={len(echo)}  p50 {p50e * ms:.3f} ms  p99 {p99e * ms:.3f} ms  mean "

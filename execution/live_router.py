@@ -1,8 +1,8 @@
 """The live router: risk check, journal, venue choice, retries, fallback and ambiguity resolution.
 
 Rules it never breaks:
-- an order is journaled (NEW) before any venue sees it, and every later state change is journaled before
-  the call that caused it returns;
+- an order is journaled (NEW) and durable before any venue outside this process sees it, and every later
+  state change is journaled before the call that caused it returns;
 - a client order id is routed once: a duplicate submit returns the existing order;
 - after an AMBIGUOUS outcome (``VenueTimeout``: maybe placed) the router asks that venue about that client
   order id BEFORE sending it anywhere again. Found: adopt the venue's state. Not found: it was never placed,
@@ -22,11 +22,17 @@ Events collected during the locked section reach the sink only after that wait: 
 a fill stream or telemetry before it is on disk. ``submit`` runs in two such sections: NEW is durable before
 any venue sees the order; if the order changed meanwhile (a cancel, the kill switch) it is not routed. A
 duplicate submit or a cancel that reports an existing order waits for that order's last record too.
+
+When every venue the order may go to is in this process (``Venue.in_process``: the paper venues), submit
+is one section and one commit: NEW, the venue's answer and its fills become durable together, before the
+reply. The rule NEW-before-venue exists for venues that outlive a crash: an exchange holding an order the
+journal never recorded. An in-process venue dies with the journal's unsynced tail, and a restart finds no
+order there, so either both the order and its fills are on disk or neither ever existed outside memory;
+nothing was told to anyone in between.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections.abc import Callable
@@ -43,6 +49,7 @@ from execution.core.orders import (
     Order,
     OrderStatus,
     OrderStore,
+    replaced,
 )
 from execution.core.risk import RiskEngine, RiskLimits, TradingState
 from execution.venues.base import (
@@ -321,10 +328,18 @@ class LiveRouter:
 
     # -- submit --------------------------------------------------------------------------------------------
     def submit(self, order: Order) -> RouteResult:
+        if self._in_process_only(order.symbol):  # one commit: NEW and the venue's answer
+            return self._op(lambda: self._submit_new(order) or self._route(order))
         first = self._op(lambda: self._submit_new(order))  # returns once NEW is durable
         if first is not None:
             return first
         return self._op(lambda: self._submit_route(order))
+
+    def _in_process_only(self, symbol: str) -> bool:
+        """Every venue ``symbol`` may be routed to lives in this process (``Venue.in_process``): none can
+        outlive a crash holding an order the journal lost, so NEW need not be durable before they see it."""
+        names = self.routing.venues_for(symbol)
+        return bool(names) and all(getattr(self.venues.get(n), "in_process", False) for n in names)
 
     def _submit_new(self, order: Order) -> RouteResult | None:
         existing = self.store.get(order.client_order_id)
@@ -341,12 +356,12 @@ class LiveRouter:
         if self.risk is not None:
             decision = self.risk.check_new(order, pending=self._pending(order.symbol))
             if not decision.allowed:
-                self.store.add(order)
+                self.store.put(order)  # looked up above, under the same lock: not there
                 order.transition(OrderStatus.REJECTED, ts=now, reason=str(decision.reason))
                 self._record("risk_reject", order)
                 self._emit("risk_reject", order, reason=str(decision.reason), message=decision.message)
                 return RouteResult(order, False, reason=str(decision.reason), message=decision.message)
-        self.store.add(order)
+        self.store.put(order)
         self._record("new", order)
         return None
 
@@ -465,7 +480,7 @@ class LiveRouter:
                 break
             if order.has_fill(fill):
                 continue
-            fill = dataclasses.replace(fill, seq=self.fill_sequence.value + 1)  # noqa: PLW2901
+            fill = replaced(fill, seq=self.fill_sequence.value + 1)  # noqa: PLW2901
             if order.apply_fill(fill):
                 self.fill_sequence.value = fill.seq
                 changed = True

@@ -45,34 +45,46 @@ class DaemonMetrics:
         )
         self.fill_ratio.set(1.0)
         self._lock = threading.Lock()
+        self._children: dict[tuple, object] = {}
         self._terminal = 0
         self._filled = 0
         self._server = None
+
+    def _child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, remembered: every order asks for the same few children, and
+        prometheus_client validates and locks on each ``labels`` call. Bounded however many labels appear."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= 4096:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # -- the router's event sink ---------------------------------------------------------------------------
     def on_event(self, event) -> None:  # RouterEvent
         data = event.data
         kind = event.kind
         if kind in ("submitted", "resolved") and "latency_s" in data:
-            self.latency.labels(event.venue or "-", data.get("stage", kind)).observe(data["latency_s"])
+            self._child(self.latency, event.venue or "-", data.get("stage", kind)).observe(data["latency_s"])
         elif kind == "fill":
-            self.fills.labels(event.venue or "-").inc()
+            self._child(self.fills, event.venue or "-").inc()
         elif kind in ("risk_reject", "venue_reject"):
-            self.rejects.labels(str(data.get("reason", "UNKNOWN"))).inc()
+            self._child(self.rejects, str(data.get("reason", "UNKNOWN"))).inc()
         elif kind == "fallback":
             self.fallbacks.labels(event.venue or "-").inc()
         elif kind == "circuit":
             self.circuit.labels(event.venue).set(_CIRCUIT.get(str(data.get("state")), 2.0))
         elif kind == "terminal":
             status = str(data.get("status", ""))
-            self.orders.labels(status).inc()
+            self._child(self.orders, status).inc()
             with self._lock:
                 self._terminal += 1
                 self._filled += status == "FILLED"
                 self.fill_ratio.set(self._filled / self._terminal)
 
     def observe_rpc(self, venue: str, seconds: float) -> None:
-        self.latency.labels(venue or "-", "rpc").observe(seconds)
+        self._child(self.latency, venue or "-", "rpc").observe(seconds)
 
     def set_venues(self, health: dict[str, dict]) -> None:
         for name, info in health.items():

@@ -79,6 +79,14 @@ _INF = float("inf")
 
 def fast_jcs(value: Any) -> bytes:
     """``canonical_bytes(value)``, faster for the values the journal writes; same bytes, same errors."""
+    kind = type(value)
+    if kind is str:  # an event name: no conversion pass (a lone surrogate fails to encode: reference path)
+        try:
+            return _ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            return canonical_bytes(value)
+    if kind is float and 1e-4 <= value < 1e15 and not value.is_integer():  # a timestamp: repr is JCS here
+        return repr(value).encode("ascii")
     try:
         ready = _Ready()
         text = _ENCODER.encode(ready.convert(value))
@@ -91,3 +99,90 @@ def fast_jcs(value: Any) -> bytes:
         return text.encode("utf-8")
     except (_Outside, UnicodeEncodeError, ValueError, TypeError, RecursionError):
         return canonical_bytes(value)
+
+
+# -- order records: the journal's hot path ------------------------------------------------------------------
+# An order's fields are known and typed, so its record is written field by field in RFC 8785 key order with
+# no conversion pass over a dict. Anything unexpected (a lone surrogate, a non-finite or non-float number,
+# an unknown type) falls back to the general path with the order's dict: the same bytes or the same refusal.
+_encode_string = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER: raw UTF-8, \u00xx escapes
+
+
+def _number(value: Any) -> str:
+    kind = type(value)
+    if kind is float:
+        if value.is_integer() and -_MAX_SAFE <= value <= _MAX_SAFE:
+            return str(int(value))
+        if 1e-4 <= abs(value) < 1e15:
+            return repr(value)
+        if value != value or value in (_INF, -_INF):
+            raise _Outside
+        return ecmascript_number(value)
+    if kind is int and -_MAX_SAFE <= value <= _MAX_SAFE:
+        return str(value)
+    raise _Outside
+
+
+def ecmascript_number(value: float) -> str:
+    """A finite float as JCS spells it (ECMAScript's Number::toString), from Python's shortest round-trip
+    digits, as the reference encoder does. Used for what ``repr`` spells differently: the exponent range
+    (a fee of 5e-7 is ``5e-7`` there, ``5e-07`` in Python) and above 1e15. Property-tested against it."""
+    if value == 0:
+        return "0"
+    text = repr(value)
+    sign = "-" if text[0] == "-" else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + (int(exponent) if exponent else 0)  # ECMAScript's n: digits * 10**(point - k)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    power = point - 1
+    return f"{sign}{digits[0]}{'.' + digits[1:] if k > 1 else ''}e{'+' if power > 0 else '-'}{abs(power)}"
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise _Outside
+    return _encode_string(value)
+
+
+def _optional(value: Any, encode) -> str:
+    return "null" if value is None else encode(value)
+
+
+def _fill_jcs(fill: Any) -> str:
+    # keys in JCS order: fee, fill_id, price, qty, seq (only when set), ts, venue, venue_order_id
+    seq = f',"seq":{_number(fill.seq)}' if fill.seq else ""
+    return (
+        f'{{"fee":{_number(fill.fee)},"fill_id":{_text(fill.fill_id)},"price":{_number(fill.price)},'
+        f'"qty":{_number(fill.qty)}{seq},"ts":{_number(fill.ts)},"venue":{_text(fill.venue)},'
+        f'"venue_order_id":{_text(fill.venue_order_id)}}}'
+    )
+
+
+def order_jcs(order: Any) -> bytes:
+    """``canonical_bytes(order.to_dict())`` for an ``orders.Order``: same bytes, same errors."""
+    try:
+        fills = ",".join([_fill_jcs(fill) for fill in order.fills])
+        text = (
+            f'{{"client_order_id":{_text(order.client_order_id)},"created_ts":{_number(order.created_ts)},'
+            f'"fees":{_number(order.fees)},"filled_qty":{_number(order.filled_qty)},"fills":[{fills}],'
+            f'"limit_price":{_optional(order.limit_price, _number)},"owner":{_text(order.owner)},'
+            f'"qty":{_number(order.qty)},"reason":{_text(order.reason)},"side":{_text(str(order.side))},'
+            f'"stage":{_text(str(order.stage))},"status":{_text(str(order.status))},'
+            f'"symbol":{_text(order.symbol)},"type":{_text(str(order.type))},'
+            f'"updated_ts":{_number(order.updated_ts)},"venue":{_optional(order.venue, _text)},'
+            f'"venue_order_id":{_optional(order.venue_order_id, _text)}}}'
+        )
+        return text.encode("utf-8")
+    except (_Outside, UnicodeEncodeError, ValueError, TypeError):
+        return fast_jcs(order.to_dict())

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.fsutil import MAX_LOG_FILE, UnsafeFileError, fsync_dir, read_regular_file
-from execution.core.fast_jcs import fast_jcs
+from execution.core.fast_jcs import fast_jcs, order_jcs
 from execution.core.journal_archive import ArchiveError, JournalArchive
 from execution.core.journal_scan import GENESIS_HASH, CutRecord, Damage, line_hash, scan_bytes
 from execution.core.orders import Order
@@ -381,7 +381,7 @@ class Journal:
         """
         # canonical_bytes of the record with keys in RFC 8785 order (event < order < prev_hash < seq < ts);
         # the expensive part (the order snapshot) is serialized outside the mutex.
-        head = b'{"event":' + fast_jcs(event) + b',"order":' + fast_jcs(order.to_dict())
+        head = b'{"event":' + fast_jcs(event) + b',"order":' + order_jcs(order)
         tail = b',"ts":' + fast_jcs(ts) + b"}"
         fill_seq = order.fills[-1].seq if order.fills else 0
         summary = CutRecord(0, event, order.client_order_id, str(order.status))

@@ -27,6 +27,7 @@ import json
 import mmap
 import os
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,10 +237,21 @@ class JournalArchive:
             raise ArchiveError(str(exc)) from None
 
     def may_hold(self, cid: str) -> bool:
-        keys = self._keys
-        key = np.uint64(order_key(cid))
-        at = int(np.searchsorted(keys, key))
+        # Every new order asks this (its id must not be an archived one): bisect over a plain view of the
+        # sorted keys costs about a microsecond, numpy's searchsorted for one key several.
+        keys = self._key_view
+        key = order_key(cid)
+        at = bisect_left(keys, key)
         return at < len(keys) and keys[at] == key
+
+    @property
+    def _keys(self) -> np.ndarray:
+        return self._key_array
+
+    @_keys.setter
+    def _keys(self, keys: np.ndarray) -> None:
+        self._key_array = np.ascontiguousarray(keys, dtype=np.uint64)
+        self._key_view = memoryview(self._key_array).cast("B").cast("Q")
 
     def orphan_segments(self) -> list[Path]:
         """Closed segments the manifest does not list yet (a stop between the rename and the manifest)."""

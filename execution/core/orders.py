@@ -97,6 +97,16 @@ def make_client_order_id(namespace: str, *intent: object) -> str:
     return "oem-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:28]
 
 
+def replaced(obj, **changes):
+    """``dataclasses.replace`` without running ``__init__``: a copy of a valid object with fields whose new
+    values are valid by construction. Every order goes through a few such copies (the paper venue's resting
+    copy, a fill's sequence number, a telemetry event without its owner), and ``replace`` re-validates the
+    whole object each time."""
+    copy = object.__new__(type(obj))
+    copy.__dict__.update(obj.__dict__, **changes)
+    return copy
+
+
 @dataclass(frozen=True)
 class Fill:
     venue: str

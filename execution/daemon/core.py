@@ -21,7 +21,6 @@ prices are the risk engine's reference prices.
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from audit.trust.fsutil import UnsafeFileError, atomic_write_bytes, read_regular
 from execution.core.clock import SystemClock
 from execution.core.journal import Journal, JournalCorrupt, ReplayReport
 from execution.core.lots import LOT_RULES_UNAVAILABLE, LotRule
-from execution.core.orders import FillSequence, Order, OrderType, Stage
+from execution.core.orders import FillSequence, Order, OrderType, Stage, replaced
 from execution.core.risk import RiskEngine, RiskLimits, TradingState
 from execution.daemon.fill_log import FillEvent, FillLog
 from execution.live_router import LiveRouter, RouteResult, RouterEvent, RoutingTable
@@ -255,7 +254,7 @@ class TradingCore:
     def _sink(self, event: RouterEvent, group: str = "") -> None:
         full = event
         if "owner" in event.data:  # who placed an order is for its fill stream, not for every viewer
-            event = dataclasses.replace(event, data={k: v for k, v in event.data.items() if k != "owner"})
+            event = replaced(event, data={k: v for k, v in event.data.items() if k != "owner"})
         for sink in self._sinks:
             try:
                 sink(event)

@@ -70,6 +70,11 @@ class VenueHealth:
 
 @runtime_checkable
 class Venue(Protocol):
+    """A place orders go. A venue may declare ``in_process = True`` when its whole state lives in this
+    process and ends with it (the paper venue): the router then journals an order's NEW and its answer in
+    one durable commit (``execution.live_router``). Any other venue is outside: NEW is durable before it
+    sees the order."""
+
     name: str
 
     def submit(self, order: Order) -> VenueOrderState: ...

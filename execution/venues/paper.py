@@ -20,13 +20,12 @@ reject rate, timeout-after-send rate (the order IS placed, then the call times o
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass, field
 
 from execution.core.clock import Clock, SystemClock
 from execution.core.lots import LotRule
-from execution.core.orders import Fill, Order, OrderStatus, OrderType, Side
+from execution.core.orders import Fill, Order, OrderStatus, OrderType, Side, replaced
 from execution.venues.base import (
     OrderNotFound,
     VenueHealth,
@@ -75,6 +74,10 @@ class _Resting:
 
 
 class PaperVenue:
+    # Its whole state lives in this process and ends with it (a restart finds no order here and cancels
+    # what the journal left open): nobody outside the process can hold an order the journal does not.
+    in_process = True
+
     def __init__(
         self,
         name: str = "paper",
@@ -146,7 +149,7 @@ class PaperVenue:
             raise VenueRejected(f"{self.name}: no market data for {order.symbol}", code="NO_MARKET_DATA")
         self._order_seq += 1
         rest = _Resting(
-            order=dataclasses.replace(order, status=OrderStatus.NEW, filled_qty=0.0, fees=0.0, fills=[]),
+            order=replaced(order, status=OrderStatus.NEW, filled_qty=0.0, fees=0.0, fills=[]),
             venue_order_id=f"{self.name}-{self.epoch}-o{self._order_seq}",
             arrive_at_bar=self._bar_index.get(order.symbol, 0) + self.latency_bars,
             decision_price=bar.close,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes
-from execution.core.fast_jcs import fast_jcs
+from execution.core.fast_jcs import ecmascript_number, fast_jcs, order_jcs
 from execution.core.orders import Fill, Order, OrderStatus
 
 EDGE_FLOATS = [
@@ -96,3 +96,72 @@ def test_order_records_are_byte_identical():
 def test_lone_surrogate_is_refused_like_the_reference():
     with pytest.raises(StrictJSONError):
         fast_jcs({"owner": "\ud800"})
+
+
+order_numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(EDGE_FLOATS),
+    st.integers(min_value=-(2**60), max_value=2**60),
+)
+fills = st.builds(
+    Fill,
+    venue=st.text(max_size=8),
+    venue_order_id=st.text(max_size=8),
+    fill_id=st.text(max_size=8),
+    qty=order_numbers,
+    price=order_numbers,
+    fee=order_numbers,
+    ts=order_numbers,
+    seq=st.integers(min_value=0, max_value=2**60),
+)
+
+
+@given(
+    texts=st.lists(st.text(), min_size=3, max_size=3),
+    optional=st.lists(st.none() | st.text(max_size=8), min_size=2, max_size=2),
+    numbers=st.lists(order_numbers, min_size=5, max_size=5),
+    limit=st.none() | order_numbers,
+    order_fills=st.lists(fills, max_size=3),
+    status=st.sampled_from(list(OrderStatus)),
+)
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_an_order_record_is_written_as_the_reference_encodes_its_dict(
+    texts, optional, numbers, limit, order_fills, status
+):
+    """Every field the journal writes, whatever it holds (odd text, lone surrogates, tiny fees, NaN, ints
+    beyond 2**53): the field-by-field writer gives the reference bytes, or the same refusal."""
+    order = Order("cid-1", "ETH/BTC", "buy", 0.01)
+    order.owner, order.reason, order.symbol = texts
+    order.venue, order.venue_order_id = optional
+    order.qty, order.filled_qty, order.fees, order.created_ts, order.updated_ts = numbers
+    order.limit_price, order.fills, order.status = limit, order_fills, status
+    try:
+        want = canonical_bytes(order.to_dict())
+    except StrictJSONError:
+        with pytest.raises(StrictJSONError):
+            order_jcs(order)
+        return
+    assert order_jcs(order) == want
+
+
+def test_a_daemon_order_record_is_byte_identical_through_both_writers():
+    order = Order("cid-1", "ETH/BTC", "buy", 0.01, owner='al\u00efce \U0001f600 "q" \\ \n\x01\x7f\u2028')
+    order.created_ts = order.updated_ts = 1764434000.123456
+    order.transition(OrderStatus.ACKED, ts=1764434000.5)
+    order.venue, order.venue_order_id = "paper", "p-1-1"
+    order.apply_fill(Fill("paper", "p-1-1", "f-1", 0.004, 0.05, 1e-7, 1764434001.0, seq=7))
+    order.apply_fill(Fill("paper", "p-1-1", "f-2", 0.006, 0.0500001, 0.0, 1764434001.25))
+    assert order_jcs(order) == canonical_bytes(order.to_dict()) == fast_jcs(order.to_dict())
+
+
+finite_doubles = st.builds(
+    lambda bits: struct.unpack("<d", struct.pack("<Q", bits))[0], st.integers(0, 2**64 - 1)
+).filter(math.isfinite)
+
+
+@given(
+    st.one_of(finite_doubles, st.sampled_from(EDGE_FLOATS), st.floats(allow_nan=False, allow_infinity=False))
+)
+@settings(max_examples=2000)
+def test_a_double_is_spelled_as_the_reference_spells_it(number):
+    assert ecmascript_number(number) == canonical_bytes(number).decode("ascii")

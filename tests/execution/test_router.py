@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from execution.core.clock import SystemClock
-from execution.core.journal import Journal, replay
+from execution.core.journal import Journal, JournalError, replay
 from execution.core.orders import OrderStatus
 from execution.core.risk import TradingState
 from execution.live_router import CircuitBreaker, CircuitState, LiveRouter, RoutingTable
@@ -263,6 +263,7 @@ def test_order_cancelled_while_its_new_record_syncs_is_never_routed(tmp_path):
     journal = Journal(tmp_path / "orders.jsonl", fsync=fsync)
     journal.open()
     venue = paper("p", clock)
+    venue.in_process = False  # stands in for an exchange: NEW is synced before it sees the order
     router = LiveRouter({"p": venue}, RoutingTable(["p"]), journal=journal, clock=clock)
     order = make_order(1)
     fsync.gate.clear()
@@ -285,3 +286,71 @@ def test_order_cancelled_while_its_new_record_syncs_is_never_routed(tmp_path):
     assert out["cancel"].accepted and order.status is OrderStatus.CANCELLED
     assert not out["submit"].accepted and venue.ledger == [] and venue._orders == {}
     assert [o.status for o in replay(tmp_path / "orders.jsonl").orders.values()] == [OrderStatus.CANCELLED]
+
+
+# -- one commit per order when every venue lives in the daemon ----------------------------------------------
+def _durable_at_venue(journal, venue):
+    """Wrap the venue's submit: the journal's durable seq and written seq when it first sees each order."""
+    seen = []
+    real = venue.submit
+
+    def submit(order):
+        seen.append((journal.durable_seq, journal.seq))
+        return real(order)
+
+    venue.submit = submit
+    return seen
+
+
+def test_an_order_to_an_in_process_venue_is_journaled_new_and_filled_in_one_fsync(tmp_path):
+    clock = SystemClock()
+    fsync = _SlowFsync(0.0)
+    journal = Journal(tmp_path / "orders.jsonl", fsync=fsync)
+    journal.open()
+    venue = paper("p", clock)
+    seen = _durable_at_venue(journal, venue)
+    router = LiveRouter({"p": venue}, RoutingTable(["p"]), journal=journal, clock=clock)
+    for i in range(5):
+        result = router.submit(make_order(i))
+        assert result.accepted and result.order.status is OrderStatus.FILLED
+        assert journal.durable_seq == journal.seq  # acknowledged only once everything is on disk
+    journal.close()
+    assert fsync.calls == 5  # one commit per order, not two
+    assert all(durable < written for durable, written in seen)  # NEW not yet synced when the venue saw it
+    records = [json.loads(line)["event"] for line in (tmp_path / "orders.jsonl").read_bytes().splitlines()]
+    assert records == ["new", "ack"] * 5
+
+
+def test_an_order_that_may_reach_a_venue_outside_the_daemon_has_its_new_synced_first(tmp_path):
+    clock = SystemClock()
+    fsync = _SlowFsync(0.0)
+    journal = Journal(tmp_path / "orders.jsonl", fsync=fsync)
+    journal.open()
+    inside, outside = paper("p", clock), paper("x", clock)
+    outside.in_process = False  # an exchange: it outlives a crash of the daemon
+    seen = _durable_at_venue(journal, inside)
+    router = LiveRouter({"p": inside, "x": outside}, RoutingTable(["p", "x"]), journal=journal, clock=clock)
+    for i in range(3):
+        assert router.submit(make_order(i)).accepted
+    journal.close()
+    assert fsync.calls == 6  # NEW, then the answer: two commits per order
+    assert all(durable == written for durable, written in seen)  # NEW on disk before any venue saw it
+
+
+def test_a_failed_commit_to_an_in_process_venue_acknowledges_nothing(tmp_path):
+    clock = SystemClock()
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    journal = Journal(tmp_path / "orders.jsonl", fsync=failing)
+    journal.open()
+    told = []
+    router = LiveRouter(
+        {"p": paper("p", clock)}, RoutingTable(["p"]), journal=journal, clock=clock, sink=told.append
+    )
+    with pytest.raises(JournalError):
+        router.submit(make_order(1))
+    assert told == []  # no fill, no terminal event reached anyone
+    with pytest.raises(JournalError):  # the journal refuses every later append: trading stops
+        router.submit(make_order(2))
