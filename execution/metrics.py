@@ -83,6 +83,9 @@ class DaemonMetrics:
                 self._filled += status == "FILLED"
                 self.fill_ratio.set(self._filled / self._terminal)
 
+    def count_access(self, decision: str, reason: str) -> None:
+        self._child(self.access, decision, reason).inc()
+
     def observe_rpc(self, venue: str, seconds: float) -> None:
         self._child(self.latency, venue or "-", "rpc").observe(seconds)
 

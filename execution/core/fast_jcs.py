@@ -24,7 +24,7 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 _MAX_SAFE = 2**53 - 1
 
 
-class _Outside(Exception):  # noqa: N818 - control flow: the value needs the reference encoder
+class _Outside(ValueError):  # noqa: N818 - control flow: the value needs the reference encoder
     pass
 
 
@@ -108,7 +108,7 @@ def fast_jcs(value: Any) -> bytes:
 _encode_string = json.encoder.encode_basestring  # ensure_ascii=False, as _ENCODER: raw UTF-8, \u00xx escapes
 
 
-def _number(value: Any) -> str:
+def jcs_number(value: Any) -> str:
     kind = type(value)
     if kind is float:
         if value.is_integer() and -_MAX_SAFE <= value <= _MAX_SAFE:
@@ -149,7 +149,7 @@ def ecmascript_number(value: float) -> str:
     return f"{sign}{digits[0]}{'.' + digits[1:] if k > 1 else ''}e{'+' if power > 0 else '-'}{abs(power)}"
 
 
-def _text(value: Any) -> str:
+def jcs_text(value: Any) -> str:
     if type(value) is not str:
         raise _Outside
     return _encode_string(value)
@@ -161,28 +161,30 @@ def _optional(value: Any, encode) -> str:
 
 def _fill_jcs(fill: Any) -> str:
     # keys in JCS order: fee, fill_id, price, qty, seq (only when set), ts, venue, venue_order_id
-    seq = f',"seq":{_number(fill.seq)}' if fill.seq else ""
+    num, text = jcs_number, jcs_text
+    seq = f',"seq":{num(fill.seq)}' if fill.seq else ""
     return (
-        f'{{"fee":{_number(fill.fee)},"fill_id":{_text(fill.fill_id)},"price":{_number(fill.price)},'
-        f'"qty":{_number(fill.qty)}{seq},"ts":{_number(fill.ts)},"venue":{_text(fill.venue)},'
-        f'"venue_order_id":{_text(fill.venue_order_id)}}}'
+        f'{{"fee":{num(fill.fee)},"fill_id":{text(fill.fill_id)},"price":{num(fill.price)},'
+        f'"qty":{num(fill.qty)}{seq},"ts":{num(fill.ts)},"venue":{text(fill.venue)},'
+        f'"venue_order_id":{text(fill.venue_order_id)}}}'
     )
 
 
 def order_jcs(order: Any) -> bytes:
     """``canonical_bytes(order.to_dict())`` for an ``orders.Order``: same bytes, same errors."""
+    num, text = jcs_number, jcs_text
     try:
         fills = ",".join([_fill_jcs(fill) for fill in order.fills])
-        text = (
-            f'{{"client_order_id":{_text(order.client_order_id)},"created_ts":{_number(order.created_ts)},'
-            f'"fees":{_number(order.fees)},"filled_qty":{_number(order.filled_qty)},"fills":[{fills}],'
-            f'"limit_price":{_optional(order.limit_price, _number)},"owner":{_text(order.owner)},'
-            f'"qty":{_number(order.qty)},"reason":{_text(order.reason)},"side":{_text(str(order.side))},'
-            f'"stage":{_text(str(order.stage))},"status":{_text(str(order.status))},'
-            f'"symbol":{_text(order.symbol)},"type":{_text(str(order.type))},'
-            f'"updated_ts":{_number(order.updated_ts)},"venue":{_optional(order.venue, _text)},'
-            f'"venue_order_id":{_optional(order.venue_order_id, _text)}}}'
+        out = (
+            f'{{"client_order_id":{text(order.client_order_id)},"created_ts":{num(order.created_ts)},'
+            f'"fees":{num(order.fees)},"filled_qty":{num(order.filled_qty)},"fills":[{fills}],'
+            f'"limit_price":{_optional(order.limit_price, num)},"owner":{text(order.owner)},'
+            f'"qty":{num(order.qty)},"reason":{text(order.reason)},"side":{text(str(order.side))},'
+            f'"stage":{text(str(order.stage))},"status":{text(str(order.status))},'
+            f'"symbol":{text(order.symbol)},"type":{text(str(order.type))},'
+            f'"updated_ts":{num(order.updated_ts)},"venue":{_optional(order.venue, text)},'
+            f'"venue_order_id":{_optional(order.venue_order_id, text)}}}'
         )
-        return text.encode("utf-8")
+        return out.encode()
     except (_Outside, UnicodeEncodeError, ValueError, TypeError):
         return fast_jcs(order.to_dict())

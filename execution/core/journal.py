@@ -34,7 +34,7 @@ from pathlib import Path
 
 from audit.trust.canonical import StrictJSONError, canonical_bytes, strict_loads
 from audit.trust.fsutil import MAX_LOG_FILE, UnsafeFileError, fsync_dir, read_regular_file
-from execution.core.fast_jcs import fast_jcs, order_jcs
+from execution.core.fast_jcs import fast_jcs, jcs_number, jcs_text, order_jcs
 from execution.core.journal_archive import ArchiveError, JournalArchive
 from execution.core.journal_scan import GENESIS_HASH, CutRecord, Damage, line_hash, scan_bytes
 from execution.core.orders import Order
@@ -94,15 +94,25 @@ def read_witness(path: Path) -> Witness | None:
 
 
 def encode_witness(witness: Witness) -> bytes:
+    """The witness's RFC 8785 bytes, padded to its fixed size; written after every journal fsync."""
     last = witness.last
-    doc = {
-        "seq": witness.seq,
-        "head_hash": witness.head_hash,
-        "event": last.event,
-        "client_order_id": last.client_order_id,
-        "status": last.status,
-    }
-    return fast_jcs(doc).ljust(_WITNESS_SIZE - 1) + b"\n"
+    try:  # keys in JCS order; any value the field writer does not take goes to the general encoder
+        body = (
+            f'{{"client_order_id":{jcs_text(last.client_order_id)},"event":{jcs_text(last.event)},'
+            f'"head_hash":{jcs_text(witness.head_hash)},"seq":{jcs_number(witness.seq)},'
+            f'"status":{jcs_text(last.status)}}}'
+        ).encode()
+    except (ValueError, UnicodeEncodeError):
+        body = fast_jcs(
+            {
+                "seq": witness.seq,
+                "head_hash": witness.head_hash,
+                "event": last.event,
+                "client_order_id": last.client_order_id,
+                "status": last.status,
+            }
+        )
+    return body.ljust(_WITNESS_SIZE - 1) + b"\n"
 
 
 def write_witness(path: Path, witness: Witness) -> None:

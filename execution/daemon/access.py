@@ -9,7 +9,8 @@ returns only once its own line is on disk.
 Deferred lines (``record(..., defer=True)``, the order path): the line is written before the RPC proceeds
 and synced by a background thread while the handler works, and the order journal's fsync leader waits for
 it (``wait_durable(mark)``, mark taken when it fixes its target) before it fsyncs the journal, so the line
-is on disk before the order's first journal record is, hence before any venue sees the order; whatever
+is on disk before the order's first journal record is, hence before any venue outside the daemon sees the
+order (an in-process paper venue may see it first: its NEW and fills share one later commit); whatever
 the handler did, ``wait_durable(ticket)`` before the reply (a no-op when that already covered it).
 """
 

@@ -523,8 +523,8 @@ class Daemon:
         deferred: frozenset[str] = frozenset()
         if opts.journal_sync and opts.access_sync:
             # SubmitOrder's allow line rides the journal's group commit: one commit round instead of two,
-            # and the line is still on disk before the order's NEW record, so before any venue sees it
-            # (docs/daemon.md "Durability").
+            # and the line is still on disk before the order's NEW record, so before any venue outside the
+            # daemon sees it (docs/daemon.md "Durability").
             deferred = frozenset({f"/{SERVICE_NAME}/SubmitOrder"})
             for journal in self.core.journals.values():
                 journal.add_companion(self.access_log.mark, self.access_log.wait_durable)
@@ -533,7 +533,7 @@ class Daemon:
             crl=self.crl,
             access_log=self.access_log,
             live_role_for=self._needs_trader_live,
-            on_decision=lambda decision, reason: self.metrics.access.labels(decision, reason).inc(),
+            on_decision=lambda decision, reason: self.metrics.count_access(decision, reason),
             deferred=deferred,
         )
         self.server = grpc.server(

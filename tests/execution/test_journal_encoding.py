@@ -165,3 +165,19 @@ finite_doubles = st.builds(
 @settings(max_examples=2000)
 def test_a_double_is_spelled_as_the_reference_spells_it(number):
     assert ecmascript_number(number) == canonical_bytes(number).decode("ascii")
+
+
+@given(st.text(), st.text(max_size=12), st.integers(min_value=0, max_value=2**60))
+@settings(max_examples=300)
+def test_the_head_witness_is_written_as_the_reference_encodes_it(cid, event, seq):
+    from execution.core.journal import _WITNESS_SIZE, CutRecord, Witness, encode_witness
+
+    witness = Witness(seq, "a" * 96, CutRecord(seq, event, cid, "FILLED"))
+    doc = {"seq": seq, "head_hash": "a" * 96, "event": event, "client_order_id": cid, "status": "FILLED"}
+    try:
+        want = canonical_bytes(doc)
+    except StrictJSONError:
+        with pytest.raises(StrictJSONError):
+            encode_witness(witness)
+        return
+    assert encode_witness(witness) == want.ljust(_WITNESS_SIZE - 1) + b"\n"
