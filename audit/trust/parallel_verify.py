@@ -178,9 +178,15 @@ class Deferred:
         ):
             verify_parsed(parsed, prefix + suffix, key)
             return
+        self.defer(prefix, suffix, key, parsed.raw)
+
+    def defer(self, prefix: bytes, suffix: bytes, key: VerifyingKey, raw: bytes) -> None:
+        """Queue the Ed25519 check of `raw` (64 bytes) by `key` (an Ed25519 key with its public key) over
+        prefix + suffix; the caller has made every other check verify() makes."""
         head = self._heads.get(key.kid)
         if head is None:
-            head = self._heads[key.kid] = bytes([_SIGNATURE]) + key.public_key.public_bytes_raw()
+            public = key.public_key.public_bytes_raw()  # type: ignore[union-attr]
+            head = self._heads[key.kid] = bytes([_SIGNATURE]) + public
         tail = self._suffixes.get(suffix)
         if tail is None:
             tail = self._suffixes[suffix] = _LENGTH.pack(len(suffix)) + suffix
@@ -190,7 +196,7 @@ class Deferred:
             parts.append(_PREFIX_HEAD.pack(_PREFIX, len(prefix)))
             parts.append(prefix)
         parts.append(head)
-        parts.append(parsed.raw)
+        parts.append(raw)
         parts.append(tail)
         self._count += 1
         if self._count >= BATCH:
