@@ -52,7 +52,7 @@ _LINE = re.compile(
 _ARTEFACT_QUOTES = {type(None): 2, str: 4, dict: 10}
 _SIGNATURE_QUOTES = 4  # the role and the signature text (the member's own key adds 2)
 
-_DECODER = json.JSONDecoder()
+_SCAN = json.JSONDecoder().scan_once  # what json.loads runs, without the wrapping for errors and whitespace
 
 
 def read_written_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
@@ -66,8 +66,8 @@ def read_written_line(line: bytes) -> tuple[dict[str, Any], bytes] | None:
     if match is None:
         return None
     try:
-        entry, _ = _DECODER.raw_decode(text)  # JSON by _LINE's grammar; refusing costs nothing
-    except ValueError:
+        entry, _ = _SCAN(text, 0)  # JSON by _LINE's grammar; refusing costs nothing
+    except (StopIteration, ValueError):
         return None
     artefacts, signatures = entry["artefacts"], entry["signatures"]
     quotes = 0

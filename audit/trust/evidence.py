@@ -244,8 +244,7 @@ def _declared_kinds(status: str) -> dict[str, str]:
 def declares_artefacts(entry: Mapping[str, Any]) -> bool:
     """Whether the entry records an artefact its gate declares: without one, entry_artefact_verdicts has
     nothing to verify (the verifier skips the call for each such entry of a long log)."""
-    kinds = _declared_kinds(str(entry.get("status")))
-    return bool(kinds) and any(name in kinds for name in entry.get("artefacts", {}))
+    return not _declared_kinds(str(entry.get("status"))).keys().isdisjoint(entry.get("artefacts", {}))
 
 
 def entry_artefact_verdicts(

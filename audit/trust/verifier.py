@@ -194,7 +194,7 @@ class _Run:
                 ):
                     key = self.keyring.verifying_key(kid)
                     if key.algorithm == ALG_ED25519 and key.kid == kid and key.public_key is not None:
-                        found = _SignerKey(record, key, *self.window(record))
+                        found = _SignerKey(record, key, *self.window(record), self.suffix(role))
             except Exception:  # noqa: BLE001 - _check_signature meets it again, in its order and words
                 found = None
             self.signer_keys[role, kid] = found
@@ -250,6 +250,10 @@ class _SignerKey:
     key: VerifyingKey
     valid_from: datetime
     valid_until: datetime | None
+    suffix: bytes  # what completes the signing input: the role, canonical, and the closing brace
+
+
+_UNSEEN = object()
 
 
 def _keyring_salt(keyring: KeyRing) -> str:
@@ -503,17 +507,15 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], prior: _Prio
         digest = line_hash(line)
         try:
             verified = _verify_line(line, number, file, name, framing, prev, last_ts, run, digest)
-            rule = STATUS_RULES[verified.status]
-            if rule.requires_earlier:
-                first = prior.first_time(rule.requires_earlier)
+            status = verified.entry["status"]
+            prerequisite = STATUS_RULES[status].requires_earlier
+            if prerequisite:
+                first = prior.first_time(prerequisite)
                 if first is None or not first < verified.timestamp:
-                    raise _LineRejected(
-                        f"{verified.status} without an earlier verified {rule.requires_earlier}"
-                    )
+                    raise _LineRejected(f"{status} without an earlier verified {prerequisite}")
         except _LineRejected as exc:
             problems.append(Problem(file, number, str(exc)))
         else:
-            prerequisite = STATUS_RULES[verified.status].requires_earlier
             earlier_entry = prior.last_entry(prerequisite) if prerequisite else None
             before_entries = () if earlier_entry is None else (earlier_entry.entry,)
             evidence = run.evidence_problems(verified, before_entries)
@@ -523,10 +525,10 @@ def _verify_log(log_path: Path, run: _Run, problems: list[Problem], prior: _Prio
                 fresh.append(verified)
                 index.add(  # its position among this log's verified entries (= line when none is refused)
                     line=cached + len(fresh),
-                    status=verified.status,
+                    status=status,
                     timestamp=verified.timestamp,
                     line_hash=digest,
-                    rank=_RANK.get(verified.status, 0),
+                    rank=_RANK.get(status, 0),
                 )
                 last_ts = verified.timestamp
         prev = digest
@@ -737,7 +739,9 @@ def _known_signature(role: str, text: str, prefix: bytes, timestamp: datetime, r
     parts = text.split(":")
     if len(parts) != 3 or parts[0] != ALG_ED25519:
         return None
-    known = run.signer_key(role, parts[1])
+    known = run.signer_keys.get((role, parts[1]), _UNSEEN)
+    if known is _UNSEEN:
+        known = run.signer_key(role, parts[1])
     if known is None or timestamp < known.valid_from:
         return None
     if known.valid_until is not None and timestamp >= known.valid_until:
@@ -749,12 +753,11 @@ def _known_signature(role: str, text: str, prefix: bytes, timestamp: datetime, r
     # Only the canonical text of 64 bytes: what parse_signature accepts, and no other spelling.
     if len(raw) != 64 or binascii.b2a_base64(raw, newline=False).decode("ascii") != parts[2]:
         return None
-    suffix = run.suffix(role)
     if run.deferred is not None:
-        run.deferred.defer(prefix, suffix, known.key, raw)
+        run.deferred.defer(prefix, known.suffix, known.key, raw)
     else:
         try:
-            verify_parsed(ParsedSignature(ALG_ED25519, parts[1], raw), prefix + suffix, known.key)
+            verify_parsed(ParsedSignature(ALG_ED25519, parts[1], raw), prefix + known.suffix, known.key)
         except SignatureError:
             return None
     return known.record
