@@ -16,7 +16,10 @@ verified paper_ready.
 
 Speed: key objects and validity windows are cached per run, the entry is canonicalised once and the
 per-role signing input spliced from it, and the schema is checked by a precompiled mirror (see
-decision_log_shape) unless a different schema file is given. The Ed25519 checks of a large log run on
+decision_log_shape) unless a different schema file is given. A line spelled as the writer spells it is
+read with one parse and its signed body cut from its bytes (decision_line), and a signature by a signer key
+already found to hold the role is checked without re-parsing (_known_signature); anything else takes the
+strict path, so the report is the same word for word. The Ed25519 checks of a large log run on
 every core (audit.trust.parallel_verify), with the same report as the sequential path. What a run proved
 is recorded per log (audit.trust.verified_state): the next run re-verifies only the lines appended since,
 plus the checkpoint and the witness, and falls back to a full run on any mismatch; `full=True` forces the
