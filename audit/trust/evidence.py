@@ -232,6 +232,21 @@ class ArtefactVerdict:
         return not self.problems
 
 
+def _declared_kinds(status: str) -> dict[str, str]:
+    kinds = _KINDS.get(status)
+    if kinds is None:
+        from audit.trust.gates import declared_kinds
+
+        kinds = _KINDS.setdefault(status, declared_kinds(status))
+    return kinds
+
+
+def declares_artefacts(entry: Mapping[str, Any]) -> bool:
+    """Whether the entry records an artefact its gate declares: without one, entry_artefact_verdicts has
+    nothing to verify (the verifier skips the call for each such entry of a long log)."""
+    return not _declared_kinds(str(entry.get("status"))).keys().isdisjoint(entry.get("artefacts", {}))
+
+
 def entry_artefact_verdicts(
     entry: Mapping[str, Any],
     *,
@@ -253,11 +268,7 @@ def entry_artefact_verdicts(
     the data dir for every entry of a long log costs more than the rest of a cached verdict).
     """
     status = str(entry.get("status"))
-    kinds = _KINDS.get(status)
-    if kinds is None:
-        from audit.trust.gates import declared_kinds
-
-        kinds = _KINDS.setdefault(status, declared_kinds(status))
+    kinds = _declared_kinds(status)
     if not kinds:
         return []
     artefacts = entry.get("artefacts", {})

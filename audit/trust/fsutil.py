@@ -143,8 +143,10 @@ def read_regular_file(path: str | os.PathLike[str], *, max_bytes: int, what: str
             raise UnsafeFileError(f"{what} {shown}: {_kind(st.st_mode)}, not a regular file")
         chunks: list[bytes] = []
         remaining = max_bytes + 1
+        want = st.st_size + 1  # the whole file in one read, so joining copies nothing; then what it grew by
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+            chunk = os.read(fd, min(remaining, max(want, 1 << 20)))
+            want = 0
             if not chunk:
                 break
             chunks.append(chunk)

@@ -29,12 +29,11 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import BinaryIO
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from audit.trust.signature_worker import LENGTH, PREFIX, PREFIX_HEAD, SIGNATURE, verify_frame
 from audit.trust.signatures import ALG_ED25519, ParsedSignature, VerifyingKey, verify_parsed
+
+__all__ = ["Deferred", "Pool", "Redo", "verify_frame", "worker_count"]
 
 WORKERS_ENV = "OEM_VERIFY_WORKERS"
 MIN_SIGNATURES = 8_000  # about 4,000 entries of two signatures (bench/verify_decision_log.py)
@@ -64,7 +63,7 @@ def worker_count() -> int:
 class Pool:
     """Worker processes for one verification run; started by the first log big enough to need them.
 
-    Workers are plain `python -m audit.trust.parallel_verify` children fed over pipes: no multiprocessing
+    Workers are plain `python -m audit.trust.signature_worker` children fed over pipes: no multiprocessing
     start method re-runs the caller's main script, and a daemonic process (which multiprocessing forbids to
     have children) may still use them."""
 
@@ -107,7 +106,7 @@ def _start_worker() -> subprocess.Popen:
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.Popen(  # noqa: S603 - this interpreter, this module, no shell
-        [sys.executable, "-m", "audit.trust.parallel_verify"],
+        [sys.executable, "-m", "audit.trust.signature_worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
@@ -145,14 +144,6 @@ class _Worker:
             raise Redo("a signature did not verify" if verdict == b"\x00" else "signature worker stopped")
 
 
-# Frame records. A decision entry's signatures share one message prefix (everything but the role), so it
-# crosses the pipe once per entry: PREFIX, u32 length, bytes; then per signature SIGNATURE, the 32-byte
-# public key, the 64-byte signature, u32 length and the suffix that completes the message.
-_PREFIX, _SIGNATURE = 0, 1
-_PREFIX_HEAD = struct.Struct(">BI")
-_LENGTH = struct.Struct(">I")
-
-
 class Deferred:
     """The Ed25519 checks of one log, verified in batches on the workers while the verifier's pass goes on."""
 
@@ -178,19 +169,25 @@ class Deferred:
         ):
             verify_parsed(parsed, prefix + suffix, key)
             return
+        self.defer(prefix, suffix, key, parsed.raw)
+
+    def defer(self, prefix: bytes, suffix: bytes, key: VerifyingKey, raw: bytes) -> None:
+        """Queue the Ed25519 check of `raw` (64 bytes) by `key` (an Ed25519 key with its public key) over
+        prefix + suffix; the caller has made every other check verify() makes."""
         head = self._heads.get(key.kid)
         if head is None:
-            head = self._heads[key.kid] = bytes([_SIGNATURE]) + key.public_key.public_bytes_raw()
+            public = key.public_key.public_bytes_raw()  # type: ignore[union-attr]
+            head = self._heads[key.kid] = bytes([SIGNATURE]) + public
         tail = self._suffixes.get(suffix)
         if tail is None:
-            tail = self._suffixes[suffix] = _LENGTH.pack(len(suffix)) + suffix
+            tail = self._suffixes[suffix] = LENGTH.pack(len(suffix)) + suffix
         parts = self._parts
         if prefix is not self._prefix:
             self._prefix = prefix
-            parts.append(_PREFIX_HEAD.pack(_PREFIX, len(prefix)))
+            parts.append(PREFIX_HEAD.pack(PREFIX, len(prefix)))
             parts.append(prefix)
         parts.append(head)
-        parts.append(parsed.raw)
+        parts.append(raw)
         parts.append(tail)
         self._count += 1
         if self._count >= BATCH:
@@ -212,68 +209,3 @@ class Deferred:
         while worker.pending >= MAX_PENDING_PER_WORKER:
             worker.receive()
         worker.send(frame)
-
-
-def verify_frame(frame: bytes, keys: dict[bytes, Ed25519PublicKey] | None = None) -> bool:
-    """True when every signature record in `frame` verifies over its message (the last prefix + its suffix).
-    A frame that is cut, carries a prefix no signature uses, or no signature at all is refused."""
-    keys = {} if keys is None else keys
-    view = memoryview(frame)
-    size = len(frame)
-    at = 0
-    prefix = None
-    used = True
-    count = 0
-    try:
-        while at < size:
-            tag = frame[at]
-            if tag == _PREFIX:
-                if not used:
-                    return False
-                (length,) = _LENGTH.unpack_from(frame, at + 1)
-                at += 5
-                prefix = frame[at : at + length]
-                if len(prefix) != length:
-                    return False
-                at += length
-                used = False
-            elif tag == _SIGNATURE and prefix is not None:
-                raw_key = frame[at + 1 : at + 33]
-                signature = view[at + 33 : at + 97]
-                (length,) = _LENGTH.unpack_from(frame, at + 97)
-                at += 101
-                suffix = frame[at : at + length]
-                if len(suffix) != length or len(signature) != 64:
-                    return False
-                at += length
-                key = keys.get(raw_key)
-                if key is None:
-                    if len(keys) >= 1024:  # bounded however many keys a worker meets
-                        keys.clear()
-                    key = keys[raw_key] = Ed25519PublicKey.from_public_bytes(raw_key)
-                key.verify(signature, prefix + suffix)
-                used = True
-                count += 1
-            else:
-                return False
-    except (InvalidSignature, ValueError, struct.error):
-        return False
-    return used and count > 0
-
-
-def _serve(reader: BinaryIO, writer: BinaryIO) -> None:
-    """A worker: one verdict byte per frame, until the parent closes the pipe. Public keys are loaded once
-    per worker, not once per frame."""
-    keys: dict[bytes, Ed25519PublicKey] = {}
-    while True:
-        header = reader.read(4)
-        if len(header) < 4:
-            return
-        (size,) = struct.unpack(">I", header)
-        frame = reader.read(size)
-        writer.write(b"\x01" if len(frame) == size and verify_frame(frame, keys) else b"\x00")
-        writer.flush()
-
-
-if __name__ == "__main__":
-    _serve(sys.stdin.buffer, sys.stdout.buffer)

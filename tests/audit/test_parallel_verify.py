@@ -1,7 +1,7 @@
 """The strict verifier checks a large log's signatures on every core and says exactly what the sequential
 path says: the same report, problem for problem and word for word, on valid and on tampered logs.
 
-The workers are real processes (`python -m audit.trust.parallel_verify`); the tests shrink the threshold
+The workers are real processes (`python -m audit.trust.signature_worker`); the tests shrink the threshold
 and the frame size so a log of a few dozen entries is spread over several frames and both workers.
 """
 
