@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -123,6 +124,9 @@ class _Worker:
         self.proc = proc
         self.pending = 0
         self._fd = proc.stdin.fileno()
+        # Verdicts are read from the raw descriptor (never through proc.stdout's buffer), so select() on it
+        # tells exactly when one has arrived.
+        self.verdicts = proc.stdout.fileno()
         try:
             fcntl.fcntl(self._fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
         except OSError:
@@ -138,10 +142,16 @@ class _Worker:
         self.pending += 1
 
     def receive(self) -> None:
-        verdict = self.proc.stdout.read(1)
-        self.pending -= 1
-        if verdict != b"\x01":
-            raise Redo("a signature did not verify" if verdict == b"\x00" else "signature worker stopped")
+        """Take the verdicts that have arrived, waiting for at least one: a byte per frame, 1 = verified."""
+        try:
+            verdicts = os.read(self.verdicts, self.pending)
+        except OSError as exc:
+            raise Redo("signature worker stopped") from exc
+        if not verdicts:
+            raise Redo("signature worker stopped")
+        self.pending -= len(verdicts)
+        if verdicts.count(b"\x01") != len(verdicts):
+            raise Redo("a signature did not verify" if b"\x00" in verdicts else "signature worker stopped")
 
 
 class Deferred:
@@ -149,7 +159,6 @@ class Deferred:
 
     def __init__(self, workers: list[_Worker]) -> None:
         self._workers = workers
-        self._next = 0
         self._parts: list[bytes] = []
         self._count = 0
         self._prefix: bytes | None = None  # the prefix the current frame last carried
@@ -204,8 +213,17 @@ class Deferred:
     def _submit(self) -> None:
         frame = b"".join(self._parts)
         self._parts, self._count, self._prefix = [], 0, None  # every frame carries its own prefixes
-        worker = self._workers[self._next]
-        self._next = (self._next + 1) % len(self._workers)
+        # The least busy worker takes it; when every one is full, whichever answers first. (Strict turns
+        # would leave a worker that got ahead idle while this thread waits on the other.)
+        worker = min(self._workers, key=_pending)
         while worker.pending >= MAX_PENDING_PER_WORKER:
-            worker.receive()
+            ready, _, _ = select.select([w.verdicts for w in self._workers], [], [])
+            for busy in self._workers:
+                if busy.verdicts in ready:
+                    busy.receive()
+            worker = min(self._workers, key=_pending)
         worker.send(frame)
+
+
+def _pending(worker: _Worker) -> int:
+    return worker.pending
