@@ -12,13 +12,12 @@ signature only when its content changes. Only successes are remembered: a bad CR
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from audit.trust.bounded_cache import BoundedCache
 from audit.trust.canonical import (
     DOMAIN_CRL,
     StrictJSONError,
@@ -36,9 +35,8 @@ from licensing.core.vendor_trust import TrustError, verify_vendor_bytes
 
 CRL_FORMAT = "oem-license-crl/1"
 MAX_CRL_BYTES = 8 * 1024 * 1024  # about 60 000 revoked serials
-_VERIFIED_LIMIT = 8  # a device sees one CRL at a time; a few more cover a vendor console's tests and switches
-_verified: OrderedDict[tuple, Crl] = OrderedDict()
-_verified_lock = threading.Lock()
+# a device sees one CRL at a time; a few more cover a vendor console's tests and switches
+_verified: BoundedCache[tuple, Crl] = BoundedCache(8)
 
 
 class CrlError(ValueError):
@@ -84,23 +82,17 @@ def parse_crl(
     # key is compared byte for byte, so no collision can stand in for a verified list.
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     key = (raw, tuple(sorted(trusted_keys.items())), resolve(allow_development_keys))
-    with _verified_lock:
-        cached = _verified.get(key)
-        if cached is not None:
-            _verified.move_to_end(key)
-            return cached
+    cached = _verified.get(key)
+    if cached is not None:
+        return cached
     crl = _parse_crl(data, trusted_keys, key[2])
-    with _verified_lock:
-        _verified[key] = crl
-        while len(_verified) > _VERIFIED_LIMIT:
-            _verified.popitem(last=False)
+    _verified.put(key, crl)
     return crl
 
 
 def clear_cache() -> None:
     """Forget every verified CRL (tests that measure the uncached path)."""
-    with _verified_lock:
-        _verified.clear()
+    _verified.clear()
 
 
 def _parse_crl(data: Any, trusted_keys: dict[str, tuple[str, str, str]], allow_development_keys) -> Crl:

@@ -11,8 +11,6 @@ import base64
 import json
 import os
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from audit.trust.bounded_cache import BoundedCache
 from audit.trust.canonical import (
     DOMAIN_LICENSE,
     MAX_JSON_DEPTH,
@@ -230,8 +229,7 @@ def check_features(features: Any) -> tuple[str, ...]:
 
 
 _PARSED_LIMIT = 8  # a device holds one license; a vendor console reads a few in a row
-_parsed: OrderedDict[bytes, License] = OrderedDict()
-_parsed_lock = threading.Lock()
+_parsed: BoundedCache[bytes, License] = BoundedCache(_PARSED_LIMIT)
 
 
 def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
@@ -246,25 +244,18 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
     if not isinstance(data, bytes | bytearray) or len(data) > MAX_LICENSE_BYTES:
         return _parse_license(data)
     key = bytes(data)
-    with _parsed_lock:
-        cached = _parsed.get(key)
-        if cached is not None:
-            _parsed.move_to_end(key)
+    cached = _parsed.get(key)
     if cached is not None:
         return cached._private_copy()
     lic = _parse_license(key)
     if lic.canonical is not None:  # a non-canonical file is parsed strictly every time, as before
-        with _parsed_lock:
-            _parsed[key] = lic._cache_entry()
-            while len(_parsed) > _PARSED_LIMIT:
-                _parsed.popitem(last=False)
+        _parsed.put(key, lic._cache_entry())
     return lic
 
 
 def clear_parse_cache() -> None:
     """Forget every parsed license (tests and benchmarks that measure the first parse)."""
-    with _parsed_lock:
-        _parsed.clear()
+    _parsed.clear()
 
 
 def _parse_license(data: bytes | str | dict[str, Any]) -> License:

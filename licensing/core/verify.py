@@ -8,13 +8,12 @@ unauthenticated document is worth reporting on).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from audit.trust.bounded_cache import BoundedCache
 from audit.trust.keyring import format_time
 from audit.trust.signatures import SignatureError, VerifyingKey
 from licensing.core.crl import Crl, CrlError, parse_crl
@@ -68,9 +67,8 @@ def _revoked(
     return frozenset(revoked_serials)
 
 
-_VERIFIED_LIMIT = 8  # a device holds one license; a vendor console checks a few in a row
-_verified: OrderedDict[tuple, bool] = OrderedDict()
-_verified_lock = threading.Lock()
+# a device holds one license; a vendor console checks a few in a row
+_verified: BoundedCache[tuple, bool] = BoundedCache(8)
 
 
 def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development_keys: bool) -> None:
@@ -85,10 +83,8 @@ def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development
     # The message itself is the key (a few kB at most, eight of them kept): exact, and no digest to compute.
     # The trusted keys as given, unsorted: the same keys in another order only miss the cache.
     key = (message, lic.signature, tuple(trusted_keys.items()), allow_development_keys)
-    with _verified_lock:
-        if key in _verified:
-            _verified.move_to_end(key)
-            return
+    if _verified.get(key):
+        return
     try:
         parsed = lic.parsed_signature()
     except SignatureError as exc:
@@ -96,16 +92,12 @@ def _verify_signature(lic: License, trusted_keys: TrustedKeys, allow_development
     verify_vendor_parsed(
         parsed, message, trusted_keys=trusted_keys, allow_development_keys=allow_development_keys
     )
-    with _verified_lock:
-        _verified[key] = True
-        while len(_verified) > _VERIFIED_LIMIT:
-            _verified.popitem(last=False)
+    _verified.put(key, True)
 
 
 def clear_cache() -> None:
     """Forget every verified license signature (tests that measure the uncached path)."""
-    with _verified_lock:
-        _verified.clear()
+    _verified.clear()
 
 
 def verify_license(

@@ -9,6 +9,7 @@ import pytest
 from audit.trust.keyring import KeyRing
 from licensing.core.license_file import load_vendor_signer
 from tests.licensing.fakesys import build_machine
+from tests.licensing.helpers import fingerprint, make_license
 from tests.trust_setup import installed
 
 
@@ -51,3 +52,15 @@ def keyring(data_dir) -> KeyRing:
 @pytest.fixture
 def signer():
     return load_vendor_signer()
+
+
+@pytest.fixture
+def record(machine, keyring):
+    """A fresh fingerprint record of the fake machine."""
+    return fingerprint(machine, keyring)
+
+
+@pytest.fixture
+def lic(signer, record):
+    """A development-signed license for exactly this machine."""
+    return make_license(signer, record["components"])

@@ -13,7 +13,7 @@ from licensing.core.crl import build_crl, parse_crl
 from licensing.core.license_file import LicenseError, clear_parse_cache, parse_license
 from licensing.core.trusted_keys import TRUSTED
 from licensing.core.verify import verify_license
-from tests.licensing.helpers import NOW, fingerprint, make_license, this_pin
+from tests.licensing.helpers import NOW, make_license, this_pin
 
 
 @pytest.fixture(autouse=True)
@@ -21,16 +21,6 @@ def _cold_cache():
     clear_parse_cache()
     yield
     clear_parse_cache()
-
-
-@pytest.fixture
-def record(machine, keyring):
-    return fingerprint(machine, keyring)
-
-
-@pytest.fixture
-def lic(signer, record):
-    return make_license(signer, record["components"])
 
 
 def _strict(data: bytes):

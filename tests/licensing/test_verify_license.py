@@ -32,16 +32,6 @@ def verify_license(*args, **kwargs):
     return _verify_license(*args, **kwargs)
 
 
-@pytest.fixture
-def record(machine, keyring):
-    return fingerprint(machine, keyring)
-
-
-@pytest.fixture
-def lic(signer, record):
-    return make_license(signer, record["components"])
-
-
 def _only_reason(status, text):
     assert not status.valid
     assert any(text in r for r in status.reasons), status.reasons
