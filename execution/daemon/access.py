@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,6 +89,10 @@ class AccessLog:
             self.wait_durable(mine)
         elif self.sync:
             self._kick.set()
+            # Let go of the GIL for a moment: the syncer just woken takes it and starts its fdatasync now,
+            # while this thread goes on with the order, rather than at this thread's next blocking call
+            # (measured: one order at a time, its journal leader then finds the line on disk more often).
+            time.sleep(0)
         return mine
 
     def mark(self) -> int:
