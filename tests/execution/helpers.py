@@ -42,3 +42,20 @@ def loose_risk(clock, **overrides):
     risk = RiskEngine(RiskLimits(**limits), clock=clock)
     risk.set_reference_price(SYMBOL, 0.05)
     return risk
+
+
+def replay_after_kill(path):
+    """Replay a journal whose writer was killed (SIGKILL). Linux may stop a write to a regular file at a page
+    boundary when a fatal signal arrives, so the kill can cut the last record. That record was never
+    acknowledged (durable-before-ack): the operator's repair (``repair_journal``) must say so and cut only
+    it; anything else (damage in the middle, a cut acknowledged record) fails here."""
+    from execution.core.journal import JournalDamaged, replay
+    from execution.core.journal_repair import repair_journal
+
+    try:
+        return replay(path)
+    except JournalDamaged as exc:
+        assert exc.damage.torn, exc.damage.one_line()
+        result = repair_journal(path, actor="test")
+        assert result is not None and result.acknowledged == [], result
+        return replay(path)
