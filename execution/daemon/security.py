@@ -201,6 +201,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self.on_decision = on_decision or (lambda decision, reason: None)
         self._peers: dict[bytes, _Peer] = {}
         self._tokens: dict[tuple[str, str], TokenClaims] = {}
+        self._wrapped: dict[str, tuple] = {}  # method -> (its handler, that handler behind this check)
         self._cache_lock = threading.Lock()
 
     # -- checks --------------------------------------------------------------------------------------------
@@ -329,6 +330,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        # grpc asks on every call; the wrapper of a method's handler is the same each time, so it is built
+        # once (per handler object: a re-registered service gets a new one).
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler):
         check = self._check
         access_log = self.access_log
 
