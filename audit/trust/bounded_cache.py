@@ -8,7 +8,6 @@ a refusal is never remembered.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -20,22 +19,24 @@ class BoundedCache(Generic[K, V]):
         if limit < 1:
             raise ValueError("a bounded cache holds at least one entry")
         self.limit = limit
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        # A plain dict keeps insertion order: a hit is moved to the end by taking it out and putting it
+        # back, cheaper than an OrderedDict's move_to_end, and the first key is the least recently used.
+        self._entries: dict[K, V] = {}
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         with self._lock:
-            value = self._entries.get(key)
+            value = self._entries.pop(key, None)
             if value is not None:
-                self._entries.move_to_end(key)
+                self._entries[key] = value
             return value
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
+            self._entries.pop(key, None)
             self._entries[key] = value
-            self._entries.move_to_end(key)
             while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
+                del self._entries[next(iter(self._entries))]
 
     def clear(self) -> None:
         with self._lock:

@@ -124,7 +124,10 @@ class License:
         """A License sharing nothing mutable with this one (the parse cache's entries are never handed
         out: a caller that changes its license's dicts changes only its own)."""
         copy = object.__new__(License)  # not dataclasses.replace: this runs on every cached parse
-        copy.__dict__.update(self.__dict__, components=dict(self.components), _document=None)
+        fields = self.__dict__.copy()
+        fields["components"] = dict(self.components)
+        fields["_document"] = None
+        object.__setattr__(copy, "__dict__", fields)
         return copy
 
     def signed_message(self) -> bytes:
