@@ -24,23 +24,36 @@ class BoundedCache(Generic[K, V]):
         self._entries: dict[K, V] = {}
         self._lock = threading.Lock()
 
+    # acquire/release rather than `with`: the license check makes several lookups per call, and the
+    # context-manager protocol costs about as much as the lookup itself.
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._entries.pop(key, None)
+        entries = self._entries
+        self._lock.acquire()
+        try:
+            value = entries.pop(key, None)
             if value is not None:
-                self._entries[key] = value
+                entries[key] = value
             return value
+        finally:
+            self._lock.release()
 
     def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = value
-            while len(self._entries) > self.limit:
-                del self._entries[next(iter(self._entries))]
+        entries = self._entries
+        self._lock.acquire()
+        try:
+            entries.pop(key, None)
+            entries[key] = value
+            while len(entries) > self.limit:
+                del entries[next(iter(entries))]
+        finally:
+            self._lock.release()
 
     def clear(self) -> None:
-        with self._lock:
+        self._lock.acquire()
+        try:
             self._entries.clear()
+        finally:
+            self._lock.release()
 
     def __len__(self) -> int:
         return len(self._entries)

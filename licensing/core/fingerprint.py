@@ -424,6 +424,11 @@ class MatchPolicy:
     core: tuple[str, ...] = field(default=CORE_COMPONENTS)
     dongle_mandatory_when_bound: bool = True
     name: str = "3-of-5+machine_id"
+    # `core` as a set, made once: counting the matched core components is then one C call per check
+    _core_set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_core_set", frozenset(self.core))
 
     def match(self, licensed: dict[str, str], device: dict[str, str]) -> MatchResult:
         matched: list[str] = []
@@ -434,7 +439,7 @@ class MatchPolicy:
                     matched.append(c)
                 else:
                     changed.append(c)
-        core_matched = sum(map(self.core.__contains__, matched))
+        core_matched = len(self._core_set.intersection(matched))
         problems = [f"{c} does not match" for c in self.mandatory if c not in matched]
         if self.dongle_mandatory_when_bound and COMPONENT_USB_DONGLE in changed:
             problems.append("the licensed USB dongle is not present")
