@@ -57,8 +57,14 @@ class LicenseStatus:
     ) -> None:
         # One write of the instance's fields: a frozen dataclass's own __init__ makes one guarded setattr
         # call per field, a sizeable part of a license check that is not its signature.
-        fields = {"valid": valid, "reasons": reasons, "license": license, "matched": matched}
-        fields.update(changed=changed, environment={} if environment is None else environment)
+        fields = {
+            "valid": valid,
+            "reasons": reasons,
+            "license": license,
+            "matched": matched,
+            "changed": changed,
+            "environment": {} if environment is None else environment,
+        }
         object.__setattr__(self, "__dict__", fields)
 
     def summary(self) -> str:
