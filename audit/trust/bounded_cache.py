@@ -8,7 +8,6 @@ a refusal is never remembered.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -20,26 +19,41 @@ class BoundedCache(Generic[K, V]):
         if limit < 1:
             raise ValueError("a bounded cache holds at least one entry")
         self.limit = limit
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        # A plain dict keeps insertion order: a hit is moved to the end by taking it out and putting it
+        # back, cheaper than an OrderedDict's move_to_end, and the first key is the least recently used.
+        self._entries: dict[K, V] = {}
         self._lock = threading.Lock()
 
+    # acquire/release rather than `with`: the license check makes several lookups per call, and the
+    # context-manager protocol costs about as much as the lookup itself.
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._entries.get(key)
+        entries = self._entries
+        self._lock.acquire()
+        try:
+            value = entries.pop(key, None)
             if value is not None:
-                self._entries.move_to_end(key)
+                entries[key] = value
             return value
+        finally:
+            self._lock.release()
 
     def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
+        entries = self._entries
+        self._lock.acquire()
+        try:
+            entries.pop(key, None)
+            entries[key] = value
+            while len(entries) > self.limit:
+                del entries[next(iter(entries))]
+        finally:
+            self._lock.release()
 
     def clear(self) -> None:
-        with self._lock:
+        self._lock.acquire()
+        try:
             self._entries.clear()
+        finally:
+            self._lock.release()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -5,8 +5,8 @@ Document: {"format": "oem-license-crl/1", "number": N, "issued_at": ..., "revoke
 number only grows (it is the registry sequence number it was built from), so an older CRL cannot be replayed
 over a newer one by a verifier that remembers the number. A CRL that fails to verify fails closed.
 
-A verified CRL is remembered by the SHA-384 of its exact bytes (with the trusted keys and the development-key
-switch it was verified under), so the daemon's periodic license check re-reads the file but verifies its
+A verified CRL is remembered by its exact bytes (with the trusted keys and the development-key switch it
+was verified under), so the daemon's periodic license check re-reads the file but verifies its
 signature only when its content changes. Only successes are remembered: a bad CRL is refused every time.
 """
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from audit.trust.bounded_cache import BoundedCache
 from audit.trust.canonical import DOMAIN_FINGERPRINT, canonical_bytes, domain_prefix, signing_input
 from audit.trust.hashing import sha384_bytes
 from audit.trust.keyring import KeyRing, format_time
@@ -345,14 +346,29 @@ def check_record_shape(record: Any) -> dict[str, str]:
     return components
 
 
+# a device reports one set of components; a vendor console checks a few requests and licenses in a row
+_well_formed: BoundedCache[tuple, bool] = BoundedCache(8)
+
+
 def check_components(components: Any) -> None:
     if not isinstance(components, dict) or not components:
         raise FingerprintError("fingerprint components must be a non-empty object")
+    # Every license check runs this on the device's record: a mapping once found well formed is known by
+    # its exact items (only str keys and values are remembered, compared by value). It proves nothing
+    # more: the record's signature and the match against the license are checked on every call.
+    try:
+        items = tuple(components.items())
+        if _well_formed.get(items):
+            return
+    except TypeError:  # an unhashable value: the checks below name it
+        items = None
     for name, value in components.items():
         if name not in ALL_COMPONENTS:
             raise FingerprintError(f"unknown fingerprint component {str(name)[:40]!r}")
         if not isinstance(value, str) or not _HASH_PATTERN.match(value):
             raise FingerprintError(f"fingerprint component {name} is not a SHA-384 hex digest")
+    if items is not None and all(type(name) is str and type(value) is str for name, value in items):
+        _well_formed.put(items, True)
 
 
 def verify_fingerprint_record(
@@ -380,12 +396,21 @@ def verify_fingerprint_record(
 
 
 # ---- matching ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MatchResult:
     ok: bool
     matched: tuple[str, ...]
     changed: tuple[str, ...]  # bound by the license, different or missing on this device
     reason: str | None = None
+
+    def __init__(
+        self, ok: bool, matched: tuple[str, ...], changed: tuple[str, ...], reason: str | None = None
+    ) -> None:
+        # One write of the instance's fields: a frozen dataclass's own __init__ makes one guarded
+        # setattr call per field, and every license check builds one of these.
+        object.__setattr__(
+            self, "__dict__", {"ok": ok, "matched": matched, "changed": changed, "reason": reason}
+        )
 
 
 @dataclass(frozen=True)
@@ -399,26 +424,33 @@ class MatchPolicy:
     core: tuple[str, ...] = field(default=CORE_COMPONENTS)
     dongle_mandatory_when_bound: bool = True
     name: str = "3-of-5+machine_id"
+    # `core` as a set, made once: counting the matched core components is then one C call per check
+    _core_set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_core_set", frozenset(self.core))
 
     def match(self, licensed: dict[str, str], device: dict[str, str]) -> MatchResult:
         matched: list[str] = []
         changed: list[str] = []
         for c in ALL_COMPONENTS:
             if c in licensed:
-                (matched if device.get(c) == licensed[c] else changed).append(c)
-        matched, changed = tuple(matched), tuple(changed)
-        core_matched = [c for c in matched if c in self.core]
+                if device.get(c) == licensed[c]:
+                    matched.append(c)
+                else:
+                    changed.append(c)
+        core_matched = len(self._core_set.intersection(matched))
         problems = [f"{c} does not match" for c in self.mandatory if c not in matched]
         if self.dongle_mandatory_when_bound and COMPONENT_USB_DONGLE in changed:
             problems.append("the licensed USB dongle is not present")
-        if len(core_matched) < self.min_matches:
-            problems.append(f"only {len(core_matched)} of the required {self.min_matches} components match")
+        if core_matched < self.min_matches:
+            problems.append(f"only {core_matched} of the required {self.min_matches} components match")
         reason = None
         if problems:
             reason = f"device fingerprint does not match policy {self.name}: " + "; ".join(problems)
             if changed:
                 reason += f" (changed: {', '.join(changed)})"
-        return MatchResult(not problems, matched, changed, reason)
+        return MatchResult(not problems, tuple(matched), tuple(changed), reason)
 
     def unmet_by(self, components: dict[str, str]) -> str | None:
         """Why a device reporting `components` could never satisfy this policy, or None when it can."""

@@ -124,7 +124,10 @@ class License:
         """A License sharing nothing mutable with this one (the parse cache's entries are never handed
         out: a caller that changes its license's dicts changes only its own)."""
         copy = object.__new__(License)  # not dataclasses.replace: this runs on every cached parse
-        copy.__dict__.update(self.__dict__, components=dict(self.components), _document=None)
+        fields = self.__dict__.copy()
+        fields["components"] = dict(self.components)
+        fields["_document"] = None
+        object.__setattr__(copy, "__dict__", fields)
         return copy
 
     def signed_message(self) -> bytes:
@@ -228,6 +231,7 @@ def check_features(features: Any) -> tuple[str, ...]:
     return tuple(sorted(features))
 
 
+_BYTES = (bytes, bytearray)  # a tuple, not bytes | bytearray: that union would be built on every call
 _PARSED_LIMIT = 8  # a device holds one license; a vendor console reads a few in a row
 _parsed: BoundedCache[bytes, License] = BoundedCache(_PARSED_LIMIT)
 
@@ -241,9 +245,9 @@ def parse_license(data: bytes | str | dict[str, Any] | License) -> License:
     caller sees another's changes. The signature is not part of this: `verify_license` checks it."""
     if isinstance(data, License):
         return data
-    if not isinstance(data, bytes | bytearray) or len(data) > MAX_LICENSE_BYTES:
+    if not isinstance(data, _BYTES) or len(data) > MAX_LICENSE_BYTES:
         return _parse_license(data)
-    key = bytes(data)
+    key = data if type(data) is bytes else bytes(data)
     cached = _parsed.get(key)
     if cached is not None:
         return cached._private_copy()

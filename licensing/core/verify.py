@@ -37,7 +37,7 @@ from licensing.core.vendor_trust import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LicenseStatus:
     valid: bool
     reasons: list[str]
@@ -45,6 +45,27 @@ class LicenseStatus:
     matched: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     environment: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        valid: bool,
+        reasons: list[str],
+        license: License | None = None,  # noqa: A002 - the field's name
+        matched: tuple[str, ...] = (),
+        changed: tuple[str, ...] = (),
+        environment: dict[str, Any] | None = None,
+    ) -> None:
+        # One write of the instance's fields: a frozen dataclass's own __init__ makes one guarded setattr
+        # call per field, a sizeable part of a license check that is not its signature.
+        fields = {
+            "valid": valid,
+            "reasons": reasons,
+            "license": license,
+            "matched": matched,
+            "changed": changed,
+            "environment": {} if environment is None else environment,
+        }
+        object.__setattr__(self, "__dict__", fields)
 
     def summary(self) -> str:
         if self.valid:
