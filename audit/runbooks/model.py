@@ -57,9 +57,9 @@ ROLES = ("engineer", "product_owner", "compliance", "admin", "operator")
 GATE_NAMES = tuple(GATES)
 SPRINTS = (1, 2, 3, 4)
 
-_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_RUNBOOK_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-_ANCHOR = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_SLUG = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_RUNBOOK_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+_ANCHOR = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 
 _RUNBOOK_KEYS = {
     "id": True,

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from audit.models import Deployment, StepAttachment
 
-UPLOAD_FOLDER = re.compile(r"^[0-9a-f]{32}$")
+UPLOAD_FOLDER = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def stale(path: Path, now: float) -> bool:

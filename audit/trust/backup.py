@@ -56,13 +56,13 @@ DATA_PREFIX = "data/"
 ROOT_KID = "installation-root"
 MAX_MEMBERS = 200_000
 _CHUNK = 1 << 20
-_SAFE_PART = re.compile(r"^[A-Za-z0-9._@+=,-][A-Za-z0-9._@+=, -]*$")
+_SAFE_PART = re.compile(r"^[A-Za-z0-9._@+=,-][A-Za-z0-9._@+=, -]*\Z")
 
 # Data-dir paths never backed up (relative, POSIX): rebuilt from the dump, reset on restore, or machine-local.
 _EXCLUDED_TOP = {"broker", "staticfiles"}
 _EXCLUDED_FILES = {"state/witness.json", "state/witness.key", "state/witness_resets.jsonl"}
 _EXCLUDED_SUFFIXES = (".lock", ".tmp")
-_SQLITE = re.compile(r"^db\.sqlite3(-journal|-wal|-shm)?$")
+_SQLITE = re.compile(r"^db\.sqlite3(-journal|-wal|-shm)?\Z")
 
 
 class BackupError(ValueError):

@@ -29,11 +29,11 @@ _ROLES = frozenset({"owner", "compliance", "engineer"})
 _MAX_SAFE_INT = 9007199254740991
 
 # re.search, like jsonschema's "pattern" keyword, so both accept exactly the same strings.
-_PREV_HASH = re.compile(r"^sha384:[0-9a-f]{96}$")
-_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$")
-_ARTEFACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_HEX384 = re.compile(r"^[0-9a-f]{96}$")
-_SIGNATURE = re.compile(r"^(ed25519|hmac-sha384):[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[A-Za-z0-9+/]+={0,2}$")
+_PREV_HASH = re.compile(r"^sha384:[0-9a-f]{96}\Z")
+_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z\Z")
+_ARTEFACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+_HEX384 = re.compile(r"^[0-9a-f]{96}\Z")
+_SIGNATURE = re.compile(r"^(ed25519|hmac-sha384):[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[A-Za-z0-9+/]+={0,2}\Z")
 
 
 def shape_error(entry: Any) -> str | None:

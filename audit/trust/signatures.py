@@ -25,8 +25,8 @@ ALG_HMAC_SHA384 = "hmac-sha384"
 ALGORITHMS = (ALG_ED25519, ALG_HMAC_SHA384)
 _RAW_LENGTH = {ALG_ED25519: 64, ALG_HMAC_SHA384: 48}
 
-KID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_B64_PATTERN = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+KID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_B64_PATTERN = re.compile(r"^[A-Za-z0-9+/]+={0,2}\Z")
 
 
 class SignatureError(ValueError):

@@ -63,7 +63,7 @@ GPG_KEY_ENV = "OEM_RELEASE_GPG_KEY_FILE"
 WHEELHOUSE_ENV = "OEM_WHEELHOUSE"
 FINGERPRINT_NAME = "fingerprint.txt"
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 class BuildError(ValueError):

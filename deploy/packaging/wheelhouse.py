@@ -14,9 +14,9 @@ from pathlib import Path
 
 PYTHON = (3, 11)
 _PLATFORM_TAGS = {
-    "linux-x86_64": re.compile(r"^(manylinux[0-9_]*_x86_64|manylinux1_x86_64|linux_x86_64)$"),
-    "windows-x86_64": re.compile(r"^win_amd64$"),
-    "macos-arm64": re.compile(r"^macosx_[0-9]+_[0-9]+_(arm64|universal2)$"),
+    "linux-x86_64": re.compile(r"^(manylinux[0-9_]*_x86_64|manylinux1_x86_64|linux_x86_64)\Z"),
+    "windows-x86_64": re.compile(r"^win_amd64\Z"),
+    "macos-arm64": re.compile(r"^macosx_[0-9]+_[0-9]+_(arm64|universal2)\Z"),
 }
 _SYS_PLATFORM = {"linux-x86_64": "linux", "windows-x86_64": "win32", "macos-arm64": "darwin"}
 _LINE = re.compile(

@@ -70,7 +70,7 @@ _TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 # Binance (and most venues) accept 1..36 chars of [.A-Za-z0-9:/_-]; the generated ids stay inside that.
-CLIENT_ORDER_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}$")
+CLIENT_ORDER_ID_RE = re.compile(r"^[.A-Za-z0-9:/_-]{1,36}\Z")
 _QTY_EPS = 1e-12
 
 

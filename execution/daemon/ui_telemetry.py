@@ -39,9 +39,9 @@ MAX_EVENTS_PER_CALL = 64
 MAX_CLIENTS = 256  # client runs kept in memory; stale ones are forgotten first
 MAX_VALUE = 1e6
 MAX_FUTURE = timedelta(minutes=5)
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_VERSION = re.compile(r"^[\x21-\x7e]{1,64}$")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+_VERSION = re.compile(r"^[\x21-\x7e]{1,64}\Z")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z")
 
 
 class UiTelemetryRefused(ValueError):

@@ -29,7 +29,7 @@ MAX_REPORT_BYTES = 4 * 1024 * 1024
 _REPORT_LINE = re.compile(
     r"^- report: `(?P<name>paper_smoke_[0-9TZ-]+\.json)` sha384:(?P<hex>[0-9a-f]{96})$", re.M
 )
-_ORDERS_NAME = re.compile(r"^paper_smoke_[0-9TZ-]+\.orders\.jsonl$")
+_ORDERS_NAME = re.compile(r"^paper_smoke_[0-9TZ-]+\.orders\.jsonl\Z")
 
 
 def orders_log_name(report: Any) -> str | None:

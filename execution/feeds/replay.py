@@ -20,7 +20,7 @@ import numpy as np
 from execution.feeds.base import Bar, BarSink, FeedError, timeframe_of
 from risklab.engine.data import Bars, MarketDataError, load_bars
 
-_SYMBOL_FROM_NAME = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)(?:[-.].*)?$")
+_SYMBOL_FROM_NAME = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)(?:[-.].*)?\Z")
 
 
 def symbol_from_filename(path: Path) -> str:

@@ -15,8 +15,8 @@ from execution.core.orders import Stage
 from execution.feeds.base import FeedError, timeframe_seconds
 from execution.strategy import reference
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
-_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}\Z")
+_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+\Z")
 _KEYS = {
     "name",
     "class",

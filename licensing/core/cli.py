@@ -73,7 +73,7 @@ from licensing.core.vendor_trust import trusted_verifying_key
 from licensing.core.verify import verify_license
 
 ACTIVATION_FORMAT = "oem-license-activation/1"
-_EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 
 
 def _fail(message: str, code: int = EXIT_FAIL) -> int:

@@ -41,7 +41,7 @@ ALL_COMPONENTS = (*CORE_COMPONENTS, COMPONENT_USB_DONGLE)
 
 ENV_PHYSICAL, ENV_VM, ENV_CONTAINER = "physical", "vm", "container"
 
-_HASH_PATTERN = re.compile(r"^[0-9a-f]{96}$")
+_HASH_PATTERN = re.compile(r"^[0-9a-f]{96}\Z")
 _DMI_VM_MARKERS = {
     "kvm": "kvm",
     "qemu": "qemu",
@@ -58,7 +58,7 @@ _DMI_VM_MARKERS = {
 }
 _CGROUP_CONTAINER_MARKERS = ("docker", "kubepods", "containerd", "lxc", "libpod", "podman")
 _VIRTUAL_BLOCK_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "sr", "nbd", "fd")
-_USB_DONGLE_PATTERN = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{4}):(.+)$")
+_USB_DONGLE_PATTERN = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{4}):(.+)\Z")
 
 
 class FingerprintError(ValueError):

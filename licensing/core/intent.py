@@ -42,7 +42,7 @@ INTENT_FORMAT = "oem-license-intent/1"
 INTENT_NAME = "intent.json"
 OPERATIONS = ("provision", "activate", "revoke")
 _FIELDS = {"format", "op", "key", "registry_seq", "line", "writes", "summary", "signature"}
-_KEY = re.compile(r"^sha384:[0-9a-f]{96}$")
+_KEY = re.compile(r"^sha384:[0-9a-f]{96}\Z")
 
 
 class IntentError(ValueError):

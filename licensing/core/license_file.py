@@ -73,8 +73,8 @@ _FIELDS = (
     "signature",
 )
 _DEVICE_FIELDS = {"components", "allow_virtual", "match_policy", "trust_root"}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_DIGEST = re.compile(r"^sha384:[0-9a-f]{96}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
+_DIGEST = re.compile(r"^sha384:[0-9a-f]{96}\Z")
 
 
 class LicenseError(ValueError):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_INSTALLATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_ROOT_FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_+/=.-]{7,199}$")
+_INSTALLATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_ROOT_FINGERPRINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_+/=.-]{7,199}\Z")
 
 
 class PinError(ValueError):

@@ -17,7 +17,7 @@ from audit.trust.fsutil import atomic_write_bytes, read_regular_file
 MAX_PNG_BYTES = 8 * 1024 * 1024
 MAX_QR_PIXELS = 4096 * 4096  # a version-40 code at 4 px per module is 740 px wide; a photo of one fits too
 MAX_QR_PAYLOAD = 2300  # bytes in a version-40 QR code at error-correction level M is 2331
-_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 class QrError(ValueError):

@@ -83,7 +83,7 @@ _DATA_FIELDS = {
     "activated": {"serial", "activation_id", "device_digest"},
     "deactivated": {"serial", "activation_id"},
 }
-_ACTIVATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ACTIVATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 class RegistryError(ValueError):

@@ -35,7 +35,7 @@ REQUEST_FORMAT = "oem-license-request/2"
 QR_PREFIX = "OEMREQ1:"
 MAX_REQUEST_BYTES = 64 * 1024
 _FIELDS = {"format", "fingerprint", "hostname", "created_at", "trust_root", "request_digest"}
-_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")
 
 
 class RequestError(ValueError):

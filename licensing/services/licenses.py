@@ -31,7 +31,7 @@ from ..errors import LicenseMirrorError, LicensingError
 from ..models import License, LicenseRequest, LicenseStatus, RequestStatus
 from .store import allow_development_keys, data_dir, issued_path, parse_request, registry, vendor_signer
 
-_EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # as the oem_provision_license CLI
+_EDITION = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")  # as the oem_provision_license CLI
 
 
 # ---- issue (approve) ---------------------------------------------------------------------------------------

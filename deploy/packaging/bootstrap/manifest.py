@@ -28,11 +28,11 @@ MAX_MANIFEST_BYTES = 32 << 20
 MAX_FILES = 200_000
 
 _FIELDS = frozenset({"schema", "bundle_version", "commit", "platform", "build_time", "files"})
-_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_DIGEST = re.compile(r"^sha384:[0-9a-f]{96}$")
-_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-_SEGMENT = re.compile(r"^[A-Za-z0-9_+=@~-][A-Za-z0-9_.+=@~-]{0,254}$")
+_VERSION = re.compile(r"^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\Z")
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
+_DIGEST = re.compile(r"^sha384:[0-9a-f]{96}\Z")
+_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_+=@~-][A-Za-z0-9_.+=@~-]{0,254}\Z")
 
 
 class ManifestError(ValueError):
