@@ -34,7 +34,7 @@ from pathlib import Path
 from audit.trust.signature_worker import LENGTH, PREFIX, PREFIX_HEAD, SIGNATURE, verify_frame
 from audit.trust.signatures import ALG_ED25519, ParsedSignature, VerifyingKey, verify_parsed
 
-__all__ = ["Deferred", "Pool", "Redo", "verify_frame", "worker_count"]
+__all__ = ["Deferred", "Pool", "Redo", "record_parts", "verify_frame", "worker_count"]
 
 WORKERS_ENV = "OEM_VERIFY_WORKERS"
 MIN_SIGNATURES = 8_000  # about 4,000 entries of two signatures (bench/verify_decision_log.py)
@@ -185,19 +185,20 @@ class Deferred:
         prefix + suffix; the caller has made every other check verify() makes."""
         head = self._heads.get(key.kid)
         if head is None:
-            public = key.public_key.public_bytes_raw()  # type: ignore[union-attr]
-            head = self._heads[key.kid] = bytes([SIGNATURE]) + public
+            head = self._heads[key.kid] = record_parts(key, b"")[0]
         tail = self._suffixes.get(suffix)
         if tail is None:
-            tail = self._suffixes[suffix] = LENGTH.pack(len(suffix)) + suffix
+            tail = self._suffixes[suffix] = record_parts(key, suffix)[1]
+        self.queue(prefix, head, raw, tail)
+
+    def queue(self, prefix: bytes, head: bytes, raw: bytes, tail: bytes) -> None:
+        """defer() with the signature record's parts of its key and suffix already made (record_parts)."""
         parts = self._parts
         if prefix is not self._prefix:
             self._prefix = prefix
             parts.append(PREFIX_HEAD.pack(PREFIX, len(prefix)))
             parts.append(prefix)
-        parts.append(head)
-        parts.append(raw)
-        parts.append(tail)
+        parts += (head, raw, tail)
         self._count += 1
         if self._count >= BATCH:
             self._submit()
@@ -223,6 +224,14 @@ class Deferred:
                     busy.receive()
             worker = min(self._workers, key=_pending)
         worker.send(frame)
+
+
+def record_parts(key: VerifyingKey, suffix: bytes) -> tuple[bytes, bytes]:
+    """What a signature record holds before its 64 bytes (tag and raw public key) and after them (the
+    suffix, with its length), for an Ed25519 `key` with its public key: the same for every signature by
+    that key in that role, so a caller may make them once."""
+    public = key.public_key.public_bytes_raw()  # type: ignore[union-attr]
+    return bytes([SIGNATURE]) + public, LENGTH.pack(len(suffix)) + suffix
 
 
 def _pending(worker: _Worker) -> int:

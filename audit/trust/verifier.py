@@ -109,7 +109,7 @@ class Problem:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no per-entry __dict__ for a long log's pass to fill and keep
 class VerifiedEntry:
     log: str
     file: str
@@ -199,7 +199,9 @@ class _Run:
                 ):
                     key = self.keyring.verifying_key(kid)
                     if key.algorithm == ALG_ED25519 and key.kid == kid and key.public_key is not None:
-                        found = _SignerKey(record, key, *self.window(record), self.suffix(role))
+                        suffix = self.suffix(role)
+                        head, tail = parallel_verify.record_parts(key, suffix)
+                        found = _SignerKey(record, key, *self.window(record), suffix, head, tail)
             except Exception:  # noqa: BLE001 - _check_signature meets it again, in its order and words
                 found = None
             self.signer_keys[role, kid] = found
@@ -256,6 +258,8 @@ class _SignerKey:
     valid_from: datetime
     valid_until: datetime | None
     suffix: bytes  # what completes the signing input: the role, canonical, and the closing brace
+    head: bytes  # its signature records' parts for the workers (parallel_verify.Deferred.queue)
+    tail: bytes
 
 
 _UNSEEN = object()
@@ -768,21 +772,31 @@ def _known_signature(role: str, text: str, prefix: bytes, timestamp: datetime, r
         return None
     if known.valid_until is not None and timestamp >= known.valid_until:
         return None
-    try:
-        raw = binascii.a2b_base64(parts[2])
-    except (binascii.Error, ValueError):
-        return None
-    # Only the canonical text of 64 bytes: what parse_signature accepts, and no other spelling.
-    if len(raw) != 64 or binascii.b2a_base64(raw, newline=False).decode("ascii") != parts[2]:
+    raw = _canonical_64(parts[2])
+    if raw is None:
         return None
     if run.deferred is not None:
-        run.deferred.defer(prefix, known.suffix, known.key, raw)
+        run.deferred.queue(prefix, known.head, raw, known.tail)
     else:
         try:
             verify_parsed(ParsedSignature(ALG_ED25519, parts[1], raw), prefix + known.suffix, known.key)
         except SignatureError:
             return None
     return known.record
+
+
+def _canonical_64(encoded: str) -> bytes | None:
+    """The 64 bytes `encoded` spells in canonical base64 (what parse_signature accepts, and no other
+    spelling), else None. Strict base64 of 64 bytes is 86 digits and "=="; the 86th digit carries 2 bits,
+    so its other 4 must be zero: the verdict of re-encoding the bytes and comparing, without re-encoding."""
+    try:
+        raw = binascii.a2b_base64(encoded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 64 and encoded[85] in _LAST_OF_64 else None
+
+
+_LAST_OF_64 = frozenset("AQgw")  # base64 digits whose low 4 bits are zero
 
 
 def _check_signature(role: str, text: str, prefix: bytes, suffix: bytes, timestamp: datetime, run: _Run):

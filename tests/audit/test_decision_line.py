@@ -369,3 +369,28 @@ def test_a_forged_or_doubled_signature_gives_the_strict_report(
     log_path, _ = _write_spelled_log(keyring, data_dir, lambda: pick)
     ok, problems, *_ = _same_with_and_without_the_fast_path(keyring, data_dir, log_path, monkeypatch)
     assert not ok and problems[0].line == 6, [str(p) for p in problems]
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _reencoded_64(encoded: str) -> bytes | None:
+    """The check _canonical_64 stands for: decode, then re-encode and compare."""
+    try:
+        raw = base64.b64decode(encoded)
+    except ValueError:
+        return None
+    return raw if len(raw) == 64 and base64.b64encode(raw).decode() == encoded else None
+
+
+@given(
+    st.binary(min_size=63, max_size=65),
+    st.integers(0, 90),
+    st.sampled_from(["", "=", "==", "\n", " ", "é", "-", *_B64]),
+    st.integers(0, 2),
+)
+@settings(max_examples=2000)
+def test_a_signature_base64_is_taken_as_re_encoding_it_would_take_it(raw, at, text, cut):
+    canonical = base64.b64encode(raw).decode()
+    for encoded in (canonical, canonical[:at] + text + canonical[at + cut :]):
+        assert verifier._canonical_64(encoded) == _reencoded_64(encoded), encoded
