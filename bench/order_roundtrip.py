@@ -7,7 +7,10 @@ the CPU the daemon and the client spend per order and per Echo at 32 in flight (
 server's own ceiling), and the failover time after the primary venue goes down (several rounds: p50 and max,
 goal: their p50 <= retry back-off + 5 ms; the max is printed beside it).
 
-    .venv/bin/python bench/order_roundtrip.py [--n 2000] [--no-fsync]
+`--daemon-cpus 1` pins the daemon to one core as `python -m execution.daemon --cpus 1` does (docs/daemon.md
+"Pinning the daemon").
+
+    .venv/bin/python bench/order_roundtrip.py [--n 2000] [--no-fsync] [--daemon-cpus LIST]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import yaml  # noqa: E402
 
 from audit.trust import paths as trust_paths  # noqa: E402
 from audit.trust.keyring import KeyRing  # noqa: E402
+from execution.daemon.cpus import CpuListError, parse_cpu_list, pin_process  # noqa: E402
 from execution.daemon.devkit import Deployment  # noqa: E402
 from execution.daemon.license_hook import LicenseCheck  # noqa: E402
 from execution.daemon.server import Daemon, DaemonOptions  # noqa: E402
@@ -89,8 +93,11 @@ def _options(dep: Deployment, no_fsync: bool) -> DaemonOptions:
     )
 
 
-def _serve(root: str, no_fsync: bool, conn) -> None:
-    """Child process: the daemon gets its own interpreter (and GIL), as in production."""
+def _serve(root: str, no_fsync: bool, cpus: frozenset[int] | None, conn) -> None:
+    """Child process: the daemon gets its own interpreter (and GIL), as in production; with `cpus`, pinned
+    as `python -m execution.daemon --cpus` pins it."""
+    if cpus:
+        pin_process(cpus)
     dep = Deployment(
         Path(root),
         Path(root) / "var",
@@ -141,10 +148,10 @@ def _task_switches(pid: int) -> int:
 
 
 class _Remote:
-    def __init__(self, root: Path, no_fsync: bool) -> None:
+    def __init__(self, root: Path, no_fsync: bool, cpus: frozenset[int] | None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(str(root), no_fsync, child), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(str(root), no_fsync, cpus, child), daemon=True)
         self.proc.start()
         self.port = self.conn.recv()
 
@@ -218,14 +225,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--in-process", action="store_true", help="daemon in the client's process (shared GIL)"
     )
+    parser.add_argument(
+        "--daemon-cpus", default=None, help="pin the daemon to these cores, as its --cpus does (e.g. 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="200 calls per RPC, 400 orders (a smoke run)")
     args = parser.parse_args(argv)
+    cpus = None
+    if args.daemon_cpus is not None:
+        try:
+            cpus = parse_cpu_list(args.daemon_cpus)
+        except CpuListError as exc:
+            parser.error(f"--daemon-cpus: {exc}")
+        if args.in_process:
+            parser.error("--daemon-cpus pins a separate daemon process; not with --in-process")
     if args.quick:
         args.n, args.throughput_orders, args.failover_rounds = 200, 400, 3
 
     root = Path(tempfile.mkdtemp(prefix="oem-bench-"))
     dep = Deployment.create(root, operators=("bench",), source_config=_config(root))
-    daemon = _Local(dep, args.no_fsync) if args.in_process else _Remote(root, args.no_fsync)
+    daemon = _Local(dep, args.no_fsync) if args.in_process else _Remote(root, args.no_fsync, cpus)
     stub = pb_grpc.OemDaemonStub(dep.channel(daemon.port, "bench"))
     md = [("authorization", f"Bearer {dep.token('bench', ['operator'])}")]
     counter = iter(range(10**9))
@@ -325,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         f"grpcio {grpc.__version__}"
     )
     print(
-        f"daemon: {'in the client process' if args.in_process else 'separate process'}; mTLS TLS 1.3 + token"
+        f"daemon: {'in the client process' if args.in_process else 'separate process'}; "
+        f"mTLS TLS 1.3 + token; {f'pinned to CPU {args.daemon_cpus}' if cpus else 'not pinned (any core)'}"
     )
     print(
         f"durability: journal+access-log fsync {'OFF' if args.no_fsync else 'ON'}; data dir {dep.data_dir}; "

@@ -33,6 +33,7 @@ from execution.core.orders import Order, OrderError, Stage
 from execution.core.risk import RiskLimits, TradingState
 from execution.daemon.access import AccessLog
 from execution.daemon.core import DEFAULT_PRICES, CoreOptions, TradingCore
+from execution.daemon.cpus import CpuListError, parse_cpu_list, pin_process
 from execution.daemon.fill_log import FillEvent
 from execution.daemon.gate import GateResult, GateWatcher, LicenseChecker, evaluate_live, watched_files
 from execution.daemon.order_query import OrderFilter, QueryRefused, list_orders
@@ -712,6 +713,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stale-after", type=float, default=30.0, help="seconds without data before a symbol is stale"
     )
+    parser.add_argument(
+        "--cpus",
+        default=None,
+        help="run only on these cores, e.g. 1 (recommended: one core the rest of the box leaves alone; "
+        "docs/daemon.md 'Pinning the daemon')",
+    )
     return parser
 
 
@@ -779,6 +786,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode is None:
         print("daemon refused: --mode is required (demo, paper or live)", file=sys.stderr)
         return 2
+    if args.cpus is not None:
+        try:
+            pin_process(parse_cpu_list(args.cpus))
+        except (CpuListError, OSError) as exc:
+            print(f"daemon refused: --cpus: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
     certs = (args.certs or data_dir / "certs").resolve()
     prices = dict(DEFAULT_PRICES)
     if args.prices:
