@@ -74,9 +74,10 @@ def test_pinning_covers_every_thread_the_process_has_and_starts():
 def test_the_daemon_refuses_a_bad_cpu_list_before_it_writes_anything(tmp_path, capsys):
     data_dir = tmp_path / "var"
     data_dir.mkdir()
+    before = os.sched_getaffinity(0)
     code = main(["--mode", "paper", "--data-dir", str(data_dir), "--cpus", "4096"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("daemon refused: --cpus: CPU 4096 is not available") and "\n" not in err
     assert list(data_dir.iterdir()) == []
-    assert os.sched_getaffinity(0)  # the test process itself was not pinned
+    assert os.sched_getaffinity(0) == before  # nothing was pinned

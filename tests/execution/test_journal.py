@@ -71,15 +71,20 @@ def test_journal_replay_rebuilds_open_orders(tmp_path, clock):
     assert report.orders[make_order(1).client_order_id].status is OrderStatus.FILLED
 
 
-def test_a_record_cut_by_a_kill_is_the_unacknowledged_tail_the_repair_cuts(tmp_path, clock):
-    """What the SIGKILL tests accept: a write stopped at a page boundary leaves the last record without its
-    newline; replay refuses it, the repair finds it unacknowledged and cuts only it."""
-    path = tmp_path / "orders.jsonl"
+def _three_filled_orders(path, clock):
+    """A journal at `path` holding three market orders filled at a paper venue (NEW and fill each)."""
     with Journal(path) as journal:
         journal.open()
         router = router_for([paper("p", clock)], clock, journal=journal)
         for n in range(3):
             router.submit(make_order(n))
+    return path
+
+
+def test_a_record_cut_by_a_kill_is_the_unacknowledged_tail_the_repair_cuts(tmp_path, clock):
+    """What the SIGKILL tests accept: a write stopped at a page boundary leaves the last record without its
+    newline; replay refuses it, the repair finds it unacknowledged and cuts only it."""
+    path = _three_filled_orders(tmp_path / "orders.jsonl", clock)
     good = path.read_bytes()
     path.write_bytes(good + good.splitlines(keepends=True)[-1][:32])  # 32 bytes of a record, no newline
     report = replay_after_kill(path)
@@ -88,12 +93,7 @@ def test_a_record_cut_by_a_kill_is_the_unacknowledged_tail_the_repair_cuts(tmp_p
 
 
 def test_torn_journal_line_is_refused_and_left_in_place_until_repaired(tmp_path, clock):
-    path = tmp_path / "orders.jsonl"
-    with Journal(path) as journal:
-        journal.open()
-        router = router_for([paper("p", clock)], clock, journal=journal)
-        for n in range(3):
-            router.submit(make_order(n))
+    path = _three_filled_orders(tmp_path / "orders.jsonl", clock)
     good = path.read_bytes()
     damaged = good + b'{"event":"ack","order":{"client_order_id":"oem-'  # crash mid-write
     path.write_bytes(damaged)
@@ -112,12 +112,7 @@ def test_torn_journal_line_is_refused_and_left_in_place_until_repaired(tmp_path,
 
 
 def test_edited_journal_line_is_corruption_not_a_torn_write(tmp_path, clock):
-    path = tmp_path / "orders.jsonl"
-    with Journal(path) as journal:
-        journal.open()
-        router = router_for([paper("p", clock)], clock, journal=journal)
-        for n in range(3):
-            router.submit(make_order(n))
+    path = _three_filled_orders(tmp_path / "orders.jsonl", clock)
     lines = path.read_bytes().split(b"\n")
     lines[1] = lines[1].replace(b'"qty":1', b'"qty":2', 1)
     path.write_bytes(b"\n".join(lines))
